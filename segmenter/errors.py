@@ -1,0 +1,36 @@
+"""One exception hierarchy. Every message says what went wrong and what to do."""
+
+from __future__ import annotations
+
+
+class SegmenterError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class ConfigError(SegmenterError):
+    """A setting or command field is invalid."""
+
+
+class AcquisitionError(SegmenterError):
+    """An acquisition folder cannot be used (no metadata.json, no frames, bad metadata)."""
+
+
+class FrameError(SegmenterError):
+    """One frame cannot be segmented (unreadable, truncated, wrong size)."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"frame {name}: {reason}")
+        self.name = name
+        self.reason = reason
+
+
+class StorageError(SegmenterError):
+    """Writing results failed (read-only or full disk, vanished folder)."""
+
+
+class EcoTaxaError(SegmenterError):
+    """A value would make EcoTaxa reject the archive."""
+
+
+class Interrupted(SegmenterError):
+    """The run was stopped on request; committed frames are kept for a resume."""

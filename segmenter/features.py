@@ -1,0 +1,94 @@
+"""Object features (SPEC section 2.5) from a region's own mask and its unpadded crops.
+
+Each feature is a small function of skimage's region properties (current names), so
+it can be checked on a tiny array with a known answer. Coordinates are local to the
+crop; `ops.measure` shifts bx, by, x and y into frame coordinates.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+from skimage.measure import regionprops
+from skimage.measure._regionprops import RegionProperties
+
+Features = dict[str, float | int]
+
+
+def _ratio(num: float, den: float) -> float:
+    """num / den, NaN when den is 0 (a one-pixel-wide region has minor axis 0)."""
+    return num / den if den else math.nan
+
+
+def _circularity(area: float, perimeter: float) -> float:
+    return _ratio(4 * math.pi * area, perimeter**2)
+
+
+def shape_features(props: RegionProperties) -> Features:
+    """Shape features from skimage region properties, each property read once."""
+    area, filled = int(props.area), int(props.area_filled)
+    perimeter = float(props.perimeter)
+    major, minor = float(props.axis_major_length), float(props.axis_minor_length)
+    convex = int(props.area_convex)
+    min_row, min_col, max_row, max_col = props.bbox
+    centroid = props.centroid
+    local = props.centroid_local
+    return {
+        "width": int(max_col - min_col),
+        "height": int(max_row - min_row),
+        "circ.": _circularity(filled, perimeter),
+        "area_exc": area,
+        "area": filled,
+        "%area": 1 - area / filled,
+        "major": major,
+        "minor": minor,
+        "y": float(centroid[0]),
+        "x": float(centroid[1]),
+        "convex_area": convex,
+        "perim.": perimeter,
+        "elongation": _ratio(major, minor),
+        "perimareaexc": _ratio(perimeter, area),
+        "perimmajor": _ratio(perimeter, major),
+        "circex": _circularity(area, perimeter),
+        "angle": float(props.orientation) * 180 / math.pi + 90,
+        "bounding_box_area": int(props.area_bbox),
+        "eccentricity": float(props.eccentricity),
+        "equivalent_diameter": float(props.equivalent_diameter_area),
+        "euler_number": int(props.euler_number),
+        "extent": float(props.extent),
+        "local_centroid_col": float(local[1]),
+        "local_centroid_row": float(local[0]),
+        "solidity": area / convex,
+    }
+
+
+def blur_laplacian(gray_crop: npt.NDArray[np.uint8]) -> float:
+    """Variance of the CV_64F Laplacian of the gray, unpadded bbox crop."""
+    return float(np.var(cv2.Laplacian(gray_crop, cv2.CV_64F)))
+
+
+def hsv_stats(color_crop: npt.NDArray[np.uint8], filled: npt.NDArray[np.bool_]) -> Features:
+    """Mean and std of OpenCV 8-bit H, S, V over the filled region."""
+    hsv = cv2.cvtColor(color_crop, cv2.COLOR_BGR2HSV)
+    pixels = hsv[filled]
+    names = ("Hue", "Saturation", "Value")
+    out: Features = {f"Mean{n}": float(np.mean(pixels[:, i])) for i, n in enumerate(names)}
+    out.update({f"Std{n}": float(np.std(pixels[:, i])) for i, n in enumerate(names)})
+    return out
+
+
+def region_features(
+    image: npt.NDArray[np.bool_],
+    color_crop: npt.NDArray[np.uint8],
+    gray_crop: npt.NDArray[np.uint8],
+) -> Features:
+    """Every SPEC 2.5 feature but `label`, in crop coordinates (bx = by = 0)."""
+    props = regionprops(image.astype(np.uint8))[0]  # type: ignore[no-untyped-call]
+    feats: Features = {"label": 0, "width": 0, "height": 0, "bx": 0, "by": 0}
+    feats.update(shape_features(props))
+    feats["blur_laplacian"] = blur_laplacian(gray_crop)
+    feats.update(hsv_stats(color_crop, props.image_filled))
+    return feats
