@@ -1,0 +1,476 @@
+"""EcoTaxa TSV and archive: exact shape, formatting, encoding, validation, atomicity."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import errno
+import math
+import re
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+
+from segmenter import ecotaxa
+from segmenter.config import FEATURE_NAMES, INTEGER_FEATURES
+from segmenter.ecotaxa import (
+    ENCODING_COLUMN,
+    build_columns,
+    read_tsv,
+    validate_header,
+    write_archive,
+    write_tsv,
+)
+from segmenter.errors import EcoTaxaError, StorageError
+from segmenter.records import ObjectRecord
+
+REFERENCE = Path("/work/shared/realdata/ecotaxa_reference")
+REFERENCE_ZIP = REFERENCE / "ecotaxa_import_test_zooscan.zip"
+NEGATIVE_TSV = REFERENCE / "ecotaxa_tsv_issues_negative" / "ecotaxa_m106_mn01_n3_sml.tsv"
+BOM = b"\xef\xbb\xbf"
+FEATURE_COLUMNS = [f"object_{name}" for name in FEATURE_NAMES]
+
+METADATA: dict[str, object] = {
+    "sample_id": "S_12",
+    "sample_operator": "Zoé Müller",
+    "acq_id": 1,
+    "acq_volume": 2.5,
+    "acq_flag": True,
+    "object_depth_min": None,
+}
+PROCESS: dict[str, object] = {"process_id": "proj_S_12_1", "process_pixel": 0.75}
+
+
+def features(seed: float = 1.0) -> dict[str, float | int]:
+    out: dict[str, float | int] = {}
+    for i, name in enumerate(FEATURE_NAMES):
+        out[name] = i + 10 if name in INTEGER_FEATURES else seed * (i + 0.5)
+    return out
+
+
+def record(i: int, **changes: Any) -> ObjectRecord:
+    values: dict[str, Any] = {
+        "object_id": f"2026-03-10_12-00-00-000000_{i}",
+        "img_file_name": f"2026-03-10_12-00-00-000000_{i}.jpg",
+        "features": features(i + 1),
+    }
+    values.update(changes)
+    return ObjectRecord(**values)
+
+
+def write_crops(folder: Path, records: list[ObjectRecord]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, rec in enumerate(records):
+        image = np.full((8 + i, 6, 3), 40 * i % 255, dtype=np.uint8)
+        ok, data = cv2.imencode(".jpg", image)
+        assert ok
+        (folder / rec.img_file_name).write_bytes(data.tobytes())
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp"))
+
+
+# --- columns and formatting ------------------------------------------------------------
+
+
+def test_exact_header_type_rows_and_order(tmp_path: Path) -> None:
+    path = tmp_path / "ecotaxa_A_1.tsv"
+    assert write_tsv(path, METADATA, PROCESS, [record(0)]) == 1
+    names, types, rows = read_tsv(path)
+    assert names == [
+        ENCODING_COLUMN,
+        *METADATA,
+        *PROCESS,
+        *FEATURE_COLUMNS,
+        "object_id",
+        "img_file_name",
+        "img_rank",
+    ]
+    assert types == ["[t]", "[t]", "[t]", "[f]", "[f]", "[t]", "[t]", "[t]", "[f]"] + ["[f]"] * len(
+        FEATURE_NAMES
+    ) + ["[t]", "[t]", "[f]"]
+    row = rows[0]
+    assert row[ENCODING_COLUMN] == "utf-8"
+    assert (row["acq_id"], row["acq_volume"], row["acq_flag"]) == ("1", "2.5", "true")
+    assert row["object_depth_min"] == ""
+    assert row["process_pixel"] == "0.75"
+    assert row["img_rank"] == "1"
+    assert row["object_id"] == "2026-03-10_12-00-00-000000_0"
+    lines = path.read_bytes().split(b"\n")
+    assert len(lines) == 4 and lines[-1] == b""  # \n after each of the 3 lines
+    assert b"\r" not in path.read_bytes()
+
+
+def test_number_formatting(tmp_path: Path) -> None:
+    feats: dict[str, Any] = dict(features())  # numpy scalars too, as workers may send
+    feats.update({"label": 7, "width": 12.0, "circ.": 0.1, "major": 1 / 3, "minor": 2.0})
+    feats.update({"x": 1e-20, "y": np.float64(3.5), "angle": math.nan, "solidity": -math.inf})
+    feats.update({"area": np.int64(42), "extent": math.inf, "euler_number": None})
+    path = tmp_path / "ecotaxa_a.tsv"
+    metadata = {"acq_id": "a", "acq_big": 10**20, "acq_small": 1e-7}
+    write_tsv(path, metadata, PROCESS, [record(0, features=feats)])
+    _, _, [row] = read_tsv(path)
+    assert row["object_label"] == "7"
+    assert row["object_width"] == "12"  # integer feature given as float: no decimal point
+    assert row["object_circ."] == "0.1"
+    assert row["object_major"] == repr(1 / 3)
+    assert float(row["object_major"]) == 1 / 3
+    assert row["object_minor"] == "2.0"
+    assert row["object_x"] == "1e-20"
+    assert row["object_y"] == "3.5"
+    assert row["object_area"] == "42"
+    assert row["object_angle"] == row["object_solidity"] == row["object_extent"] == ""
+    assert row["object_euler_number"] == ""
+    assert row["acq_big"] == "100000000000000000000"
+    assert row["acq_small"] == "1e-07"
+    text = path.read_text(encoding="utf-8-sig").lower()
+    assert "nan" not in text and "inf" not in text
+
+
+def test_build_columns_types_and_cells() -> None:
+    columns = build_columns({"sample_id": 5, "sample_x": "5"}, {"process_id": "p"})
+    by_name = {c.name: c for c in columns}
+    assert (by_name["sample_id"].type, by_name["sample_id"].cell) == ("[f]", "5")
+    assert (by_name["sample_x"].type, by_name["sample_x"].cell) == ("[t]", "5")
+    assert all(
+        by_name[name].type == "[f]" and by_name[name].cell is None for name in FEATURE_COLUMNS
+    )
+    assert by_name["img_rank"].cell == "1"
+
+
+def test_process_value_wins_and_encoding_column_is_ours(tmp_path: Path) -> None:
+    metadata = {"sample_id": "s", "process_id": "planned", ENCODING_COLUMN: "latin-1"}
+    names = [c.name for c in build_columns(metadata, {"process_id": "ran"})]
+    assert names.count("process_id") == 1 and names.count(ENCODING_COLUMN) == 1
+    path = tmp_path / "ecotaxa_a.tsv"
+    write_tsv(path, metadata, {"process_id": "ran"}, [record(0)])
+    _, _, [row] = read_tsv(path)
+    assert (row["process_id"], row[ENCODING_COLUMN]) == ("ran", "utf-8")
+
+
+def test_inputs_not_mutated(tmp_path: Path) -> None:
+    metadata, process, objects = copy.deepcopy(METADATA), dict(PROCESS), [record(0), record(1)]
+    before = (copy.deepcopy(metadata), dict(process), copy.deepcopy(objects))
+    write_tsv(tmp_path / "ecotaxa_a.tsv", metadata, process, objects)
+    write_crops(tmp_path, objects)
+    write_archive(tmp_path / "e.zip", tmp_path / "ecotaxa_a.tsv", tmp_path, objects)
+    assert (metadata, process, objects) == before
+
+
+# --- encoding: the BOM question ----------------------------------------------------------
+
+
+def test_bom_written_once_and_stripped_on_read(tmp_path: Path) -> None:
+    path = tmp_path / "ecotaxa_a.tsv"
+    write_tsv(path, METADATA, PROCESS, [record(0)])
+    raw = path.read_bytes()
+    assert raw.startswith(BOM + ENCODING_COLUMN.encode())
+    assert raw.count(BOM) == 1
+    names, _, _ = read_tsv(path)
+    assert names[0] == ENCODING_COLUMN
+
+
+def test_non_ascii_round_trip(tmp_path: Path) -> None:
+    path = tmp_path / "ecotaxa_a.tsv"
+    metadata = {**METADATA, "sample_comment": 'il a dit "ça" → 水'}
+    write_tsv(path, metadata, PROCESS, [record(0)])
+    raw = path.read_bytes()
+    assert "Zoé Müller".encode() in raw  # UTF-8, not latin-1
+    _, _, [row] = read_tsv(path)
+    assert row["sample_operator"] == "Zoé Müller"
+    assert row["sample_comment"] == 'il a dit "ça" → 水'
+    # EcoTaxa's own rule: latin-1 unless the first 3 characters read as latin-1 are a BOM
+    assert raw[:3].decode("latin-1") == "ï»¿"
+
+
+def test_naive_and_dictreader_readers_find_real_columns(tmp_path: Path) -> None:
+    path = tmp_path / "ecotaxa_a.tsv"
+    write_tsv(path, METADATA, PROCESS, [record(0)])
+    # A BOM-unaware reader: only the sacrificial column is damaged.
+    with path.open(encoding="utf-8") as fh:
+        header = fh.readline().rstrip("\n").split("\t")
+        fh.readline()
+        first = dict(zip(header, fh.readline().rstrip("\n").split("\t"), strict=True))
+    assert header[0] == "\ufeff" + ENCODING_COLUMN
+    assert header[0].lstrip("\ufeff") == ENCODING_COLUMN
+    assert header[1] == "sample_id"
+    assert first["sample_id"] == "S_12" and first["object_id"] == "2026-03-10_12-00-00-000000_0"
+    # A BOM-aware reader.
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        reader = csv.DictReader(fh, delimiter="\t")
+        assert reader.fieldnames is not None and reader.fieldnames[0] == ENCODING_COLUMN
+        types, row = next(reader), next(reader)
+    assert types["sample_id"] == "[t]"
+    assert row["sample_id"] == "S_12" and row["sample_operator"] == "Zoé Müller"
+
+
+# --- errors name the column ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("metadata", "process", "named"),
+    [
+        ({"img_foo": 1}, {}, "img_foo"),
+        ({"foo": 1}, {}, "foo"),
+        ({"object_": 1}, {}, "object_"),
+        ({"sample_a\tb": 1, "sample_id": "s"}, {}, "sample_a\\tb"),
+        ({"sample_note": "a\tb"}, {}, "sample_note"),
+        ({"sample_note": "a\nb"}, {}, "sample_note"),
+        ({"sample_note": "a\r\nb"}, {}, "sample_note"),
+        ({"sample_note": "x" * 251}, {}, "sample_note"),
+        ({"acq_speed": -math.inf}, {}, "acq_speed"),
+        ({"acq_speed": math.inf}, {}, "acq_speed"),
+        ({"acq_speed": math.nan}, {}, "acq_speed"),
+        ({"sample_gps": {"lat": 1}}, {}, "sample_gps"),
+        ({"sample_tags": [1, 2]}, {}, "sample_tags"),
+        ({}, {"sample_x": 1}, "sample_x"),
+        ({}, {"process_step": "bad\ttab"}, "process_step"),
+    ],
+)
+def test_bad_columns_are_named(
+    tmp_path: Path, metadata: dict[str, object], process: dict[str, object], named: str
+) -> None:
+    path = tmp_path / "ecotaxa_a.tsv"
+    with pytest.raises(EcoTaxaError, match=re.escape(named)):
+        write_tsv(path, metadata, {"process_id": "p", **process}, [record(0)])
+    assert not path.exists() and leftovers(tmp_path) == []
+
+
+def test_text_limit_250_passes_and_message_gives_limit() -> None:
+    build_columns({"sample_id": "s", "sample_note": "x" * 250}, PROCESS)
+    with pytest.raises(EcoTaxaError, match=r"sample_note.*251.*250"):
+        build_columns({"sample_id": "s", "sample_note": "x" * 251}, PROCESS)
+
+
+def test_column_count_limits() -> None:
+    many = {"sample_id": "s", **{f"sample_c{i}": i for i in range(60)}}
+    build_columns(many, PROCESS)
+    with pytest.raises(EcoTaxaError, match="61 sample columns"):
+        build_columns({**many, "sample_c60": 1}, PROCESS)
+    with pytest.raises(EcoTaxaError, match="process_id is required"):
+        build_columns({}, {"process_pixel": 1.0})
+    with pytest.raises(EcoTaxaError, match="process_id is required"):
+        build_columns({}, {})  # the sacrificial process_tsv_encoding column needs it too
+
+
+@pytest.mark.parametrize(
+    ("objects", "named"),
+    [
+        ([record(0), record(1, object_id=record(0).object_id)], "object_id"),
+        ([record(0), record(1, img_file_name=record(0).img_file_name)], "img_file_name"),
+        ([record(0, object_id="x" * 256)], "object_id"),
+        ([record(0, object_id="")], "object_id"),
+        ([record(0, object_id="a\tb")], "object_id"),
+        ([record(0, img_file_name="y" * 252 + ".jpg")], "img_file_name"),
+        ([record(0, img_file_name="crop.tif")], "img_file_name"),
+        ([record(0, img_file_name="sub/crop.jpg")], "img_file_name"),
+        ([record(0, features={"label": 1})], "object_width"),
+        ([record(0, features={**features(), "area": "12"})], "object_area"),
+        ([record(0, features={**features(), "area": True})], "object_area"),
+    ],
+)
+def test_bad_objects_are_named(tmp_path: Path, objects: list[ObjectRecord], named: str) -> None:
+    path = tmp_path / "ecotaxa_a.tsv"
+    with pytest.raises(EcoTaxaError, match=named):
+        write_tsv(path, METADATA, PROCESS, objects)
+    assert not path.exists() and leftovers(tmp_path) == []
+
+
+def test_ids_of_255_characters_pass(tmp_path: Path) -> None:
+    rec = record(0, object_id="x" * 255, img_file_name="y" * 251 + ".jpg")
+    assert write_tsv(tmp_path / "ecotaxa_a.tsv", METADATA, PROCESS, [rec]) == 1
+
+
+# --- zero objects and the archive ---------------------------------------------------------
+
+
+def test_zero_objects_tsv_and_zip(tmp_path: Path) -> None:
+    tsv = tmp_path / "objects" / "ecotaxa_A_1.tsv"
+    assert write_tsv(tsv, METADATA, PROCESS, []) == 0
+    names, types, rows = read_tsv(tsv)
+    assert rows == [] and len(tsv.read_bytes().split(b"\n")) == 3
+    assert types[names.index("acq_volume")] == "[f]"
+    assert all(types[names.index(name)] == "[f]" for name in FEATURE_COLUMNS)
+    validate_header(names, types)
+    archive = tmp_path / "export" / "ecotaxa_A_1.zip"
+    write_archive(archive, tsv, tmp_path / "objects", [])
+    with zipfile.ZipFile(archive) as zf:
+        assert zf.testzip() is None
+        assert zf.namelist() == ["ecotaxa_A_1.tsv"]
+        assert zf.read("ecotaxa_A_1.tsv") == tsv.read_bytes()
+
+
+def test_archive_members_at_root_jpegs_stored(tmp_path: Path) -> None:
+    objects = [record(i) for i in range(3)]
+    crops = tmp_path / "objects" / "2026-03-10" / "S_12" / "A_1"
+    write_crops(crops, objects)
+    tsv = crops / "ecotaxa_A_1.tsv"
+    write_tsv(tsv, METADATA, PROCESS, objects)
+    archive = tmp_path / "ecotaxa_A_1.zip"
+    write_archive(archive, tsv, crops, objects)
+    with zipfile.ZipFile(archive) as zf:
+        assert zf.testzip() is None
+        infos = {info.filename: info for info in zf.infolist()}
+        assert list(infos) == ["ecotaxa_A_1.tsv", *(o.img_file_name for o in objects)]
+        assert all("/" not in name for name in infos)
+        assert infos["ecotaxa_A_1.tsv"].compress_type == zipfile.ZIP_DEFLATED
+        for rec in objects:
+            assert infos[rec.img_file_name].compress_type == zipfile.ZIP_STORED
+            assert zf.read(rec.img_file_name) == (crops / rec.img_file_name).read_bytes()
+
+
+def test_archive_errors(tmp_path: Path) -> None:
+    objects = [record(0), record(1)]
+    write_crops(tmp_path, objects)
+    tsv = tmp_path / "ecotaxa_a.tsv"
+    write_tsv(tsv, METADATA, PROCESS, objects)
+    (tmp_path / objects[1].img_file_name).unlink()
+    with pytest.raises(EcoTaxaError, match=re.escape(objects[1].img_file_name)):
+        write_archive(tmp_path / "e.zip", tsv, tmp_path, objects)
+    with pytest.raises(EcoTaxaError, match=re.escape("Ecotaxa_a.tsv")):
+        write_archive(tmp_path / "e.zip", tmp_path / "Ecotaxa_a.tsv", tmp_path, objects)
+    with pytest.raises(EcoTaxaError, match="does not list"):
+        write_archive(tmp_path / "e.zip", tsv, tmp_path, objects[:1])
+    assert not (tmp_path / "e.zip").exists() and leftovers(tmp_path) == []
+
+
+# --- atomicity ----------------------------------------------------------------------------
+
+
+def test_tsv_failure_mid_write_leaves_old_file_and_no_temp(tmp_path: Path) -> None:
+    path = tmp_path / "ecotaxa_a.tsv"
+    path.write_text("old complete TSV")
+
+    def objects() -> Any:
+        yield record(0)
+        yield record(1)
+        raise RuntimeError("worker died")
+
+    with pytest.raises(RuntimeError, match="worker died"):
+        write_tsv(path, METADATA, PROCESS, objects())
+    assert path.read_text() == "old complete TSV"
+    assert leftovers(tmp_path) == []
+
+
+def test_zip_failure_reading_crop_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    objects = [record(i) for i in range(3)]
+    write_crops(tmp_path, objects)
+    tsv = tmp_path / "ecotaxa_a.tsv"
+    write_tsv(tsv, METADATA, PROCESS, objects)
+    real_read = Path.read_bytes
+
+    def failing_read(self: Path) -> bytes:
+        if self.name == objects[1].img_file_name:
+            raise PermissionError(errno.EACCES, "Permission denied")
+        return real_read(self)
+
+    monkeypatch.setattr(Path, "read_bytes", failing_read)
+    archive = tmp_path / "export" / "ecotaxa_a.zip"
+    with pytest.raises(StorageError, match=re.escape(objects[1].img_file_name)):
+        write_archive(archive, tsv, tmp_path, objects)
+    assert not archive.exists() and leftovers(archive.parent) == []
+
+
+def test_disk_full_names_path_and_free_space(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    objects = [record(0)]
+    write_crops(tmp_path, objects)
+    tsv = tmp_path / "ecotaxa_a.tsv"
+    write_tsv(tsv, METADATA, PROCESS, objects)
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(zipfile.ZipFile, "writestr", full)
+    archive = tmp_path / "ecotaxa_a.zip"
+    with pytest.raises(StorageError, match=r"ecotaxa_a\.zip.*disk is full.*MB free"):
+        write_archive(archive, tsv, tmp_path, objects)
+    assert not archive.exists() and leftovers(tmp_path) == []
+
+
+def test_unwritable_folder_is_storage_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(StorageError, match=re.escape("ecotaxa_a.tsv")):
+        write_tsv(blocker / "ecotaxa_a.tsv", METADATA, PROCESS, [])
+
+
+# --- EcoTaxa's own reference data -----------------------------------------------------------
+
+
+def reference_tsvs(tmp_path: Path) -> list[Path]:
+    with zipfile.ZipFile(REFERENCE_ZIP) as zf:
+        members = [n for n in zf.namelist() if n.endswith(".tsv") and "/ecotaxa_" in n]
+        zf.extractall(tmp_path, members)
+    return [tmp_path / name for name in members]
+
+
+def test_reference_archive_shape_matches_ours(tmp_path: Path) -> None:
+    ours = tmp_path / "ecotaxa_ours.tsv"
+    write_tsv(ours, METADATA, PROCESS, [record(0), record(1)])
+    tsvs = reference_tsvs(tmp_path)
+    assert len(tsvs) == 2
+    for path in [*tsvs, ours]:
+        names, types, rows = read_tsv(path)
+        validate_header(names, types)
+        assert set(types) <= {"[f]", "[t]"}
+        assert {"object_id", "img_file_name", "sample_id", "acq_id"} <= set(names)
+        assert rows and all(row["object_id"] and row["img_file_name"] for row in rows)
+        assert all(len(line.split("\t")) == len(names) for line in lines_of(path))
+
+
+def lines_of(path: Path) -> list[str]:
+    return path.read_bytes().decode("utf-8-sig").rstrip("\n").split("\n")
+
+
+def test_negative_fixture_header_is_rejected() -> None:
+    names, types, _ = read_tsv(NEGATIVE_TSV)
+    with pytest.raises(EcoTaxaError) as caught:
+        validate_header(names, types)
+    message = str(caught.value)
+    assert "'NoUnderscoreCol'" in message
+    assert "'unknown_target'" in message
+    assert "'object_wrongtype': type '[H]'" in message
+    assert "object_buggy_float" not in message  # a value problem, not a header one
+
+
+@pytest.mark.parametrize(
+    ("names", "types", "named"),
+    [
+        (["object_id", "object_a"], ["[t]"], "2 column names but 1 types"),
+        (["object_id", "Object_ID"], ["[t]", "[t]"], "'Object_ID' appears twice"),
+        (["object_id", "img_rank", "img_foo"], ["[t]", "[f]", "[f]"], "'img_foo'"),
+        (["object_id", "object_x"], ["[t]", "[F]"], "'object_x': type"),
+        (["object_x"], ["[f]"], "object_id is required"),
+        (["object_id", "acq_x"], ["[t]", "[t]"], "acq_id is required"),
+    ],
+)
+def test_validate_header_cases(names: list[str], types: list[str], named: str) -> None:
+    with pytest.raises(EcoTaxaError, match=re.escape(named)):
+        validate_header(names, types)
+
+
+def test_validate_header_counts_free_columns_only() -> None:
+    names = ["object_id", "object_lat", *(f"object_t{i}" for i in range(20))]
+    validate_header(names, ["[t]", "[f]"] + ["[t]"] * 20)
+    with pytest.raises(EcoTaxaError, match="21 object \\[t\\] columns"):
+        validate_header([*names, "object_t20"], ["[t]", "[f]"] + ["[t]"] * 21)
+
+
+def test_module_constants_match_spec() -> None:
+    assert ecotaxa.MAX_TEXT == 250 and ecotaxa.MAX_NAME == 255
+    assert ecotaxa.LIMITS == {
+        "object [f]": 500,
+        "object [t]": 20,
+        "sample": 60,
+        "acq": 30,
+        "process": 30,
+    }
