@@ -1,0 +1,172 @@
+"""Finding acquisitions, their frames and metadata, and where their outputs go (SPEC 1)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from segmenter.errors import AcquisitionError, ConfigError
+
+log = logging.getLogger(__name__)
+
+FRAME_SUFFIXES = (".jpg", ".jpeg")
+METADATA = "metadata.json"
+DONE = "done.txt"
+PREFIXES = ("sample_", "acq_", "object_", "process_")
+MAX_METADATA_BYTES = 1_000_000
+
+
+def is_frame(path: Path) -> bool:
+    return path.suffix.lower() in FRAME_SUFFIXES and not path.name.startswith(".")
+
+
+def list_frames(folder: Path) -> tuple[Path, ...]:
+    """Frames directly in `folder`, in name order (= capture time order)."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError as exc:
+        raise AcquisitionError(f"cannot list {folder}: {exc.strerror}") from exc
+    frames = [Path(e.path) for e in entries if e.is_file() and is_frame(Path(e.name))]
+    return tuple(sorted(frames, key=lambda p: p.name))
+
+
+def find_acquisitions(path: Path, recursive: bool = True) -> list[Path]:
+    """Folders holding metadata.json at or below `path` (only `path` if not recursive)."""
+    if not path.exists():
+        raise AcquisitionError(f"{path} does not exist")
+    if not path.is_dir():
+        raise AcquisitionError(f"{path} is not a folder")
+    if (path / METADATA).is_file() or not recursive:
+        return [path] if (path / METADATA).is_file() else []
+    found = [Path(root) for root, _dirs, files in os.walk(path) if METADATA in files]
+    return sorted(found)
+
+
+def resolve_data_root(path: Path, explicit: Path | None) -> Path:
+    """--data-root, else $PLANKTOSCOPE_DATA_PATH, else the folder holding the `img/` above."""
+    if explicit is not None:
+        return explicit.resolve()
+    env = os.environ.get("PLANKTOSCOPE_DATA_PATH")
+    if env:
+        return Path(env).resolve()
+    resolved = path.resolve()
+    for parent in (resolved, *resolved.parents):
+        if parent.name == "img":
+            return parent.parent
+    raise ConfigError(
+        f"cannot tell the data root of {path}: it is not below an img/ folder; "
+        "pass --data-root DIR or set PLANKTOSCOPE_DATA_PATH"
+    )
+
+
+def _number(value: Any, key: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if isinstance(value, bool) or not math.isfinite(number) or number <= 0:
+        raise AcquisitionError(
+            f"metadata.json: {key} = {value!r} is not a positive number "
+            "(micrometres per pixel); correct it or remove the key"
+        )
+    return number
+
+
+def read_metadata(folder: Path) -> dict[str, Any]:
+    """metadata.json as a dict, with a clear error for anything that is not a JSON object."""
+    path = folder / METADATA
+    try:
+        if path.stat().st_size > MAX_METADATA_BYTES:
+            raise AcquisitionError(f"{path} is larger than {MAX_METADATA_BYTES} bytes")
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise AcquisitionError(f"{folder} has no {METADATA}: it is not an acquisition") from exc
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise AcquisitionError(f"{path} is not readable JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise AcquisitionError(f"{path} must hold a JSON object, not {type(data).__name__}")
+    return data
+
+
+@dataclass(frozen=True, slots=True)
+class Acquisition:
+    """One acquisition folder and where its outputs go under the data root."""
+
+    path: Path
+    data_root: Path
+    rel: Path
+    frames: tuple[Path, ...]
+    metadata: dict[str, Any]
+    pixel_size_um: float | None
+
+    @property
+    def acq_id(self) -> str:
+        return str(self.metadata["acq_id"])
+
+    @property
+    def sample_id(self) -> str:
+        return str(self.metadata["sample_id"])
+
+    @property
+    def project(self) -> str:
+        return str(self.metadata.get("sample_project", ""))
+
+    @property
+    def objects_dir(self) -> Path:
+        return self.data_root / "objects" / self.rel
+
+    @property
+    def clean_dir(self) -> Path:
+        return self.data_root / "clean" / self.rel
+
+    @property
+    def tsv_name(self) -> str:
+        return f"ecotaxa_{self.acq_id}.tsv"
+
+    @property
+    def archive(self) -> Path:
+        return self.data_root / "export" / "ecotaxa" / f"ecotaxa_{self.acq_id}.zip"
+
+    @property
+    def done_file(self) -> Path:
+        return self.path / DONE
+
+
+def ecotaxa_metadata(raw: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """Keys with an EcoTaxa prefix; ids as text (they may arrive as numbers)."""
+    meta = {k: v for k, v in raw.items() if isinstance(k, str) and k.startswith(PREFIXES)}
+    for key, fallback in (("acq_id", folder.name), ("sample_id", folder.parent.name)):
+        if meta.get(key) in (None, ""):
+            log.warning("%s: metadata.json has no %s, using %r", folder, key, fallback)
+            meta[key] = fallback
+    for key in ("acq_id", "sample_id", "sample_project"):
+        if key in meta:
+            meta[key] = str(meta[key])
+    acq_id = meta["acq_id"]
+    if any(c in acq_id for c in "/\\\0\t\r\n") or acq_id in (".", ".."):
+        raise AcquisitionError(f"metadata.json: acq_id {acq_id!r} cannot be used in a file name")
+    return meta
+
+
+def load_acquisition(folder: Path, data_root: Path) -> Acquisition:
+    """Read one acquisition folder; every problem is one AcquisitionError saying what to do."""
+    folder = folder.resolve()
+    img_root = data_root.resolve() / "img"
+    try:
+        rel = folder.relative_to(img_root)
+    except ValueError as exc:
+        raise AcquisitionError(
+            f"{folder} is not inside {img_root}; outputs are placed by the path below img/"
+        ) from exc
+    meta = ecotaxa_metadata(read_metadata(folder), folder)
+    pixel = meta.get("process_pixel")
+    pixel_size = None if pixel in (None, "") else _number(pixel, "process_pixel")
+    frames = list_frames(folder)
+    if not frames:
+        raise AcquisitionError(f"{folder} holds no .jpg frames")
+    return Acquisition(folder, data_root.resolve(), rel, frames, meta, pixel_size)

@@ -1,0 +1,327 @@
+"""Runs acquisitions: resume or start, flat, frames, archive, done.txt.
+
+`Segmenter` is what the CLI and the MQTT service hold: one worker pool, `run()` for a
+list of paths, and `stop()` from any thread, which returns once the engine is idle
+(committed frames kept, nothing half-written, no done.txt).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from segmenter import ecotaxa
+from segmenter.acquisition import Acquisition, find_acquisitions, load_acquisition
+from segmenter.config import Params, RunSettings
+from segmenter.engine import WorkerPool
+from segmenter.errors import AcquisitionError, Interrupted, SegmenterError
+from segmenter.imageio import jpeg_size
+from segmenter.scheduler import FrameScheduler, RunState
+from segmenter.shm import sweep_stale
+from segmenter.streamer import FrameStore, atomic_write, storage_error
+from segmenter.worker import FrameRef
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """A progress event; adapters (terminal bar, MQTT) decide how often to show it."""
+
+    phase: str  # "start", "flat", "frame", "archive", "end"
+    acquisition: Path
+    done: int
+    total: int
+    objects: int
+    failed: int
+    frame: str | None = None
+    elapsed: float = 0.0
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+@dataclass
+class AcquisitionSummary:
+    path: str
+    status: str  # done, skipped, interrupted, failed
+    frames: int = 0
+    failed_frames: list[dict[str, str]] = field(default_factory=list)
+    objects: int = 0
+    archive: str | None = None
+    seconds: float = 0.0
+    message: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def frame_shape(frames: Sequence[Path]) -> tuple[int, int]:
+    """(height, width) of the acquisition: the first frame with a readable header."""
+    for path in frames[:20]:
+        try:
+            with open(path, "rb") as fh:
+                size = jpeg_size(fh.read(65536))
+        except OSError:
+            continue
+        if size is not None:
+            return size[1], size[0]
+    raise AcquisitionError(f"{frames[0].parent}: no frame has a readable JPEG header")
+
+
+def process_columns(
+    acq: Acquisition, params: Params, settings: RunSettings, manifest: dict[str, Any]
+) -> dict[str, Any]:
+    run_id = settings.process_id or manifest["process_uuid"]
+    process_id = f"{acq.project}_{acq.sample_id}_{run_id}".replace(" ", "_")
+    return {
+        "process_id": process_id,
+        "process_datetime": manifest["process_datetime"],
+        "process_uuid": manifest["process_uuid"],
+        **params.process_columns(),
+    }
+
+
+class AcquisitionRun:
+    """One acquisition, from its folder to its archive."""
+
+    def __init__(
+        self,
+        acq: Acquisition,
+        settings: RunSettings,
+        pool: WorkerPool,
+        on_progress: ProgressCallback,
+    ) -> None:
+        self.acq, self.settings, self.pool = acq, settings, pool
+        self.on_progress = on_progress
+        self.params = settings.params(acq.pixel_size_um)
+        self.store = FrameStore(acq.objects_dir)
+        self.started = time.monotonic()
+        self.state = RunState()
+
+    def _emit(self, phase: str, frame: str | None = None) -> None:
+        done = len(self.state.committed)
+        failed = sum(1 for f in self.state.committed if f.failed is not None)
+        self.on_progress(
+            Progress(
+                phase,
+                self.acq.path,
+                done,
+                len(self.acq.frames),
+                self.state.objects,
+                failed,
+                frame,
+                time.monotonic() - self.started,
+            )
+        )
+
+    def _forget_outputs(self) -> None:
+        self.store.clear()
+        for path in (self.acq.archive, self.acq.done_file):
+            path.unlink(missing_ok=True)
+
+    def run(self) -> AcquisitionSummary:
+        acq = self.acq
+        if self.settings.force:
+            self._forget_outputs()
+        manifest = {
+            "run": {"params": asdict(self.params), "frames": [p.name for p in acq.frames]},
+            "process_uuid": str(uuid.uuid4()),
+            "process_datetime": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        try:
+            acq.objects_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise storage_error(acq.objects_dir, exc) from exc
+        manifest, committed = self.store.open(manifest)
+        n = len(acq.frames)
+        self.state = RunState.replay(committed, n, self.params)
+        if committed:
+            log.info("%s: resuming after %d committed frames", acq.rel, len(committed))
+        self._emit("start")
+        refs = [FrameRef(i, str(p)) for i, p in enumerate(acq.frames)]
+        scheduler = FrameScheduler(
+            self.pool,
+            refs,
+            frame_shape(acq.frames),
+            self.params,
+            self.store,
+            self.state,
+            lambda f: self._emit("frame", f.name),
+            self._on_flat,
+        )
+        scheduler.run()
+        self._emit("archive")
+        archive = self._write_outputs(manifest)
+        return self._summary("done", archive)
+
+    def _on_flat(self, flat_id: int, flat: np.ndarray) -> None:
+        self._emit("flat")
+        if not self.settings.keep:
+            return
+        name = "flat_color.jpg" if flat_id == 0 else f"flat_{flat_id:05d}.jpg"
+        try:
+            self.acq.clean_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise storage_error(self.acq.clean_dir, exc) from exc
+        ok, data = cv2.imencode(".jpg", np.right_shift(flat, 8).astype(np.uint8))
+        if ok:
+            atomic_write(self.acq.clean_dir / name, bytes(data))
+
+    def _write_outputs(self, manifest: dict[str, Any]) -> str | None:
+        acq = self.acq
+        objects = [o for f in self.state.committed for o in f.objects]
+        self.store.remove_stale_crops(o.img_file_name for o in objects)
+        process = process_columns(acq, self.params, self.settings, manifest)
+        metadata = {k: v for k, v in acq.metadata.items() if k not in process}
+        tsv = acq.objects_dir / acq.tsv_name
+        ecotaxa.write_tsv(tsv, metadata, process, objects)
+        archive = None
+        if self.settings.ecotaxa:
+            try:
+                acq.archive.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise storage_error(acq.archive.parent, exc) from exc
+            ecotaxa.write_archive(acq.archive, tsv, acq.objects_dir, objects)
+            archive = str(acq.archive)
+        stamp = datetime.now(UTC).isoformat(timespec="seconds") + "\n"
+        atomic_write(acq.done_file, stamp.encode(), durable=True)
+        return archive
+
+    def _summary(
+        self, status: str, archive: str | None = None, message: str | None = None
+    ) -> AcquisitionSummary:
+        failed = [f for f in self.state.committed if f.failed is not None]
+        return AcquisitionSummary(
+            str(self.acq.path),
+            status,
+            len(self.acq.frames),
+            [{"name": f.name, "reason": f.failed or ""} for f in failed],
+            self.state.objects,
+            archive,
+            round(time.monotonic() - self.started, 3),
+            message,
+        )
+
+
+def _ignore(_: Progress) -> None:
+    return None
+
+
+class Segmenter:
+    """The engine the CLI and the service share: a pool, `run()`, `stop()`."""
+
+    def __init__(self, workers: int) -> None:
+        sweep_stale()
+        self.pool = WorkerPool(workers)
+        self._idle = threading.Event()
+        self._idle.set()
+        self._lock = threading.Lock()  # orders stop() against the start and end of a run
+
+    def ensure_workers(self, workers: int) -> None:
+        """Use `workers` processes from the next run on (call between runs only)."""
+        if workers != self.pool.workers:
+            self.pool.close()
+            self.pool = WorkerPool(workers)
+
+    def stop(self, wait: bool = True, timeout: float | None = None) -> bool:
+        """Ask the running work to stop; with `wait`, return once the engine is idle.
+        When idle there is nothing to stop: the next run is not affected."""
+        with self._lock:
+            if not self._idle.is_set():
+                self.pool.stop.set()
+        return self._idle.wait(timeout) if wait else self._idle.is_set()
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        return self._idle.wait(timeout)
+
+    @property
+    def stopping(self) -> bool:
+        return self.pool.stop.is_set()
+
+    def run(
+        self,
+        paths: Sequence[Path],
+        settings: RunSettings,
+        data_root: Path,
+        on_progress: ProgressCallback = _ignore,
+    ) -> list[AcquisitionSummary]:
+        """Every acquisition at or below `paths`; stops early (status interrupted) on stop."""
+        with self._lock:
+            self.pool.stop.clear()
+            self._idle.clear()
+        try:
+            folders = [f for p in paths for f in find_acquisitions(p, settings.recursive)]
+            if not folders:
+                raise AcquisitionError(
+                    "no acquisition (folder with metadata.json) found at or below "
+                    + ", ".join(str(p) for p in paths)
+                )
+            return self._run_all(folders, settings, data_root, on_progress)
+        finally:
+            with self._lock:
+                self.pool.stop.clear()
+                self._idle.set()
+
+    def _run_all(
+        self,
+        folders: list[Path],
+        settings: RunSettings,
+        data_root: Path,
+        on_progress: ProgressCallback,
+    ) -> list[AcquisitionSummary]:
+        summaries: list[AcquisitionSummary] = []
+        for folder in folders:
+            if self.pool.stop.is_set():
+                break
+            summary = self.run_one(folder, settings, data_root, on_progress)
+            summaries.append(summary)
+            if summary.status == "interrupted":
+                break
+        return summaries
+
+    def run_one(
+        self, folder: Path, settings: RunSettings, data_root: Path, on_progress: ProgressCallback
+    ) -> AcquisitionSummary:
+        started = time.monotonic()
+        try:
+            acq = load_acquisition(folder, data_root)
+            if acq.done_file.exists() and not settings.force:
+                return AcquisitionSummary(
+                    str(folder),
+                    "skipped",
+                    len(acq.frames),
+                    message="already segmented (done.txt); use --force",
+                )
+            run = AcquisitionRun(acq, settings, self.pool, on_progress)
+            try:
+                return run.run()
+            except Interrupted as exc:
+                return run._summary("interrupted", message=str(exc))
+        except SegmenterError as exc:
+            log.error("%s: %s", folder, exc)
+            return AcquisitionSummary(
+                str(folder),
+                "failed",
+                message=str(exc),
+                seconds=round(time.monotonic() - started, 3),
+            )
+
+    def close(self) -> None:
+        self.pool.close()
+
+    def __enter__(self) -> Segmenter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

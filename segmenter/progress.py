@@ -1,0 +1,53 @@
+"""A terminal progress bar fed by Progress events (frames, objects, rate, ETA)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+
+from segmenter.pipeline import Progress
+
+BAR = 24
+
+
+def _clock(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    return f"{seconds // 60}:{seconds % 60:02d}" if seconds < 3600 else f"{seconds // 3600}h"
+
+
+class TerminalBar:
+    """Redraws one line on stderr at most 10 times a second; newline per acquisition."""
+
+    def __init__(self, stream: TextIO = sys.stderr) -> None:
+        self.stream = stream
+        self._last = 0.0
+        self._first_done: int | None = None
+        self._first_time = 0.0
+
+    def __call__(self, event: Progress) -> None:
+        now = time.monotonic()
+        if event.phase == "start":
+            self._first_done, self._first_time = event.done, now
+        final = event.phase == "archive"
+        if not final and now - self._last < 0.1 and event.done < event.total:
+            return
+        self._last = now
+        self.stream.write("\r" + self.line(event, now) + ("\n" if final else ""))
+        self.stream.flush()
+
+    def line(self, event: Progress, now: float) -> str:
+        total = max(1, event.total)
+        filled = BAR * event.done // total
+        bar = "#" * filled + "." * (BAR - filled)
+        new = event.done - (self._first_done or 0)
+        spent = now - self._first_time
+        rate = new / spent if spent > 0 and new > 0 else 0.0
+        eta = _clock((event.total - event.done) / rate) if rate else "--:--"
+        label = {"flat": "flat field", "archive": "archive"}.get(event.phase, "")
+        failed = f"  {event.failed} failed" if event.failed else ""
+        name = event.acquisition.name[-28:]
+        return (
+            f"{name:<28} [{bar}] {event.done}/{event.total} frames  {event.objects} objects"
+            f"  {rate:4.1f} fr/s  ETA {eta}{failed} {label}"
+        ).ljust(110)

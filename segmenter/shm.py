@@ -1,0 +1,139 @@
+"""Arrays in multiprocessing shared memory: created and unlinked by the parent only.
+
+Segment names carry the creator's pid (`segmenter_<pid>_<n>`) so that a later run can
+remove what a SIGKILLed one left in /dev/shm. Workers attach read-only by name and
+detach; they never unlink.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from multiprocessing import shared_memory
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+log = logging.getLogger(__name__)
+
+PREFIX = "segmenter_"
+SHM_DIR = Path("/dev/shm")
+_counter = itertools.count()
+
+
+@dataclass(frozen=True, slots=True)
+class SharedArray:
+    """What crosses the process boundary: a name, a shape and a dtype."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+
+    @property
+    def nbytes(self) -> int:
+        return int(np.prod(self.shape)) * np.dtype(self.dtype).itemsize
+
+
+class SharedBlock:
+    """A shared array owned by this process; `close()` unlinks it (idempotent)."""
+
+    def __init__(self, shape: tuple[int, ...], dtype: str) -> None:
+        name = f"{PREFIX}{os.getpid()}_{next(_counter)}"
+        size = max(1, int(np.prod(shape)) * np.dtype(dtype).itemsize)
+        self._shm: shared_memory.SharedMemory | None = shared_memory.SharedMemory(
+            name=name, create=True, size=size
+        )
+        self.ref = SharedArray(name, tuple(shape), dtype)
+        self.array: npt.NDArray[np.generic] = np.ndarray(shape, np.dtype(dtype), self._shm.buf)
+
+    def close(self) -> None:
+        shm, self._shm = self._shm, None
+        if shm is None:
+            return
+        del self.array
+        shm.close()
+        with suppress(FileNotFoundError):
+            shm.unlink()
+
+
+@contextmanager
+def shared_block(shape: tuple[int, ...], dtype: str) -> Iterator[SharedBlock]:
+    block = SharedBlock(shape, dtype)
+    try:
+        yield block
+    finally:
+        block.close()
+
+
+class Attachments:
+    """A worker's view of shared arrays, attached once by name and kept until replaced."""
+
+    def __init__(self, keep: int = 3) -> None:
+        self._keep = keep
+        self._open: dict[str, tuple[shared_memory.SharedMemory, npt.NDArray[np.generic]]] = {}
+
+    def get(self, ref: SharedArray) -> npt.NDArray[np.generic]:
+        if ref.name not in self._open:
+            # Workers share the parent's resource tracker (forkserver passes it on), so
+            # the registration this makes is the parent's own: the parent's unlink clears
+            # it, and if the parent is SIGKILLed the tracker unlinks the segment.
+            shm = shared_memory.SharedMemory(name=ref.name)
+            self._open[ref.name] = (shm, np.ndarray(ref.shape, np.dtype(ref.dtype), shm.buf))
+            while len(self._open) > self._keep:
+                self._drop(next(iter(self._open)))
+        return self._open[ref.name][1]
+
+    def _drop(self, name: str) -> None:
+        shm, array = self._open.pop(name)
+        del array
+        with suppress(BufferError):
+            shm.close()
+
+    def close(self) -> None:
+        for name in list(self._open):
+            self._drop(name)
+
+
+def ours() -> list[str]:
+    """Names of segments in /dev/shm created by any segmenter process."""
+    if not SHM_DIR.is_dir():
+        return []
+    return sorted(p.name for p in SHM_DIR.iterdir() if p.name.startswith(PREFIX))
+
+
+def mine() -> list[str]:
+    """Names of segments created by this process (other segmenters may run beside it)."""
+    prefix = f"{PREFIX}{os.getpid()}_"
+    return [n for n in ours() if n.startswith(prefix)]
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_stale() -> list[str]:
+    """Unlink segments whose creating process is gone (left by a SIGKILL)."""
+    removed = []
+    for name in ours():
+        try:
+            pid = int(name[len(PREFIX) :].split("_", 1)[0])
+        except ValueError:
+            continue
+        if pid != os.getpid() and not _pid_alive(pid):
+            with suppress(FileNotFoundError):
+                (SHM_DIR / name).unlink()
+                removed.append(name)
+    if removed:
+        log.info("removed %d shared memory segment(s) left by a killed run", len(removed))
+    return removed

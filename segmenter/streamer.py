@@ -1,0 +1,186 @@
+"""Per-frame JSONL: each finished frame is committed durably and atomically.
+
+Layout under `objects/<rel>/.segmenter/`: `run.json` (what the run is: settings,
+frame names, process uuid and time) and `frames/<index>.jsonl`, one JSON line per
+committed frame, written to a temporary name, fsynced and renamed. A frame's crops are
+written (renamed into place) before its line, so a committed line always has them;
+on resume, lines whose crops are missing end the committed prefix.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import logging
+import os
+import shutil
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from segmenter.errors import StorageError
+from segmenter.records import ObjectRecord
+
+log = logging.getLogger(__name__)
+
+STATE_DIR = ".segmenter"
+
+
+@dataclass(frozen=True, slots=True)
+class CommittedFrame:
+    index: int
+    name: str
+    flat_id: int
+    objects: tuple[ObjectRecord, ...]
+    crop_sizes: tuple[int, ...]
+    failed: str | None = None
+
+    def to_line(self) -> str:
+        data = {
+            "index": self.index,
+            "name": self.name,
+            "flat_id": self.flat_id,
+            "failed": self.failed,
+            "crop_sizes": list(self.crop_sizes),
+            "objects": [o.to_json() for o in self.objects],
+        }
+        return json.dumps(data, ensure_ascii=False, allow_nan=True) + "\n"
+
+    @classmethod
+    def from_line(cls, line: str) -> CommittedFrame:
+        d = json.loads(line)
+        objects = tuple(ObjectRecord.from_json(o) for o in d["objects"])
+        return cls(
+            int(d["index"]),
+            str(d["name"]),
+            int(d["flat_id"]),
+            objects,
+            tuple(int(s) for s in d["crop_sizes"]),
+            d.get("failed"),
+        )
+
+
+def storage_error(path: Path, exc: OSError) -> StorageError:
+    """A clear StorageError; for a full disk, how much space is left."""
+    if exc.errno == errno.ENOSPC:
+        free = "unknown"
+        with contextlib.suppress(OSError):
+            free = f"{shutil.disk_usage(path.parent).free / 1e6:.1f} MB"
+        return StorageError(f"disk full writing {path} ({free} free): free space and run again")
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return StorageError(f"cannot write {path}: {exc.strerror} (check the data root)")
+    return StorageError(f"cannot write {path}: {exc.strerror or exc}")
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes, durable: bool = False) -> None:
+    """Write under a temporary name and rename: never a half file under `path`."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise storage_error(path, exc) from exc
+
+
+class FrameStore:
+    """The committed frames of one acquisition and its crops folder."""
+
+    def __init__(self, objects_dir: Path) -> None:
+        self.objects_dir = objects_dir
+        self.state_dir = objects_dir / STATE_DIR
+        self.frames_dir = self.state_dir / "frames"
+
+    def open(self, manifest: dict[str, Any]) -> tuple[dict[str, Any], list[CommittedFrame]]:
+        """Resume a run with the same manifest, or start over. Returns (manifest, prefix)."""
+        old = self._read_manifest()
+        if old is not None and old.get("run") == manifest["run"]:
+            return old, self._committed_prefix()
+        if old is not None:
+            log.info(
+                "%s: settings or frames changed since the last run, starting over", self.objects_dir
+            )
+        self.clear()
+        try:
+            self.frames_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise storage_error(self.frames_dir, exc) from exc
+        atomic_write(self.state_dir / "run.json", json.dumps(manifest).encode(), durable=True)
+        return manifest, []
+
+    def _read_manifest(self) -> dict[str, Any] | None:
+        try:
+            data = json.loads((self.state_dir / "run.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    def _committed_prefix(self) -> list[CommittedFrame]:
+        frames: list[CommittedFrame] = []
+        while True:
+            path = self.frames_dir / f"{len(frames):06d}.jsonl"
+            try:
+                frame = CommittedFrame.from_line(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError, KeyError, TypeError):
+                break
+            if frame.index != len(frames) or not self._crops_present(frame):
+                break
+            frames.append(frame)
+        for stale in self.frames_dir.glob("*.jsonl"):
+            if int(stale.stem) >= len(frames):
+                stale.unlink()
+        return frames
+
+    def _crops_present(self, frame: CommittedFrame) -> bool:
+        for obj, size in zip(frame.objects, frame.crop_sizes, strict=True):
+            try:
+                if (self.objects_dir / obj.img_file_name).stat().st_size != size:
+                    return False
+            except OSError:
+                return False
+        return True
+
+    def commit(self, frame: CommittedFrame, crops: Sequence[bytes]) -> None:
+        """Crops first, then the frame's line (fsynced, renamed, folder fsynced)."""
+        for obj, data in zip(frame.objects, crops, strict=True):
+            atomic_write(self.objects_dir / obj.img_file_name, data)
+        path = self.frames_dir / f"{frame.index:06d}.jsonl"
+        atomic_write(path, frame.to_line().encode("utf-8"), durable=True)
+        try:
+            _fsync_dir(self.frames_dir)
+        except OSError as exc:
+            raise storage_error(self.frames_dir, exc) from exc
+
+    def remove_stale_crops(self, keep: Iterable[str]) -> int:
+        """Delete crops in the objects folder that no committed frame names."""
+        wanted = set(keep)
+        removed = 0
+        for path in self.objects_dir.glob("*.jpg"):
+            if path.name not in wanted:
+                path.unlink()
+                removed += 1
+        return removed
+
+    def clear(self) -> None:
+        """Forget the run: committed lines and every crop and TSV in the folder."""
+        if self.state_dir.exists():
+            shutil.rmtree(self.state_dir)
+        if self.objects_dir.is_dir():
+            for path in self.objects_dir.iterdir():
+                if path.is_file() and (path.suffix == ".jpg" or path.name.endswith(".tsv")):
+                    path.unlink()

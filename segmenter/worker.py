@@ -1,0 +1,223 @@
+"""What runs in a worker process. Module-level functions only: picklable, no file writes.
+
+A task reads its frames, takes the flat field from shared memory (zero copy) and
+returns small records plus encoded crop bytes. Workers ignore SIGINT (the parent
+decides what a Ctrl-C means) and check the shared stop flag between frames.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from segmenter import ops
+from segmenter.config import Params
+from segmenter.errors import FrameError
+from segmenter.flat import median_rows
+from segmenter.imageio import read_frame
+from segmenter.records import FrameFailure, FrameOutcome, FrameResult, ObjectRecord
+from segmenter.shm import Attachments, SharedArray
+
+log = logging.getLogger(__name__)
+
+U8 = npt.NDArray[np.uint8]
+
+
+class StopFlag(Protocol):
+    def is_set(self) -> bool: ...
+
+
+_attached = Attachments()
+_stop: StopFlag | None = None
+_faults: str | None = None  # see init_worker
+
+
+def init_worker(
+    stop: StopFlag | None, threads: int = 1, faults: str | None = None, own_process: bool = True
+) -> None:
+    """Pool initializer: one OpenCV thread per worker, SIGINT left to the parent.
+
+    `faults` is the test suite's hook (SEGMENTER_TEST_FAULTS, read by the parent when the
+    pool starts, because a forkserver's children do not see the parent's later environment):
+    `raise:NAME` raises in every attempt at frame NAME; `kill:NAME:MARKER` SIGKILLs this
+    worker the first time it reaches NAME (MARKER is a file it creates first).
+    """
+    global _stop, _faults
+    _stop = stop
+    _faults = faults or None
+    cv2.setNumThreads(threads)
+    if own_process:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _inject_fault(name: str) -> None:
+    if not _faults:
+        return
+    for fault in _faults.split(";"):
+        kind, _, rest = fault.partition(":")
+        target, _, marker = rest.partition(":")
+        if target != name:
+            continue
+        if kind == "raise":
+            raise RuntimeError(f"injected fault at {name}")
+        if kind == "kill" and marker and not os.path.exists(marker):
+            Path(marker).touch()
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _stopping() -> bool:
+    return _stop is not None and _stop.is_set()
+
+
+@dataclass(frozen=True, slots=True)
+class FrameRef:
+    index: int
+    path: str
+
+    @property
+    def name(self) -> str:
+        return Path(self.path).name
+
+    @property
+    def stem(self) -> str:
+        return Path(self.path).stem
+
+
+@dataclass(frozen=True, slots=True)
+class Previous:
+    """Where the first frame of a task gets the previous frame's threshold mask from."""
+
+    frame: FrameRef | None = None  # decode it again with `flat`
+    flat: SharedArray | None = None
+    packed: bytes | None = None  # or take it as packed bits (after a flat change)
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkTask:
+    """Consecutive frames segmented with one flat field."""
+
+    frames: tuple[FrameRef, ...]
+    flat: SharedArray
+    flat_id: int
+    params: Params
+    previous: Previous | None = None
+    return_last_mask: bool = False
+
+
+def pack_mask(mask: U8) -> bytes:
+    return np.packbits(mask > 0).tobytes()
+
+
+def unpack_mask(data: bytes, shape: tuple[int, int]) -> U8:
+    bits = np.unpackbits(np.frombuffer(data, np.uint8), count=shape[0] * shape[1])
+    return (bits.reshape(shape) * np.uint8(255)).astype(np.uint8)
+
+
+def _load(ref: FrameRef, flat_idx: npt.NDArray[np.uint16]) -> U8:
+    frame = read_frame(Path(ref.path))
+    if frame.shape != flat_idx.shape:
+        h, w = flat_idx.shape[:2]
+        got = f"{frame.shape[1]}x{frame.shape[0]}"
+        raise FrameError(ref.name, f"size {got} differs from the acquisition's {w}x{h}")
+    return frame
+
+
+def _previous_mask(task: ChunkTask, shape: tuple[int, int]) -> U8 | None:
+    prev = task.previous
+    if prev is None or not task.params.remove_previous_mask:
+        return None
+    if prev.packed is not None:
+        return unpack_mask(prev.packed, shape)
+    if prev.frame is None or prev.flat is None:
+        return None
+    flat_idx = _attached.get(prev.flat)
+    try:
+        frame = _load(prev.frame, flat_idx)  # type: ignore[arg-type]
+    except FrameError:
+        return None  # the previous frame failed: nothing to remove
+    return ops.frame_threshold(frame, flat_idx, task.params)  # type: ignore[arg-type]
+
+
+def segment_one(ref: FrameRef, flat_idx: Any, task: ChunkTask, previous: U8 | None) -> Any:
+    started = time.perf_counter()
+    _inject_fault(ref.name)
+    frame = _load(ref, flat_idx)
+    seg, raw = ops.segment_frame(frame, flat_idx, task.params, previous)
+    objects = tuple(
+        ObjectRecord(f"{ref.stem}_{i}", f"{ref.stem}_{i}.jpg", feats)
+        for i, feats in enumerate(seg.features)
+    )
+    result = FrameResult(
+        ref.index,
+        ref.name,
+        objects,
+        tuple(seg.crops),
+        task.flat_id,
+        seconds=time.perf_counter() - started,
+    )
+    return result, raw
+
+
+def run_chunk(task: ChunkTask) -> list[FrameOutcome]:
+    """Segment a task's frames in order; stop early (returning what is done) on request."""
+    flat_idx = _attached.get(task.flat)
+    shape = (int(flat_idx.shape[0]), int(flat_idx.shape[1]))
+    previous = _previous_mask(task, shape)
+    out: list[FrameOutcome] = []
+    for n, ref in enumerate(task.frames):
+        if n and _stopping():
+            break
+        try:
+            result, raw = segment_one(ref, flat_idx, task, previous)
+        except FrameError as exc:
+            out.append(FrameFailure(ref.index, ref.name, exc.reason))
+            previous = None
+            continue
+        previous = raw if task.params.remove_previous_mask else None
+        if task.return_last_mask and n == len(task.frames) - 1 and previous is not None:
+            result = _with_mask(result, pack_mask(previous))
+        out.append(result)
+    return out
+
+
+def _with_mask(result: FrameResult, packed: bytes) -> FrameResult:
+    return FrameResult(
+        result.index,
+        result.name,
+        result.objects,
+        result.crops,
+        result.flat_id,
+        result.seconds,
+        packed,
+        result.stages,
+    )
+
+
+def decode_into(stack: SharedArray, slot: int, path: str) -> tuple[int, int]:
+    """Decode one flat frame into its slot of the shared stack; returns its (w, h)."""
+    array = _attached.get(stack)
+    frame = read_frame(Path(path))
+    if frame.shape != array.shape[1:]:
+        h, w = array.shape[1:3]
+        name = Path(path).name
+        raise FrameError(name, f"size {frame.shape[1]}x{frame.shape[0]} differs from {w}x{h}")
+    array[slot] = frame
+    return frame.shape[1], frame.shape[0]
+
+
+def median_into_flat(stack: SharedArray, count: int, flat: SharedArray, y0: int, y1: int) -> None:
+    """Median of the first `count` stack frames, rows y0:y1, into the flat (as `flat << 8`)."""
+    frames = _attached.get(stack)[:count]
+    out = np.empty((y1 - y0, *frames.shape[2:]), np.uint8)
+    median_rows(frames[:, y0:y1], out, 0, y1 - y0)  # type: ignore[arg-type]
+    target = _attached.get(flat)
+    np.left_shift(out.astype(np.uint16), 8, out=target[y0:y1])

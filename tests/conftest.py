@@ -1,0 +1,62 @@
+"""Shared fixtures: synthetic acquisitions under a fresh data root, archive comparison."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from segmenter import shm
+from segmenter.ecotaxa import read_tsv
+from segmenter.synth import SynthSpec, write_acquisition
+
+REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
+REAL_FRAME = REALDATA / "planktoscope_raw" / "planktoscope_hq_4056x3040_main.jpeg"
+# Columns that differ between two runs of the same data by design.
+RUN_COLUMNS = {"process_datetime", "process_uuid", "process_id"}
+
+MakeAcq = Callable[..., tuple[Path, Path]]
+
+
+@pytest.fixture
+def make_acq(tmp_path: Path) -> MakeAcq:
+    """make_acq(**SynthSpec fields) -> (data root, acquisition folder)."""
+
+    def make(root: Path | None = None, **spec: object) -> tuple[Path, Path]:
+        root = root or tmp_path / "data"
+        fields = {"frames": 8, "objects": 6, "width": 640, "height": 480, "seed": 3} | spec
+        return root, write_acquisition(root, SynthSpec(**fields))  # type: ignore[arg-type]
+
+    return make
+
+
+def archive_content(zip_path: Path) -> tuple[list[dict[str, str]], dict[str, bytes]]:
+    """TSV rows without the per-run columns, and every member's bytes but the TSV."""
+    with zipfile.ZipFile(zip_path) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    tsv_names = [n for n in members if n.endswith(".tsv")]
+    assert len(tsv_names) == 1
+    tmp = zip_path.with_suffix(".check.tsv")
+    tmp.write_bytes(members.pop(tsv_names[0]))
+    try:
+        _names, _types, rows = read_tsv(tmp)
+    finally:
+        tmp.unlink()
+    return [{k: v for k, v in r.items() if k not in RUN_COLUMNS} for r in rows], members
+
+
+def tsv_rows(data: bytes) -> list[str]:
+    return io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig").read().splitlines()
+
+
+@pytest.fixture(autouse=True)
+def no_shared_memory_left() -> object:
+    """Every test must leave /dev/shm without segments this process created (a benchmark
+    or a service running beside the tests has its own)."""
+    before = set(shm.mine())
+    yield
+    left = set(shm.mine()) - before
+    assert not left, f"shared memory left behind: {sorted(left)}"

@@ -1,0 +1,169 @@
+"""The parallel engine: same archive for any worker count, stop and resume, faults."""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from segmenter import reference, shm
+from segmenter.config import RunSettings
+from segmenter.imageio import read_frame
+from segmenter.pipeline import AcquisitionSummary, Progress, Segmenter
+from tests.conftest import MakeAcq, archive_content
+
+# Dense frames (about 25 objects each): frame 0 has more than 0 + 20 objects, so the
+# flat-recalculation heuristic fires; remove_previous_mask is on as well.
+DENSE = {"frames": 14, "objects": 40, "width": 640, "height": 480, "seed": 11}
+SETTINGS = RunSettings(min_esd_um=15.0, remove_previous_mask=True)
+
+
+def run(root: Path, folder: Path, settings: RunSettings, workers: int) -> AcquisitionSummary:
+    with Segmenter(workers) as seg:
+        (summary,) = seg.run([folder], settings, root)
+    return summary
+
+
+def committed_lines(folder: Path, root: Path) -> list[dict[str, object]]:
+    rel = folder.relative_to(root / "img")
+    frames = sorted((root / "objects" / rel / ".segmenter" / "frames").glob("*.jsonl"))
+    return [json.loads(p.read_text()) for p in frames]
+
+
+@pytest.fixture(scope="module")
+def dense_serial(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    """The serial run every other run is compared with."""
+    from segmenter.synth import SynthSpec, write_acquisition
+
+    root = tmp_path_factory.mktemp("serial")
+    folder = write_acquisition(root, SynthSpec(**DENSE))  # type: ignore[arg-type]
+    summary = run(root, folder, SETTINGS, workers=1)
+    assert summary.status == "done" and summary.archive
+    return root, folder, Path(summary.archive)
+
+
+def test_the_order_dependent_features_really_ran(dense_serial: tuple[Path, Path, Path]) -> None:
+    root, folder, _ = dense_serial
+    flat_ids = {line["flat_id"] for line in committed_lines(folder, root)}
+    assert len(flat_ids) >= 2, "the flat recalculation did not fire: the test proves nothing"
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_same_archive_for_any_worker_count(
+    dense_serial: tuple[Path, Path, Path], make_acq: MakeAcq, workers: int
+) -> None:
+    _, _, serial_zip = dense_serial
+    root, folder = make_acq(**DENSE)
+    summary = run(root, folder, SETTINGS, workers)
+    assert summary.status == "done" and summary.archive
+    assert archive_content(Path(summary.archive)) == archive_content(serial_zip)
+
+
+def test_engine_matches_the_literal_reference(dense_serial: tuple[Path, Path, Path]) -> None:
+    """Whole acquisition, recalculation and remove_previous_mask included."""
+    _, folder, serial_zip = dense_serial
+    frames = sorted(folder.glob("*.jpg"))
+    decoded = [(p.stem, read_frame(p)) for p in frames]
+    meta = json.loads((folder / "metadata.json").read_text())
+    params = SETTINGS.params(meta.get("process_pixel"))
+    expected = [obj for frame in reference.reference_segment(decoded, params) for obj in frame]
+    rows, _ = archive_content(serial_zip)
+    assert [r["object_id"] for r in rows] == [o.object_id for o in expected]
+    for row, obj in zip(rows, expected, strict=True):
+        for name, value in obj.features.items():
+            cell = row[f"object_{name}"]
+            if isinstance(value, float) and np.isnan(value):
+                assert cell == ""
+            else:
+                assert float(cell) == pytest.approx(value, rel=1e-9, abs=1e-9), name
+
+
+def test_stop_at_random_points_then_resume(
+    dense_serial: tuple[Path, Path, Path], make_acq: MakeAcq
+) -> None:
+    _, _, serial_zip = dense_serial
+    root, folder = make_acq(**DENSE)
+    rng = random.Random(7)
+    with Segmenter(2) as seg:
+        for _ in range(4):
+            stopper = threading.Timer(rng.uniform(0.05, 0.8), seg.stop)
+            stopper.start()
+            (summary,) = seg.run([folder], SETTINGS, root)
+            stopper.cancel()
+            stopper.join()
+            if summary.status == "done":
+                break
+            assert summary.status == "interrupted", summary
+            assert not (folder / "done.txt").exists()
+            assert not list(root.rglob("*.tmp")), "a half-written file is visible"
+            assert not shm.mine()
+        else:
+            (summary,) = seg.run([folder], SETTINGS, root)
+    assert summary.status == "done" and summary.archive
+    assert archive_content(Path(summary.archive)) == archive_content(serial_zip)
+
+
+def test_stop_wait_returns_when_idle_and_never_raises(make_acq: MakeAcq) -> None:
+    root, folder = make_acq(frames=10)
+    with Segmenter(2) as seg:
+        assert seg.stop(wait=True, timeout=1)  # idle already: returns at once
+        done: list[AcquisitionSummary] = []
+        events: list[Progress] = []
+        worker = threading.Thread(
+            target=lambda: done.extend(seg.run([folder], RunSettings(), root, events.append))
+        )
+        worker.start()
+        deadline = time.monotonic() + 60
+        while not any(e.phase == "frame" for e in events):
+            assert worker.is_alive() and time.monotonic() < deadline, (done, events)
+            time.sleep(0.01)
+        stoppers = [threading.Thread(target=seg.stop) for _ in range(5)]
+        for t in stoppers:
+            t.start()
+        assert seg.stop(wait=True, timeout=10)
+        worker.join(10)
+        for t in stoppers:
+            t.join(10)
+        assert done[0].status == "interrupted"
+        (again,) = seg.run([folder], RunSettings(), root)  # the engine is reusable
+        assert again.status == "done"
+
+
+def test_worker_killed_mid_run_is_survived(
+    make_acq: MakeAcq, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, folder = make_acq(frames=8)
+    clean_root, clean_folder = make_acq(root=tmp_path / "clean", frames=8)
+    clean = run(clean_root, clean_folder, RunSettings(), workers=2)
+    victim = sorted(folder.glob("*.jpg"))[4].name
+    marker = tmp_path / "killed"
+    monkeypatch.setenv("SEGMENTER_TEST_FAULTS", f"kill:{victim}:{marker}")
+    with Segmenter(2) as seg:
+        (summary,) = seg.run([folder], RunSettings(), root)
+        assert seg.pool.rebuilds == 1
+    assert marker.exists(), "the fault was not injected"
+    assert summary.status == "done" and summary.failed_frames == []
+    assert archive_content(Path(summary.archive or "")) == archive_content(
+        Path(clean.archive or "")
+    )
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_raising_frame_is_retried_then_recorded_as_failed(
+    make_acq: MakeAcq, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    root, folder = make_acq(frames=6)
+    victim = sorted(folder.glob("*.jpg"))[2].name
+    monkeypatch.setenv("SEGMENTER_TEST_FAULTS", f"raise:{victim}")
+    summary = run(root, folder, RunSettings(), workers)
+    assert summary.status == "done"
+    assert [f["name"] for f in summary.failed_frames] == [victim]
+    assert "failed twice" in summary.failed_frames[0]["reason"]
+    rows, crops = archive_content(Path(summary.archive or ""))
+    assert rows and not any(r["object_id"].startswith(Path(victim).stem) for r in rows)
+    assert len(crops) == len(rows)
