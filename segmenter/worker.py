@@ -174,7 +174,7 @@ def run_chunk(task: ChunkTask) -> list[FrameOutcome]:
     previous = _previous_mask(task, shape)
     out: list[FrameOutcome] = []
     for n, ref in enumerate(task.frames):
-        if n and _stopping():
+        if _stopping():
             break
         try:
             result, raw = segment_one(ref, flat_idx, task, previous)

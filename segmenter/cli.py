@@ -1,0 +1,259 @@
+"""Command line: `segmenter segment|synth|demo|serve|send`. Validates first, then calls
+the same engine the service uses; one clear line and an exit code on failure."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import tempfile
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from segmenter import __version__
+from segmenter.acquisition import resolve_data_root
+from segmenter.cli_service import HANDLERS as SERVICE_HANDLERS
+from segmenter.cli_service import add_service_commands
+from segmenter.config import RunSettings, default_workers
+from segmenter.errors import SegmenterError
+from segmenter.pipeline import AcquisitionSummary, Segmenter
+from segmenter.progress import TerminalBar
+
+log = logging.getLogger("segmenter")
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+DESCRIPTION = """\
+Segment PlanktoScope acquisitions: flat-field correct each frame, cut out every
+organism, measure it, and write crops plus an EcoTaxa archive.
+
+  segmenter demo                          synthesise a small acquisition and segment it
+  segmenter segment DATA/img/2026-03-10   every acquisition below a folder
+  segmenter synth OUT --frames 50         write a synthetic acquisition to try things on
+  segmenter serve --data-root DATA        the MQTT service the dashboard drives
+  segmenter send segment DATA/img/...     queue work on a running service, follow it
+
+Outputs go under the data root (the folder holding img/): objects/<same path>/ for the
+crops and TSV, export/ecotaxa/ecotaxa_<acq_id>.zip for EcoTaxa, and done.txt in the
+acquisition folder. A stopped run (Ctrl-C) keeps every finished frame and resumes.
+"""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from exc
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from exc
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError("must be a finite number >= 0")
+    return value
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not WIDTHxHEIGHT, e.g. 4056x3040") from exc
+    if not (64 <= w <= 8000 and 64 <= h <= 8000):
+        raise argparse.ArgumentTypeError("width and height must be between 64 and 8000")
+    return w, h
+
+
+def _add_segment(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "segment",
+        help="segment acquisitions at or below PATH",
+        description="Segment every acquisition (folder holding metadata.json) "
+        "at or below each PATH.",
+    )
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    p.add_argument(
+        "--data-root",
+        type=Path,
+        help="folder holding img/, objects/, export/ "
+        "(default: $PLANKTOSCOPE_DATA_PATH, else the folder holding the img/ above PATH)",
+    )
+    p.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=default_workers(),
+        help=f"worker processes; 1 runs in this process (default: {default_workers()})",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="segment again folders that have done.txt, removing the previous run's crops",
+    )
+    p.add_argument(
+        "--no-recursive",
+        dest="recursive",
+        action="store_false",
+        help="only PATH itself, not the folders below it",
+    )
+    p.add_argument(
+        "--no-ecotaxa",
+        dest="ecotaxa",
+        action="store_false",
+        help="do not write the EcoTaxa zip (the TSV is still written)",
+    )
+    p.add_argument("--keep", action="store_true", help="also write debug images under clean/")
+    p.add_argument(
+        "--min-esd",
+        type=_non_negative_float,
+        default=20.0,
+        metavar="UM",
+        help="smallest equivalent spherical diameter kept, in micrometres "
+        "(pixels when metadata.json has no process_pixel) (default: 20)",
+    )
+    p.add_argument(
+        "--remove-previous-mask",
+        action="store_true",
+        help="ignore what was already dark on the previous frame (stuck objects)",
+    )
+    p.add_argument("--process-id", help="id written into process_id (default: a new uuid)")
+    p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="segmenter",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_segment(sub)
+    p = sub.add_parser("synth", help="write a synthetic acquisition (with truth.json)")
+    p.add_argument("out", type=Path, help="data root to write img/... into")
+    p.add_argument("--frames", type=_positive_int, default=12)
+    p.add_argument("--objects", type=_positive_int, default=8, help="mean objects per frame")
+    p.add_argument("--size", type=_size, default=(1352, 1014), metavar="WxH")
+    p.add_argument("--seed", type=int, default=0)
+    p = sub.add_parser("demo", help="synthesise a small acquisition and segment it")
+    p.add_argument("--dir", type=Path, help="data root to use (default: a new temporary folder)")
+    p.add_argument("--frames", type=_positive_int, default=16)
+    p.add_argument("--workers", type=_positive_int, default=default_workers())
+    add_service_commands(sub)
+    return parser
+
+
+def _install_stop_handlers(seg: Segmenter) -> None:
+    """SIGINT/SIGTERM ask for a stop; a second SIGINT exits at once."""
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        if seg.stopping and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        sys.stderr.write("\nstopping: finished frames are kept; run again to resume\n")
+        threading.Thread(target=seg.stop, kwargs={"wait": False}, daemon=True).start()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+
+
+def _report(summaries: Sequence[AcquisitionSummary], as_json: bool) -> int:
+    ok = all(s.status in ("done", "skipped") for s in summaries)
+    interrupted = any(s.status == "interrupted" for s in summaries)
+    if as_json:
+        print(json.dumps({"ok": ok, "acquisitions": [s.to_json() for s in summaries]}, indent=2))
+    for s in summaries:
+        failed = f", {len(s.failed_frames)} frame(s) failed" if s.failed_frames else ""
+        where = f" -> {s.archive}" if s.archive else ""
+        detail = f" ({s.message})" if s.message else ""
+        text = f"{s.status}: {s.path}: {s.objects} objects in {s.frames} frames{failed}{where}"
+        print(text + detail, file=sys.stderr)
+    if interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_OK if ok else EXIT_FAILED
+
+
+def cmd_segment(args: argparse.Namespace) -> int:
+    for path in args.paths:
+        if not path.exists():
+            raise SegmenterError(f"{path} does not exist")
+    data_root = resolve_data_root(args.paths[0], args.data_root)
+    settings = RunSettings(
+        force=args.force,
+        recursive=args.recursive,
+        ecotaxa=args.ecotaxa,
+        keep=args.keep,
+        process_id=args.process_id,
+        workers=args.workers,
+        min_esd_um=args.min_esd,
+        remove_previous_mask=args.remove_previous_mask,
+    )
+    bar = TerminalBar() if sys.stderr.isatty() and not args.json else None
+    with Segmenter(settings.worker_count) as seg:
+        _install_stop_handlers(seg)
+        summaries = seg.run(args.paths, settings, data_root, bar or (lambda _e: None))
+    return _report(summaries, args.json)
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from segmenter.synth import SynthSpec, write_acquisition
+
+    spec = SynthSpec(
+        frames=args.frames,
+        objects=args.objects,
+        width=args.size[0],
+        height=args.size[1],
+        seed=args.seed,
+    )
+    folder = write_acquisition(args.out, spec)
+    print(folder)
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from segmenter.synth import SynthSpec, write_acquisition
+
+    root = args.dir or Path(tempfile.mkdtemp(prefix="segmenter-demo-"))
+    folder = write_acquisition(root, SynthSpec(frames=args.frames, objects=10, seed=1))
+    print(f"synthesised {args.frames} frames in {folder}", file=sys.stderr)
+    settings = RunSettings(workers=args.workers, force=True, keep=True)
+    bar = TerminalBar() if sys.stderr.isatty() else None
+    with Segmenter(settings.worker_count) as seg:
+        _install_stop_handlers(seg)
+        summaries = seg.run([folder], settings, root, bar or (lambda _e: None))
+    code = _report(summaries, False)
+    if code == EXIT_OK and summaries[0].archive:
+        print(f"EcoTaxa archive: {summaries[0].archive}")
+    return code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    commands = {"segment": cmd_segment, "synth": cmd_synth, "demo": cmd_demo, **SERVICE_HANDLERS}
+    try:
+        return commands[args.command](args)
+    except SegmenterError as exc:
+        print(f"segmenter: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE if "does not exist" in str(exc) else EXIT_FAILED
+    except KeyboardInterrupt:
+        print("segmenter: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except OSError as exc:
+        print(f"segmenter: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    raise SystemExit(main())

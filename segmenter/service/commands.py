@@ -1,0 +1,293 @@
+"""Parse once at the edge: an MQTT payload becomes one `Command` or one ConfigError.
+
+Every error names the field that was wrong (`settings.worker_count: ...`). Unknown keys
+are ignored (the dashboard sends `dataset`, which we do not use). Paths must exist and
+lie inside `<data root>/img`: `..`, symlinks leading out and absolute paths elsewhere
+are refused, so the service only ever touches its data root.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, fields, replace
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from segmenter.config import RunSettings
+from segmenter.errors import ConfigError
+
+MAX_PAYLOAD = 256 * 1024
+MAX_PATHS = 100
+MAX_WORKERS = 64
+MAX_MIN_ESD = 100_000.0
+_ID_RE = re.compile(r"[A-Za-z0-9_.:\-]{1,64}", re.ASCII)
+
+
+class Action(StrEnum):
+    SEGMENT = "segment"  # add to the queue and make sure the queue runs (the dashboard)
+    ENQUEUE = "enqueue"  # add to the queue only
+    DEQUEUE = "dequeue"
+    REORDER = "reorder"
+    STOP = "stop"
+    RESUME = "resume"
+    UPDATE_CONFIG = "update_config"
+
+
+class Scope(StrEnum):
+    CURRENT = "current"  # stop this item, go on with the queue (the dashboard's stop)
+    QUEUE = "queue"  # let this item finish, then pause the queue
+    ALL = "all"  # stop this item and drop the queue
+
+
+@dataclass(frozen=True, slots=True)
+class SettingsPatch:
+    """The settings a command gave; None means "not given, use the service default"."""
+
+    force: bool | None = None
+    recursive: bool | None = None
+    ecotaxa: bool | None = None
+    keep: bool | None = None
+    process_id: str | None = None  # "" clears it (a new uuid per run)
+    workers: int | None = None
+    min_esd_um: float | None = None
+    remove_previous_mask: bool | None = None
+
+    def apply(self, base: RunSettings) -> RunSettings:
+        changes: dict[str, Any] = {
+            f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None
+        }
+        if changes.get("process_id") == "":
+            changes["process_id"] = None
+        return replace(base, **changes)
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    id: str | None
+    paths: tuple[Path, ...]
+    settings: SettingsPatch
+    start_queue: bool  # True for `segment`, False for `enqueue`
+
+    @property
+    def action(self) -> Action:
+        return Action.SEGMENT if self.start_queue else Action.ENQUEUE
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    id: str | None
+    scope: Scope
+    action: Action = Action.STOP
+
+
+@dataclass(frozen=True, slots=True)
+class Dequeue:
+    id: str | None
+    item: str
+    action: Action = Action.DEQUEUE
+
+
+@dataclass(frozen=True, slots=True)
+class Reorder:
+    id: str | None
+    order: tuple[str, ...]
+    action: Action = Action.REORDER
+
+
+@dataclass(frozen=True, slots=True)
+class Resume:
+    id: str | None
+    action: Action = Action.RESUME
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateConfig:
+    id: str | None
+    settings: SettingsPatch
+    action: Action = Action.UPDATE_CONFIG
+
+
+Command = Segment | Stop | Dequeue | Reorder | Resume | UpdateConfig
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _load(payload: bytes) -> dict[str, Any]:
+    if len(payload) > MAX_PAYLOAD:
+        raise ConfigError(f"payload: larger than {MAX_PAYLOAD} bytes")
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError("payload: not UTF-8 text") from exc
+    try:
+        data = json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        raise ConfigError(f"payload: not valid JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"payload: must be a JSON object, not {type(data).__name__}")
+    return data
+
+
+def parse_id(value: Any, field: str = "id") -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ConfigError(f"{field}: must be a string or a whole number")
+    text = str(value)
+    if not _ID_RE.fullmatch(text):
+        raise ConfigError(f"{field}: 1 to 64 characters among letters, digits and _ . : -")
+    return text
+
+
+def _bool(value: Any, field: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise ConfigError(f"{field}: must be true or false, got {type(value).__name__}")
+
+
+def _number(value: Any, field: str) -> float | None:
+    """A number or a numeric string; an empty string means the default (None)."""
+    if isinstance(value, str):
+        if not value.strip():
+            return None
+        try:
+            number = float(value)
+        except ValueError as exc:
+            raise ConfigError(f"{field}: {value[:40]!r} is not a number") from exc
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        number = float(value)
+    else:
+        raise ConfigError(f"{field}: must be a number, got {type(value).__name__}")
+    if not math.isfinite(number) or not 0 <= number <= MAX_MIN_ESD:
+        raise ConfigError(f"{field}: must be a number between 0 and {MAX_MIN_ESD:g}")
+    return number
+
+
+def _workers(value: Any, field: str) -> int:
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{field}: must be a whole number")
+    if not 1 <= value <= MAX_WORKERS:
+        raise ConfigError(f"{field}: must be between 1 and {MAX_WORKERS}")
+    return value
+
+
+def _process_id(value: Any, field: str) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ConfigError(f"{field}: must be a string or a whole number")
+    text = str(value).strip()
+    if len(text) > 64 or any(c in text for c in "\t\r\n/\\\0"):
+        raise ConfigError(f"{field}: at most 64 characters, no tabs, newlines or slashes")
+    return text
+
+
+def parse_settings(value: Any, field: str = "settings") -> SettingsPatch:
+    """The `settings` object of a command (missing or null: all defaults)."""
+    if value is None:
+        return SettingsPatch()
+    if not isinstance(value, dict):
+        raise ConfigError(f"{field}: must be a JSON object, not {type(value).__name__}")
+    out: dict[str, Any] = {}
+    for key in ("force", "recursive", "ecotaxa", "keep", "remove_previous_mask"):
+        if value.get(key) is not None:
+            out[key] = _bool(value[key], f"{field}.{key}")
+    if value.get("process_id") is not None:
+        out["process_id"] = _process_id(value["process_id"], f"{field}.process_id")
+    if value.get("worker_count") is not None:
+        out["workers"] = _workers(value["worker_count"], f"{field}.worker_count")
+    if value.get("process_min_ESD") is not None:
+        out["min_esd_um"] = _number(value["process_min_ESD"], f"{field}.process_min_ESD")
+    return SettingsPatch(**out)
+
+
+def resolve_path(text: str, data_root: Path, field: str = "path") -> Path:
+    """An existing folder inside `<data_root>/img`, resolved; ConfigError otherwise."""
+    if not text or "\0" in text:
+        raise ConfigError(f"{field}: must be a non-empty path")
+    raw = Path(text)
+    if ".." in raw.parts:
+        raise ConfigError(f"{field}: {text} contains '..', which is refused")
+    img_root = (data_root / "img").resolve()
+    candidate = raw if raw.is_absolute() else data_root / raw
+    try:
+        resolved = candidate.resolve(strict=True)
+    except (OSError, RuntimeError) as exc:
+        raise ConfigError(f"{field}: {text} does not exist") from exc
+    if resolved != img_root and not resolved.is_relative_to(img_root):
+        raise ConfigError(f"{field}: {text} is outside the data root's img folder {img_root}")
+    if not resolved.is_dir():
+        raise ConfigError(f"{field}: {text} is not a folder")
+    return resolved
+
+
+def parse_paths(value: Any, data_root: Path | None) -> tuple[Path, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value:
+        raise ConfigError("path: must be a path or a non-empty list of paths")
+    if len(value) > MAX_PATHS:
+        raise ConfigError(f"path: at most {MAX_PATHS} paths per command")
+    if not all(isinstance(v, str) for v in value):
+        raise ConfigError("path: every path must be a string")
+    if data_root is None:
+        return tuple(Path(v) for v in value)
+    return tuple(resolve_path(v, data_root, "path") for v in value)
+
+
+def _item_ids(value: Any, field: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value:
+        raise ConfigError(f"{field}: must be a non-empty list of item ids")
+    ids = tuple(parse_id(v, f"{field}[{i}]") or "" for i, v in enumerate(value))
+    if "" in ids:
+        raise ConfigError(f"{field}: null is not an item id")
+    if len(set(ids)) != len(ids):
+        raise ConfigError(f"{field}: an item id appears twice")
+    return ids
+
+
+def parse_command(payload: bytes, data_root: Path | None = None) -> Command:
+    """One Command, or ConfigError naming the field. With `data_root`, paths are checked."""
+    data = _load(payload)
+    action_value = data.get("action")
+    if action_value is None:
+        raise ConfigError("action: missing")
+    if not isinstance(action_value, str):
+        raise ConfigError("action: must be a string")
+    try:
+        action = Action(action_value)
+    except ValueError as exc:
+        known = ", ".join(a.value for a in Action)
+        raise ConfigError(f"action: unknown {action_value[:40]!r} (one of {known})") from exc
+    cid = parse_id(data.get("id"))
+    if action in (Action.SEGMENT, Action.ENQUEUE):
+        paths = parse_paths(data.get("path"), data_root)
+        settings = parse_settings(data.get("settings"))
+        return Segment(cid, paths, settings, action is Action.SEGMENT)
+    if action is Action.STOP:
+        scope = data.get("scope", Scope.CURRENT.value)
+        if not isinstance(scope, str) or scope not in {s.value for s in Scope}:
+            raise ConfigError("scope: must be one of current, queue, all")
+        return Stop(cid, Scope(scope))
+    if action is Action.DEQUEUE:
+        item = parse_id(data.get("item", data.get("id")), "item")
+        if item is None:
+            raise ConfigError("item: missing (the id of the queued item to remove)")
+        return Dequeue(cid, item)
+    if action is Action.REORDER:
+        return Reorder(cid, _item_ids(data.get("order"), "order"))
+    if action is Action.RESUME:
+        return Resume(cid)
+    key = "config" if "config" in data else "settings"
+    if data.get(key) is None:
+        raise ConfigError("config: missing (an object of settings)")
+    return UpdateConfig(cid, parse_settings(data[key], key))

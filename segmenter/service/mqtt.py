@@ -1,0 +1,204 @@
+"""The MQTT transport: a thin paho-mqtt 2 adapter (callback API version 2).
+
+It owns the connection (credentials, TLS, Last Will `{"status": "Dead"}`), reconnects
+with backoff and resubscribes after a broker restart, hands each command payload to the
+service and publishes what the service gives it. It never waits on compute.
+Retained state (queue, progress) goes out at QoS 0 and is republished on every connect,
+so a stale copy queued during an outage can never overwrite a newer one; the legacy
+statuses go out at QoS 1 and are delivered after a reconnect.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+
+from segmenter.errors import ConfigError
+from segmenter.service.status import (
+    COMMAND_TOPIC,
+    STATUS_TOPIC,
+    Status,
+    StatusMessage,
+    encode,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PORT = 1883
+MAX_QUEUED = 1000  # QoS 1 messages kept while the broker is away
+
+
+def parse_broker(text: str) -> tuple[str, int | None]:
+    """`HOST`, `HOST:PORT` or `[IPv6]:PORT`."""
+    text = text.strip()
+    host, port = text, None
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else None
+    elif text.count(":") == 1:
+        host, port = text.split(":")
+    if not host:
+        raise ConfigError(f"broker: {text!r} has no host name")
+    if port is None:
+        return host, None
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"broker: port {port!r} must be a number between 1 and 65535")
+    return host, int(port)
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerSettings:
+    host: str = "localhost"
+    port: int = DEFAULT_PORT
+    username: str | None = None
+    password: str | None = None
+    tls: bool = False
+    ca: str | None = None
+    cert: str | None = None
+    key: str | None = None
+    keepalive: int = 20
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], broker: str | None = None) -> BrokerSettings:
+        """`--broker` first, then MQTT_HOSTNAME/MQTT_PORT, credentials and TLS from env."""
+        host = env.get("MQTT_HOSTNAME") or "localhost"
+        port_text = env.get("MQTT_PORT") or str(DEFAULT_PORT)
+        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            raise ConfigError(f"MQTT_PORT: {port_text!r} must be a number between 1 and 65535")
+        port = int(port_text)
+        if broker:
+            host, given = parse_broker(broker)
+            port = given or port
+        password = env.get("MQTT_PASSWORD") or None
+        if env.get("MQTT_PASSWORD_FILE"):
+            password = _read_secret(env["MQTT_PASSWORD_FILE"])
+        ca, cert, key = (env.get(k) or None for k in ("MQTT_CA", "MQTT_CERT", "MQTT_KEY"))
+        for name, path in (("MQTT_CA", ca), ("MQTT_CERT", cert), ("MQTT_KEY", key)):
+            if path and not Path(path).is_file():
+                raise ConfigError(f"{name}: {path} is not a readable file")
+        if (cert is None) != (key is None):
+            raise ConfigError("MQTT_CERT and MQTT_KEY go together: set both or neither")
+        tls = env.get("MQTT_TLS", "").lower() in ("1", "true", "yes") or ca is not None
+        return cls(host, port, env.get("MQTT_USERNAME") or None, password, tls, ca, cert, key)
+
+
+def _read_secret(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"MQTT_PASSWORD_FILE: cannot read {path}: {exc.strerror}") from exc
+
+
+class MqttTransport:
+    """One paho client, started with `start()`, ended with `close()`."""
+
+    def __init__(
+        self,
+        settings: BrokerSettings,
+        client_id: str,
+        on_command: Callable[[bytes], None] | None = None,
+        on_connected: Callable[[bool], None] | None = None,
+        will: bool = True,
+        subscriptions: tuple[str, ...] = ("segmenter/#",),
+        on_message: Callable[[str, bytes, bool], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.on_command, self.on_connected, self.on_message = on_command, on_connected, on_message
+        self.subscriptions = subscriptions
+        self.connected = threading.Event()
+        self.subscribed = threading.Event()  # the broker acknowledged our subscriptions
+        self._connects = 0
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
+        if will:
+            client.will_set(STATUS_TOPIC, encode(StatusMessage(Status.DEAD)), qos=1)
+        if settings.username:
+            client.username_pw_set(settings.username, settings.password)
+        if settings.tls:
+            client.tls_set(ca_certs=settings.ca, certfile=settings.cert, keyfile=settings.key)
+        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client.max_queued_messages_set(MAX_QUEUED)
+        client.max_inflight_messages_set(0)  # QoS 1 never waits behind a window: order kept
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.on_subscribe = lambda *_args: self.subscribed.set()
+        self.client = client
+
+    def start(self) -> None:
+        """Connect in the background; retries until the broker answers."""
+        self.client.connect_async(self.settings.host, self.settings.port, self.settings.keepalive)
+        self.client.loop_start()
+
+    def wait_connected(self, timeout: float | None = None) -> bool:
+        return self.connected.wait(timeout)
+
+    def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None:
+        try:
+            info = self.client.publish(topic, payload, qos=qos, retain=retain)
+        except (ValueError, OSError) as exc:  # never let a publish take the service down
+            log.warning("cannot publish to %s: %s", topic, exc)
+            return
+        if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
+            log.warning("publish to %s failed: %s", topic, mqtt.error_string(info.rc))
+
+    def close(self, dead: bool = True, timeout: float = 3.0) -> None:
+        """Publish `Dead` (when asked and connected), disconnect, stop the network thread."""
+        if dead and self.connected.is_set():
+            info = self.client.publish(STATUS_TOPIC, encode(StatusMessage(Status.DEAD)), qos=1)
+            try:
+                info.wait_for_publish(timeout)
+            except (RuntimeError, ValueError) as exc:
+                log.warning("could not publish Dead: %s", exc)
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    # -- paho callbacks (network thread) ---------------------------------------------
+    def _on_connect(
+        self, client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any
+    ) -> None:
+        if reason.is_failure:
+            log.error("broker %s refused the connection: %s", self.settings.host, reason)
+            return
+        self._connects += 1
+        log.info("connected to %s:%d", self.settings.host, self.settings.port)
+        for topic in self.subscriptions:
+            client.subscribe(topic, qos=1)
+        self.connected.set()
+        if self.on_connected is not None:
+            self.on_connected(self._connects == 1)
+
+    def _on_disconnect(
+        self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any
+    ) -> None:
+        self.connected.clear()
+        self.subscribed.clear()
+        if reason.is_failure:
+            log.warning("lost the broker (%s); reconnecting", reason)
+
+    def _on_message(self, _client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        payload = bytes(msg.payload)
+        try:
+            if self.on_message is not None:
+                self.on_message(msg.topic, payload, bool(msg.retain))
+            if self.on_command is None:
+                return
+            if msg.topic != COMMAND_TOPIC:
+                log.debug("ignoring a message on %s", msg.topic)
+            elif msg.retain:
+                log.warning("ignoring a retained command on %s (it would replay)", msg.topic)
+            else:
+                self.on_command(payload)
+        except Exception:  # never let a handler kill the network thread
+            log.exception("handling a message on %s failed", msg.topic)
+
+
+def client_id(role: str) -> str:
+    return f"segmenter-{role}-{os.uname().nodename}-{os.getpid()}"

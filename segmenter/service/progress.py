@@ -1,0 +1,138 @@
+"""Engine `Progress` events of one acquisition turned into what the service publishes.
+
+Called in the engine's thread right after a frame is committed: the legacy progress
+status, the retained progress JSON, and per object `object_id` and `metric`, read back
+from the frame's committed JSONL line (the event itself carries only counts).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from segmenter.pipeline import Progress
+from segmenter.service.status import (
+    METRIC_TOPIC,
+    OBJECT_TOPIC,
+    PROGRESS_TOPIC,
+    STATUS_TOPIC,
+    MetricMessage,
+    ObjectIdMessage,
+    ProgressMessage,
+    Status,
+    StatusMessage,
+    encode,
+    progress_text,
+)
+from segmenter.streamer import STATE_DIR
+
+log = logging.getLogger(__name__)
+
+
+class Publisher(Protocol):
+    """What the service needs from a transport (the MQTT adapter, or a test double)."""
+
+    def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None: ...
+
+
+def committed_objects(data_root: Path, acquisition: Path, index: int) -> list[dict[str, Any]]:
+    """The objects of committed frame `index`, from `objects/<rel>/.segmenter/frames/`."""
+    rel = acquisition.relative_to(data_root / "img")
+    line = data_root / "objects" / rel / STATE_DIR / "frames" / f"{index:06d}.jsonl"
+    data = json.loads(line.read_text(encoding="utf-8"))
+    objects = data.get("objects", [])
+    return objects if isinstance(objects, list) else []
+
+
+class AcquisitionProgress:
+    """The `on_progress` callback of one `Segmenter.run` of one acquisition."""
+
+    def __init__(
+        self,
+        publisher: Publisher,
+        data_root: Path,
+        item_id: str,
+        position: tuple[int, int],
+        on_begin: Callable[[Path], None],
+        on_frame: Callable[[Progress], None],
+    ) -> None:
+        self.publisher, self.data_root, self.item_id = publisher, data_root.resolve(), item_id
+        self.position = position  # (index of this acquisition in the item from 1, count)
+        self.on_begin, self.on_frame = on_begin, on_frame
+        self.first_done: int | None = None
+        self.first_time = time.monotonic()
+        self.flat_done = -1
+        self.last: ProgressMessage | None = None
+
+    def __call__(self, event: Progress) -> None:
+        try:
+            self._handle(event)
+        except Exception:  # a publishing problem must never break the run
+            log.exception("cannot publish the progress of %s", event.acquisition)
+
+    def _status(self, text: str, qos: int = 0) -> None:
+        self.publisher.publish(STATUS_TOPIC, encode(StatusMessage(text)), qos=qos)
+
+    def _handle(self, event: Progress) -> None:
+        if event.phase == "start":
+            self.first_done, self.first_time = event.done, time.monotonic()
+            self.on_begin(event.acquisition)
+            if event.done < event.total:
+                self.flat_done = event.done
+                self._status(Status.FLAT, qos=1)
+        elif event.phase == "flat" and event.done > self.flat_done:
+            self.flat_done = event.done
+            self._status(Status.FLAT, qos=1)
+        elif event.phase == "frame":
+            self._status(progress_text(event.frame, event.done, event.total))
+            self._publish_objects(event)
+            self.on_frame(event)
+        self.publish_progress(event)
+
+    def _publish_objects(self, event: Progress) -> None:
+        try:
+            objects = committed_objects(self.data_root, event.acquisition, event.done - 1)
+        except (OSError, ValueError) as exc:
+            log.warning("cannot read committed frame %d: %s", event.done - 1, exc)
+            return
+        for obj in objects:
+            object_id = str(obj.get("object_id", ""))
+            features = obj.get("features", {})
+            self.publisher.publish(OBJECT_TOPIC, encode(ObjectIdMessage(object_id)))
+            self.publisher.publish(METRIC_TOPIC, encode(MetricMessage.of(object_id, features)))
+
+    def rate(self, event: Progress) -> tuple[float | None, float | None]:
+        """Frames per second since this run began (resumed frames excluded), and ETA."""
+        new = event.done - (self.first_done or 0)
+        spent = time.monotonic() - self.first_time
+        if new <= 0 or spent <= 0:
+            return None, None
+        fps = new / spent
+        return round(fps, 3), round((event.total - event.done) / fps, 1)
+
+    def publish_progress(self, event: Progress) -> None:
+        fps, eta = self.rate(event)
+        try:
+            rel = str(event.acquisition.relative_to(self.data_root / "img"))
+        except ValueError:
+            rel = event.acquisition.name
+        message = ProgressMessage(
+            item=self.item_id,
+            state="running",
+            acquisition=rel,
+            acquisition_index=self.position[0],
+            acquisitions=self.position[1],
+            phase=event.phase,
+            frame=event.done,
+            frames=event.total,
+            objects=event.objects,
+            failed_frames=event.failed,
+            fps=fps,
+            eta_s=eta,
+        )
+        self.last = message
+        self.publisher.publish(PROGRESS_TOPIC, encode(message), retain=True)

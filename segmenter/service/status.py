@@ -1,0 +1,157 @@
+"""What the service publishes: the legacy status strings and the JSON messages.
+
+The Node-RED dashboard lower-cases `status/segmenter` and matches substrings (SPEC 4), so
+every text that is not a terminal status is checked here for the reserved words, and user
+text (paths, messages) is scrubbed before it goes into an error status.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+STATUS_TOPIC = "status/segmenter"
+QUEUE_TOPIC = "status/segmenter/queue"
+PROGRESS_TOPIC = "status/segmenter/progress"
+REPLY_TOPIC = "status/segmenter/reply"
+OBJECT_TOPIC = "status/segmenter/object_id"
+METRIC_TOPIC = "status/segmenter/metric"
+COMMAND_TOPIC = "segmenter/segment"
+
+#: Words the dashboard reads as a state change; only terminal statuses may hold them.
+RESERVED = ("done", "idle", "error", "exception", "interrupted", "dead", "busy", "ready")
+_RESERVED_RE = re.compile("|".join(RESERVED), re.IGNORECASE)
+#: What the dashboard's regex `/image ([\w\-\_\.]+),/` accepts as a frame name (JS \w: ASCII).
+_FRAME_NAME_RE = re.compile(r"[\w\-.]+", re.ASCII)
+
+
+class Status(StrEnum):
+    """The fixed legacy strings (SPEC 4)."""
+
+    READY = "Ready"
+    STARTED = "Started"
+    FLAT = "Calculating flat"
+    DONE = "Done"
+    INTERRUPTED = "Interrupted"
+    DEAD = "Dead"
+
+
+class Info(StrEnum):
+    """Informational statuses: none holds a reserved word (checked by the tests)."""
+
+    CONFIG_UPDATED = "Config updated"
+    CONFIG_REFUSED = (
+        "Config unchanged: an item is being segmented; send update_config again "
+        "when the queue has finished"
+    )
+    QUEUE_PAUSED = "Queue paused: the current item goes on, nothing new starts"
+    QUEUE_RESUMED = "Queue running again"
+
+
+def reserved_words(text: str) -> list[str]:
+    """The reserved words found in `text`, lower-cased, in order."""
+    return [m.group(0).lower() for m in _RESERVED_RE.finditer(text)]
+
+
+def check_plain(text: str) -> str:
+    """Return `text` if no reserved word is in it; raise ValueError otherwise."""
+    found = reserved_words(text)
+    if found:
+        raise ValueError(f"status text {text!r} holds reserved word(s) {found}")
+    return text
+
+
+def scrub(text: str) -> str:
+    """Mask reserved words inside user text: `done.txt` becomes `d***.txt`."""
+    return _RESERVED_RE.sub(lambda m: m.group(0)[0] + "*" * (len(m.group(0)) - 1), text)
+
+
+def safe_frame_name(name: str | None, index: int) -> str:
+    """The frame name if the dashboard can parse it and it holds no reserved word."""
+    if name and _FRAME_NAME_RE.fullmatch(name) and not reserved_words(name):
+        return name
+    return f"frame_{index:06d}.jpg"
+
+
+def progress_text(name: str | None, index: int, total: int) -> str:
+    """`Segmenting image <name>, image <i>/<N>`, `index` counting from 1."""
+    return check_plain(f"Segmenting image {safe_frame_name(name, index)}, image {index}/{total}")
+
+
+def error_text(message: str) -> str:
+    """An error status: `Error: ` then the message with reserved words masked."""
+    return "Error: " + scrub(" ".join(message.split()))[:400]
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def encode(message: object) -> bytes:
+    """A dataclass message as strict JSON (no NaN: the dashboard's parser rejects it)."""
+    data = asdict(message)  # type: ignore[call-overload]
+    return json.dumps(data, ensure_ascii=False, allow_nan=False).encode("utf-8")
+
+
+@dataclass(frozen=True, slots=True)
+class StatusMessage:
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectIdMessage:
+    object_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class MetricMessage:
+    name: str
+    metadata: dict[str, Any]
+
+    @classmethod
+    def of(cls, object_id: str, features: dict[str, Any]) -> MetricMessage:
+        return cls(object_id, {k: _finite(v) for k, v in features.items()})
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyMessage:
+    """The answer to one command, for clients that follow their own commands."""
+
+    id: str | None
+    action: str
+    ok: bool
+    message: str
+    item: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressMessage:
+    """Retained on status/segmenter/progress: where the running item is."""
+
+    item: str | None
+    state: str  # running, done, interrupted, failed, idle
+    acquisition: str | None = None
+    acquisition_index: int = 0
+    acquisitions: int = 0
+    phase: str | None = None
+    frame: int = 0
+    frames: int = 0
+    objects: int = 0
+    failed_frames: int = 0
+    fps: float | None = None
+    eta_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QueueMessage:
+    """Retained on status/segmenter/queue: every item the service knows of."""
+
+    paused: bool
+    running: str | None
+    items: list[dict[str, Any]] = field(default_factory=list)

@@ -1,0 +1,203 @@
+"""Test helpers for the service: a private mosquitto, a recording client, the dashboard's
+reading rules, and the service run in-process against a real broker."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from segmenter.config import RunSettings
+from segmenter.pipeline import Progress, ProgressCallback, Segmenter
+from segmenter.service.mqtt import BrokerSettings, MqttTransport
+from segmenter.service.service import Service
+from segmenter.service.status import RESERVED
+
+MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+NAME_RE = re.compile(r"image ([\w\-\_\.]+),", re.ASCII)  # the dashboard's regexes
+COUNT_RE = re.compile(r"image (\d+)\/(\d+)")
+TERMINAL = ("done", "interrupted", "error", "exception", "dead")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Broker:
+    """A mosquitto of our own on a free loopback port; stop() and start() keep the port."""
+
+    def __init__(self, folder: Path) -> None:
+        self.port = free_port()
+        self.conf = folder / "mosquitto.conf"
+        self.conf.write_text(
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+        )
+        self.log = folder / "mosquitto.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def settings(self) -> BrokerSettings:
+        return BrokerSettings("127.0.0.1", self.port)
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)], stdout=log, stderr=log)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"mosquitto did not start: {self.log.read_text()}")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(10)
+            self.proc = None
+
+
+@dataclass
+class Received:
+    topic: str
+    data: Any
+    retained: bool
+    at: float = field(default_factory=time.monotonic)
+
+
+class Recorder:
+    """Subscribes to status/segmenter/# and keeps every message; also sends commands."""
+
+    def __init__(self, broker: Broker) -> None:
+        self.messages: list[Received] = []
+        self._cond = threading.Condition()
+        self._subscribed = threading.Event()
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"rec-{time.time_ns()}")
+        client.on_connect = lambda c, *_: c.subscribe("status/segmenter/#", qos=1)
+        client.on_subscribe = lambda *_: self._subscribed.set()
+        client.on_message = self._on_message
+        client.reconnect_delay_set(1, 2)
+        client.connect_async("127.0.0.1", broker.port, 10)
+        client.loop_start()
+        self.client = client
+        assert self._subscribed.wait(10), "the recorder could not subscribe"
+
+    def _on_message(self, _c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        with self._cond:
+            self.messages.append(Received(msg.topic, json.loads(msg.payload), bool(msg.retain)))
+            self._cond.notify_all()
+
+    def send(self, command: dict[str, Any] | bytes) -> None:
+        payload = command if isinstance(command, bytes) else json.dumps(command).encode()
+        self.client.publish("segmenter/segment", payload, qos=1).wait_for_publish(5)
+
+    def statuses(self) -> list[str]:
+        with self._cond:
+            return [m.data["status"] for m in self.messages if m.topic == "status/segmenter"]
+
+    def on(self, topic: str) -> list[Any]:
+        with self._cond:
+            return [m.data for m in self.messages if m.topic == topic and not m.retained]
+
+    def wait(self, predicate: Callable[[Recorder], bool], timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not predicate(self):
+                left = deadline - time.monotonic()
+                assert left > 0, f"timed out; statuses so far: {self.statuses()}"
+                self._cond.wait(min(left, 0.2))
+
+    def wait_status(self, text: str, count: int = 1, timeout: float = 20.0) -> None:
+        self.wait(lambda r: r.statuses().count(text) >= count, timeout)
+
+    def item(self, item_id: str) -> dict[str, Any]:
+        """The latest state of an item from status/segmenter/queue."""
+        with self._cond:
+            for m in reversed(self.messages):
+                if m.topic == "status/segmenter/queue":
+                    for item in m.data["items"]:
+                        if item["id"] == item_id:
+                            return dict(item)
+        raise AssertionError(f"item {item_id} never appeared on the queue topic")
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def check_dashboard(statuses: list[str]) -> None:
+    """The dashboard's reading of one unit of work: exactly one terminal status, last."""
+    lowered = [s.lower() for s in statuses]
+    assert lowered, "no status"
+    for text in lowered[:-1]:
+        assert not any(w in text for w in RESERVED), f"reserved word before the end: {text!r}"
+        assert "busy" not in text
+    assert any(w in lowered[-1] for w in TERMINAL), f"no terminal status: {statuses[-1]!r}"
+    for text in statuses:
+        if "image" in text.lower():
+            assert NAME_RE.search(text), text
+            count = COUNT_RE.search(text)
+            assert count and 1 <= int(count[1]) <= int(count[2]), text
+
+
+class SlowSegmenter(Segmenter):
+    """The real engine, with a pause after each committed frame (stops land mid-run)."""
+
+    delay = 0.0
+
+    def run(  # type: ignore[override]
+        self,
+        paths: Any,
+        settings: RunSettings,
+        data_root: Path,
+        on_progress: ProgressCallback,
+    ) -> Any:
+        def slow(event: Progress) -> None:
+            on_progress(event)
+            if event.phase == "frame":
+                time.sleep(self.delay)
+
+        return super().run(paths, settings, data_root, slow)
+
+
+class Harness:
+    """The service in this process, connected to a test broker."""
+
+    def __init__(self, broker: Broker, data_root: Path, delay: float = 0.0) -> None:
+        self.engine = SlowSegmenter(1)
+        self.engine.delay = delay
+        self.transport = MqttTransport(broker.settings, f"svc-{time.time_ns()}")
+        self.service = Service(data_root, self.engine, self.transport, RunSettings(workers=1))
+        self.transport.on_command = self.service.handle_payload
+        self.transport.on_connected = self.service.on_connected
+        self.service.start()
+        self.transport.start()
+        assert self.transport.subscribed.wait(10)
+
+    def close(self) -> None:
+        self.service.shutdown(30)
+        self.transport.close(dead=True)
+        self.engine.close()
+
+
+def iter_frames(root: Path, folder: Path) -> Iterator[Path]:
+    rel = folder.relative_to(root / "img")
+    yield from sorted((root / "objects" / rel / ".segmenter" / "frames").glob("*.jsonl"))

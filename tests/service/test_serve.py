@@ -1,0 +1,109 @@
+"""`segmenter serve` as a process: broker down at start, SIGTERM mid-job, restart, resume."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from segmenter import shm
+from segmenter.config import RunSettings
+from segmenter.pipeline import Segmenter
+from tests.conftest import archive_content
+from tests.service.harness import COUNT_RE, Broker, Recorder, check_dashboard, iter_frames
+
+pytestmark = pytest.mark.mqtt
+REPO = Path(__file__).resolve().parents[2]
+FRAMES, SIZE, SEED = 40, (1352, 1014), 8
+
+
+def serve(
+    broker: Broker, data_root: Path, log: Path, notify: Path | None = None
+) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "segmenter.cli_service", "-v", "serve"]
+    command += ["--broker", broker.address, "--data-root", str(data_root), "--workers", "2"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NOTIFY_", "WATCHDOG_"))}
+    if notify is not None:
+        env |= {"NOTIFY_SOCKET": str(notify), "WATCHDOG_USEC": "400000"}
+    with open(log, "ab") as out:
+        return subprocess.Popen(command, cwd=REPO, stdout=out, stderr=out, env=env)
+
+
+def notifications(sock: socket.socket) -> list[bytes]:
+    sock.settimeout(0.2)
+    got = []
+    with contextlib.suppress(TimeoutError):
+        while True:
+            got.append(sock.recv(100))
+    return got
+
+
+def test_sigterm_mid_job_then_restart_resumes_to_the_same_archive(
+    broker: Broker, acq_cache: Callable[..., Path], tmp_path: Path
+) -> None:
+    source = acq_cache(FRAMES, *SIZE, SEED)
+    rel = source.relative_to(source.parents[3])
+    root, reference_root = tmp_path / "data", tmp_path / "reference"
+    for target in (root, reference_root):
+        subprocess.run(["cp", "-r", str(source.parents[3]), str(target)], check=True)
+    folder = root / rel
+    log = tmp_path / "serve.log"
+
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(tmp_path / "notify.sock"))
+    broker.stop()  # the broker is down when the service starts: it waits, then connects
+    first = serve(broker, root, log, tmp_path / "notify.sock")
+    time.sleep(0.5)
+    broker.start()
+    rec = Recorder(broker)
+    try:
+        rec.wait(lambda r: bool(r.messages), 20)  # the service connected and subscribed
+        rec.send({"action": "segment", "path": [str(folder)], "id": "job"})
+        rec.wait(lambda r: any(COUNT_RE.search(s) for s in r.statuses()), 30)
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(30) == 0, log.read_text()
+        rec.wait_status("Dead", timeout=10)
+        statuses = rec.statuses()
+        assert statuses[-2:] == ["Interrupted", "Dead"]
+        check_dashboard([s for s in statuses if s != "Ready"][:-1])
+        assert not (folder / "done.txt").exists()
+        committed = len(list(iter_frames(root, folder)))
+        assert 0 < committed < FRAMES
+        saved = json.loads((root / ".segmenter" / "queue.json").read_text())["items"]
+        assert [(i["id"], i["state"], i["resume"]) for i in saved] == [("job", "interrupted", True)]
+        assert not [n for n in shm.ours() if n.startswith(f"{shm.PREFIX}{first.pid}_")]
+        told = notifications(sock)
+        assert told[0] == b"READY=1" and {b"STOPPING=1", b"WATCHDOG=1"} <= set(told)
+
+        mark = len(rec.messages)
+        second = serve(broker, root, log)
+        try:
+            rec.wait_status("Done", timeout=60)
+            resumed = [m.data["status"] for m in rec.messages[mark:] if "status" in m.data]
+            resumed = [s for s in resumed if s != "Ready"]
+            check_dashboard(resumed)
+            first_index = next(m for s in resumed if (m := COUNT_RE.search(s)))
+            assert int(first_index[1]) > 1, "the run started over instead of resuming"
+            assert rec.item("job")["state"] == "done"
+        finally:
+            second.send_signal(signal.SIGTERM)
+            assert second.wait(30) == 0, log.read_text()
+        rec.wait(lambda r: r.statuses()[-1] == "Dead", 10)
+    finally:
+        rec.close()
+        sock.close()
+
+    with Segmenter(2) as engine:
+        (summary,) = engine.run([reference_root / rel], RunSettings(workers=2), reference_root)
+    assert summary.archive is not None
+    archive = root / "export" / "ecotaxa" / Path(summary.archive).name
+    assert archive_content(archive) == archive_content(Path(summary.archive))
