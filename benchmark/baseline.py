@@ -1,0 +1,94 @@
+"""The old service's method (segmenter.reference: float64, full-frame skimage) side by side
+with the fast kernel, on the same frames, in the same run.
+
+Both sides start from the JPEG file and end with every object measured and its crop
+encoded as JPEG: decode, correct, mask, label, features, crops. Neither writes files
+(the per-stage table shows that cost). Both use the same flat field.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from benchmark.common import Json, mean, median, ratio
+from benchmark.inputs import Dataset
+from benchmark.stages import floor_buffer, time_imread
+from segmenter import ops
+from segmenter.config import Params
+from segmenter.flat import flat_window
+from segmenter.imageio import read_frame
+from segmenter.reference import (
+    F64,
+    reference_correct,
+    reference_flat,
+    reference_mask,
+    reference_objects,
+    reference_threshold_mask,
+)
+
+
+def baseline_frame(path: Path, flat: F64, params: Params) -> tuple[float, int]:
+    """Seconds and object count of the literal float64 method on one frame."""
+    start = time.perf_counter()
+    frame = read_frame(path)
+    corrected = reference_correct(frame, flat, params.clip_max)
+    mask = reference_mask(reference_threshold_mask(corrected), None, params)
+    objects = reference_objects(corrected, mask, params, path.stem, 1)
+    for obj in objects:
+        ops.encode_jpeg(obj.crop, params.jpeg_quality)
+    return time.perf_counter() - start, len(objects)
+
+
+def fast_frame(path: Path, flat_idx: np.ndarray, params: Params) -> tuple[float, int]:
+    """Seconds and object count of the engine's kernel (decode + `segment_frame`)."""
+    start = time.perf_counter()
+    frame = read_frame(path)
+    seg, _raw = ops.segment_frame(frame, flat_idx, params)
+    return time.perf_counter() - start, len(seg.features)
+
+
+def measure_baseline(ds: Dataset, params: Params, n_frames: int, repeats: int) -> Json:
+    """Baseline vs fast on the first `n_frames` frames: median of repeats, mean of frames."""
+    window = flat_window(0, len(ds.frames), params.flat_frames)
+    flat = reference_flat([read_frame(ds.frames[i]) for i in window])
+    flat_idx = ops.flat_index(flat.astype(np.uint8))
+    paths = ds.frames[: max(1, n_frames)]
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    base: list[list[float]] = [[] for _ in paths]
+    fast: list[list[float]] = [[] for _ in paths]
+    floor: list[list[float]] = [[] for _ in paths]
+    counts_match = True
+    objects = 0
+    buffer = floor_buffer(ds)
+    try:
+        for _ in range(repeats):
+            for i, path in enumerate(paths):
+                floor[i].append(time_imread(path, buffer))
+                seconds, n_base = baseline_frame(path, flat, params)
+                base[i].append(seconds)
+                seconds, n_fast = fast_frame(path, flat_idx, params)
+                fast[i].append(seconds)
+                counts_match = counts_match and n_base == n_fast
+                objects += n_fast
+    finally:
+        cv2.setNumThreads(threads)
+    baseline_s = mean([median(b) for b in base])
+    fast_s = mean([median(f) for f in fast])
+    imread_s = mean([median(f) for f in floor])
+    return {
+        "frames": len(paths),
+        "repeats": repeats,
+        "objects_per_frame": objects / (len(paths) * repeats),
+        "imread_s": imread_s,
+        "baseline_s": baseline_s,
+        "fast_s": fast_s,
+        "speedup": ratio(baseline_s, fast_s),
+        "baseline_vs_imread": ratio(baseline_s, imread_s),
+        "fast_vs_imread": ratio(fast_s, imread_s),
+        "object_counts_match": counts_match,
+    }

@@ -1,0 +1,194 @@
+"""The terminal table and the targets of issue 4, both from the JSON report."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from benchmark.common import Json
+from benchmark.stages import STAGE_TITLES, STAGES
+
+MB = 1e6
+LIMITS = {  # name: (comparison, limit)
+    "per_frame_vs_imread": ("<=", 2.5),
+    "baseline_speedup": (">=", 8.0),
+    "two_workers_speedup": (">=", 1.7),
+    "stop_p95_s": ("<=", 1.0),
+    "peak_pss_mb": ("<=", 600.0),
+    "memory_growth": ("<=", 1.10),
+    "in_flight_vs_frame": ("<=", 3.0),
+    "mqtt_stop_p95_s": ("<=", 1.0),
+}
+
+
+def _target(name: str, value: float, scope: str) -> Json:
+    comparison, limit = LIMITS[name]
+    met = value <= limit if comparison == "<=" else value >= limit
+    return {
+        "name": name,
+        "scope": scope,
+        "value": value,
+        "comparison": comparison,
+        "limit": limit,
+        "met": bool(met and math.isfinite(value)),
+    }
+
+
+def targets(report: Json) -> list[Json]:
+    """Every target of issue 4 that this report has a figure for."""
+    out = []
+    for entry in report["datasets"]:
+        scope = entry["dataset"]["name"]
+        if "stages" in entry:
+            out.append(
+                _target("per_frame_vs_imread", entry["stages"]["per_frame_vs_imread"], scope)
+            )
+        if "baseline" in entry:
+            out.append(_target("baseline_speedup", entry["baseline"]["speedup"], scope))
+        for row in entry.get("throughput", {}).get("rows", []):
+            if row["workers"] == 2:
+                out.append(_target("two_workers_speedup", row["speedup"], scope))
+    if report.get("stop"):
+        out.append(_target("stop_p95_s", report["stop"]["p95_s"], "engine"))
+    growth = (report.get("memory") or {}).get("growth")
+    if growth:
+        scope = f"{growth['workers']} workers, {growth['long']['frames']} frames"
+        out.append(_target("peak_pss_mb", growth["long"]["peak_pss_bytes"] / MB, scope))
+        frames = f"{growth['short']['frames']} -> {growth['long']['frames']} frames"
+        out.append(_target("memory_growth", growth["pss_growth"], frames))
+    in_flight = (report.get("memory") or {}).get("in_flight")
+    if in_flight:
+        out.append(_target("in_flight_vs_frame", in_flight["vs_frame"], "one process"))
+    mqtt = report.get("mqtt") or {}
+    if "stop_to_interrupted_p95_s" in mqtt:
+        out.append(_target("mqtt_stop_p95_s", mqtt["stop_to_interrupted_p95_s"], "service"))
+    return out
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:8.1f} ms"
+
+
+def _x(value: float) -> str:
+    return f"{value:7.2f}x"
+
+
+def _row(title: str, cells: list[str], width: int = 34) -> str:
+    return f"  {title:<{width}}" + "".join(f"{c:>20}" for c in cells)
+
+
+def _stage_lines(entries: list[Json]) -> list[str]:
+    with_stages = [e for e in entries if "stages" in e]
+    if not with_stages:
+        return []
+    names = [f"{e['dataset']['name']}" for e in with_stages]
+    st = [e["stages"] for e in with_stages]
+    lines = ["Per frame, one process (mean over frames of the median of repeats)"]
+    lines.append(_row("", names))
+    lines.append(_row("objects per frame", [f"{s['objects_per_frame']:.1f}" for s in st]))
+    lines.append(_row("cv2.imread floor (reused buffer)", [_ms(s["imread_s"]) for s in st]))
+    lines.append(_row("cv2.imread into a new array", [_ms(s["imread_fresh_s"]) for s in st]))
+    for stage in STAGES:
+        lines.append(_row(STAGE_TITLES[stage], [_ms(s["stages_s"][stage]) for s in st]))
+    lines.append(_row("total per frame", [_ms(s["per_frame_s"]) for s in st]))
+    lines.append(_row("total / imread  [<= 2.5x]", [_x(s["per_frame_vs_imread"]) for s in st]))
+    lines.append(_row("segment_frame alone", [_ms(s["kernel_s"]) for s in st]))
+    based = [e["baseline"] for e in with_stages if "baseline" in e]
+    if based:
+        lines.append(f"Baseline (float64 reference), same frames ({based[0]['frames']} per set)")
+        lines.append(_row("baseline per frame", [_ms(b["baseline_s"]) for b in based]))
+        lines.append(_row("fast per frame", [_ms(b["fast_s"]) for b in based]))
+        lines.append(_row("speed-up  [>= 8x]", [_x(b["speedup"]) for b in based]))
+        lines.append(_row("baseline / imread", [_x(b["baseline_vs_imread"]) for b in based]))
+    return lines
+
+
+def _throughput_lines(entries: list[Json]) -> list[str]:
+    lines = []
+    for entry in entries:
+        tp = entry.get("throughput")
+        if not tp:
+            continue
+        lines.append(f"Throughput, {entry['dataset']['name']} ({tp['rows'][0]['frames']} frames)")
+        lines.append("  workers  mode        frames/s   objects/s   speed-up   wall")
+        for r in tp["rows"]:
+            lines.append(
+                f"  {r['workers']:>7}  {r['mode']:<10}{r['frames_per_s']:>9.2f}"
+                f"{r['objects_per_s']:>12.1f}{r['speedup']:>10.2f}x{r['wall_s']:>8.1f} s"
+            )
+    return lines
+
+
+def _other_lines(report: Json) -> list[str]:
+    lines = []
+    flat = report.get("flat")
+    if flat:
+        lines.append(f"Flat field ({flat['frames']} frames, decoding included)")
+        lines.append(_row(f"pooled, {flat['workers']} workers", [_ms(flat["pooled_s"])]))
+        lines.append(_row("one process", [_ms(flat["one_process_s"])]))
+        lines.append(_row("baseline (np.median, float64)", [_ms(flat["baseline_s"])]))
+    memory = report.get("memory") or {}
+    growth = memory.get("growth")
+    if growth:
+        lines.append(f"Peak memory, PSS of all processes, {growth['workers']} workers [<= 600 MB]")
+        for key in ("short", "long"):
+            run = growth[key]
+            pss, rss = run["peak_pss_bytes"] / MB, run["peak_rss_bytes"] / MB
+            lines.append(_row(f"{run['frames']} frames", [f"{pss:.0f} MB (RSS {rss:.0f})"]))
+        lines.append(_row("growth  [<= 1.10x]", [_x(growth["pss_growth"])]))
+    in_flight = memory.get("in_flight")
+    if in_flight:
+        per = in_flight["bytes"] / MB
+        lines.append(_row("one frame in flight  [<= 3x]", [f"{per:.0f} MB"]))
+        lines.append(_row("  vs frame uint8 size", [_x(in_flight["vs_frame"])]))
+    stop = report.get("stop")
+    if stop:
+        lines.append(f"Stop latency, {stop['stops']} stops, {stop['workers']} workers")
+        cells = [_ms(stop[k]) for k in ("p50_s", "p95_s", "max_s")]
+        lines.append(_row("p50 / p95 [<= 1 s] / max", [" / ".join(c.strip() for c in cells)]))
+        lines.append(_row("resumed to the end", ["yes" if stop["resumed_to_done"] else "NO"]))
+    lines.extend(_mqtt_lines(report.get("mqtt")))
+    return lines
+
+
+def _mqtt_lines(mqtt: Any) -> list[str]:
+    if not mqtt:
+        return []
+    head = f"MQTT end to end ({mqtt['broker']})"
+    if "skipped" in mqtt or "error" in mqtt:
+        return [f"{head}: {mqtt.get('skipped') or mqtt.get('error')}"]
+    return [
+        head,
+        _row("command -> Started", [_ms(mqtt["to_started_s"])]),
+        _row("command -> Done", [_ms(mqtt["to_done_s"])]),
+        _row(
+            "stop -> Interrupted p50 / p95",
+            [
+                f"{mqtt['stop_to_interrupted_p50_s'] * 1000:.0f} / "
+                f"{mqtt['stop_to_interrupted_p95_s'] * 1000:.0f} ms"
+            ],
+        ),
+    ]
+
+
+def table(report: Json) -> str:
+    m = report["machine"]
+    s = report["settings"]
+    mem = m["memory_bytes"] / 2**30
+    lines = [
+        f"Segmenter benchmark{' (quick)' if s['quick'] else ''}: {m['cpu_model']}, "
+        f"{m['cores']} cores, {mem:.1f} GiB, Python {m['python']}, OpenCV {m['opencv']}",
+        f"Input: {s['input']}",
+    ]
+    lines += _stage_lines(report["datasets"])
+    lines += _throughput_lines(report["datasets"])
+    lines += _other_lines(report)
+    if report.get("targets"):
+        lines.append("Targets (issue 4)")
+        for t in report["targets"]:
+            mark = "met " if t["met"] else "MISSED"
+            lines.append(
+                f"  {mark:<7}{t['name']:<22}{t['value']:>9.3g} {t['comparison']} {t['limit']:<6g}"
+                f" ({t['scope']})"
+            )
+    return "\n".join(lines)

@@ -1,0 +1,162 @@
+"""Runs every part of the benchmark in order and assembles the JSON report."""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from benchmark.baseline import measure_baseline
+from benchmark.common import Json, parse_broker
+from benchmark.flatfield import measure_flat
+from benchmark.inflight import measure_inflight
+from benchmark.inputs import Dataset, given_dataset, linked_acquisition, synth_datasets
+from benchmark.machine import machine_info
+from benchmark.memory import measure_growth
+from benchmark.mqtt import measure_mqtt, service_available
+from benchmark.report import targets
+from benchmark.settings import BenchSettings
+from benchmark.stages import flat_index_of, measure_stages
+from benchmark.stop import measure_stop
+from benchmark.throughput import measure_throughput
+from segmenter.config import Params, RunSettings
+
+SCHEMA = "planktoscope-segmenter-benchmark/1"
+Log = Callable[[str], None]
+
+
+def stderr_log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def params_for(ds: Dataset) -> Params:
+    """The pipeline parameters a default run uses for this acquisition."""
+    return RunSettings().params(ds.pixel_size_um)
+
+
+def prepare(settings: BenchSettings, workdir: Path) -> list[Dataset]:
+    if settings.acquisition is not None:
+        return [given_dataset(workdir, settings.acquisition, settings.frames)]
+    densities = list(settings.objects)
+    return synth_datasets(workdir, settings.synth_frames, densities, settings.size, settings.seed)
+
+
+def densest(datasets: list[Dataset]) -> Dataset:
+    return max(datasets, key=lambda d: d.objects_target or 0.0)
+
+
+def _dataset_entry(ds: Dataset, settings: BenchSettings, log: Log) -> Json:
+    params = params_for(ds)
+    entry: Json = {"dataset": ds.info()}
+    if settings.runs("stages"):
+        log(f"  stages: {ds.name}")
+        entry["stages"] = measure_stages(ds, flat_index_of(ds, params), params, settings.repeats)
+    if settings.runs("baseline"):
+        log(f"  baseline: {ds.name}")
+        n, repeats = settings.baseline_frames, settings.repeats
+        entry["baseline"] = measure_baseline(ds, params, n, repeats)
+    if settings.runs("throughput"):
+        log(f"  throughput: {ds.name}, workers {settings.worker_counts}")
+        entry["throughput"] = measure_throughput(ds, settings.worker_counts, settings.repeats)
+    return entry
+
+
+def _memory(settings: BenchSettings, heavy: Dataset, workdir: Path, log: Log) -> Json:
+    params = params_for(heavy)
+    log("  memory: one frame in flight")
+    in_flight = measure_inflight(
+        heavy, flat_index_of(heavy, params), params, settings.inflight_frames
+    )
+    short_n, long_n = settings.memory_frames
+    short = linked_acquisition(heavy, workdir / "memory", short_n, "bench_short")
+    long = linked_acquisition(heavy, workdir / "memory", long_n, "bench_long")
+    log(f"  memory: {short_n} and {long_n} frames, {settings.memory_worker_count} workers")
+    growth = measure_growth(short, long, settings.memory_worker_count)
+    return {"in_flight": in_flight, "growth": growth}
+
+
+def _mqtt(settings: BenchSettings, heavy: Dataset) -> Json:
+    assert settings.broker is not None
+    host, port = parse_broker(settings.broker)
+    root = settings.service_data_root
+    if root is None and os.environ.get("PLANKTOSCOPE_DATA_PATH"):
+        root = Path(os.environ["PLANKTOSCOPE_DATA_PATH"])
+    base: Json = {"broker": f"{host}:{port}", "rounds": settings.mqtt_rounds}
+    if not service_available():
+        return base | {"skipped": "segmenter.service is not in this checkout"}
+    if root is None:
+        return base | {"skipped": "pass --service-data-root (the service's data root)"}
+    frames = max(len(heavy.frames), settings.stop_frames)
+    acq = linked_acquisition(heavy, root, frames, "bench_mqtt")
+    return measure_mqtt(
+        host,
+        port,
+        acq.folder,
+        settings.mqtt_rounds,
+        settings.max_workers,
+        settings.mqtt_timeout,
+        settings.seed,
+        max_delay=settings.stop_max_delay,
+    )
+
+
+def _clean(value: Any) -> Any:
+    """NaN and infinities become null: the report is strict JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+def run_benchmark(settings: BenchSettings, log: Log = stderr_log) -> Json:
+    """Every part `settings` asks for; returns the report (strict JSON values)."""
+    started = time.perf_counter()
+    workdir = settings.workdir or Path(tempfile.mkdtemp(prefix="segmenter-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    report: Json = {
+        "schema": SCHEMA,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": " ".join([Path(sys.executable).name, "-m", "benchmark", *sys.argv[1:]]),
+        "machine": machine_info(),
+        "settings": settings.to_json(),
+    }
+    try:
+        log(f"preparing input in {workdir}")
+        datasets = prepare(settings, workdir)
+        report["datasets"] = [_dataset_entry(ds, settings, log) for ds in datasets]
+        heavy = densest(datasets)
+        if settings.runs("flat"):
+            log("  flat field")
+            ds = datasets[0]
+            report["flat"] = measure_flat(
+                ds, params_for(ds), settings.max_workers, settings.repeats
+            )
+        if settings.runs("memory"):
+            report["memory"] = _memory(settings, heavy, workdir, log)
+        if settings.runs("stop"):
+            log(f"  stop: {settings.stops} stops")
+            acq = linked_acquisition(heavy, workdir / "stop", settings.stop_frames, "bench_stop")
+            report["stop"] = measure_stop(
+                acq, settings.max_workers, settings.stops, settings.stop_max_delay, settings.seed
+            )
+        if settings.broker and settings.runs("mqtt"):
+            log(f"  mqtt: {settings.broker}")
+            report["mqtt"] = _mqtt(settings, heavy)
+    finally:
+        if settings.workdir is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+    report["targets"] = targets(report)
+    report["load_average_end"] = list(os.getloadavg())
+    report["seconds"] = time.perf_counter() - started
+    cleaned: Json = _clean(report)
+    return cleaned

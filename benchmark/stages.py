@@ -1,0 +1,217 @@
+"""Per-stage time of one frame in one process, beside the `cv2.imread` floor.
+
+Stages, as the engine runs them for a frame: decode (`read_frame`), flat correction
+(`correct_inplace`, which also makes the gray image), mask (threshold, first erosion,
+windows, dilate/close/erode per window), labelling (connected components per window,
+area filter, ownership), features (`region_features` per object), crop encode (JPEG)
+and crop write + JSONL commit (`FrameStore.commit`). The split mirrors
+`ops.find_regions`/`ops.measure`; every frame's regions are checked against
+`ops.find_regions` so that the split cannot silently drift from what the engine does.
+The whole kernel (`ops.segment_frame`) is also timed on its own.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from benchmark.common import Json, mean, median, ratio
+from benchmark.inputs import Dataset
+from segmenter import ops
+from segmenter.config import Params
+from segmenter.features import region_features
+from segmenter.flat import flat_window, median_rows
+from segmenter.imageio import read_frame
+from segmenter.records import ObjectRecord
+from segmenter.streamer import CommittedFrame, FrameStore
+
+U8 = npt.NDArray[np.uint8]
+U16 = npt.NDArray[np.uint16]
+STAGES = ("decode", "correct", "mask", "label", "features", "encode", "commit")
+STAGE_TITLES = {
+    "decode": "decode (read_frame)",
+    "correct": "flat correction",
+    "mask": "mask (threshold + morphology)",
+    "label": "labelling",
+    "features": "features",
+    "encode": "crop encode",
+    "commit": "crop write + JSONL commit",
+}
+
+
+def flat_index_of(ds: Dataset, params: Params) -> U16:
+    """The initial flat of `ds` (median of its first frames) as `ops.flat_index` rows."""
+    window = flat_window(0, len(ds.frames), params.flat_frames)
+    stack = np.stack([read_frame(ds.frames[i]) for i in window])
+    flat: U8 = np.empty(stack.shape[1:], np.uint8)
+    median_rows(stack, flat, 0, int(stack.shape[1]))
+    return ops.flat_index(flat)
+
+
+def _label(tiles: ops.Windows, cleaned: list[U8], params: Params) -> list[ops.Region]:
+    """The labelling half of `ops.find_regions`, on windows already cleaned."""
+    found: list[ops.Region] = []
+    for group, ((y0, _y1, x0, _x1), window) in enumerate(zip(tiles.boxes, cleaned, strict=True), 1):
+        n, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
+            window, 8, cv2.CV_32S, cv2.CCL_BBDT
+        )
+        for lab in range(1, n):
+            left, top, width, height, area = (int(v) for v in stats[lab])
+            if area < params.min_area_px:
+                continue
+            image = labels[top : top + height, left : left + width] == lab
+            region = ops.Region(y0 + top, x0 + left, image)
+            if tiles.owner(*region.first_pixel) == group:
+                found.append(region)
+    found.sort(key=lambda r: r.first_pixel)
+    return found
+
+
+def _features(regions: list[ops.Region], frame: U8, gray: U8) -> list[dict[str, float | int]]:
+    out = []
+    for i, region in enumerate(regions):
+        h, w = region.image.shape
+        box = (slice(region.top, region.top + h), slice(region.left, region.left + w))
+        feats = region_features(region.image, frame[box], gray[box])
+        feats["label"], feats["bx"], feats["by"] = i, region.left, region.top
+        feats["x"] = float(feats["x"]) + region.left
+        feats["y"] = float(feats["y"]) + region.top
+        out.append(feats)
+    return out
+
+
+def time_stages(
+    path: Path, flat_idx: U16, params: Params, store: FrameStore, index: int, check: bool
+) -> tuple[dict[str, float], int, bool]:
+    """Seconds per stage for one frame, its object count, and whether regions matched."""
+    clock: list[float] = [time.perf_counter()]
+    frame = read_frame(path)
+    clock.append(time.perf_counter())
+    gray = np.empty(frame.shape[:2], np.uint8)
+    ops.correct_inplace(frame, flat_idx, ops.correction_lut(params.clip_max), gray)
+    clock.append(time.perf_counter())
+    raw = ops.threshold_mask(gray)
+    eroded = ops.first_erode(raw, params)
+    tiles = ops.windows(eroded, params.morphology_reach + 2)
+    cleaned = [
+        ops.grow_and_close(np.ascontiguousarray(eroded[y0:y1, x0:x1]), params)
+        for y0, y1, x0, x1 in tiles.boxes
+    ]
+    clock.append(time.perf_counter())
+    regions = _label(tiles, cleaned, params)
+    clock.append(time.perf_counter())
+    feats = _features(regions, frame, gray)
+    clock.append(time.perf_counter())
+    crops = []
+    for region in regions:
+        y0, y1, x0, x1 = ops.crop_box(region, frame.shape, params.crop_padding)
+        crops.append(ops.encode_jpeg(frame[y0:y1, x0:x1], params.jpeg_quality))
+    clock.append(time.perf_counter())
+    stem = path.stem
+    objects = tuple(ObjectRecord(f"{stem}_{i}", f"{stem}_{i}.jpg", f) for i, f in enumerate(feats))
+    sizes = tuple(len(c) for c in crops)
+    store.commit(CommittedFrame(index, path.name, 0, objects, sizes), crops)
+    clock.append(time.perf_counter())
+    matched = True
+    if check:
+        expected = ops.find_regions(raw, params)
+        matched = [(r.top, r.left, r.image.shape) for r in expected] == [
+            (r.top, r.left, r.image.shape) for r in regions
+        ]
+    times = {name: clock[i + 1] - clock[i] for i, name in enumerate(STAGES)}
+    return times, len(regions), matched
+
+
+def _timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def time_kernel(path: Path, flat_idx: U16, params: Params) -> float:
+    """`ops.segment_frame` alone, on a frame decoded beforehand."""
+    frame = read_frame(path)
+    return _timed(lambda: ops.segment_frame(frame, flat_idx, params))
+
+
+def floor_buffer(ds: Dataset) -> U8 | None:
+    """A frame-sized buffer for `cv2.imread(path, dst)`, None where OpenCV lacks `dst`."""
+    buffer: U8 = np.empty((ds.height, ds.width, 3), np.uint8)
+    try:
+        out = cv2.imread(str(ds.frames[0]), buffer, cv2.IMREAD_COLOR)
+    except (TypeError, cv2.error):
+        return None
+    return buffer if out is not None and np.shares_memory(out, buffer) else None
+
+
+def time_imread(path: Path, buffer: U8 | None = None) -> float:
+    """`cv2.imread` of a frame: into `buffer` (the floor: decoding only), else a new array.
+
+    A new 37 MB array costs ~9,000 page faults, or none when the allocator happens to
+    reuse freed memory: only the decode into a reused buffer is a stable floor.
+    """
+    if buffer is None:
+        return _timed(lambda: cv2.imread(str(path), cv2.IMREAD_COLOR))
+    return _timed(lambda: cv2.imread(str(path), buffer, cv2.IMREAD_COLOR))
+
+
+def measure_stages(ds: Dataset, flat_idx: U16, params: Params, repeats: int) -> Json:
+    """Floor, stages and kernel for every frame of `ds`: median of `repeats`, mean of frames."""
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)  # as in a worker process: one OpenCV thread
+    n = len(ds.frames)
+    runs: list[list[dict[str, float]]] = [[] for _ in range(n)]
+    floors: list[list[float]] = [[] for _ in range(n)]
+    fresh: list[list[float]] = [[] for _ in range(n)]
+    buffer = floor_buffer(ds)
+    kernels: list[list[float]] = [[] for _ in range(n)]
+    counts = [0] * n
+    matched = True
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-commit-") as tmp:
+            store = FrameStore(Path(tmp) / "objects")
+            store.open({"run": {"benchmark": True}})
+            for rep in range(repeats):
+                for i, path in enumerate(ds.frames):
+                    floors[i].append(time_imread(path, buffer))
+                    fresh[i].append(time_imread(path))
+                    times, counts[i], ok = time_stages(path, flat_idx, params, store, i, rep == 0)
+                    runs[i].append(times)
+                    matched = matched and ok
+                    kernels[i].append(time_kernel(path, flat_idx, params))
+    finally:
+        cv2.setNumThreads(threads)
+    per_frame = [{s: median([r[s] for r in runs[i]]) for s in STAGES} for i in range(n)]
+    stages = {s: mean([f[s] for f in per_frame]) for s in STAGES}
+    imread = mean([median(f) for f in floors])
+    total = sum(stages.values())
+    kernel = mean([median(k) for k in kernels])
+    return {
+        "frames": n,
+        "repeats": repeats,
+        "objects_per_frame": mean([float(c) for c in counts]),
+        "imread_s": imread,
+        "imread_into_buffer": buffer is not None,
+        "imread_fresh_s": mean([median(f) for f in fresh]),
+        "stages_s": stages,
+        "per_frame_s": total,
+        "per_frame_vs_imread": ratio(total, imread),
+        "kernel_s": kernel,
+        "kernel_vs_imread": ratio(kernel, imread),
+        "regions_match_engine": matched,
+        "per_frame": [
+            {
+                "name": ds.frames[i].name,
+                "objects": counts[i],
+                "imread_s": median(floors[i]),
+                "total_s": sum(per_frame[i].values()),
+            }
+            for i in range(n)
+        ],
+    }
