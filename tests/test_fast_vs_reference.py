@@ -28,7 +28,8 @@ def scene(rng: np.random.Generator, h: int = 240, w: int = 320, n: int = 9) -> n
         frame[blob] *= rng.uniform(0.3, 0.7)
         if rng.random() < 0.4:
             frame[ring] /= 0.5
-    return np.clip(frame, 0, 255).astype(np.uint8)
+    out: np.ndarray = np.clip(frame, 0, 255).astype(np.uint8)
+    return out
 
 
 def fast_flat(frames: list[np.ndarray]) -> np.ndarray:
@@ -107,9 +108,7 @@ def test_windowed_labels_equal_full_frame_on_dense_masks() -> None:
     regions = ops.find_regions(mask, params)
     cleaned = reference.reference_mask(mask, None, params)
     n, labels = cv2.connectedComponents(cleaned, connectivity=8)
-    kept = [
-        lab for lab in range(1, n) if (labels == lab).sum() >= params.min_area_px
-    ]
+    kept = [lab for lab in range(1, n) if (labels == lab).sum() >= params.min_area_px]
     assert len(regions) == len(kept)
     for region in regions:
         lab = labels[region.first_pixel]

@@ -11,8 +11,8 @@ import pytest
 
 from segmenter import reference
 from segmenter.config import FEATURE_NAMES, INTEGER_FEATURES, Params
+from segmenter.flat import flat_window, should_recalculate
 from segmenter.reference import (
-    flat_window,
     reference_correct,
     reference_crop,
     reference_flat,
@@ -20,7 +20,6 @@ from segmenter.reference import (
     reference_objects,
     reference_segment,
     reference_threshold_mask,
-    should_recalculate,
 )
 
 ANY_SIZE = Params(min_esd_um=0)
