@@ -11,7 +11,8 @@ import signal
 import sys
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
@@ -41,6 +42,19 @@ organism, measure it, and write crops plus an EcoTaxa archive.
 Outputs go under the data root (the folder holding img/): objects/<same path>/ for the
 crops and TSV, export/ecotaxa/ecotaxa_<acq_id>.zip for EcoTaxa, and done.txt in the
 acquisition folder. A stopped run (Ctrl-C) keeps every finished frame and resumes.
+"""
+
+SEGMENT_EPILOG = """\
+examples:
+  segmenter segment /home/pi/data/img/2026-03-10/sample1/acq1
+  segmenter segment data/img --workers 3 --json > summary.json
+
+A frame that cannot be read (truncated, another size) is skipped and named in the
+summary; the rest is archived. Ctrl-C stops after the frames in progress; run the
+same command again to resume, or with --force to start over.
+
+exit status: 0 done (or skipped: done.txt exists), 1 an acquisition failed,
+2 bad usage (PATH missing), 130 stopped
 """
 
 
@@ -80,6 +94,8 @@ def _add_segment(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         help="segment acquisitions at or below PATH",
         description="Segment every acquisition (folder holding metadata.json) "
         "at or below each PATH.",
+        epilog=SEGMENT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     p.add_argument(
@@ -153,8 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _install_stop_handlers(seg: Segmenter) -> None:
-    """SIGINT/SIGTERM ask for a stop; a second SIGINT exits at once."""
+@contextmanager
+def _stop_on_signals(seg: Segmenter) -> Iterator[None]:
+    """SIGINT/SIGTERM ask for a stop; a second SIGINT exits at once. Restored after."""
 
     def handler(signum: int, _frame: FrameType | None) -> None:
         if seg.stopping and signum == signal.SIGINT:
@@ -162,8 +179,15 @@ def _install_stop_handlers(seg: Segmenter) -> None:
         sys.stderr.write("\nstopping: finished frames are kept; run again to resume\n")
         threading.Thread(target=seg.stop, kwargs={"wait": False}, daemon=True).start()
 
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals are delivered to the main thread only
+        return
+    saved = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, previous in saved.items():
+            signal.signal(sig, previous)
 
 
 def _report(summaries: Sequence[AcquisitionSummary], as_json: bool) -> int:
@@ -199,8 +223,8 @@ def cmd_segment(args: argparse.Namespace) -> int:
     )
     bar = TerminalBar() if sys.stderr.isatty() and not args.json else None
     with Segmenter(settings.worker_count) as seg:
-        _install_stop_handlers(seg)
-        summaries = seg.run(args.paths, settings, data_root, bar or (lambda _e: None))
+        with _stop_on_signals(seg):
+            summaries = seg.run(args.paths, settings, data_root, bar or (lambda _e: None))
     return _report(summaries, args.json)
 
 
@@ -228,8 +252,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     settings = RunSettings(workers=args.workers, force=True, keep=True)
     bar = TerminalBar() if sys.stderr.isatty() else None
     with Segmenter(settings.worker_count) as seg:
-        _install_stop_handlers(seg)
-        summaries = seg.run([folder], settings, root, bar or (lambda _e: None))
+        with _stop_on_signals(seg):
+            summaries = seg.run([folder], settings, root, bar or (lambda _e: None))
     code = _report(summaries, False)
     if code == EXIT_OK and summaries[0].archive:
         print(f"EcoTaxa archive: {summaries[0].archive}")
