@@ -222,9 +222,8 @@ def cmd_segment(args: argparse.Namespace) -> int:
         remove_previous_mask=args.remove_previous_mask,
     )
     bar = TerminalBar() if sys.stderr.isatty() and not args.json else None
-    with Segmenter(settings.worker_count) as seg:
-        with _stop_on_signals(seg):
-            summaries = seg.run(args.paths, settings, data_root, bar or (lambda _e: None))
+    with Segmenter(settings.worker_count) as seg, _stop_on_signals(seg):
+        summaries = seg.run(args.paths, settings, data_root, bar or (lambda _e: None))
     return _report(summaries, args.json)
 
 
@@ -251,9 +250,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"synthesised {args.frames} frames in {folder}", file=sys.stderr)
     settings = RunSettings(workers=args.workers, force=True, keep=True)
     bar = TerminalBar() if sys.stderr.isatty() else None
-    with Segmenter(settings.worker_count) as seg:
-        with _stop_on_signals(seg):
-            summaries = seg.run([folder], settings, root, bar or (lambda _e: None))
+    with Segmenter(settings.worker_count) as seg, _stop_on_signals(seg):
+        summaries = seg.run([folder], settings, root, bar or (lambda _e: None))
     code = _report(summaries, False)
     if code == EXIT_OK and summaries[0].archive:
         print(f"EcoTaxa archive: {summaries[0].archive}")

@@ -88,6 +88,16 @@ class Attachments:
                 self._drop(next(iter(self._open)))
         return self._open[ref.name][1]
 
+    def release(self, name: str) -> None:
+        """Detach now: a big array (the flat stack) is not held once its task is done."""
+        if name in self._open:
+            self._drop(name)
+
+    def retain(self, names: set[str]) -> None:
+        """Detach everything but `names` (the flats the current task still reads)."""
+        for name in [n for n in self._open if n not in names]:
+            self._drop(name)
+
     def _drop(self, name: str) -> None:
         shm, array = self._open.pop(name)
         del array

@@ -169,6 +169,9 @@ def segment_one(ref: FrameRef, flat_idx: Any, task: ChunkTask, previous: U8 | No
 
 def run_chunk(task: ChunkTask) -> list[FrameOutcome]:
     """Segment a task's frames in order; stop early (returning what is done) on request."""
+    prev_flat = task.previous.flat if task.previous else None
+    live = {task.flat.name} | ({prev_flat.name} if prev_flat else set())
+    _attached.retain(live)  # flats of earlier recalculations and the flat stack go
     flat_idx = _attached.get(task.flat)
     shape = (int(flat_idx.shape[0]), int(flat_idx.shape[1]))
     previous = _previous_mask(task, shape)
@@ -204,13 +207,17 @@ def _with_mask(result: FrameResult, packed: bytes) -> FrameResult:
 
 def decode_into(stack: SharedArray, slot: int, path: str) -> tuple[int, int]:
     """Decode one flat frame into its slot of the shared stack; returns its (w, h)."""
-    array = _attached.get(stack)
     frame = read_frame(Path(path))
-    if frame.shape != array.shape[1:]:
-        h, w = array.shape[1:3]
-        name = Path(path).name
-        raise FrameError(name, f"size {frame.shape[1]}x{frame.shape[0]} differs from {w}x{h}")
-    array[slot] = frame
+    try:
+        array = _attached.get(stack)
+        if frame.shape != array.shape[1:]:
+            h, w = array.shape[1:3]
+            name = Path(path).name
+            raise FrameError(name, f"size {frame.shape[1]}x{frame.shape[0]} differs from {w}x{h}")
+        array[slot] = frame
+        del array
+    finally:
+        _attached.release(stack.name)
     return frame.shape[1], frame.shape[0]
 
 
@@ -219,5 +226,7 @@ def median_into_flat(stack: SharedArray, count: int, flat: SharedArray, y0: int,
     frames = _attached.get(stack)[:count]
     out = np.empty((y1 - y0, *frames.shape[2:]), np.uint8)
     median_rows(frames[:, y0:y1], out, 0, y1 - y0)  # type: ignore[arg-type]
+    del frames
+    _attached.release(stack.name)
     target = _attached.get(flat)
     np.left_shift(out.astype(np.uint16), 8, out=target[y0:y1])
