@@ -27,12 +27,64 @@ def _circularity(area: float, perimeter: float) -> float:
     return _ratio(4 * math.pi * area, perimeter**2)
 
 
+_EDGE_MIDPOINTS = np.array([[0, -0.5], [0, 0.5], [-0.5, 0], [0.5, 0]])
+_EPS = 1e-9
+
+
+def convex_pixel_count(image: npt.NDArray[np.bool_]) -> int:
+    """skimage's `area_convex`, exactly, without rasterising the hull point by point.
+
+    skimage takes the convex hull of the midpoints of every pixel edge and counts the
+    pixel centres inside it or on its border. Only the first and last pixel of each row
+    and column can be hull points; the count is then made row by row from where the
+    hull's edges cross the row (a convex polygon meets a row in one interval).
+    """
+    h, w = image.shape
+    rows = np.flatnonzero(image.any(axis=1))
+    cols = np.flatnonzero(image.any(axis=0))
+    first_c = image[rows].argmax(axis=1)
+    last_c = w - 1 - image[rows, ::-1].argmax(axis=1)
+    first_r = image[:, cols].argmax(axis=0)
+    last_r = h - 1 - image[::-1, cols].argmax(axis=0)
+    ends = np.concatenate(
+        [
+            np.stack([rows, first_c], 1),
+            np.stack([rows, last_c], 1),
+            np.stack([first_r, cols], 1),
+            np.stack([last_r, cols], 1),
+        ]
+    )
+    points = (ends[:, None, :] + _EDGE_MIDPOINTS).reshape(-1, 2).astype(np.float32)
+    hull = cv2.convexHull(points).reshape(-1, 2).astype(np.float64)  # exact: halves
+    r0, c0 = hull[:, 0], hull[:, 1]
+    r1, c1 = np.roll(r0, -1), np.roll(c0, -1)
+    y = np.arange(h, dtype=np.float64)[:, None]
+    crosses = (y >= np.minimum(r0, r1) - _EPS) & (y <= np.maximum(r0, r1) + _EPS)
+    level = np.abs(r1 - r0) < _EPS
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x = c0 + (y - r0) / (r1 - r0) * (c1 - c0)
+    sloped = crosses & ~level
+    flat = crosses & level
+    lo = np.minimum(
+        np.where(sloped, x, np.inf).min(axis=1),
+        np.where(flat, np.minimum(c0, c1), np.inf).min(axis=1),
+    )
+    hi = np.maximum(
+        np.where(sloped, x, -np.inf).max(axis=1),
+        np.where(flat, np.maximum(c0, c1), -np.inf).max(axis=1),
+    )
+    inside = np.isfinite(lo)
+    left = np.maximum(np.ceil(lo[inside] - _EPS), 0)
+    right = np.minimum(np.floor(hi[inside] + _EPS), w - 1)
+    return int(np.maximum(right - left + 1, 0).sum())
+
+
 def shape_features(props: RegionProperties) -> Features:
     """Shape features from skimage region properties, each property read once."""
     area, filled = int(props.area), int(props.area_filled)
     perimeter = float(props.perimeter)
     major, minor = float(props.axis_major_length), float(props.axis_minor_length)
-    convex = int(props.area_convex)
+    convex = convex_pixel_count(props.image)
     min_row, min_col, max_row, max_col = props.bbox
     centroid = props.centroid
     local = props.centroid_local
