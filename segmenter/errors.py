@@ -23,6 +23,11 @@ class FrameError(SegmenterError):
         self.name = name
         self.reason = reason
 
+    def __reduce__(self) -> tuple[type[FrameError], tuple[str, str]]:
+        # raised in worker processes: must unpickle in the parent (the default would
+        # call FrameError(message) and break the pool)
+        return (FrameError, (self.name, self.reason))
+
 
 class StorageError(SegmenterError):
     """Writing results failed (read-only or full disk, vanished folder)."""

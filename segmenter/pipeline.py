@@ -28,7 +28,7 @@ from segmenter.errors import AcquisitionError, Interrupted, SegmenterError
 from segmenter.imageio import jpeg_size
 from segmenter.scheduler import FrameScheduler, RunState
 from segmenter.shm import sweep_stale
-from segmenter.streamer import FrameStore, atomic_write, storage_error
+from segmenter.streamer import FrameStore, atomic_write, remove_temporaries, storage_error
 from segmenter.worker import FrameRef
 
 log = logging.getLogger(__name__)
@@ -139,10 +139,12 @@ class AcquisitionRun:
             "process_uuid": str(uuid.uuid4()),
             "process_datetime": datetime.now(UTC).isoformat(timespec="seconds"),
         }
+        ecotaxa.build_columns(*self._tsv_values(manifest))  # bad metadata fails before any work
         try:
             acq.objects_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise storage_error(acq.objects_dir, exc) from exc
+        self._remove_temporaries()
         manifest, committed = self.store.open(manifest)
         n = len(acq.frames)
         self.state = RunState.replay(committed, n, self.params)
@@ -178,12 +180,26 @@ class AcquisitionRun:
         if ok:
             atomic_write(self.acq.clean_dir / name, bytes(data))
 
+    def _remove_temporaries(self) -> None:
+        """Temporary files of a run that was killed (never visible under a final name)."""
+        acq, state = self.acq, self.store.state_dir
+        folders = [acq.objects_dir, state, state / "frames", acq.clean_dir]
+        removed = sum(remove_temporaries(folder) for folder in folders)
+        removed += remove_temporaries(acq.archive.parent, f".{acq.archive.name}.")
+        removed += remove_temporaries(acq.path, f".{acq.done_file.name}.")
+        if removed:
+            log.info("%s: removed %d temporary file(s) of an interrupted run", acq.rel, removed)
+
+    def _tsv_values(self, manifest: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The per-acquisition TSV cells: (metadata columns, process columns)."""
+        process = process_columns(self.acq, self.params, self.settings, manifest)
+        return {k: v for k, v in self.acq.metadata.items() if k not in process}, process
+
     def _write_outputs(self, manifest: dict[str, Any]) -> str | None:
         acq = self.acq
         objects = [o for f in self.state.committed for o in f.objects]
         self.store.remove_stale_crops(o.img_file_name for o in objects)
-        process = process_columns(acq, self.params, self.settings, manifest)
-        metadata = {k: v for k, v in acq.metadata.items() if k not in process}
+        metadata, process = self._tsv_values(manifest)
         tsv = acq.objects_dir / acq.tsv_name
         ecotaxa.write_tsv(tsv, metadata, process, objects)
         archive = None

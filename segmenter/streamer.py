@@ -98,6 +98,19 @@ def atomic_write(path: Path, data: bytes, durable: bool = False) -> None:
         raise storage_error(path, exc) from exc
 
 
+def remove_temporaries(folder: Path, prefix: str = ".") -> int:
+    """Delete `<prefix>*.tmp` files a killed run left in `folder` (our temporary names
+    start with a dot and end with .tmp); returns how many. Nothing else is touched."""
+    removed = 0
+    with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+        for path in folder.iterdir():
+            if path.name.startswith(prefix) and path.name.endswith(".tmp") and path.is_file():
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                    removed += 1
+    return removed
+
+
 class FrameStore:
     """The committed frames of one acquisition and its crops folder."""
 
