@@ -16,19 +16,17 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import errno
 import math
 import numbers
 import os
 import secrets
-import shutil
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from segmenter.config import FEATURE_NAMES, INTEGER_FEATURES
-from segmenter.errors import EcoTaxaError, StorageError
+from segmenter.errors import EcoTaxaError, StorageError, storage_error
 from segmenter.records import ObjectRecord
 
 ENCODING_COLUMN = "process_tsv_encoding"
@@ -273,7 +271,7 @@ def _atomic_replace(path: Path) -> Iterator[Path]:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
         if isinstance(exc, OSError):
-            raise _storage_error(path, exc) from exc
+            raise storage_error(path, exc) from exc
         raise
 
 
@@ -283,13 +281,3 @@ def _fsync(path: Path, flags: int) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def _storage_error(path: Path, exc: OSError) -> StorageError:
-    if exc.errno == errno.ENOSPC:
-        try:
-            free = f"{shutil.disk_usage(path.parent).free / 1e6:.1f} MB free"
-        except OSError:
-            free = "free space unknown"
-        return StorageError(f"cannot write {path}: the disk is full ({free}); free some space")
-    return StorageError(f"cannot write {path}: {exc.strerror or exc}")

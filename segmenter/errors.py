@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import errno
+import shutil
+from pathlib import Path
+
 
 class SegmenterError(Exception):
     """Base of every error this package raises on purpose."""
@@ -39,3 +43,17 @@ class EcoTaxaError(SegmenterError):
 
 class Interrupted(SegmenterError):
     """The run was stopped on request; committed frames are kept for a resume."""
+
+
+def storage_error(path: Path, exc: OSError) -> StorageError:
+    """The StorageError for an OSError while writing `path`: a full disk says how much
+    space is left, a read-only or forbidden one points at the data root."""
+    if exc.errno == errno.ENOSPC:
+        try:
+            free = f"{shutil.disk_usage(path.parent).free / 1e6:.1f} MB free"
+        except OSError:
+            free = "free space unknown"
+        return StorageError(f"disk full writing {path} ({free}): free space and run again")
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return StorageError(f"cannot write {path}: {exc.strerror} (check the data root)")
+    return StorageError(f"cannot write {path}: {exc.strerror or exc}")

@@ -48,13 +48,22 @@ def check_jpeg(name: str, data: bytes) -> None:
         raise FrameError(name, f"{size[0]}x{size[1]} is too large to decode safely")
 
 
-def read_frame(path: Path) -> npt.NDArray[np.uint8]:
-    """Decode a frame as BGR uint8."""
+def read_frame(path: Path, into: npt.NDArray[np.uint8] | None = None) -> npt.NDArray[np.uint8]:
+    """Decode a frame as BGR uint8; straight into `into` when it has the frame's shape
+    and this OpenCV can decode into a given array (no 37 MB temporary, no copy)."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise FrameError(path.name, f"cannot read: {exc.strerror}") from exc
     check_jpeg(path.name, data)
+    size = jpeg_size(data)
+    if into is not None and size is not None and into.shape == (size[1], size[0], 3):
+        try:
+            out = cv2.imread(str(path), into, cv2.IMREAD_COLOR)
+        except (TypeError, cv2.error):
+            out = None  # no imread(path, dst, flags) here: decode as usual
+        if out is not None and np.shares_memory(out, into):
+            return into
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if image is None:
         raise FrameError(path.name, "the JPEG data cannot be decoded")

@@ -24,11 +24,11 @@ from segmenter import ecotaxa
 from segmenter.acquisition import Acquisition, find_acquisitions, load_acquisition
 from segmenter.config import Params, RunSettings
 from segmenter.engine import WorkerPool
-from segmenter.errors import AcquisitionError, Interrupted, SegmenterError
+from segmenter.errors import AcquisitionError, Interrupted, SegmenterError, storage_error
 from segmenter.imageio import jpeg_size
 from segmenter.scheduler import FrameScheduler, RunState
 from segmenter.shm import sweep_stale
-from segmenter.streamer import FrameStore, atomic_write, remove_temporaries, storage_error
+from segmenter.streamer import FrameStore, atomic_write, remove_temporaries
 from segmenter.worker import FrameRef
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,6 @@ on resume, lines whose crops are missing end the committed prefix.
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import logging
 import os
@@ -20,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from segmenter.errors import StorageError
+from segmenter.errors import storage_error
 from segmenter.records import ObjectRecord
 
 log = logging.getLogger(__name__)
@@ -60,18 +59,6 @@ class CommittedFrame:
             tuple(int(s) for s in d["crop_sizes"]),
             d.get("failed"),
         )
-
-
-def storage_error(path: Path, exc: OSError) -> StorageError:
-    """A clear StorageError; for a full disk, how much space is left."""
-    if exc.errno == errno.ENOSPC:
-        free = "unknown"
-        with contextlib.suppress(OSError):
-            free = f"{shutil.disk_usage(path.parent).free / 1e6:.1f} MB"
-        return StorageError(f"disk full writing {path} ({free} free): free space and run again")
-    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
-        return StorageError(f"cannot write {path}: {exc.strerror} (check the data root)")
-    return StorageError(f"cannot write {path}: {exc.strerror or exc}")
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -39,6 +39,7 @@ class StopFlag(Protocol):
 _attached = Attachments()
 _stop: StopFlag | None = None
 _faults: str | None = None  # see init_worker
+_buffer: U8 | None = None  # the frame being segmented, reused (see _load)
 
 
 def init_worker(
@@ -123,7 +124,12 @@ def unpack_mask(data: bytes, shape: tuple[int, int]) -> U8:
 
 
 def _load(ref: FrameRef, flat_idx: npt.NDArray[np.uint16]) -> U8:
-    frame = read_frame(Path(ref.path))
+    """Decode a frame into this worker's reused buffer (a new 37 MB array per frame costs
+    thousands of page faults). The frame is consumed before the next one is loaded."""
+    global _buffer
+    if _buffer is None or _buffer.shape != flat_idx.shape:
+        _buffer = np.empty(flat_idx.shape, np.uint8)
+    frame = read_frame(Path(ref.path), _buffer)
     if frame.shape != flat_idx.shape:
         h, w = flat_idx.shape[:2]
         got = f"{frame.shape[1]}x{frame.shape[0]}"
@@ -207,18 +213,19 @@ def _with_mask(result: FrameResult, packed: bytes) -> FrameResult:
 
 def decode_into(stack: SharedArray, slot: int, path: str) -> tuple[int, int]:
     """Decode one flat frame into its slot of the shared stack; returns its (w, h)."""
-    frame = read_frame(Path(path))
     try:
         array = _attached.get(stack)
-        if frame.shape != array.shape[1:]:
-            h, w = array.shape[1:3]
-            name = Path(path).name
-            raise FrameError(name, f"size {frame.shape[1]}x{frame.shape[0]} differs from {w}x{h}")
-        array[slot] = frame
-        del array
+        frame = read_frame(Path(path), array[slot])
+        (fh, fw), (h, w) = frame.shape[:2], array.shape[1:3]
+        fits = frame.shape == array.shape[1:]
+        if fits and not np.shares_memory(frame, array):
+            array[slot] = frame
+        del array, frame  # views of the stack: it is detached below
     finally:
         _attached.release(stack.name)
-    return frame.shape[1], frame.shape[0]
+    if not fits:
+        raise FrameError(Path(path).name, f"size {fw}x{fh} differs from {w}x{h}")
+    return fw, fh
 
 
 def median_into_flat(stack: SharedArray, count: int, flat: SharedArray, y0: int, y1: int) -> None:

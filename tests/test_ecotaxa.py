@@ -391,7 +391,7 @@ def test_disk_full_names_path_and_free_space(
 
     monkeypatch.setattr(zipfile.ZipFile, "writestr", full)
     archive = tmp_path / "ecotaxa_a.zip"
-    with pytest.raises(StorageError, match=r"ecotaxa_a\.zip.*disk is full.*MB free"):
+    with pytest.raises(StorageError, match=r"disk full writing .*ecotaxa_a\.zip.*MB free"):
         write_archive(archive, tsv, tmp_path, objects)
     assert not archive.exists() and leftovers(tmp_path) == []
 

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -51,21 +52,55 @@ def wait_for(path: Path, proc: subprocess.Popen[bytes]) -> float:
     return time.monotonic()
 
 
+def frames_committed(root: Path, folder: Path) -> int:
+    return len(list((state_dir(root, folder) / "frames").glob("*.jsonl")))
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Seconds after run.json appeared: first frame committed, last one, done.txt."""
+
+    first: float
+    last: float
+    done: float
+
+
 @pytest.fixture(scope="module")
-def clean(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, float]:
-    """(source acquisition, its uninterrupted archive, seconds from run.json to done.txt)."""
+def clean(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Timeline]:
+    """(source acquisition, its uninterrupted archive, the run's timeline)."""
     root = tmp_path_factory.mktemp("clean")
     folder = write_acquisition(root, SPEC)
     source = tmp_path_factory.mktemp("source") / "data"
     shutil.copytree(root, source)  # before the run: the inputs only
     proc = start(folder)
     began = wait_for(state_dir(root, folder) / "run.json", proc)
-    assert proc.wait(120) == 0
-    work = (folder / "done.txt").stat().st_mtime - time.time() + time.monotonic() - began
+    marks: dict[str, float] = {}
+    while "done" not in marks:
+        n, now = frames_committed(root, folder), time.monotonic() - began
+        if n >= 1:
+            marks.setdefault("first", now)
+        if n >= SPEC.frames:
+            marks.setdefault("last", now)
+        if (folder / "done.txt").exists():
+            marks["done"] = now
+        assert proc.poll() in (None, 0) and now < 120
+        time.sleep(0.002)
+    assert proc.wait(60) == 0
     archive = next((root / "export" / "ecotaxa").glob("*.zip"))
     lines = [json.loads(p.read_text()) for p in (state_dir(root, folder) / "frames").iterdir()]
     assert len({line["flat_id"] for line in lines}) >= 2, "no flat recalculation: points too few"
-    return source, archive, max(work, 0.2)
+    return source, archive, Timeline(marks["first"], marks["last"], marks["done"])
+
+
+def kill_moment(point: int, timeline: Timeline) -> tuple[int, float]:
+    """(frames to wait for, then seconds to wait) for a point: 6 points from the start to
+    the first frame (flat computation, recalculation), one after each of frames 1..11, and
+    3 once every frame is committed (archive assembly)."""
+    if point < 6:
+        return 0, timeline.first * (point + 0.5) / 6
+    if point < 17:
+        return point - 5, 0.0
+    return SPEC.frames, (timeline.done - timeline.last) * (point - 17) / 3
 
 
 def assert_nothing_half_written(root: Path) -> None:
@@ -88,19 +123,21 @@ def assert_nothing_half_written(root: Path) -> None:
 
 @pytest.mark.parametrize("point", range(POINTS))
 def test_sigkill_at_point_then_resume(
-    clean: tuple[Path, Path, float], tmp_path: Path, point: int
+    clean: tuple[Path, Path, Timeline], tmp_path: Path, point: int
 ) -> None:
-    source, clean_archive, work = clean
+    source, clean_archive, timeline = clean
     root = tmp_path / "data"
     shutil.copytree(source, root)
     folder = next(p.parent for p in (root / "img").rglob("metadata.json"))
+    frames, delay = kill_moment(point, timeline)
     proc = start(folder)
-    began = wait_for(state_dir(root, folder) / "run.json", proc)
-    # points from the start of the flat computation to just past the archive (1.1 x work)
-    time.sleep(max(0.0, began + work * 1.1 * point / (POINTS - 1) - time.monotonic()))
+    wait_for(state_dir(root, folder) / "run.json", proc)
+    while frames and frames_committed(root, folder) < frames and proc.poll() is None:
+        time.sleep(0.001)
+    time.sleep(delay)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    committed = len(list((state_dir(root, folder) / "frames").glob("*.jsonl")))
+    committed = frames_committed(root, folder)
     PHASES[point] = "finished" if (folder / "done.txt").exists() else f"{committed} frames"
     assert_nothing_half_written(root)
     resumed = subprocess.run(
@@ -120,5 +157,5 @@ def test_the_points_covered_the_whole_run() -> None:
         pytest.skip("run with the whole module")
     seen = set(PHASES.values())
     assert "0 frames" in seen, PHASES
-    assert len(seen - {"0 frames", "finished", f"{SPEC.frames} frames"}) >= 3, PHASES
+    assert len(seen - {"0 frames", "finished", f"{SPEC.frames} frames"}) >= 6, PHASES
     assert {"finished", f"{SPEC.frames} frames"} & seen, PHASES

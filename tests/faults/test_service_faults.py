@@ -1,0 +1,108 @@
+"""The service under faults: broker down when it starts, an acquisition deleted during
+its run, and a soak of 1,000 small frames in 5 acquisitions through the queue."""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from segmenter.config import RunSettings
+from segmenter.pipeline import Segmenter
+from segmenter.service.mqtt import MqttTransport
+from segmenter.service.service import Service
+from segmenter.synth import SynthSpec, write_acquisition
+from tests.service.conftest import CopyAcq
+from tests.service.harness import Broker, Harness, Recorder, iter_frames
+from tests.service.test_service import segment
+
+
+def test_broker_down_at_start_then_up(broker: Broker, data_root: Path, copy_acq: CopyAcq) -> None:
+    """The service starts without a broker, keeps trying, and serves once it comes up."""
+    broker.stop()
+    folder = copy_acq(frames=3, seed=2)
+    engine = Segmenter(1)
+    transport = MqttTransport(broker.settings, f"svc-{time.time_ns()}")
+    service = Service(data_root, engine, transport, RunSettings(workers=1))
+    transport.on_command = service.handle_payload
+    transport.on_connected = service.on_connected
+    service.start()
+    transport.start()
+    try:
+        time.sleep(1.5)
+        assert not transport.subscribed.is_set()
+        broker.start()
+        assert transport.subscribed.wait(40), "the service never connected"
+        recorder = Recorder(broker)
+        try:
+            recorder.send(segment(folder, "late"))
+            recorder.wait_status("Done", timeout=30)
+            assert recorder.item("late")["state"] == "done"
+        finally:
+            recorder.close()
+    finally:
+        service.shutdown(30)
+        transport.close(dead=True)
+        engine.close()
+
+
+def test_acquisition_deleted_during_its_run(
+    harness: Callable[..., Harness], copy_acq: CopyAcq, recorder: Recorder, data_root: Path
+) -> None:
+    doomed = copy_acq(frames=20, seed=6)
+    survivor = copy_acq(frames=3, seed=7)
+    harness(delay=0.1)
+    recorder.send(segment(doomed, "doomed"))
+    recorder.wait(lambda r: any(s.startswith("Segmenting image") for s in r.statuses()))
+    shutil.rmtree(doomed)
+    recorder.wait(lambda r: state(r, "doomed") in ("failed", "done"), timeout=60)
+    item = recorder.item("doomed")
+    if item["state"] == "done":  # every frame had been read before the deletion
+        assert not doomed.exists()
+    else:
+        recorder.wait(lambda r: any("error" in s.lower() for s in r.statuses()))
+        error = next(s for s in recorder.statuses() if "error" in s.lower())
+        assert "Segmenting" not in error and len(error) < 400
+    recorder.send(segment(survivor, "after"))  # the service is still there
+    recorder.wait(lambda r: state(r, "after") == "done", timeout=60)
+    assert len(list(iter_frames(data_root, survivor))) == 3
+
+
+def state(recorder: Recorder, item_id: str) -> str | None:
+    """An item's latest state on the queue topic, None before it appears there."""
+    try:
+        return str(recorder.item(item_id)["state"])
+    except AssertionError:
+        return None
+
+
+def open_files() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_soak_1000_frames_in_5_acquisitions(
+    harness: Callable[..., Harness], recorder: Recorder, data_root: Path
+) -> None:
+    folders = [
+        write_acquisition(
+            data_root,
+            SynthSpec(frames=200, objects=3, width=160, height=128, seed=40 + i, pixel_size_um=2.0),
+        )
+        for i in range(5)
+    ]
+    harness()
+    usage: list[tuple[int, int]] = []
+    for i, folder in enumerate(folders):
+        recorder.send(segment(folder, f"soak{i}"))
+        recorder.wait(lambda r, i=i: state(r, f"soak{i}") == "done", timeout=180)  # type: ignore[misc]
+        usage.append((open_files(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+    for folder in folders:
+        assert len(list(iter_frames(data_root, folder))) == 200, folder
+        assert (folder / "done.txt").exists()
+    files = [u[0] for u in usage]
+    assert max(files[1:]) - files[0] <= 2, f"open files grew: {files}"
+    peak_kib = [u[1] for u in usage]
+    assert peak_kib[-1] - peak_kib[1] < 40_000, f"peak RSS grew (KiB): {peak_kib}"
