@@ -222,8 +222,21 @@ def read_tsv(path: Path) -> tuple[list[str], list[str], list[dict[str, str]]]:
     return names, types, [dict(zip(names, row, strict=True)) for row in lines[2:]]
 
 
+def _tsv_column(path: Path, column: str) -> list[str]:
+    """One column of a TSV written by `write_tsv`, its header checked, read row by row
+    (an acquisition's TSV can hold tens of thousands of rows)."""
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        reader = csv.reader(fh, dialect="excel-tab")
+        names, types = next(reader, []), next(reader, [])
+        validate_header(names, types)
+        if column not in names:
+            return []
+        at = names.index(column)
+        return [row[at] for row in reader if row]
+
+
 def write_archive(
-    zip_path: Path, tsv_path: Path, crops_dir: Path, objects: Sequence[ObjectRecord]
+    zip_path: Path, tsv_path: Path, crops_dir: Path, objects: Iterable[ObjectRecord]
 ) -> None:
     """Write the EcoTaxa zip atomically: the TSV (deflated) and every object's crop
     `crops_dir / img_file_name` (stored: images are compressed already), all at the root.
@@ -237,9 +250,7 @@ def write_archive(
         _check_file_name(name)
         if not (crops_dir / name).is_file():
             raise EcoTaxaError(f"crop {crops_dir / name} is missing; re-segment the acquisition")
-    header, types, rows = read_tsv(tsv_path)
-    validate_header(header, types)
-    listed = sorted(row.get("img_file_name", "") for row in rows)
+    listed = sorted(_tsv_column(tsv_path, "img_file_name"))
     if listed != sorted(names) or len(set(names)) != len(names):
         raise EcoTaxaError(f"TSV {tsv_path} does not list the {len(names)} objects given once")
     with _atomic_replace(zip_path) as tmp, zipfile.ZipFile(tmp, "x") as archive:

@@ -150,6 +150,7 @@ class AcquisitionRun:
         self.state = RunState.replay(committed, n, self.params)
         if committed:
             log.info("%s: resuming after %d committed frames", acq.rel, len(committed))
+        del committed  # their objects are read back from the JSONL for the archive
         self._emit("start")
         refs = [FrameRef(i, str(p)) for i, p in enumerate(acq.frames)]
         scheduler = FrameScheduler(
@@ -197,18 +198,18 @@ class AcquisitionRun:
 
     def _write_outputs(self, manifest: dict[str, Any]) -> str | None:
         acq = self.acq
-        objects = [o for f in self.state.committed for o in f.objects]
-        self.store.remove_stale_crops(o.img_file_name for o in objects)
+        n = len(self.state.committed)
+        self.store.remove_stale_crops(o.img_file_name for o in self.store.objects(n))
         metadata, process = self._tsv_values(manifest)
         tsv = acq.objects_dir / acq.tsv_name
-        ecotaxa.write_tsv(tsv, metadata, process, objects)
+        ecotaxa.write_tsv(tsv, metadata, process, self.store.objects(n))
         archive = None
         if self.settings.ecotaxa:
             try:
                 acq.archive.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise storage_error(acq.archive.parent, exc) from exc
-            ecotaxa.write_archive(acq.archive, tsv, acq.objects_dir, objects)
+            ecotaxa.write_archive(acq.archive, tsv, acq.objects_dir, self.store.objects(n))
             archive = str(acq.archive)
         stamp = datetime.now(UTC).isoformat(timespec="seconds") + "\n"
         atomic_write(acq.done_file, stamp.encode(), durable=True)

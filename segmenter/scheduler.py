@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, CancelledError, Future, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -56,8 +56,9 @@ class RunState:
     objects: int = 0
 
     def add(self, frame: CommittedFrame, n_frames: int, params: Params) -> bool:
-        """Account for a committed frame; True when it triggers a new flat."""
-        self.committed.append(frame)
+        """Account for a committed frame; True when it triggers a new flat. Only a slim
+        copy is kept: the objects stay in the frame's JSONL line (memory stays flat)."""
+        self.committed.append(replace(frame, objects=(), crop_sizes=()))
         if frame.failed is not None:
             return False
         k = len(frame.objects)

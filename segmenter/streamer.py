@@ -14,12 +14,12 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from segmenter.errors import storage_error
+from segmenter.errors import StorageError, storage_error
 from segmenter.records import ObjectRecord
 
 log = logging.getLogger(__name__)
@@ -145,6 +145,17 @@ class FrameStore:
             if int(stale.stem) >= len(frames):
                 stale.unlink()
         return frames
+
+    def objects(self, count: int) -> Iterator[ObjectRecord]:
+        """The objects of the first `count` committed frames, in frame order, read back
+        from their lines one frame at a time (the run keeps only counts in memory)."""
+        for index in range(count):
+            path = self.frames_dir / f"{index:06d}.jsonl"
+            try:
+                frame = CommittedFrame.from_line(path.read_text(encoding="utf-8"))
+            except OSError as exc:
+                raise StorageError(f"cannot read committed frame {path}: {exc.strerror}") from exc
+            yield from frame.objects
 
     def _crops_present(self, frame: CommittedFrame) -> bool:
         for obj, size in zip(frame.objects, frame.crop_sizes, strict=True):

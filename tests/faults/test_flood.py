@@ -19,9 +19,9 @@ QUEUED = 40  # valid segment commands among them (the rest are malformed or refu
 def test_a_burst_of_1000_commands_is_all_answered(
     harness: Callable[..., Harness], copy_acq: CopyAcq, recorder: Recorder
 ) -> None:
-    running = copy_acq(frames=12, seed=3)
+    running = copy_acq(frames=40, seed=3)  # long enough to outlast the burst
     queued = copy_acq(frames=2, seed=4)
-    h = harness(delay=0.05)
+    h = harness(delay=0.1)
     recorder.send(segment(running, "job"))
     recorder.wait(lambda r: any(s.startswith("Segmenting image") for s in r.statuses()))
     bad = itertools.cycle(BAD_COMMANDS)
