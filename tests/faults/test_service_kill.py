@@ -1,0 +1,76 @@
+"""SIGKILL of the whole service (parent, workers, forkserver, resource tracker) during a
+job: on restart the item resumes from its committed frames to the uninterrupted archive,
+and the shared memory the killed process left is swept."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from segmenter import shm
+from segmenter.config import RunSettings
+from segmenter.pipeline import Segmenter
+from tests.conftest import archive_content
+from tests.service.harness import COUNT_RE, Broker, Recorder, check_dashboard, iter_frames
+
+REPO = Path(__file__).resolve().parents[2]
+FRAMES, SIZE, SEED = 30, (1352, 1014), 9
+
+
+def serve(broker: Broker, data_root: Path, log: Path) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "segmenter", "serve", "--broker", broker.address]
+    command += ["--data-root", str(data_root), "--workers", "2"]
+    with open(log, "ab") as out:
+        return subprocess.Popen(command, cwd=REPO, stdout=out, stderr=out, start_new_session=True)
+
+
+def test_sigkill_of_the_service_then_restart_resumes(
+    broker: Broker, acq_cache: Callable[..., Path], tmp_path: Path
+) -> None:
+    source = acq_cache(FRAMES, *SIZE, SEED)
+    rel = source.relative_to(source.parents[3])
+    root, reference_root = tmp_path / "data", tmp_path / "reference"
+    for target in (root, reference_root):
+        subprocess.run(["cp", "-r", str(source.parents[3]), str(target)], check=True)
+    folder, log = root / rel, tmp_path / "serve.log"
+    rec = Recorder(broker)
+    try:
+        first = serve(broker, root, log)
+        rec.wait(lambda r: "Ready" in r.statuses(), 30)
+        rec.send({"action": "segment", "path": [str(folder)], "id": "job"})
+        rec.wait(lambda r: sum(bool(COUNT_RE.search(s)) for s in r.statuses()) >= 3, 60)
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait(10)
+        killed = f"{shm.PREFIX}{first.pid}_"
+        assert [n for n in shm.ours() if n.startswith(killed)], "the kill left no flat behind"
+        committed = len(list(iter_frames(root, folder)))
+        assert 0 < committed < FRAMES and not (folder / "done.txt").exists()
+        saved = json.loads((root / ".segmenter" / "queue.json").read_text())["items"]
+        assert [i["id"] for i in saved] == ["job"]
+
+        mark = len(rec.messages)
+        second = serve(broker, root, log)
+        try:
+            rec.wait(lambda r: "Done" in [m.data.get("status") for m in r.messages[mark:]], 90)
+            resumed = [m.data["status"] for m in rec.messages[mark:] if "status" in m.data]
+            check_dashboard([s for s in resumed if s not in ("Ready", "Dead")])
+            first_index = next(m for s in resumed if (m := COUNT_RE.search(s)))
+            assert int(first_index[1]) > 1, "the run started over instead of resuming"
+            assert rec.item("job")["state"] == "done"
+            assert not [n for n in shm.ours() if n.startswith(killed)], "not swept"
+        finally:
+            second.send_signal(signal.SIGTERM)
+            assert second.wait(30) == 0, log.read_text()
+    finally:
+        rec.close()
+    assert len(list(iter_frames(root, folder))) == FRAMES
+    with Segmenter(2) as engine:
+        (summary,) = engine.run([reference_root / rel], RunSettings(workers=2), reference_root)
+    assert summary.archive is not None
+    archive = root / "export" / "ecotaxa" / Path(summary.archive).name
+    assert archive_content(archive) == archive_content(Path(summary.archive))
