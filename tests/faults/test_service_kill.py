@@ -13,10 +13,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 from segmenter import shm
-from segmenter.config import RunSettings
-from segmenter.pipeline import Segmenter
-from tests.conftest import archive_content
-from tests.service.harness import COUNT_RE, Broker, Recorder, check_dashboard, iter_frames
+from tests.service.harness import (
+    COUNT_RE,
+    Broker,
+    Recorder,
+    assert_archive_as_uninterrupted,
+    check_dashboard,
+    iter_frames,
+    two_copies,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 FRAMES, SIZE, SEED = 30, (1352, 1014), 9
@@ -33,10 +38,7 @@ def test_sigkill_of_the_service_then_restart_resumes(
     broker: Broker, acq_cache: Callable[..., Path], tmp_path: Path
 ) -> None:
     source = acq_cache(FRAMES, *SIZE, SEED)
-    rel = source.relative_to(source.parents[3])
-    root, reference_root = tmp_path / "data", tmp_path / "reference"
-    for target in (root, reference_root):
-        subprocess.run(["cp", "-r", str(source.parents[3]), str(target)], check=True)
+    root, reference_root, rel = two_copies(source, tmp_path)
     folder, log = root / rel, tmp_path / "serve.log"
     rec = Recorder(broker)
     try:
@@ -69,8 +71,4 @@ def test_sigkill_of_the_service_then_restart_resumes(
     finally:
         rec.close()
     assert len(list(iter_frames(root, folder))) == FRAMES
-    with Segmenter(2) as engine:
-        (summary,) = engine.run([reference_root / rel], RunSettings(workers=2), reference_root)
-    assert summary.archive is not None
-    archive = root / "export" / "ecotaxa" / Path(summary.archive).name
-    assert archive_content(archive) == archive_content(Path(summary.archive))
+    assert_archive_as_uninterrupted(root, reference_root, rel)

@@ -201,3 +201,24 @@ class Harness:
 def iter_frames(root: Path, folder: Path) -> Iterator[Path]:
     rel = folder.relative_to(root / "img")
     yield from sorted((root / "objects" / rel / ".segmenter" / "frames").glob("*.jsonl"))
+
+
+def two_copies(source: Path, tmp_path: Path) -> tuple[Path, Path, Path]:
+    """The acquisition `source` copied under two data roots: (root, reference root, the
+    acquisition's path below either)."""
+    rel = source.relative_to(source.parents[3])
+    root, reference_root = tmp_path / "data", tmp_path / "reference"
+    for target in (root, reference_root):
+        shutil.copytree(source.parents[3], target)
+    return root, reference_root, rel
+
+
+def assert_archive_as_uninterrupted(root: Path, reference_root: Path, rel: Path) -> None:
+    """The archive under `root` equals an uninterrupted run's on the reference copy."""
+    from tests.conftest import archive_content
+
+    with Segmenter(2) as engine:
+        (summary,) = engine.run([reference_root / rel], RunSettings(workers=2), reference_root)
+    assert summary.archive is not None
+    archive = root / "export" / "ecotaxa" / Path(summary.archive).name
+    assert archive_content(archive) == archive_content(Path(summary.archive))
