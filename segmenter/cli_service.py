@@ -200,7 +200,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         notify("READY=1")
         log.info("serving %s on %s:%d, %d workers", data_root, broker.host, broker.port, workers)
         while not stop.wait(1.0):
-            if not service.healthy():
+            if not service.alive():
                 log.error("the worker thread died; exiting so that systemd restarts us")
                 return 1
         notify("STOPPING=1")

@@ -54,9 +54,11 @@ class ItemRunner:
         publisher: Publisher,
         lock: threading.Condition,
         changed: Callable[[], None],
+        beat: Callable[[], None],
     ) -> None:
         self.engine, self.data_root, self.publisher = engine, data_root, publisher
         self.lock, self.changed = lock, changed  # `changed` saves and publishes the queue
+        self.beat = beat  # the engine made progress (the watchdog follows it)
 
     def run(self, running: Running) -> Outcome:
         item = running.item
@@ -110,8 +112,14 @@ class ItemRunner:
             lambda acquisition: self._begun(item, acquisition),
             lambda event: self._frame(running, event),
         )
+        tracker = running.tracker
+
+        def on_progress(event: Progress) -> None:
+            self.beat()
+            tracker(event)
+
         try:
-            return self.engine.run([folder], settings, self.data_root, running.tracker)
+            return self.engine.run([folder], settings, self.data_root, on_progress)
         finally:
             self.engine.wait_idle()
             with self.lock:

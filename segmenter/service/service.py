@@ -34,6 +34,7 @@ from segmenter.service.commands import (
 from segmenter.service.progress import Publisher
 from segmenter.service.queue import ItemState, JobQueue, QueueItem
 from segmenter.service.runner import ItemRunner, Outcome, Running
+from segmenter.service.sdnotify import Heartbeat
 from segmenter.service.status import (
     PROGRESS_TOPIC,
     QUEUE_TOPIC,
@@ -50,6 +51,7 @@ from segmenter.service.status import (
 )
 
 log = logging.getLogger(__name__)
+WORKER = "worker thread"  # its name for the heartbeat
 
 
 class Service:
@@ -66,7 +68,10 @@ class Service:
         self._closing = False
         self._connected = threading.Event()
         self._last_progress = ProgressMessage(item=None, state="idle")
-        self._runner = ItemRunner(engine, self.data_root, publisher, self._cond, self._changed)
+        self.heartbeat = Heartbeat()
+        self._runner = ItemRunner(
+            engine, self.data_root, publisher, self._cond, self._changed, self._beat
+        )
         self._thread = threading.Thread(target=self._loop, name="segmenter-worker", daemon=True)
 
     # -- life cycle ------------------------------------------------------------------
@@ -88,8 +93,18 @@ class Service:
             self.publisher.publish(PROGRESS_TOPIC, encode(last), retain=True)
             self._connected.set()
 
-    def healthy(self) -> bool:
+    def alive(self) -> bool:
         return self._thread.is_alive()
+
+    def healthy(self, period: float) -> bool:
+        """Alive, and no busy thread went `period` seconds without progress (watchdog)."""
+        silent = self.heartbeat.silent(period)
+        if silent:
+            log.debug("no progress for %g s in the %s", period, ", ".join(silent))
+        return self.alive() and not silent
+
+    def _beat(self) -> None:
+        self.heartbeat.beat(WORKER)
 
     def shutdown(self, timeout: float | None = None) -> bool:
         """Stop like a `stop` (the item resumes at the next start); True if the worker ended."""
@@ -189,10 +204,12 @@ class Service:
         self._connected.wait()
         while True:
             with self._cond:
+                self.heartbeat.rest(WORKER)
                 while not self._closing and not self.queue.runnable():
                     self._cond.wait()
                 if self._closing:
                     return
+                self._beat()
                 item = self.queue.take_next()
                 assert item is not None
                 running = self._running = Running(item)

@@ -75,6 +75,46 @@ class Broker:
             self.proc = None
 
 
+class NotifyListener:
+    """A systemd notify socket that a thread keeps reading, as systemd does."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.received: list[bytes] = []
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self._sock.bind(str(path))
+        self._sock.settimeout(0.1)
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        while not self._closed.is_set():
+            try:
+                self.received.append(self._sock.recv(4096))
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+
+    def wait_for(self, message: bytes, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while message not in self.received:
+            assert time.monotonic() < deadline, f"no {message!r}; got {self.received}"
+            time.sleep(0.01)
+
+    def close(self) -> None:
+        self._closed.set()
+        self._thread.join(5)
+        self._sock.close()
+
+    def __enter__(self) -> NotifyListener:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 @dataclass
 class Received:
     topic: str
