@@ -11,6 +11,7 @@ import pytest
 
 from segmenter import shm
 from segmenter.ecotaxa import read_tsv
+from segmenter.engine import allow_test_faults
 from segmenter.synth import SynthSpec, write_acquisition
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
@@ -19,6 +20,10 @@ REAL_FRAME = REALDATA / "planktoscope_raw" / "planktoscope_hq_4056x3040_main.jpe
 RUN_COLUMNS = {"process_datetime", "process_uuid", "process_id"}
 
 MakeAcq = Callable[..., tuple[Path, Path]]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    allow_test_faults()  # SEGMENTER_TEST_FAULTS works in this process, and only here
 
 
 @pytest.fixture

@@ -27,8 +27,9 @@ from segmenter.ecotaxa import (
 )
 from segmenter.errors import EcoTaxaError, StorageError
 from segmenter.records import ObjectRecord
+from tests.conftest import REALDATA
 
-REFERENCE = Path("/work/shared/realdata/ecotaxa_reference")
+REFERENCE = REALDATA / "ecotaxa_reference"
 REFERENCE_ZIP = REFERENCE / "ecotaxa_import_test_zooscan.zip"
 NEGATIVE_TSV = REFERENCE / "ecotaxa_tsv_issues_negative" / "ecotaxa_m106_mn01_n3_sml.tsv"
 BOM = b"\xef\xbb\xbf"
