@@ -20,6 +20,7 @@ REAL_FRAME = REALDATA / "planktoscope_raw" / "planktoscope_hq_4056x3040_main.jpe
 RUN_COLUMNS = {"process_datetime", "process_uuid", "process_id"}
 
 MakeAcq = Callable[..., tuple[Path, Path]]
+pytest_plugins = ["pytester", "tests.ci_skips"]  # ci_skips: under CI=true a skip fails
 
 
 def pytest_configure(config: pytest.Config) -> None:
