@@ -118,8 +118,17 @@ class ItemRunner:
             self.beat()
             tracker(event)
 
+        # `stop_requested` is read without the lock (the engine asks it under its own lock,
+        # which the service takes under this one): a stop counted before the run began,
+        # which `Segmenter.stop` then ignored as the engine was still idle, is honoured.
         try:
-            return self.engine.run([folder], settings, self.data_root, on_progress)
+            return self.engine.run(
+                [folder],
+                settings,
+                self.data_root,
+                on_progress,
+                stop_requested=lambda: running.stops > 0,
+            )
         finally:
             self.engine.wait_idle()
             with self.lock:

@@ -199,9 +199,15 @@ def check_dashboard(statuses: list[str]) -> None:
 
 
 class SlowSegmenter(Segmenter):
-    """The real engine, with a pause after each committed frame (stops land mid-run)."""
+    """The real engine, with a pause after each committed frame (stops land mid-run), and
+    an optional gate: `run()` waits for it before the engine begins (`entered` is set)."""
 
     delay = 0.0
+
+    def __init__(self, workers: int) -> None:
+        super().__init__(workers)
+        self.gate: threading.Event | None = None
+        self.entered = threading.Event()
 
     def run(  # type: ignore[override]
         self,
@@ -209,13 +215,17 @@ class SlowSegmenter(Segmenter):
         settings: RunSettings,
         data_root: Path,
         on_progress: ProgressCallback,
+        **kwargs: Any,
     ) -> Any:
         def slow(event: Progress) -> None:
             on_progress(event)
             if event.phase == "frame":
                 time.sleep(self.delay)
 
-        return super().run(paths, settings, data_root, slow)
+        self.entered.set()
+        if self.gate is not None:
+            assert self.gate.wait(30), "the test never opened the gate"
+        return super().run(paths, settings, data_root, slow, **kwargs)
 
 
 class Harness:
