@@ -66,6 +66,7 @@ class Service:
         self._cond = threading.Condition()
         self._running: Running | None = None
         self._closing = False
+        self._abandoned = False  # shutdown gave up waiting: the saved queue stays as it is
         self._connected = threading.Event()
         self._last_progress = ProgressMessage(item=None, state="idle")
         self.heartbeat = Heartbeat()
@@ -93,6 +94,11 @@ class Service:
             self.publisher.publish(PROGRESS_TOPIC, encode(last), retain=True)
             self._connected.set()
 
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the worker thread to end; True if it did."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
     def alive(self) -> bool:
         return self._thread.is_alive()
 
@@ -114,9 +120,25 @@ class Service:
                 self._request_stop(self._running)
             self._cond.notify_all()
         self._connected.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
-        return not self._thread.is_alive()
+        if self.join(timeout):
+            return True
+        with self._cond:
+            self._abandon()
+        return False
+
+    def _abandon(self) -> None:
+        """The running item did not stop in time and the engine may now fail under it (its
+        pool is closed next): keep it as saved, running, so that it resumes at the next
+        start, and ignore whatever the worker thread reports from now on."""
+        if self._running is None:
+            return
+        log.warning(
+            "item %s did not stop in time; it resumes at the next start", self._running.item.id
+        )
+        self.queue.save()
+        self._abandoned = True
+        if self._running.stops:
+            self._status(Status.INTERRUPTED)
 
     # -- commands (transport thread) -------------------------------------------------
     def handle_payload(self, payload: bytes) -> None:
@@ -220,6 +242,8 @@ class Service:
                 self._finish(running, outcome)
 
     def _finish(self, running: Running, outcome: Outcome) -> None:
+        if self._abandoned:
+            return
         item = running.item
         if outcome.state is ItemState.INTERRUPTED:
             item.resume = self._closing  # a shutdown, not a user: run it again at start
@@ -247,6 +271,8 @@ class Service:
 
     # -- publishing (always under the lock, so statuses keep their order) -------------
     def _changed(self) -> None:
+        if self._abandoned:
+            return
         self.queue.save()
         self._publish_queue()
 

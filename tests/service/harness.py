@@ -208,6 +208,7 @@ class SlowSegmenter(Segmenter):
         super().__init__(workers)
         self.gate: threading.Event | None = None
         self.entered = threading.Event()
+        self.use_pool_after_delay = False
 
     def run(  # type: ignore[override]
         self,
@@ -221,6 +222,8 @@ class SlowSegmenter(Segmenter):
             on_progress(event)
             if event.phase == "frame":
                 time.sleep(self.delay)
+                if self.use_pool_after_delay:  # as a frame submitted after the pause would
+                    self.pool.submit(int).result()
 
         self.entered.set()
         if self.gate is not None:
@@ -231,11 +234,14 @@ class SlowSegmenter(Segmenter):
 class Harness:
     """The service in this process, connected to a test broker."""
 
-    def __init__(self, broker: Broker, data_root: Path, delay: float = 0.0) -> None:
-        self.engine = SlowSegmenter(1)
+    def __init__(
+        self, broker: Broker, data_root: Path, delay: float = 0.0, workers: int = 1
+    ) -> None:
+        self.engine = SlowSegmenter(workers)  # 1: in this process; 2: a real process pool
         self.engine.delay = delay
         self.transport = MqttTransport(broker.settings, f"svc-{time.time_ns()}")
-        self.service = Service(data_root, self.engine, self.transport, RunSettings(workers=1))
+        defaults = RunSettings(workers=workers)
+        self.service = Service(data_root, self.engine, self.transport, defaults)
         self.transport.on_command = self.service.handle_payload
         self.transport.on_connected = self.service.on_connected
         self.service.start()
