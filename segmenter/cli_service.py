@@ -191,8 +191,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     with Segmenter(workers) as engine:
         transport = MqttTransport(broker, client_id("service"))
         service = Service(data_root, engine, transport, RunSettings(workers=workers))
-        transport.on_command = service.handle_payload
-        transport.on_connected = service.on_connected
+        transport.on_command = service.receive
+        transport.on_connected = service.connected
         service.start()
         transport.start()
         watchdog = Watchdog(service.healthy)

@@ -1,9 +1,11 @@
 """The orchestrator: commands in, one worker thread running queue items, statuses out.
 
-Message handling only takes a short lock, changes the queue and publishes; it never waits
-for segmentation. One worker thread takes items one at a time and runs them through the
-blocking `Segmenter.run` (see runner.py). On `status/segmenter` each unit of work gets
-exactly one terminal status: `Interrupted` once per stop, published by the worker after
+The transport's callbacks only put what arrives into a bounded inbox (`receive`,
+`connected`); one command thread takes it from there, parses, acts under a short lock
+and publishes; it never waits for segmentation. One worker thread takes items one at a
+time and runs them through the blocking `Segmenter.run` (see runner.py).
+On `status/segmenter` each unit of work gets exactly one terminal status: `Interrupted`
+once per stop, published by the worker after
 `Segmenter.run` returned (the engine is idle, files consistent); an error for a failed
 item; `Done` once the service has finished everything it accepted and is idle.
 """
@@ -13,13 +15,14 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from segmenter.config import RunSettings
 from segmenter.errors import ConfigError
 from segmenter.pipeline import Segmenter
 from segmenter.service.commands import (
+    MAX_PAYLOAD,
     Command,
     Dequeue,
     Reorder,
@@ -31,6 +34,7 @@ from segmenter.service.commands import (
     parse_command,
     parse_id,
 )
+from segmenter.service.inbox import Inbox
 from segmenter.service.progress import Publisher
 from segmenter.service.queue import ItemState, JobQueue, QueueItem
 from segmenter.service.runner import ItemRunner, Outcome, Running
@@ -51,7 +55,21 @@ from segmenter.service.status import (
 )
 
 log = logging.getLogger(__name__)
-WORKER = "worker thread"  # its name for the heartbeat
+WORKER, COMMANDS = "worker thread", "command thread"  # their names for the heartbeat
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """A command payload from the transport."""
+
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Connected:
+    """The transport (re)connected; `first` the first time since start."""
+
+    first: bool
 
 
 class Service:
@@ -63,7 +81,7 @@ class Service:
         self.data_root = data_root.resolve()
         self.engine, self.publisher, self.defaults = engine, publisher, defaults
         self.queue = JobQueue(self.data_root)
-        self._cond = threading.Condition()
+        self.lock = threading.Condition()
         self._running: Running | None = None
         self._closing = False
         self._abandoned = False  # shutdown gave up waiting: the saved queue stays as it is
@@ -71,9 +89,11 @@ class Service:
         self._last_progress = ProgressMessage(item=None, state="idle")
         self.heartbeat = Heartbeat()
         self._runner = ItemRunner(
-            engine, self.data_root, publisher, self._cond, self._changed, self._beat
+            engine, self.data_root, publisher, self.lock, self._changed, self._beat
         )
         self._thread = threading.Thread(target=self._loop, name="segmenter-worker", daemon=True)
+        self.inbox: Inbox[Received | Connected] = Inbox()
+        self._actor = threading.Thread(target=self._act, name="segmenter-commands", daemon=True)
 
     # -- life cycle ------------------------------------------------------------------
     def start(self) -> None:
@@ -82,10 +102,35 @@ class Service:
             log.info("item %s resumes (%s)", item.id, ", ".join(item.paths))
         self.queue.save()
         self._thread.start()
+        self._actor.start()
 
-    def on_connected(self, first: bool) -> None:
-        """The transport (re)connected: republish the retained state; Ready the first time."""
-        with self._cond:
+    # -- transport callbacks (paho's network thread): queue and return -----------------
+    def receive(self, payload: bytes) -> None:
+        """A command payload arrived; waits only while the inbox is full."""
+        payload = payload[: MAX_PAYLOAD + 1]  # the parser refuses anything longer
+        if not self.inbox.put(Received(payload), len(payload)):
+            log.warning("the service is closing: a command was not handled")
+
+    def connected(self, first: bool) -> None:
+        self.inbox.put(Connected(first), 0)
+
+    def _act(self) -> None:
+        """The command thread: everything that arrives, in order."""
+        while (message := self.inbox.get()) is not None:
+            self.heartbeat.beat(COMMANDS)
+            try:
+                if isinstance(message, Received):
+                    self.handle_payload(message.payload)
+                else:
+                    self._on_connected(message.first)
+            except Exception:  # the service loop reports and carries on
+                log.exception("handling a message failed")
+            finally:
+                self.heartbeat.rest(COMMANDS)
+
+    def _on_connected(self, first: bool) -> None:
+        """Republish the retained state; Ready the first time."""
+        with self.lock:
             if first:
                 self._status(Status.READY)
             self._publish_queue()
@@ -100,7 +145,7 @@ class Service:
         return not self._thread.is_alive()
 
     def alive(self) -> bool:
-        return self._thread.is_alive()
+        return self._thread.is_alive() and self._actor.is_alive()
 
     def healthy(self, period: float) -> bool:
         """Alive, and no busy thread went `period` seconds without progress (watchdog)."""
@@ -114,17 +159,19 @@ class Service:
 
     def shutdown(self, timeout: float | None = None) -> bool:
         """Stop like a `stop` (the item resumes at the next start); True if the worker ended."""
-        with self._cond:
+        with self.lock:
             self._closing = True
             if self._running is not None:
                 self._request_stop(self._running)
-            self._cond.notify_all()
+            self.lock.notify_all()
         self._connected.set()
-        if self.join(timeout):
-            return True
-        with self._cond:
-            self._abandon()
-        return False
+        ended = self.join(timeout)
+        if not ended:
+            with self.lock:
+                self._abandon()
+        self.inbox.close()
+        self._actor.join(5)
+        return ended
 
     def _abandon(self) -> None:
         """The running item did not stop in time and the engine may now fail under it (its
@@ -140,26 +187,26 @@ class Service:
         if self._running.stops:
             self._status(Status.INTERRUPTED)
 
-    # -- commands (transport thread) -------------------------------------------------
+    # -- commands (command thread) ---------------------------------------------------
     def handle_payload(self, payload: bytes) -> None:
         """Entry point of the transport: parse, act, answer; never raises."""
         try:
             command = parse_command(payload, self.data_root)
         except ConfigError as exc:
-            with self._cond:
+            with self.lock:
                 self._refuse(_peek_id(payload), "parse", str(exc))
             return
         self.handle(command)
 
     def handle(self, command: Command) -> None:
-        with self._cond:
+        with self.lock:
             try:
                 self._dispatch(command)
             except ConfigError as exc:
                 self._refuse(command.id, command.action.value, str(exc))
                 return
             self._changed()
-            self._cond.notify_all()
+            self.lock.notify_all()
 
     def _dispatch(self, command: Command) -> None:
         action = command.action.value
@@ -225,10 +272,10 @@ class Service:
     def _loop(self) -> None:
         self._connected.wait()
         while True:
-            with self._cond:
+            with self.lock:
                 self.heartbeat.rest(WORKER)
                 while not self._closing and not self.queue.runnable():
-                    self._cond.wait()
+                    self.lock.wait()
                 if self._closing:
                     return
                 self._beat()
@@ -238,7 +285,7 @@ class Service:
                 self._changed()
                 self._status(Status.STARTED)
             outcome = self._runner.run(running)
-            with self._cond:
+            with self.lock:
                 self._finish(running, outcome)
 
     def _finish(self, running: Running, outcome: Outcome) -> None:

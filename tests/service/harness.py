@@ -42,8 +42,11 @@ class Broker:
     def __init__(self, folder: Path) -> None:
         self.port = free_port()
         self.conf = folder / "mosquitto.conf"
+        # max_queued_messages 0: the broker keeps every message for a slow test client
+        # (its default, 1000, drops the rest of a burst before the recorder reads it)
         self.conf.write_text(
             f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+            "max_queued_messages 0\n"
         )
         self.log = folder / "mosquitto.log"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -242,8 +245,8 @@ class Harness:
         self.transport = MqttTransport(broker.settings, f"svc-{time.time_ns()}")
         defaults = RunSettings(workers=workers)
         self.service = Service(data_root, self.engine, self.transport, defaults)
-        self.transport.on_command = self.service.handle_payload
-        self.transport.on_connected = self.service.on_connected
+        self.transport.on_command = self.service.receive
+        self.transport.on_connected = self.service.connected
         self.service.start()
         self.transport.start()
         assert self.transport.subscribed.wait(10)
