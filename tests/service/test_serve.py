@@ -94,3 +94,35 @@ def test_sigterm_mid_job_then_restart_resumes_to_the_same_archive(
         listener.close()
 
     assert_archive_as_uninterrupted(root, reference_root, rel)
+
+
+def test_serve_says_why_it_cannot_reach_the_broker_and_keeps_trying(
+    broker: Broker, tmp_path: Path
+) -> None:
+    broker.stop()
+    log = tmp_path / "serve.log"
+    command = [sys.executable, "-m", "segmenter", "serve", "--broker", broker.address]
+    command += ["--data-root", str(tmp_path), "--workers", "1"]
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(command, cwd=REPO, stdout=out, stderr=out)
+    try:
+        deadline = time.monotonic() + 15
+        while "Connection refused" not in log.read_text():
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        time.sleep(3)  # paho retries after 1 s, 2 s...: the same reason is not repeated
+        warnings = [line for line in log.read_text().splitlines() if "refused" in line]
+        assert len(warnings) == 1 and warnings[0].startswith("WARNING"), warnings
+        assert broker.address in warnings[0]
+        broker.start()
+        rec = Recorder(broker)
+        try:
+            rec.wait_status("Ready", timeout=40)  # it kept trying, and serves now
+        finally:
+            rec.close()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0, log.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
