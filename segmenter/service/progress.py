@@ -1,8 +1,9 @@
 """Engine `Progress` events of one acquisition turned into what the service publishes.
 
 Called in the engine's thread right after a frame is committed: the legacy progress
-status, the retained progress JSON, and per object `object_id` and `metric`, read back
-from the frame's committed JSONL line (the event itself carries only counts).
+status (only for a unit of the legacy stream), the retained progress JSON, and per
+object `object_id` and `metric`, read back from the frame's committed JSONL line (the
+event itself carries only counts).
 """
 
 from __future__ import annotations
@@ -59,13 +60,14 @@ class AcquisitionProgress:
         position: tuple[int, int],
         on_begin: Callable[[Path], None],
         on_frame: Callable[[Progress], None],
+        legacy: bool = True,
     ) -> None:
         self.publisher, self.data_root, self.item_id = publisher, data_root.resolve(), item_id
         self.position = position  # (index of this acquisition in the item from 1, count)
         self.on_begin, self.on_frame = on_begin, on_frame
+        self.legacy = legacy  # a unit of the legacy stream: its statuses go on STATUS_TOPIC
         self.first_done: int | None = None
         self.first_time = time.monotonic()
-        self.flat_done = -1
         self.last: ProgressMessage | None = None
 
     def __call__(self, event: Progress) -> None:
@@ -75,18 +77,15 @@ class AcquisitionProgress:
             log.exception("cannot publish the progress of %s", event.acquisition)
 
     def _status(self, text: str, qos: int = 0) -> None:
-        self.publisher.publish(STATUS_TOPIC, encode(StatusMessage(text)), qos=qos)
+        if self.legacy:
+            self.publisher.publish(STATUS_TOPIC, encode(StatusMessage(text)), qos=qos)
 
     def _handle(self, event: Progress) -> None:
         if event.phase == "start":
             self.first_done, self.first_time = event.done, time.monotonic()
             self.on_begin(event.acquisition)
-            if event.done < event.total:
-                self.flat_done = event.done
+            if event.done < event.total:  # once, as the old program: not on recalculations
                 self._status(Status.FLAT, qos=1)
-        elif event.phase == "flat" and event.done > self.flat_done:
-            self.flat_done = event.done
-            self._status(Status.FLAT, qos=1)
         elif event.phase == "frame":
             self._status(progress_text(event.frame, event.done, event.total))
             self._publish_objects(event)
