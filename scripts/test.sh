@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Everything CI checks: set-up (with a broker binary for the MQTT tests), lint, types, tests.
+# Everything CI checks: set-up (what the tests need, see setup.sh --for-tests), lint, types, tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh --with-broker
+scripts/setup.sh --for-tests
 echo "== ruff" && .venv/bin/ruff check segmenter benchmark tests
 .venv/bin/ruff format --check segmenter benchmark tests
 echo "== mypy" && .venv/bin/mypy
