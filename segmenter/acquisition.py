@@ -125,12 +125,17 @@ class Acquisition:
         return self.data_root / "clean" / self.rel
 
     @property
+    def file_id(self) -> str:
+        """acq_id as the baseline puts it in file names: spaces become `_`."""
+        return self.acq_id.replace(" ", "_")
+
+    @property
     def tsv_name(self) -> str:
-        return f"ecotaxa_{self.acq_id}.tsv"
+        return f"ecotaxa_{self.file_id}.tsv"
 
     @property
     def archive(self) -> Path:
-        return self.data_root / "export" / "ecotaxa" / f"ecotaxa_{self.acq_id}.zip"
+        return self.data_root / "export" / "ecotaxa" / f"ecotaxa_{self.file_id}.zip"
 
     @property
     def done_file(self) -> Path:
@@ -147,6 +152,9 @@ def ecotaxa_metadata(raw: dict[str, Any], folder: Path) -> dict[str, Any]:
     for key in ("acq_id", "sample_id", "sample_project"):
         if key in meta:
             meta[key] = str(meta[key])
+    resolution = meta.get("acq_camera_resolution")
+    if isinstance(resolution, list) and len(resolution) == 2:  # as the baseline writes it
+        meta["acq_camera_resolution"] = f"{resolution[0]}x{resolution[1]}"
     acq_id = meta["acq_id"]
     if any(c in acq_id for c in "/\\\0\t\r\n") or acq_id in (".", ".."):
         raise AcquisitionError(f"metadata.json: acq_id {acq_id!r} cannot be used in a file name")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 from typing import Any
 
 from segmenter.errors import ConfigError
@@ -122,60 +122,46 @@ class Params:
         return self.min_esd_um / self.pixel_size_um
 
     @property
-    def min_area_px(self) -> float:
-        """Smallest kept area (holes excluded): a disc of diameter `min_esd_px`."""
-        return math.pi * (self.min_esd_px / 2.0) ** 2
-
-    @property
     def morphology_reach(self) -> int:
         """How far (px) the mask steps can move an edge; windows need this margin."""
         return self.erode_size + self.dilate_size + 2 * self.close_size + self.erode2_size
 
-    def with_pixel_size(self, pixel_size_um: float | None) -> Params:
-        return replace(self, pixel_size_um=pixel_size_um)
-
-    def process_columns(self) -> dict[str, str | float | int]:
-        """The `process_*` columns describing each step, generated from these values."""
+    def step_columns(self) -> dict[str, str]:
+        """The baseline's `process_1st..7th_operation` columns (SPEC 2.7), names, order and
+        texts as existing EcoTaxa projects and the dashboard's audit page know them,
+        generated from these values."""
 
         def step(kind: str, **parameters: Any) -> str:
             return repr({"type": kind, "parameters": parameters})
 
-        cols: dict[str, str | float | int] = {
-            "process_software": "planktoscope-segmenter",
-            "process_1st_operation": step(
-                "remove_background",
-                type="flat",
-                algorithm="median",
-                frames=self.flat_frames,
-                recalculate=self.recalculate_flat,
-                recalculate_margin=self.recalculate_margin,
-            ),
-            "process_2nd_operation": step("correct", algorithm="divide", clip_max=self.clip_max),
-            "process_3rd_operation": step("convert", algorithm="BGR2GRAY"),
-            "process_4th_operation": step("threshold", algorithm="THRESH_TRIANGLE", inverted=True),
-            "process_5th_operation": step(
-                "remove_previous_mask", enabled=self.remove_previous_mask
-            ),
-            "process_6th_operation": step(
+        previous = "remove_previous_mask" if self.remove_previous_mask else "no_op"
+        return {
+            "process_1st_operation": step("remove_background", type="flat"),
+            "process_2nd_operation": step("simple_threshold", algorithm="THRESH_TRIANGLE"),
+            "process_3rd_operation": step(previous),
+            "process_4th_operation": step(
                 "erode", kernel_size=self.erode_size, kernel_shape="rectangle"
             ),
-            "process_7th_operation": step(
+            "process_5th_operation": step(
                 "dilate", kernel_size=self.dilate_size, kernel_shape="ellipse"
             ),
-            "process_8th_operation": step(
+            "process_6th_operation": step(
                 "close", kernel_size=self.close_size, kernel_shape="ellipse"
             ),
-            "process_9th_operation": step(
+            "process_7th_operation": step(
                 "erode", kernel_size=self.erode2_size, kernel_shape="ellipse"
             ),
-            "process_10th_operation": step(
-                "crop", padding=self.crop_padding, format="jpeg", quality=self.jpeg_quality
-            ),
-            "process_min_esd": self.min_esd_um,
+        }
+
+    def extra_columns(self) -> dict[str, str | float | int]:
+        """What this project records beyond the baseline: the minimum ESD applied (the
+        column real metadata also carries, whose value this replaces) and its unit."""
+        return {
+            "process_software": "planktoscope-segmenter",
+            "process_min_ESD": self.min_esd_um,
             "process_min_esd_unit": "um" if self.pixel_size_um is not None else "px",
             "process_min_esd_px": round(self.min_esd_px, 6),
         }
-        return cols
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,7 +197,3 @@ class RunSettings:
             pixel_size_um=pixel_size_um,
             remove_previous_mask=self.remove_previous_mask,
         )
-
-
-def field_names(cls: type) -> list[str]:
-    return [f.name for f in fields(cls)]

@@ -7,22 +7,24 @@ first column name, so that column is a sacrificial one nobody looks up:
 `process_tsv_encoding` = `utf-8`, which EcoTaxa keeps once per acquisition and which
 says how the file is encoded. All real columns are then found by name, BOM-aware or not.
 
-Columns: that one, metadata keys, `process_*` keys (a key in both mappings is written
-once, with the process value, as the old segmenter did), `object_<feature>`, `object_id`,
-`img_file_name`, `img_rank`; `validate_header` makes EcoTaxa's header checks.
+Columns: that one, then the baseline's columns in its order (metadata keys, its process
+columns, `object_<feature>`, `object_id`, `img_file_name`, `img_rank`), then this
+project's own process columns (see `AcquisitionCells`); `validate_header` makes
+EcoTaxa's header checks.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import logging
 import math
 import numbers
 import os
 import secrets
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from segmenter.config import FEATURE_NAMES, INTEGER_FEATURES
@@ -49,6 +51,8 @@ PREDEFINED = frozenset(
 )  # fmt: skip
 #: Characters that end a line for some reader (csv, str.splitlines) or split a cell.
 _BREAKS = frozenset("\t\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,21 +95,54 @@ def validate_header(names: Sequence[str], types: Sequence[str]) -> None:
         raise EcoTaxaError("; ".join(problems))
 
 
-def build_columns(metadata: Mapping[str, object], process: Mapping[str, object]) -> list[Column]:
-    """The TSV columns in order, with the per-acquisition cells. EcoTaxaError naming the
-    column: bad name, non-finite or nested value, text with a tab/line break or too long."""
-    columns = [Column(ENCODING_COLUMN, "[t]", ENCODING_VALUE)]
-    for name, value in metadata.items():
-        if name not in process and name != ENCODING_COLUMN:  # process values win
-            columns.append(_constant_column(name, value))
-    for name, value in process.items():
+@dataclass(frozen=True, slots=True)
+class AcquisitionCells:
+    """The cells that are the same on every row of one acquisition's TSV.
+
+    `metadata`: metadata.json's EcoTaxa keys, in its order. `process`: the baseline's
+    own process columns (date, uuid, id, steps), written after the metadata as it wrote
+    them. `extra`: this project's further columns, written after the baseline's last
+    column. A process or extra key that metadata.json also has, compared
+    case-insensitively, keeps the metadata's place and spelling and takes our value.
+    """
+
+    metadata: Mapping[str, object]
+    process: Mapping[str, object]
+    extra: Mapping[str, object] = field(default_factory=dict)
+
+
+def _merged(cells: AcquisitionCells) -> tuple[dict[str, object], dict[str, object]]:
+    """(columns before the object columns, columns after them), names unique ignoring case."""
+    ours = {**cells.process, **cells.extra}
+    for name in ours:
         if not name.startswith("process_"):
             raise EcoTaxaError(f"column {name!r}: process columns must start with process_")
-        if name != ENCODING_COLUMN:
-            columns.append(_constant_column(name, value))
+    by_lower = {name.lower(): name for name in ours}
+    before: dict[str, object] = {}
+    used: set[str] = set()
+    for name, value in cells.metadata.items():
+        key = name.lower()
+        if key in used:
+            log.warning("metadata.json: %r repeats a key (ignoring case); the first is kept", name)
+            continue
+        used.add(key)
+        before[name] = ours[by_lower[key]] if key in by_lower else value
+    before |= {k: v for k, v in cells.process.items() if k.lower() not in used}
+    after = {k: v for k, v in cells.extra.items() if k.lower() not in used}
+    return before, after
+
+
+def build_columns(cells: AcquisitionCells) -> list[Column]:
+    """The TSV columns in order, with the per-acquisition cells: the encoding column,
+    the baseline's columns in its order, then ours. EcoTaxaError naming the column: bad
+    name, non-finite or nested value, text with a tab or line break, or too long."""
+    before, after = _merged(cells)
+    columns = [Column(ENCODING_COLUMN, "[t]", ENCODING_VALUE)]
+    columns += [_constant_column(k, v) for k, v in before.items() if k != ENCODING_COLUMN]
     columns += [Column(f"object_{feature}", "[f]") for feature in FEATURE_NAMES]
     columns += [Column("object_id", "[t]"), Column("img_file_name", "[t]")]
     columns.append(Column("img_rank", "[f]", "1"))
+    columns += [_constant_column(k, v) for k, v in after.items() if k != ENCODING_COLUMN]
     validate_header([c.name for c in columns], [c.type for c in columns])
     return columns
 
@@ -182,15 +219,10 @@ def _object_cells(record: ObjectRecord, ids: set[str], files: set[str]) -> dict[
     return cells
 
 
-def write_tsv(
-    path: Path,
-    metadata: Mapping[str, object],
-    process: Mapping[str, object],
-    objects: Iterable[ObjectRecord],
-) -> int:
+def write_tsv(path: Path, cells: AcquisitionCells, objects: Iterable[ObjectRecord]) -> int:
     """Write the EcoTaxa TSV atomically (UTF-8 with BOM, `\\n` line ends); return the
     number of object rows. Zero objects give the name and type lines only."""
-    columns = build_columns(metadata, process)
+    columns = build_columns(cells)
     count = 0
     with _atomic_replace(path) as tmp, tmp.open("x", encoding="utf-8-sig", newline="") as fh:
         writer = csv.writer(fh, dialect="excel-tab", lineterminator="\n")
@@ -199,8 +231,8 @@ def write_tsv(
         ids: set[str] = set()
         files: set[str] = set()
         for record in objects:
-            cells = _object_cells(record, ids, files)
-            writer.writerow([cells[c.name] if c.cell is None else c.cell for c in columns])
+            row = _object_cells(record, ids, files)
+            writer.writerow([row[c.name] if c.cell is None else c.cell for c in columns])
             count += 1
     return count
 

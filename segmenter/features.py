@@ -1,8 +1,10 @@
 """Object features (SPEC section 2.5) from a region's own mask and its unpadded crops.
 
 Each feature is a small function of skimage's region properties (current names), so
-it can be checked on a tiny array with a known answer. Coordinates are local to the
-crop; `ops.measure` shifts bx, by, x and y into frame coordinates.
+it can be checked on a tiny array with a known answer. Every formula is written in the
+baseline's order of operations (its `orientation / pi * 180`, its centroid as the mean of
+frame coordinates, its `np.mean(channel, where=mask)`), so that the results equal its
+bit for bit, not only within rounding. `offset` is the crop's (top, left) in the frame.
 """
 
 from __future__ import annotations
@@ -79,14 +81,26 @@ def convex_pixel_count(image: npt.NDArray[np.bool_]) -> int:
     return int(np.maximum(right - left + 1, 0).sum())
 
 
-def shape_features(props: RegionProperties) -> Features:
+def centroid(props: RegionProperties, offset: tuple[int, int]) -> tuple[float, float]:
+    """(row, col) in frame coordinates: skimage's mean of the frame coordinates."""
+    coords = (props.coords + np.asarray(offset)).astype(np.float64)
+    row, col = coords.mean(axis=0)
+    return float(row), float(col)
+
+
+def esd_kept(area: int, min_esd_px: float) -> bool:
+    """skimage's `equivalent_diameter_area >= min_esd_px`, with its arithmetic."""
+    return bool((2 * 2 * float(area) / math.pi) ** (1 / 2) >= min_esd_px)
+
+
+def shape_features(props: RegionProperties, offset: tuple[int, int]) -> Features:
     """Shape features from skimage region properties, each property read once."""
     area, filled = int(props.area), int(props.area_filled)
     perimeter = float(props.perimeter)
     major, minor = float(props.axis_major_length), float(props.axis_minor_length)
     convex = convex_pixel_count(props.image)
     min_row, min_col, max_row, max_col = props.bbox
-    centroid = props.centroid
+    y, x = centroid(props, offset)
     local = props.centroid_local
     return {
         "width": int(max_col - min_col),
@@ -97,15 +111,15 @@ def shape_features(props: RegionProperties) -> Features:
         "%area": 1 - area / filled,
         "major": major,
         "minor": minor,
-        "y": float(centroid[0]),
-        "x": float(centroid[1]),
+        "y": y,
+        "x": x,
         "convex_area": convex,
         "perim.": perimeter,
         "elongation": _ratio(major, minor),
         "perimareaexc": _ratio(perimeter, area),
         "perimmajor": _ratio(perimeter, major),
         "circex": _circularity(area, perimeter),
-        "angle": float(props.orientation) * 180 / math.pi + 90,
+        "angle": float(props.orientation) / math.pi * 180 + 90,
         "bounding_box_area": int(props.area_bbox),
         "eccentricity": float(props.eccentricity),
         "equivalent_diameter": float(props.equivalent_diameter_area),
@@ -124,11 +138,14 @@ def blur_laplacian(gray_crop: npt.NDArray[np.uint8]) -> float:
 
 def hsv_stats(color_crop: npt.NDArray[np.uint8], filled: npt.NDArray[np.bool_]) -> Features:
     """Mean and std of OpenCV 8-bit H, S, V over the filled region."""
-    hsv = cv2.cvtColor(color_crop, cv2.COLOR_BGR2HSV)
-    pixels = hsv[filled]
+    channels = cv2.split(cv2.cvtColor(color_crop, cv2.COLOR_BGR2HSV))
     names = ("Hue", "Saturation", "Value")
-    out: Features = {f"Mean{n}": float(np.mean(pixels[:, i])) for i, n in enumerate(names)}
-    out.update({f"Std{n}": float(np.std(pixels[:, i])) for i, n in enumerate(names)})
+    out: Features = {
+        f"Mean{n}": float(np.mean(c, where=filled)) for n, c in zip(names, channels, strict=True)
+    }
+    out.update(
+        {f"Std{n}": float(np.std(c, where=filled)) for n, c in zip(names, channels, strict=True)}
+    )
     return out
 
 
@@ -136,11 +153,12 @@ def region_features(
     image: npt.NDArray[np.bool_],
     color_crop: npt.NDArray[np.uint8],
     gray_crop: npt.NDArray[np.uint8],
+    offset: tuple[int, int] = (0, 0),
 ) -> Features:
-    """Every SPEC 2.5 feature but `label`, in crop coordinates (bx = by = 0)."""
+    """Every SPEC 2.5 feature but `label` of a region whose bbox starts at `offset`."""
     props = regionprops(image.astype(np.uint8))[0]  # type: ignore[no-untyped-call]
-    feats: Features = {"label": 0, "width": 0, "height": 0, "bx": 0, "by": 0}
-    feats.update(shape_features(props))
+    feats: Features = {"label": 0, "width": 0, "height": 0, "bx": offset[1], "by": offset[0]}
+    feats.update(shape_features(props, offset))
     feats["blur_laplacian"] = blur_laplacian(gray_crop)
     feats.update(hsv_stats(color_crop, props.image_filled))
     return feats

@@ -34,9 +34,10 @@ def _wait_all(pool: WorkerPool, futures: Sequence[Future[object]]) -> None:
 def compute_flat(
     pool: WorkerPool, frames: Sequence[FrameRef], shape: tuple[int, int]
 ) -> SharedBlock:
-    """The flat of `frames` (odd count) as a shared uint16 block holding `median << 8`.
+    """The flat of `frames` as a shared uint16 block holding `median << 8` (the upper
+    middle for an even count, as the baseline takes it).
 
-    Frames that cannot be decoded are left out (the count is made odd again); with
+    Frames that cannot be decoded are left out (the count is then made odd); with
     none left the acquisition cannot be segmented.
     """
     height, width = shape
@@ -46,7 +47,7 @@ def compute_flat(
         good = [i for i, fut in enumerate(decodes) if _decoded(fut, frames[i])]
         if not good:
             raise AcquisitionError("none of the flat-field frames could be decoded")
-        count = odd(len(good))
+        count = len(good) if len(good) == len(frames) else odd(len(good))
         if good[:count] != list(range(count)):
             for slot, i in enumerate(good[:count]):  # compact the good frames to the front
                 stack.array[slot] = stack.array[i]

@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from segmenter.config import Params
-from segmenter.features import region_features
+from segmenter.features import esd_kept, region_features
 
 U8 = npt.NDArray[np.uint8]
 U16 = npt.NDArray[np.uint16]
@@ -47,7 +47,11 @@ def flat_index(flat: U8) -> U16:
 
 
 def correct_inplace(frame: U8, flat_idx: U16, lut: U8, gray: U8 | None = None) -> None:
-    """Flat-correct `frame` in place; also fill `gray` (BGR2GRAY) when given."""
+    """Flat-correct `frame` in place; also fill `gray` (BGR2GRAY) when given.
+
+    The pixel at row 0, column 0 ends black in every channel, as the baseline sets it
+    before its rescale: it anchors the triangle threshold's histogram at 0 (SPEC 2.2).
+    """
     height = frame.shape[0]
     index = np.empty((min(STRIP_ROWS, height), *frame.shape[1:]), np.uint16)
     for y in range(0, height, STRIP_ROWS):
@@ -55,6 +59,8 @@ def correct_inplace(frame: U8, flat_idx: U16, lut: U8, gray: U8 | None = None) -
         idx = index[: strip.shape[0]]
         cv2.add(flat_idx[y : y + STRIP_ROWS], strip, dst=idx, dtype=cv2.CV_16U)
         np.take(lut, idx, out=strip, mode="clip")  # in range anyway; "clip" is faster
+        if y == 0:
+            strip[0, 0] = 0
         if gray is not None:
             cv2.cvtColor(strip, cv2.COLOR_BGR2GRAY, dst=gray[y : y + STRIP_ROWS])
 
@@ -148,20 +154,29 @@ class Region:
         return self.top, self.left + int(np.argmax(self.image[0]))
 
 
-def find_regions(mask: U8, params: Params) -> list[Region]:
-    """8-connected regions of the cleaned mask with area >= the ESD threshold, in raster order."""
-    min_area = params.min_area_px
+def clean_windows(mask: U8, params: Params) -> tuple[Windows, list[U8]]:
+    """The first erosion on the full frame, then the rest of the mask steps on each
+    window around the foreground (SPEC 2.3)."""
     eroded = first_erode(mask, params)
-    found: list[Region] = []
     tiles = windows(eroded, params.morphology_reach + 2)
-    for group, (y0, y1, x0, x1) in enumerate(tiles.boxes, start=1):
-        cleaned = grow_and_close(np.ascontiguousarray(eroded[y0:y1, x0:x1]), params)
+    cleaned = [
+        grow_and_close(np.ascontiguousarray(eroded[y0:y1, x0:x1]), params)
+        for y0, y1, x0, x1 in tiles.boxes
+    ]
+    return tiles, cleaned
+
+
+def label_windows(tiles: Windows, cleaned: list[U8], params: Params) -> list[Region]:
+    """8-connected regions of the cleaned windows with an ESD >= the threshold, each
+    taken from the window that owns its first pixel, in raster order."""
+    found: list[Region] = []
+    for group, ((y0, _y1, x0, _x1), window) in enumerate(zip(tiles.boxes, cleaned, strict=True), 1):
         n, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
-            cleaned, 8, cv2.CV_32S, cv2.CCL_BBDT
+            window, 8, cv2.CV_32S, cv2.CCL_BBDT
         )
         for lab in range(1, n):
             left, top, width, height, area = (int(v) for v in stats[lab])
-            if area < min_area:
+            if not esd_kept(area, params.min_esd_px):
                 continue
             image = labels[top : top + height, left : left + width] == lab
             region = Region(y0 + top, x0 + left, image)
@@ -169,6 +184,11 @@ def find_regions(mask: U8, params: Params) -> list[Region]:
                 found.append(region)
     found.sort(key=lambda r: r.first_pixel)
     return found
+
+
+def find_regions(mask: U8, params: Params) -> list[Region]:
+    """The kept regions of a threshold mask once cleaned, in raster order."""
+    return label_windows(*clean_windows(mask, params), params)
 
 
 def crop_box(region: Region, shape: tuple[int, ...], padding: int) -> tuple[int, int, int, int]:
@@ -196,22 +216,28 @@ class Segmentation:
     crops: list[bytes]
 
 
+def object_features(region: Region, corrected: U8, gray: U8, index: int) -> dict[str, float | int]:
+    """The features of a kept region; `label` is its index within the frame."""
+    h, w = region.image.shape
+    box = (slice(region.top, region.top + h), slice(region.left, region.left + w))
+    feats = region_features(region.image, corrected[box], gray[box], (region.top, region.left))
+    feats["label"] = index
+    return feats
+
+
+def object_crop(region: Region, corrected: U8, params: Params) -> bytes:
+    """The region's padded crop of the corrected frame, as JPEG."""
+    y0, y1, x0, x1 = crop_box(region, corrected.shape, params.crop_padding)
+    return encode_jpeg(corrected[y0:y1, x0:x1], params.jpeg_quality)
+
+
 def measure(corrected: U8, gray: U8, mask: U8, params: Params) -> Segmentation:
     """Regions of a cleaned-to-be mask -> features and encoded crops."""
-    features: list[dict[str, float | int]] = []
-    crops: list[bytes] = []
-    for i, region in enumerate(find_regions(mask, params)):
-        h, w = region.image.shape
-        box = (slice(region.top, region.top + h), slice(region.left, region.left + w))
-        feats = region_features(region.image, corrected[box], gray[box])
-        feats["label"] = i
-        feats["bx"], feats["by"] = region.left, region.top
-        feats["x"] = float(feats["x"]) + region.left
-        feats["y"] = float(feats["y"]) + region.top
-        features.append(feats)
-        y0, y1, x0, x1 = crop_box(region, corrected.shape, params.crop_padding)
-        crops.append(encode_jpeg(corrected[y0:y1, x0:x1], params.jpeg_quality))
-    return Segmentation(features, crops)
+    regions = find_regions(mask, params)
+    return Segmentation(
+        [object_features(r, corrected, gray, i) for i, r in enumerate(regions)],
+        [object_crop(r, corrected, params) for r in regions],
+    )
 
 
 def segment_frame(

@@ -82,13 +82,14 @@ def frame_shape(frames: Sequence[Path]) -> tuple[int, int]:
 def process_columns(
     acq: Acquisition, params: Params, settings: RunSettings, manifest: dict[str, Any]
 ) -> dict[str, Any]:
+    """The baseline's process columns, in its order (SPEC 2.7)."""
     run_id = settings.process_id or manifest["process_uuid"]
-    process_id = f"{acq.project}_{acq.sample_id}_{run_id}".replace(" ", "_")
+    project, sample = (text.replace(" ", "_") for text in (acq.project, acq.sample_id))
     return {
-        "process_id": process_id,
         "process_datetime": manifest["process_datetime"],
         "process_uuid": manifest["process_uuid"],
-        **params.process_columns(),
+        "process_id": f"{project}_{sample}_{run_id}",
+        **params.step_columns(),
     }
 
 
@@ -137,9 +138,9 @@ class AcquisitionRun:
         manifest = {
             "run": {"params": asdict(self.params), "frames": [p.name for p in acq.frames]},
             "process_uuid": str(uuid.uuid4()),
-            "process_datetime": datetime.now(UTC).isoformat(timespec="seconds"),
+            "process_datetime": datetime.now(UTC).replace(tzinfo=None).isoformat(),
         }
-        ecotaxa.build_columns(*self._tsv_values(manifest))  # bad metadata fails before any work
+        ecotaxa.build_columns(self._tsv_values(manifest))  # bad metadata fails before any work
         try:
             acq.objects_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -191,18 +192,17 @@ class AcquisitionRun:
         if removed:
             log.info("%s: removed %d temporary file(s) of an interrupted run", acq.rel, removed)
 
-    def _tsv_values(self, manifest: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The per-acquisition TSV cells: (metadata columns, process columns)."""
+    def _tsv_values(self, manifest: dict[str, Any]) -> ecotaxa.AcquisitionCells:
+        """The per-acquisition TSV cells: metadata, the baseline's process columns, ours."""
         process = process_columns(self.acq, self.params, self.settings, manifest)
-        return {k: v for k, v in self.acq.metadata.items() if k not in process}, process
+        return ecotaxa.AcquisitionCells(self.acq.metadata, process, self.params.extra_columns())
 
     def _write_outputs(self, manifest: dict[str, Any]) -> str | None:
         acq = self.acq
         n = len(self.state.committed)
         self.store.remove_stale_crops(o.img_file_name for o in self.store.objects(n))
-        metadata, process = self._tsv_values(manifest)
         tsv = acq.objects_dir / acq.tsv_name
-        ecotaxa.write_tsv(tsv, metadata, process, self.store.objects(n))
+        ecotaxa.write_tsv(tsv, self._tsv_values(manifest), self.store.objects(n))
         archive = None
         if self.settings.ecotaxa:
             try:

@@ -31,7 +31,7 @@ from segmenter import ops
 from segmenter.config import Params
 from segmenter.engine import WorkerPool
 from segmenter.errors import FrameError, Interrupted
-from segmenter.flat import flat_window, should_recalculate
+from segmenter.flat import flat_window, next_average, should_recalculate
 from segmenter.flatcalc import compute_flat
 from segmenter.imageio import read_frame
 from segmenter.records import FrameFailure, FrameOutcome, FrameResult, ObjectRecord
@@ -51,7 +51,8 @@ class RunState:
     """What the committed prefix implies for the next frame."""
 
     committed: list[CommittedFrame] = field(default_factory=list)
-    counts: list[int] = field(default_factory=list)  # objects of each committed good frame
+    good: int = 0  # committed frames that did not fail
+    average: float = 0.0  # the baseline's running mean of their kept-object counts
     flat_id: int = 0  # the flat in effect is flat_window(flat_id, ...)
     objects: int = 0
 
@@ -63,8 +64,9 @@ class RunState:
             return False
         k = len(frame.objects)
         nxt = frame.index + 1
-        trigger = nxt < n_frames and should_recalculate(k, self.counts, params)
-        self.counts.append(k)
+        trigger = nxt < n_frames and should_recalculate(k, self.average, params)
+        self.average = next_average(self.average, k, self.good)
+        self.good += 1
         self.objects += k
         if trigger:
             self.flat_id = nxt
@@ -255,7 +257,7 @@ class FrameScheduler:
         return trigger
 
     def _labelled(self, result: FrameResult) -> CommittedFrame:
-        first = self.state.objects + 1
+        first = self.state.objects  # labels run over the acquisition from 0
         objects = tuple(
             ObjectRecord(o.object_id, o.img_file_name, {**o.features, "label": first + i})
             for i, o in enumerate(result.objects)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -13,12 +14,23 @@ from segmenter import shm
 from segmenter.ecotaxa import read_tsv
 from segmenter.synth import SynthSpec, write_acquisition
 
-REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
+SHARED = Path(__file__).resolve().parents[2] / "shared"  # ../shared beside the checkout
+REALDATA = SHARED / "realdata"
 REAL_FRAME = REALDATA / "planktoscope_raw" / "planktoscope_hq_4056x3040_main.jpeg"
 # Columns that differ between two runs of the same data by design.
 RUN_COLUMNS = {"process_datetime", "process_uuid", "process_id"}
 
 MakeAcq = Callable[..., tuple[Path, Path]]
+
+
+def require(path: Path) -> None:
+    """Skip when `path` (under ../shared) is missing; under CI=true that is a failure."""
+    if path.exists():
+        return
+    message = f"{path} is missing: put the shared folder beside the checkout"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
 
 
 @pytest.fixture

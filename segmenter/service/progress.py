@@ -102,7 +102,8 @@ class AcquisitionProgress:
         for obj in objects:
             object_id = str(obj.get("object_id", ""))
             features = obj.get("features", {})
-            self.publisher.publish(OBJECT_TOPIC, encode(ObjectIdMessage(object_id)))
+            label = str(features.get("label", ""))  # the old program sent the label here
+            self.publisher.publish(OBJECT_TOPIC, encode(ObjectIdMessage(label)))
             self.publisher.publish(METRIC_TOPIC, encode(MetricMessage.of(object_id, features)))
 
     def rate(self, event: Progress) -> tuple[float | None, float | None]:

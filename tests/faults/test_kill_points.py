@@ -25,7 +25,7 @@ from tests.conftest import archive_content
 
 POINTS = 20
 PHASES: dict[int, str] = {}  # point -> what was committed when it was killed
-SPEC = SynthSpec(frames=12, objects=30, width=1014, height=760, seed=21)
+SPEC = SynthSpec(frames=12, objects=6, width=1014, height=760, seed=21, bursts=(4,), burst=40)
 ARGS = ["segment", "--workers", "2", "--remove-previous-mask", "--keep", "--json"]
 ENV = os.environ | {"PYTHONPATH": str(Path(__file__).resolve().parents[2])}
 
