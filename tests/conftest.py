@@ -14,7 +14,8 @@ from segmenter import shm
 from segmenter.ecotaxa import read_tsv
 from segmenter.synth import SynthSpec, write_acquisition
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"  # ../shared beside the checkout
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"  # ../shared beside the checkout
 REALDATA = SHARED / "realdata"
 REAL_FRAME = REALDATA / "planktoscope_raw" / "planktoscope_hq_4056x3040_main.jpeg"
 # Columns that differ between two runs of the same data by design.

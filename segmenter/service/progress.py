@@ -65,7 +65,6 @@ class AcquisitionProgress:
         self.on_begin, self.on_frame = on_begin, on_frame
         self.first_done: int | None = None
         self.first_time = time.monotonic()
-        self.flat_done = -1
         self.last: ProgressMessage | None = None
 
     def __call__(self, event: Progress) -> None:
@@ -81,12 +80,8 @@ class AcquisitionProgress:
         if event.phase == "start":
             self.first_done, self.first_time = event.done, time.monotonic()
             self.on_begin(event.acquisition)
-            if event.done < event.total:
-                self.flat_done = event.done
-                self._status(Status.FLAT, qos=1)
-        elif event.phase == "flat" and event.done > self.flat_done:
-            self.flat_done = event.done
-            self._status(Status.FLAT, qos=1)
+            if event.done < event.total:  # the initial flat only: the old program
+                self._status(Status.FLAT, qos=1)  # did not announce recalculations
         elif event.phase == "frame":
             self._status(progress_text(event.frame, event.done, event.total))
             self._publish_objects(event)
