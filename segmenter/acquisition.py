@@ -43,21 +43,26 @@ def find_acquisitions(path: Path, recursive: bool = True) -> list[Path]:
         raise AcquisitionError(f"{path} is not a folder")
     if (path / METADATA).is_file() or not recursive:
         return [path] if (path / METADATA).is_file() else []
+    if (path / "img").is_dir():  # a data root: its acquisitions are below img/
+        path = path / "img"
     found = [Path(root) for root, _dirs, files in os.walk(path) if METADATA in files]
     return sorted(found)
 
 
 def resolve_data_root(path: Path, explicit: Path | None) -> Path:
-    """--data-root, else $PLANKTOSCOPE_DATA_PATH, else the folder holding the `img/` above."""
+    """--data-root; else the data root PATH is (it holds img/) or lies in (the folder
+    holding the img/ above it); else $PLANKTOSCOPE_DATA_PATH."""
     if explicit is not None:
         return explicit.resolve()
-    env = os.environ.get("PLANKTOSCOPE_DATA_PATH")
-    if env:
-        return Path(env).resolve()
     resolved = path.resolve()
+    if (resolved / "img").is_dir():
+        return resolved
     for parent in (resolved, *resolved.parents):
         if parent.name == "img":
             return parent.parent
+    env = os.environ.get("PLANKTOSCOPE_DATA_PATH")
+    if env:
+        return Path(env).resolve()
     raise ConfigError(
         f"cannot tell the data root of {path}: it is not below an img/ folder; "
         "pass --data-root DIR or set PLANKTOSCOPE_DATA_PATH"

@@ -210,7 +210,9 @@ def cmd_segment(args: argparse.Namespace) -> int:
     for path in args.paths:
         if not path.exists():
             raise SegmenterError(f"{path} does not exist")
-    data_root = resolve_data_root(args.paths[0], args.data_root)
+    roots: dict[Path, list[Path]] = {}  # PATHs may lie under several data roots
+    for path in args.paths:
+        roots.setdefault(resolve_data_root(path, args.data_root), []).append(path)
     settings = RunSettings(
         force=args.force,
         recursive=args.recursive,
@@ -222,8 +224,12 @@ def cmd_segment(args: argparse.Namespace) -> int:
         remove_previous_mask=args.remove_previous_mask,
     )
     bar = TerminalBar() if sys.stderr.isatty() and not args.json else None
+    summaries: list[AcquisitionSummary] = []
     with Segmenter(settings.worker_count) as seg, _stop_on_signals(seg):
-        summaries = seg.run(args.paths, settings, data_root, bar or (lambda _e: None))
+        for data_root, paths in roots.items():
+            summaries += seg.run(paths, settings, data_root, bar or (lambda _e: None))
+            if any(s.status == "interrupted" for s in summaries):
+                break
     return _report(summaries, args.json)
 
 

@@ -23,7 +23,6 @@ from segmenter.worker import init_worker
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-MAX_REBUILDS = 3
 FAULTS_ENV = "SEGMENTER_TEST_FAULTS"  # fault injection for the test suite only
 
 
@@ -95,7 +94,7 @@ class WorkerPool:
                 self.workers,
                 mp_context=self._ctx,
                 initializer=init_worker,
-                initargs=(self.stop.raw, 1, os.environ.get(FAULTS_ENV)),
+                initargs=(self.stop.raw, 1, os.environ.get(FAULTS_ENV), True, os.getpid()),
             )
         except (OSError, ValueError) as exc:
             return self._fall_back(f"cannot start worker processes: {exc}")
@@ -115,14 +114,12 @@ class WorkerPool:
             return self._executor.submit(fn, *args)
 
     def rebuild(self) -> None:
-        """Replace a broken pool; after MAX_REBUILDS, run inline from now on."""
+        """Replace a broken pool. Never inline: a frame that kills its worker would kill
+        this process; the scheduler isolates such frames instead."""
         self._executor.shutdown(wait=False, cancel_futures=True)
         self.rebuilds += 1
-        if self.rebuilds > MAX_REBUILDS:
-            self._executor = self._fall_back(f"the worker pool broke {self.rebuilds} times")
-        else:
-            log.warning("a worker process died; starting a new pool (%d)", self.rebuilds)
-            self._executor = self._create()
+        log.warning("a worker process died; starting a new pool (%d)", self.rebuilds)
+        self._executor = self._create()
 
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)

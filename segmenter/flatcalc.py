@@ -3,14 +3,17 @@ then the per-pixel median by row strips, straight into the shared flat (`flat <<
 
 from __future__ import annotations
 
-import itertools
 import logging
 from collections.abc import Sequence
 from concurrent.futures import Future, wait
+from concurrent.futures.process import BrokenProcessPool
+from itertools import pairwise
+
+import numpy as np
 
 from segmenter.engine import WorkerPool
 from segmenter.errors import AcquisitionError, FrameError, Interrupted
-from segmenter.flat import odd
+from segmenter.flat import median_rows, odd
 from segmenter.shm import SharedBlock, shared_block
 from segmenter.worker import FrameRef, decode_into, median_into_flat
 
@@ -38,13 +41,14 @@ def compute_flat(
     middle for an even count, as the baseline takes it).
 
     Frames that cannot be decoded are left out (the count is then made odd); with
-    none left the acquisition cannot be segmented.
+    none left the acquisition cannot be segmented. A worker that dies meanwhile costs
+    nothing but time: the pool is rebuilt, the decodes it lost are done again one at a
+    time (a frame that kills its worker twice is left out) and the median strips it
+    lost are computed here.
     """
     height, width = shape
     with shared_block((len(frames), height, width, 3), "uint8") as stack:
-        decodes = [pool.submit(decode_into, stack.ref, i, f.path) for i, f in enumerate(frames)]
-        _wait_all(pool, decodes)  # type: ignore[arg-type]
-        good = [i for i, fut in enumerate(decodes) if _decoded(fut, frames[i])]
+        good = _decode_all(pool, stack, frames)
         if not good:
             raise AcquisitionError("none of the flat-field frames could be decoded")
         count = len(good) if len(good) == len(frames) else odd(len(good))
@@ -53,24 +57,65 @@ def compute_flat(
                 stack.array[slot] = stack.array[i]
         flat = SharedBlock((height, width, 3), "uint16")
         try:
-            bands = max(1, pool.parallelism * 2)
-            edges = [height * k // bands for k in range(bands + 1)]
-            strips = [
-                pool.submit(median_into_flat, stack.ref, count, flat.ref, y0, y1)
-                for y0, y1 in itertools.pairwise(edges)
-                if y1 > y0
-            ]
-            _wait_all(pool, strips)  # type: ignore[arg-type]
-            for fut in strips:
-                fut.result()
+            _median_all(pool, stack, count, flat)
         except BaseException:
             flat.close()
             raise
     return flat
 
 
-def _decoded(fut: Future[tuple[int, int]], frame: FrameRef) -> bool:
-    exc = fut.exception()
+def _decode_all(pool: WorkerPool, stack: SharedBlock, frames: Sequence[FrameRef]) -> list[int]:
+    """Decode every frame into its slot; the slots that hold a frame, in order."""
+    epoch = pool.rebuilds
+    decodes = [pool.submit(decode_into, stack.ref, i, f.path) for i, f in enumerate(frames)]
+    _wait_all(pool, decodes)  # type: ignore[arg-type]
+    good, lost = [], []
+    for i, fut in enumerate(decodes):
+        exc = fut.exception()
+        if isinstance(exc, BrokenProcessPool):
+            lost.append(i)
+        elif _decoded(exc, frames[i]):
+            good.append(i)
+    if lost and pool.rebuilds == epoch:
+        pool.rebuild()
+    for i in lost:  # one at a time: only a frame that kills its worker is charged
+        for attempt in range(2):
+            epoch = pool.rebuilds
+            fut = pool.submit(decode_into, stack.ref, i, frames[i].path)
+            _wait_all(pool, [fut])  # type: ignore[list-item]
+            exc = fut.exception()
+            if not isinstance(exc, BrokenProcessPool):
+                if _decoded(exc, frames[i]):
+                    good.append(i)
+                break
+            if pool.rebuilds == epoch:
+                pool.rebuild()
+            if attempt == 1:
+                log.warning("flat field: skipping %s (its worker process died)", frames[i].name)
+    return sorted(good)
+
+
+def _median_all(pool: WorkerPool, stack: SharedBlock, count: int, flat: SharedBlock) -> None:
+    """The median by row strips on the pool; strips a dying worker lost, here."""
+    height = flat.array.shape[0]
+    epoch = pool.rebuilds
+    bands = max(1, pool.parallelism * 2)
+    edges = [(y0, y1) for y0, y1 in pairwise(height * k // bands for k in range(bands + 1))]
+    edges = [(y0, y1) for y0, y1 in edges if y1 > y0]
+    strips = [pool.submit(median_into_flat, stack.ref, count, flat.ref, y0, y1) for y0, y1 in edges]
+    _wait_all(pool, strips)  # type: ignore[arg-type]
+    for (y0, y1), fut in zip(edges, strips, strict=True):
+        if isinstance(fut.exception(), BrokenProcessPool):
+            if pool.rebuilds == epoch:
+                pool.rebuild()
+            out = np.empty((y1 - y0, *flat.array.shape[1:]), np.uint8)
+            median_rows(stack.array[:count, y0:y1], out, 0, y1 - y0)  # type: ignore[arg-type]
+            np.left_shift(out.astype(np.uint16), 8, out=flat.array[y0:y1])
+        else:
+            fut.result()
+
+
+def _decoded(exc: BaseException | None, frame: FrameRef) -> bool:
     if exc is None:
         return True
     if isinstance(exc, FrameError):

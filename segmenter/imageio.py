@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import struct
 from pathlib import Path
 
@@ -48,9 +49,19 @@ def check_jpeg(name: str, data: bytes) -> None:
         raise FrameError(name, f"{size[0]}x{size[1]} is too large to decode safely")
 
 
+def printable_name(path: Path) -> str:
+    """The file name as text; bytes that are not UTF-8 shown as `\\xff` escapes."""
+    return os.fsencode(path.name).decode("utf-8", "backslashreplace")
+
+
 def read_frame(path: Path, into: npt.NDArray[np.uint8] | None = None) -> npt.NDArray[np.uint8]:
     """Decode a frame as BGR uint8; straight into `into` when it has the frame's shape
-    and this OpenCV can decode into a given array (no 37 MB temporary, no copy)."""
+    and this OpenCV can decode into a given array (no 37 MB temporary, no copy).
+
+    A name that is not valid UTF-8 is refused before OpenCV sees it (its imread
+    segfaults on one), and its object ids could not be written as text anyway."""
+    if printable_name(path) != path.name:
+        raise FrameError(printable_name(path), "its file name is not valid UTF-8; rename it")
     try:
         data = path.read_bytes()
     except OSError as exc:

@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -28,10 +29,12 @@ from segmenter.errors import AcquisitionError, Interrupted, SegmenterError, stor
 from segmenter.imageio import jpeg_size
 from segmenter.scheduler import FrameScheduler, RunState
 from segmenter.shm import sweep_stale
-from segmenter.streamer import FrameStore, atomic_write, remove_temporaries
+from segmenter.streamer import FrameStore, acquisition_lock, atomic_write, remove_temporaries
 from segmenter.worker import FrameRef
 
 log = logging.getLogger(__name__)
+
+HEADER_BYTES = 65536  # where a frame's JPEG header (after its EXIF) is found
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,16 +70,20 @@ class AcquisitionSummary:
 
 
 def frame_shape(frames: Sequence[Path]) -> tuple[int, int]:
-    """(height, width) of the acquisition: the first frame with a readable header."""
-    for path in frames[:20]:
+    """(height, width) of the acquisition: the size most frames' JPEG headers give (the
+    first frame may be the odd one out). Frames of another size fail one by one."""
+    sizes: Counter[tuple[int, int]] = Counter()
+    for path in frames:
         try:
             with open(path, "rb") as fh:
-                size = jpeg_size(fh.read(65536))
+                size = jpeg_size(fh.read(HEADER_BYTES))
         except OSError:
             continue
         if size is not None:
-            return size[1], size[0]
-    raise AcquisitionError(f"{frames[0].parent}: no frame has a readable JPEG header")
+            sizes[size[1], size[0]] += 1
+    if not sizes:
+        raise AcquisitionError(f"{frames[0].parent}: no frame has a readable JPEG header")
+    return sizes.most_common(1)[0][0]
 
 
 def process_columns(
@@ -132,19 +139,21 @@ class AcquisitionRun:
             path.unlink(missing_ok=True)
 
     def run(self) -> AcquisitionSummary:
-        acq = self.acq
-        if self.settings.force:
-            self._forget_outputs()
+        """Segment and archive; one process at a time per acquisition (a second one is
+        told which process holds it)."""
         manifest = {
-            "run": {"params": asdict(self.params), "frames": [p.name for p in acq.frames]},
+            "run": {"params": asdict(self.params), "frames": [p.name for p in self.acq.frames]},
             "process_uuid": str(uuid.uuid4()),
             "process_datetime": datetime.now(UTC).replace(tzinfo=None).isoformat(),
         }
         ecotaxa.build_columns(self._tsv_values(manifest))  # bad metadata fails before any work
-        try:
-            acq.objects_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise storage_error(acq.objects_dir, exc) from exc
+        with acquisition_lock(self.acq.objects_dir):
+            if self.settings.force:
+                self._forget_outputs()
+            return self._run_locked(manifest)
+
+    def _run_locked(self, manifest: dict[str, Any]) -> AcquisitionSummary:
+        acq = self.acq
         self._remove_temporaries()
         manifest, committed = self.store.open(manifest)
         n = len(acq.frames)
@@ -165,9 +174,20 @@ class AcquisitionRun:
             self._on_flat,
         )
         scheduler.run()
+        self._check_failures()
         self._emit("archive")
         archive = self._write_outputs(manifest)
         return self._summary("done", archive)
+
+    def _check_failures(self) -> None:
+        """More than half of the frames failed: not an acquisition to archive."""
+        failed = [f for f in self.state.committed if f.failed is not None]
+        n = len(self.acq.frames)
+        if 2 * len(failed) > n:
+            raise AcquisitionError(
+                f"{len(failed)} of {n} frames failed (first: {failed[0].name}: "
+                f"{failed[0].failed}); not archived: fix the frames and run again"
+            )
 
     def _on_flat(self, flat_id: int, flat: np.ndarray) -> None:
         self._emit("flat")
@@ -310,7 +330,9 @@ class Segmenter:
     def run_one(
         self, folder: Path, settings: RunSettings, data_root: Path, on_progress: ProgressCallback
     ) -> AcquisitionSummary:
+        """One acquisition; every failure is a summary with one line saying what to do."""
         started = time.monotonic()
+        run: AcquisitionRun | None = None
         try:
             acq = load_acquisition(folder, data_root)
             if acq.done_file.exists() and not settings.force:
@@ -321,18 +343,18 @@ class Segmenter:
                     message="already segmented (done.txt); use --force",
                 )
             run = AcquisitionRun(acq, settings, self.pool, on_progress)
-            try:
-                return run.run()
-            except Interrupted as exc:
-                return run._summary("interrupted", message=str(exc))
-        except SegmenterError as exc:
+            return run.run()
+        except Interrupted as exc:
+            assert run is not None
+            return run._summary("interrupted", message=str(exc))
+        except (SegmenterError, OSError) as exc:
+            if isinstance(exc, OSError):  # a storage error no step named: name its path
+                exc = storage_error(Path(exc.filename or folder), exc)
             log.error("%s: %s", folder, exc)
-            return AcquisitionSummary(
-                str(folder),
-                "failed",
-                message=str(exc),
-                seconds=round(time.monotonic() - started, 3),
-            )
+            if run is not None:
+                return run._summary("failed", message=str(exc))
+            seconds = round(time.monotonic() - started, 3)
+            return AcquisitionSummary(str(folder), "failed", message=str(exc), seconds=seconds)
 
     def close(self) -> None:
         self.pool.close()

@@ -9,9 +9,12 @@
   recalculation, later work is dropped (a new generation), the new flat is computed
   on the pool and the frames after it are resubmitted. The result equals the serial
   baseline's, whatever the worker count.
-- A task that raises or whose worker dies is retried once, frame by frame; a frame
-  that fails twice is committed as failed. A stop cancels what has not started, lets
-  running frames finish, commits the contiguous part and raises Interrupted.
+- A task that raises is retried once, frame by frame; a frame that fails twice is
+  committed as failed. When a worker dies, every task in flight fails with it: their
+  frames are suspects, re-run one at a time with nothing beside them, so that only a
+  frame whose own run kills a worker is charged (twice, and it is committed as failed).
+  A stop cancels what has not started, lets running frames finish, commits the
+  contiguous part and raises Interrupted.
 """
 
 from __future__ import annotations
@@ -85,6 +88,7 @@ class _Sent:
     task: ChunkTask
     generation: int
     epoch: int
+    alone: bool = False  # a suspect, run with nothing beside it
 
 
 class FrameScheduler:
@@ -108,6 +112,7 @@ class FrameScheduler:
         self.in_flight: dict[Future[list[FrameOutcome]], _Sent] = {}
         self.buffer: dict[int, FrameOutcome] = {}
         self.retry: deque[FrameRef] = deque()
+        self.suspects: list[FrameRef] = []  # in flight when a worker died, not yet cleared
         self.attempts: dict[int, int] = {}
         self.next_submit = self.next_commit = len(state.committed)
         self.flat: SharedBlock | None = None
@@ -177,9 +182,12 @@ class FrameScheduler:
 
     def _fill(self) -> None:
         while len(self.in_flight) < self.max_in_flight and (
-            self.retry or self.next_submit < len(self.refs)
+            self.suspects or self.retry or self.next_submit < len(self.refs)
         ):
-            frames = self._next_frames()
+            alone = bool(self.suspects)
+            if alone and self.in_flight:
+                return  # a suspect runs with nothing beside it
+            frames = (self.suspects.pop(0),) if alone else self._next_frames()
             assert self.flat is not None
             task = ChunkTask(
                 frames,
@@ -189,7 +197,9 @@ class FrameScheduler:
                 self._previous(frames[0].index),
             )
             fut = self.pool.submit(run_chunk, task)
-            self.in_flight[fut] = _Sent(task, self.generation, self.pool.rebuilds)
+            self.in_flight[fut] = _Sent(task, self.generation, self.pool.rebuilds, alone)
+            if alone:
+                return
 
     # -- collecting ------------------------------------------------------------------
     def _collect(self, fut: Future[list[FrameOutcome]]) -> None:
@@ -201,8 +211,13 @@ class FrameScheduler:
         except BrokenProcessPool:
             if sent.epoch == self.pool.rebuilds:
                 self.pool.rebuild()
-            if sent.generation == self.generation:
-                self._retry(sent.task, "its worker process died")
+            if sent.generation != self.generation:
+                return
+            if sent.alone:  # it broke the pool on its own: charged
+                self._retry(sent.task, "its worker process died", self._suspect)
+            else:
+                for ref in sent.task.frames:
+                    self._suspect(ref)
             return
         except Exception as exc:
             if sent.generation == self.generation:
@@ -217,7 +232,18 @@ class FrameScheduler:
         if missing and not self.pool.stop.is_set():
             self.retry.extend(missing)
 
-    def _retry(self, task: ChunkTask, reason: str) -> None:
+    def _suspect(self, ref: FrameRef) -> None:
+        """Re-run `ref` alone (not charged), unless it is done or already a suspect."""
+        if ref.index in self.buffer or ref.index < self.next_commit or ref in self.suspects:
+            return
+        self.suspects.append(ref)
+        self.suspects.sort(key=lambda r: r.index)
+
+    def _retry(
+        self, task: ChunkTask, reason: str, again: Callable[[FrameRef], None] | None = None
+    ) -> None:
+        """Charge each frame of `task` an attempt: a second one fails it, else `again`
+        (the retry queue by default)."""
         for ref in task.frames:
             if ref.index in self.buffer or ref.index < self.next_commit:
                 continue
@@ -227,6 +253,8 @@ class FrameScheduler:
                 self.buffer[ref.index] = FrameFailure(
                     ref.index, ref.name, f"failed twice: {reason}"
                 )
+            elif again is not None:
+                again(ref)
             else:
                 self.retry.append(ref)
 
@@ -272,6 +300,7 @@ class FrameScheduler:
             fut.cancel()
         self.buffer.clear()
         self.retry.clear()
+        self.suspects.clear()
         nxt = self.next_commit
         self.next_submit = nxt
         assert self.flat is not None
@@ -292,5 +321,6 @@ class FrameScheduler:
             for fut in done:
                 self._collect(fut)
         self.retry.clear()
+        self.suspects.clear()
         self._commit_ready(draining=True)
         self.buffer.clear()

@@ -132,8 +132,57 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+SEMAPHORE_PREFIX = "sem.mp-"  # multiprocessing's named semaphores (the pool's queues)
+
+
+def _mapped_inodes() -> set[int]:
+    """Inodes of /dev/shm files mapped by a process of this user (by inode: glibc maps a
+    semaphore under a temporary name before linking it to its own). One whose maps cannot
+    be read (a sandbox's init) is skipped: unlinking a name does not take the semaphore
+    from a process that has it open, only from one that would open it later."""
+    uid, device, mapped = os.getuid(), SHM_DIR.stat().st_dev, set()
+    shm_dev = f"{os.major(device):02x}:{os.minor(device):02x}"
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if proc.stat().st_uid != uid:
+                continue
+            maps = (proc / "maps").read_text()
+        except OSError:
+            continue  # gone meanwhile, or not ours to read
+        for line in maps.splitlines():
+            fields = line.split(maxsplit=5)
+            if len(fields) == 6 and fields[3] == shm_dev:
+                mapped.add(int(fields[4]))
+    return mapped
+
+
+def orphan_semaphores() -> list[str]:
+    """This user's multiprocessing semaphores that no live process has open: what a
+    SIGKILL of a whole segmenter (resource tracker included) leaves for good. A named
+    semaphore in use is mapped by every process that has it open."""
+    if not SHM_DIR.is_dir():
+        return []
+    candidates: dict[str, int] = {}
+    for path in SHM_DIR.iterdir():
+        if path.name.startswith(SEMAPHORE_PREFIX):
+            with suppress(OSError):
+                st = path.stat()
+                if st.st_uid == os.getuid():
+                    candidates[path.name] = st.st_ino
+    if not candidates:
+        return []
+    mapped = _mapped_inodes()
+    return sorted(name for name, inode in candidates.items() if inode not in mapped)
+
+
 def sweep_stale() -> list[str]:
-    """Unlink segments whose creating process is gone (left by a SIGKILL)."""
+    """Unlink segments whose creating process is gone and semaphores nobody has open
+    (both left by a SIGKILL)."""
+    for name in orphan_semaphores():
+        with suppress(FileNotFoundError):
+            (SHM_DIR / name).unlink()
     removed = []
     for name in ours():
         try:

@@ -10,21 +10,25 @@ on resume, lines whose crops are missing end the committed prefix.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import logging
 import os
 import shutil
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from segmenter.errors import StorageError, storage_error
+from segmenter.errors import AcquisitionError, StorageError, storage_error
 from segmenter.records import ObjectRecord
 
 log = logging.getLogger(__name__)
 
 STATE_DIR = ".segmenter"
+LOCK_FILE = ".segmenter.lock"  # beside STATE_DIR, which a --force run removes
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +89,36 @@ def atomic_write(path: Path, data: bytes, durable: bool = False) -> None:
         raise storage_error(path, exc) from exc
 
 
+@contextlib.contextmanager
+def acquisition_lock(objects_dir: Path) -> Iterator[None]:
+    """Hold the acquisition's advisory lock (one process at a time works on it). The
+    lock file says who holds it, for the AcquisitionError a second process gets."""
+    path = objects_dir / LOCK_FILE
+    try:
+        objects_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        raise storage_error(objects_dir, exc) from exc
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
+            raise AcquisitionError(
+                f"{objects_dir} is being segmented by {holder}: wait for it or stop it"
+            ) from None
+        started = datetime.now(UTC).isoformat(timespec="seconds")
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"process {os.getpid()} ({_program()}, since {started})\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock; the file stays (unlinking it would race)
+
+
+def _program() -> str:
+    return " ".join([Path(sys.argv[0]).name, *sys.argv[1:2]]) if sys.argv else "python"
+
+
 def remove_temporaries(folder: Path, prefix: str = ".") -> int:
     """Delete `<prefix>*.tmp` files a killed run left in `folder` (our temporary names
     start with a dot and end with .tmp); returns how many. Nothing else is touched."""
@@ -138,11 +172,11 @@ class FrameStore:
                 frame = CommittedFrame.from_line(path.read_text(encoding="utf-8"))
             except (OSError, ValueError, KeyError, TypeError):
                 break
-            if frame.index != len(frames) or not self._crops_present(frame):
-                break
+            if frame.index != len(frames) or frame.failed or not self._crops_present(frame):
+                break  # a failed frame is tried again: what follows it depends on it
             frames.append(frame)
         for stale in self.frames_dir.glob("*.jsonl"):
-            if int(stale.stem) >= len(frames):
+            if stale.stem.isdigit() and int(stale.stem) >= len(frames):
                 stale.unlink()
         return frames
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,13 +24,14 @@ from segmenter import ops
 from segmenter.config import Params
 from segmenter.errors import FrameError
 from segmenter.flat import median_rows
-from segmenter.imageio import read_frame
+from segmenter.imageio import printable_name, read_frame
 from segmenter.records import FrameFailure, FrameOutcome, FrameResult, ObjectRecord
 from segmenter.shm import Attachments, SharedArray
 
 log = logging.getLogger(__name__)
 
 U8 = npt.NDArray[np.uint8]
+PARENT_POLL_S = 0.5
 
 
 class StopFlag(Protocol):
@@ -43,14 +45,21 @@ _buffer: U8 | None = None  # the frame being segmented, reused (see _load)
 
 
 def init_worker(
-    stop: StopFlag | None, threads: int = 1, faults: str | None = None, own_process: bool = True
+    stop: StopFlag | None,
+    threads: int = 1,
+    faults: str | None = None,
+    own_process: bool = True,
+    parent: int | None = None,
 ) -> None:
-    """Pool initializer: one OpenCV thread per worker, SIGINT left to the parent.
+    """Pool initializer: one OpenCV thread per worker, SIGINT left to the parent, and an
+    exit within a second of the death of `parent` (the process that owns the pool: a
+    forkserver's children are not its children, and would wait for work for good).
 
-    `faults` is the test suite's hook (SEGMENTER_TEST_FAULTS, read by the parent when the
-    pool starts, because a forkserver's children do not see the parent's later environment):
-    `raise:NAME` raises in every attempt at frame NAME; `kill:NAME:MARKER` SIGKILLs this
-    worker the first time it reaches NAME (MARKER is a file it creates first).
+    `faults` is the test suite's hook (see engine.test_faults): `raise:NAME` raises in
+    every attempt at frame NAME; `kill:NAME:MARKER` SIGKILLs this worker the first time
+    it reaches NAME (MARKER is a file it creates first); `killalways:NAME` at every
+    attempt; `killflat:NAME:MARKER` the first time it decodes NAME for a flat field;
+    `killmedian:median:MARKER` the first time it computes median strips.
     """
     global _stop, _faults
     _stop = stop
@@ -58,9 +67,23 @@ def init_worker(
     cv2.setNumThreads(threads)
     if own_process:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if own_process and parent is not None:
+        threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
 
 
-def _inject_fault(name: str) -> None:
+def _exit_with(parent: int) -> None:
+    """Poll the pool's owner; when it is gone, leave at once (nothing to hand work to)."""
+    while True:
+        time.sleep(PARENT_POLL_S)
+        try:
+            os.kill(parent, 0)
+        except ProcessLookupError:
+            os._exit(1)
+        except PermissionError:
+            pass
+
+
+def _inject_fault(name: str, stage: str = "frame") -> None:
     if not _faults:
         return
     for fault in _faults.split(";"):
@@ -68,9 +91,13 @@ def _inject_fault(name: str) -> None:
         target, _, marker = rest.partition(":")
         if target != name:
             continue
-        if kind == "raise":
+        if kind == "raise" and stage == "frame":
             raise RuntimeError(f"injected fault at {name}")
-        if kind == "kill" and marker and not os.path.exists(marker):
+        if kind == "killalways" and stage == "frame":
+            os.kill(os.getpid(), signal.SIGKILL)
+        first = marker and not os.path.exists(marker)
+        killing = (("kill", "frame"), ("killflat", "flat"), ("killmedian", "median"))
+        if first and (kind, stage) in killing:
             Path(marker).touch()
             os.kill(os.getpid(), signal.SIGKILL)
 
@@ -86,11 +113,11 @@ class FrameRef:
 
     @property
     def name(self) -> str:
-        return Path(self.path).name
+        return printable_name(Path(self.path))
 
     @property
     def stem(self) -> str:
-        return Path(self.path).stem
+        return Path(self.name).stem
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +241,7 @@ def _with_mask(result: FrameResult, packed: bytes) -> FrameResult:
 def decode_into(stack: SharedArray, slot: int, path: str) -> tuple[int, int]:
     """Decode one flat frame into its slot of the shared stack; returns its (w, h)."""
     try:
+        _inject_fault(Path(path).name, "flat")
         array = _attached.get(stack)
         frame = read_frame(Path(path), array[slot])
         (fh, fw), (h, w) = frame.shape[:2], array.shape[1:3]
@@ -224,12 +252,13 @@ def decode_into(stack: SharedArray, slot: int, path: str) -> tuple[int, int]:
     finally:
         _attached.release(stack.name)
     if not fits:
-        raise FrameError(Path(path).name, f"size {fw}x{fh} differs from {w}x{h}")
+        raise FrameError(printable_name(Path(path)), f"size {fw}x{fh} differs from {w}x{h}")
     return fw, fh
 
 
 def median_into_flat(stack: SharedArray, count: int, flat: SharedArray, y0: int, y1: int) -> None:
     """Median of the first `count` stack frames, rows y0:y1, into the flat (as `flat << 8`)."""
+    _inject_fault("median", "median")
     frames = _attached.get(stack)[:count]
     out = np.empty((y1 - y0, *frames.shape[2:]), np.uint8)
     median_rows(frames[:, y0:y1], out, 0, y1 - y0)  # type: ignore[arg-type]
