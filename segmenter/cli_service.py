@@ -191,8 +191,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     with Segmenter(workers) as engine:
         transport = MqttTransport(broker, client_id("service"))
         service = Service(data_root, engine, transport, RunSettings(workers=workers))
-        transport.on_command = service.handle_payload
-        transport.on_connected = service.on_connected
+        transport.on_command = service.receive
+        transport.on_connected = service.connected
         service.start()
         transport.start()
         watchdog = Watchdog(service.healthy)
@@ -200,7 +200,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         notify("READY=1")
         log.info("serving %s on %s:%d, %d workers", data_root, broker.host, broker.port, workers)
         while not stop.wait(1.0):
-            if not service.healthy():
+            if not service.alive():
                 log.error("the worker thread died; exiting so that systemd restarts us")
                 return 1
         notify("STOPPING=1")

@@ -23,7 +23,27 @@ from segmenter.worker import init_worker
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-FAULTS_ENV = "SEGMENTER_TEST_FAULTS"  # fault injection for the test suite only
+FAULTS_ENV = "SEGMENTER_TEST_FAULTS"  # fault injection, see allow_test_faults()
+_faults_allowed = False
+_faults_warned = False
+
+
+def allow_test_faults() -> None:
+    """Honour FAULTS_ENV from now on. Only the test suite calls this (tests/conftest.py):
+    in production the variable is ignored, with a warning."""
+    global _faults_allowed
+    _faults_allowed = True
+
+
+def _test_faults() -> str | None:
+    global _faults_warned
+    value = os.environ.get(FAULTS_ENV)
+    if value and not _faults_allowed:
+        if not _faults_warned:
+            log.warning("%s is set and ignored: fault injection is for the test suite", FAULTS_ENV)
+            _faults_warned = True
+        return None
+    return value
 
 
 class InlineExecutor(Executor):
@@ -83,7 +103,7 @@ class WorkerPool:
         return self.workers if self.mode == "processes" else 1
 
     def _inline(self) -> Executor:
-        init_worker(self.stop.raw, 0, os.environ.get(FAULTS_ENV), own_process=False)
+        init_worker(self.stop.raw, 0, _test_faults(), own_process=False)
         return InlineExecutor()
 
     def _create(self) -> Executor:
@@ -94,7 +114,7 @@ class WorkerPool:
                 self.workers,
                 mp_context=self._ctx,
                 initializer=init_worker,
-                initargs=(self.stop.raw, 1, os.environ.get(FAULTS_ENV), True, os.getpid()),
+                initargs=(self.stop.raw, 1, _test_faults(), True, os.getpid()),
             )
         except (OSError, ValueError) as exc:
             return self._fall_back(f"cannot start worker processes: {exc}")

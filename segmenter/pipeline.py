@@ -292,11 +292,17 @@ class Segmenter:
         settings: RunSettings,
         data_root: Path,
         on_progress: ProgressCallback = _ignore,
+        stop_requested: Callable[[], bool] | None = None,
     ) -> list[AcquisitionSummary]:
-        """Every acquisition at or below `paths`; stops early (status interrupted) on stop."""
+        """Every acquisition at or below `paths`; stops early (status interrupted) on stop.
+
+        `stop_requested` is asked once the run has begun: a caller that asked for a stop
+        before (when `stop()` found the engine idle and so ignored it) gets it honoured."""
         with self._lock:
             self.pool.stop.clear()
             self._idle.clear()
+            if stop_requested is not None and stop_requested():
+                self.pool.stop.set()
         try:
             folders = [f for p in paths for f in find_acquisitions(p, settings.recursive)]
             if not folders:

@@ -12,6 +12,7 @@ import pytest
 
 from segmenter import shm
 from segmenter.ecotaxa import read_tsv
+from segmenter.engine import allow_test_faults
 from segmenter.synth import SynthSpec, write_acquisition
 
 REPO = Path(__file__).resolve().parents[1]
@@ -22,6 +23,11 @@ REAL_FRAME = REALDATA / "planktoscope_raw" / "planktoscope_hq_4056x3040_main.jpe
 RUN_COLUMNS = {"process_datetime", "process_uuid", "process_id"}
 
 MakeAcq = Callable[..., tuple[Path, Path]]
+pytest_plugins = ["pytester", "tests.ci_skips"]  # ci_skips: under CI=true a skip fails
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    allow_test_faults()  # SEGMENTER_TEST_FAULTS works in this process, and only here
 
 
 def require(path: Path) -> None:

@@ -2,10 +2,12 @@
 
 It owns the connection (credentials, TLS, Last Will `{"status": "Dead"}`), reconnects
 with backoff and resubscribes after a broker restart, hands each command payload to the
-service and publishes what the service gives it. It never waits on compute.
+service (which only queues it: paho's network thread never waits on the service) and
+publishes what the service gives it through one publisher thread (outbox.py), in order.
 Retained state (queue, progress) goes out at QoS 0 and is republished on every connect,
 so a stale copy queued during an outage can never overwrite a newer one; the legacy
-statuses go out at QoS 1 and are delivered after a reconnect.
+statuses and the replies go out at QoS 1, are never dropped, and are delivered after a
+reconnect.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.enums import CallbackAPIVersion
 
 from segmenter.errors import ConfigError
+from segmenter.service.outbox import Outbox, Outgoing
 from segmenter.service.status import (
     COMMAND_TOPIC,
     STATUS_TOPIC,
@@ -33,7 +36,6 @@ from segmenter.service.status import (
 log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 1883
-MAX_QUEUED = 1000  # QoS 1 messages kept while the broker is away
 
 
 def parse_broker(text: str) -> tuple[str, int | None]:
@@ -124,16 +126,19 @@ class MqttTransport:
         if settings.tls:
             client.tls_set(ca_certs=settings.ca, certfile=settings.cert, keyfile=settings.key)
         client.reconnect_delay_set(min_delay=1, max_delay=30)
-        client.max_queued_messages_set(MAX_QUEUED)
+        client.max_queued_messages_set(0)  # no limit in paho: the outbox keeps the window
         client.max_inflight_messages_set(0)  # QoS 1 never waits behind a window: order kept
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.on_subscribe = lambda *_args: self.subscribed.set()
+        self.outbox = Outbox(client)
+        client.on_publish = lambda _c, _u, mid, *_rest: self.outbox.acknowledged(mid)
         self.client = client
 
     def start(self) -> None:
         """Connect in the background; retries until the broker answers."""
+        self.outbox.start()
         self.client.connect_async(self.settings.host, self.settings.port, self.settings.keepalive)
         self.client.loop_start()
 
@@ -141,22 +146,17 @@ class MqttTransport:
         return self.connected.wait(timeout)
 
     def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None:
-        try:
-            info = self.client.publish(topic, payload, qos=qos, retain=retain)
-        except (ValueError, OSError) as exc:  # never let a publish take the service down
-            log.warning("cannot publish to %s: %s", topic, exc)
-            return
-        if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
-            log.warning("publish to %s failed: %s", topic, mqtt.error_string(info.rc))
+        """Hand a message to the publisher thread; never blocks, never drops QoS 1."""
+        self.outbox.put(Outgoing(topic, payload, qos, retain))
 
     def close(self, dead: bool = True, timeout: float = 3.0) -> None:
-        """Publish `Dead` (when asked and connected), disconnect, stop the network thread."""
-        if dead and self.connected.is_set():
-            info = self.client.publish(STATUS_TOPIC, encode(StatusMessage(Status.DEAD)), qos=1)
-            try:
-                info.wait_for_publish(timeout)
-            except (RuntimeError, ValueError) as exc:
-                log.warning("could not publish Dead: %s", exc)
+        """Deliver what is queued, then `Dead` (when asked and connected); disconnect."""
+        if self.connected.is_set():
+            if dead:
+                self.publish(STATUS_TOPIC, encode(StatusMessage(Status.DEAD)), qos=1)
+            if not self.outbox.flush(timeout):
+                log.warning("could not deliver every message within %g s", timeout)
+        self.outbox.close()
         self.client.disconnect()
         self.client.loop_stop()
 

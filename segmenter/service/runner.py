@@ -54,9 +54,11 @@ class ItemRunner:
         publisher: Publisher,
         lock: threading.Condition,
         changed: Callable[[], None],
+        beat: Callable[[], None],
     ) -> None:
         self.engine, self.data_root, self.publisher = engine, data_root, publisher
         self.lock, self.changed = lock, changed  # `changed` saves and publishes the queue
+        self.beat = beat  # the engine made progress (the watchdog follows it)
 
     def run(self, running: Running) -> Outcome:
         item = running.item
@@ -110,8 +112,23 @@ class ItemRunner:
             lambda acquisition: self._begun(item, acquisition),
             lambda event: self._frame(running, event),
         )
+        tracker = running.tracker
+
+        def on_progress(event: Progress) -> None:
+            self.beat()
+            tracker(event)
+
+        # `stop_requested` is read without the lock (the engine asks it under its own lock,
+        # which the service takes under this one): a stop counted before the run began,
+        # which `Segmenter.stop` then ignored as the engine was still idle, is honoured.
         try:
-            return self.engine.run([folder], settings, self.data_root, running.tracker)
+            return self.engine.run(
+                [folder],
+                settings,
+                self.data_root,
+                on_progress,
+                stop_requested=lambda: running.stops > 0,
+            )
         finally:
             self.engine.wait_idle()
             with self.lock:

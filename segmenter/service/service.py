@@ -1,9 +1,11 @@
 """The orchestrator: commands in, one worker thread running queue items, statuses out.
 
-Message handling only takes a short lock, changes the queue and publishes; it never waits
-for segmentation. One worker thread takes items one at a time and runs them through the
-blocking `Segmenter.run` (see runner.py). On `status/segmenter` each unit of work gets
-exactly one terminal status: `Interrupted` once per stop, published by the worker after
+The transport's callbacks only put what arrives into a bounded inbox (`receive`,
+`connected`); one command thread takes it from there, parses, acts under a short lock
+and publishes; it never waits for segmentation. One worker thread takes items one at a
+time and runs them through the blocking `Segmenter.run` (see runner.py).
+On `status/segmenter` each unit of work gets exactly one terminal status: `Interrupted`
+once per stop, published by the worker after
 `Segmenter.run` returned (the engine is idle, files consistent); an error for a failed
 item; `Done` once the service has finished everything it accepted and is idle.
 """
@@ -13,13 +15,14 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from segmenter.config import RunSettings
 from segmenter.errors import ConfigError
 from segmenter.pipeline import Segmenter
 from segmenter.service.commands import (
+    MAX_PAYLOAD,
     Command,
     Dequeue,
     Reorder,
@@ -31,9 +34,11 @@ from segmenter.service.commands import (
     parse_command,
     parse_id,
 )
+from segmenter.service.inbox import Inbox
 from segmenter.service.progress import Publisher
 from segmenter.service.queue import ItemState, JobQueue, QueueItem
 from segmenter.service.runner import ItemRunner, Outcome, Running
+from segmenter.service.sdnotify import Heartbeat
 from segmenter.service.status import (
     PROGRESS_TOPIC,
     QUEUE_TOPIC,
@@ -50,6 +55,21 @@ from segmenter.service.status import (
 )
 
 log = logging.getLogger(__name__)
+WORKER, COMMANDS = "worker thread", "command thread"  # their names for the heartbeat
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """A command payload from the transport."""
+
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Connected:
+    """The transport (re)connected; `first` the first time since start."""
+
+    first: bool
 
 
 class Service:
@@ -61,13 +81,19 @@ class Service:
         self.data_root = data_root.resolve()
         self.engine, self.publisher, self.defaults = engine, publisher, defaults
         self.queue = JobQueue(self.data_root)
-        self._cond = threading.Condition()
+        self.lock = threading.Condition()
         self._running: Running | None = None
         self._closing = False
+        self._abandoned = False  # shutdown gave up waiting: the saved queue stays as it is
         self._connected = threading.Event()
         self._last_progress = ProgressMessage(item=None, state="idle")
-        self._runner = ItemRunner(engine, self.data_root, publisher, self._cond, self._changed)
+        self.heartbeat = Heartbeat()
+        self._runner = ItemRunner(
+            engine, self.data_root, publisher, self.lock, self._changed, self._beat
+        )
         self._thread = threading.Thread(target=self._loop, name="segmenter-worker", daemon=True)
+        self.inbox: Inbox[Received | Connected] = Inbox()
+        self._actor = threading.Thread(target=self._act, name="segmenter-commands", daemon=True)
 
     # -- life cycle ------------------------------------------------------------------
     def start(self) -> None:
@@ -76,10 +102,35 @@ class Service:
             log.info("item %s resumes (%s)", item.id, ", ".join(item.paths))
         self.queue.save()
         self._thread.start()
+        self._actor.start()
 
-    def on_connected(self, first: bool) -> None:
-        """The transport (re)connected: republish the retained state; Ready the first time."""
-        with self._cond:
+    # -- transport callbacks (paho's network thread): queue and return -----------------
+    def receive(self, payload: bytes) -> None:
+        """A command payload arrived; waits only while the inbox is full."""
+        payload = payload[: MAX_PAYLOAD + 1]  # the parser refuses anything longer
+        if not self.inbox.put(Received(payload), len(payload)):
+            log.warning("the service is closing: a command was not handled")
+
+    def connected(self, first: bool) -> None:
+        self.inbox.put(Connected(first), 0)
+
+    def _act(self) -> None:
+        """The command thread: everything that arrives, in order."""
+        while (message := self.inbox.get()) is not None:
+            self.heartbeat.beat(COMMANDS)
+            try:
+                if isinstance(message, Received):
+                    self.handle_payload(message.payload)
+                else:
+                    self._on_connected(message.first)
+            except Exception:  # the service loop reports and carries on
+                log.exception("handling a message failed")
+            finally:
+                self.heartbeat.rest(COMMANDS)
+
+    def _on_connected(self, first: bool) -> None:
+        """Republish the retained state; Ready the first time."""
+        with self.lock:
             if first:
                 self._status(Status.READY)
             self._publish_queue()
@@ -88,41 +139,74 @@ class Service:
             self.publisher.publish(PROGRESS_TOPIC, encode(last), retain=True)
             self._connected.set()
 
-    def healthy(self) -> bool:
-        return self._thread.is_alive()
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the worker thread to end; True if it did."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def alive(self) -> bool:
+        return self._thread.is_alive() and self._actor.is_alive()
+
+    def healthy(self, period: float) -> bool:
+        """Alive, and no busy thread went `period` seconds without progress (watchdog)."""
+        silent = self.heartbeat.silent(period)
+        if silent:
+            log.debug("no progress for %g s in the %s", period, ", ".join(silent))
+        return self.alive() and not silent
+
+    def _beat(self) -> None:
+        self.heartbeat.beat(WORKER)
 
     def shutdown(self, timeout: float | None = None) -> bool:
         """Stop like a `stop` (the item resumes at the next start); True if the worker ended."""
-        with self._cond:
+        with self.lock:
             self._closing = True
             if self._running is not None:
                 self._request_stop(self._running)
-            self._cond.notify_all()
+            self.lock.notify_all()
         self._connected.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
-        return not self._thread.is_alive()
+        ended = self.join(timeout)
+        if not ended:
+            with self.lock:
+                self._abandon()
+        self.inbox.close()
+        self._actor.join(5)
+        return ended
 
-    # -- commands (transport thread) -------------------------------------------------
+    def _abandon(self) -> None:
+        """The running item did not stop in time and the engine may now fail under it (its
+        pool is closed next): keep it as saved, running, so that it resumes at the next
+        start, and ignore whatever the worker thread reports from now on."""
+        if self._running is None:
+            return
+        log.warning(
+            "item %s did not stop in time; it resumes at the next start", self._running.item.id
+        )
+        self.queue.save()
+        self._abandoned = True
+        if self._running.stops:
+            self._status(Status.INTERRUPTED)
+
+    # -- commands (command thread) ---------------------------------------------------
     def handle_payload(self, payload: bytes) -> None:
         """Entry point of the transport: parse, act, answer; never raises."""
         try:
             command = parse_command(payload, self.data_root)
         except ConfigError as exc:
-            with self._cond:
+            with self.lock:
                 self._refuse(_peek_id(payload), "parse", str(exc))
             return
         self.handle(command)
 
     def handle(self, command: Command) -> None:
-        with self._cond:
+        with self.lock:
             try:
                 self._dispatch(command)
             except ConfigError as exc:
                 self._refuse(command.id, command.action.value, str(exc))
                 return
             self._changed()
-            self._cond.notify_all()
+            self.lock.notify_all()
 
     def _dispatch(self, command: Command) -> None:
         action = command.action.value
@@ -188,21 +272,25 @@ class Service:
     def _loop(self) -> None:
         self._connected.wait()
         while True:
-            with self._cond:
+            with self.lock:
+                self.heartbeat.rest(WORKER)
                 while not self._closing and not self.queue.runnable():
-                    self._cond.wait()
+                    self.lock.wait()
                 if self._closing:
                     return
+                self._beat()
                 item = self.queue.take_next()
                 assert item is not None
                 running = self._running = Running(item)
                 self._changed()
                 self._status(Status.STARTED)
             outcome = self._runner.run(running)
-            with self._cond:
+            with self.lock:
                 self._finish(running, outcome)
 
     def _finish(self, running: Running, outcome: Outcome) -> None:
+        if self._abandoned:
+            return
         item = running.item
         if outcome.state is ItemState.INTERRUPTED:
             item.resume = self._closing  # a shutdown, not a user: run it again at start
@@ -230,6 +318,8 @@ class Service:
 
     # -- publishing (always under the lock, so statuses keep their order) -------------
     def _changed(self) -> None:
+        if self._abandoned:
+            return
         self.queue.save()
         self._publish_queue()
 

@@ -1,12 +1,16 @@
-"""1,000 commands in one burst while a job runs: every one is answered or refused with a
-reply, the job goes on, the queue stays bounded and a stop after the burst still works."""
+"""1,000 commands in one burst while a job runs on a real 2-worker process pool: every one
+is answered or refused with a reply (none dropped, nothing logged as lost), the job goes
+on, the queue stays bounded and a stop after the burst still works."""
 
 from __future__ import annotations
 
 import itertools
 import json
+import logging
 import time
 from collections.abc import Callable
+
+import pytest
 
 from tests.service.conftest import CopyAcq
 from tests.service.harness import Harness, Recorder
@@ -17,11 +21,16 @@ QUEUED = 40  # valid segment commands among them (the rest are malformed or refu
 
 
 def test_a_burst_of_1000_commands_is_all_answered(
-    harness: Callable[..., Harness], copy_acq: CopyAcq, recorder: Recorder
+    harness: Callable[..., Harness],
+    copy_acq: CopyAcq,
+    recorder: Recorder,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     running = copy_acq(frames=40, seed=3)  # long enough to outlast the burst
     queued = copy_acq(frames=2, seed=4)
-    h = harness(delay=0.1)
+    caplog.set_level(logging.WARNING, "segmenter.service.mqtt")
+    caplog.set_level(logging.WARNING, "segmenter.service.outbox")
+    h = harness(delay=0.1, workers=2)
     recorder.send(segment(running, "job"))
     recorder.wait(lambda r: any(s.startswith("Segmenting image") for s in r.statuses()))
     bad = itertools.cycle(BAD_COMMANDS)
@@ -44,3 +53,5 @@ def test_a_burst_of_1000_commands_is_all_answered(
     recorder.wait_status("Interrupted", timeout=30)
     assert time.monotonic() - started < 30
     assert recorder.item("job")["state"] == "interrupted"
+    lost = [r.getMessage() for r in caplog.records if "publish" in r.getMessage()]
+    assert lost == [], f"{len(lost)} messages not published, e.g. {lost[:1]}"

@@ -1,5 +1,6 @@
 """The service under faults: broker down when it starts, an acquisition deleted during
-its run, and a soak of 1,000 small frames in 5 acquisitions through the queue."""
+its run, and a soak of 1,000 small frames in 5 acquisitions through the queue, on a real
+2-worker process pool as in production."""
 
 from __future__ import annotations
 
@@ -27,8 +28,8 @@ def test_broker_down_at_start_then_up(broker: Broker, data_root: Path, copy_acq:
     engine = Segmenter(1)
     transport = MqttTransport(broker.settings, f"svc-{time.time_ns()}")
     service = Service(data_root, engine, transport, RunSettings(workers=1))
-    transport.on_command = service.handle_payload
-    transport.on_connected = service.on_connected
+    transport.on_command = service.receive
+    transport.on_connected = service.connected
     service.start()
     transport.start()
     try:
@@ -93,7 +94,7 @@ def test_soak_1000_frames_in_5_acquisitions(
         )
         for i in range(5)
     ]
-    harness()
+    harness(workers=2)
     usage: list[tuple[int, int]] = []
     for i, folder in enumerate(folders):
         recorder.send(segment(folder, f"soak{i}"))

@@ -74,11 +74,12 @@ def recorder(broker: Broker) -> Iterator[Recorder]:
 
 @pytest.fixture
 def harness(broker: Broker, data_root: Path) -> Iterator[Callable[..., Harness]]:
-    """harness(delay=0.0) starts the service in-process; it is shut down after the test."""
+    """harness(delay=0.0, workers=1) starts the service in-process (workers=2: with a real
+    process pool, as in production); it is shut down after the test."""
     started: list[Harness] = []
 
-    def start(delay: float = 0.0) -> Harness:
-        h = Harness(broker, data_root, delay)
+    def start(delay: float = 0.0, workers: int = 1) -> Harness:
+        h = Harness(broker, data_root, delay, workers)
         started.append(h)
         return h
 

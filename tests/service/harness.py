@@ -42,8 +42,11 @@ class Broker:
     def __init__(self, folder: Path) -> None:
         self.port = free_port()
         self.conf = folder / "mosquitto.conf"
+        # max_queued_messages 0: the broker keeps every message for a slow test client
+        # (its default, 1000, drops the rest of a burst before the recorder reads it)
         self.conf.write_text(
             f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+            "max_queued_messages 0\n"
         )
         self.log = folder / "mosquitto.log"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -73,6 +76,46 @@ class Broker:
             self.proc.terminate()
             self.proc.wait(10)
             self.proc = None
+
+
+class NotifyListener:
+    """A systemd notify socket that a thread keeps reading, as systemd does."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.received: list[bytes] = []
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self._sock.bind(str(path))
+        self._sock.settimeout(0.1)
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        while not self._closed.is_set():
+            try:
+                self.received.append(self._sock.recv(4096))
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+
+    def wait_for(self, message: bytes, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while message not in self.received:
+            assert time.monotonic() < deadline, f"no {message!r}; got {self.received}"
+            time.sleep(0.01)
+
+    def close(self) -> None:
+        self._closed.set()
+        self._thread.join(5)
+        self._sock.close()
+
+    def __enter__(self) -> NotifyListener:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 @dataclass
@@ -159,9 +202,16 @@ def check_dashboard(statuses: list[str]) -> None:
 
 
 class SlowSegmenter(Segmenter):
-    """The real engine, with a pause after each committed frame (stops land mid-run)."""
+    """The real engine, with a pause after each committed frame (stops land mid-run), and
+    an optional gate: `run()` waits for it before the engine begins (`entered` is set)."""
 
     delay = 0.0
+
+    def __init__(self, workers: int) -> None:
+        super().__init__(workers)
+        self.gate: threading.Event | None = None
+        self.entered = threading.Event()
+        self.use_pool_after_delay = False
 
     def run(  # type: ignore[override]
         self,
@@ -169,25 +219,34 @@ class SlowSegmenter(Segmenter):
         settings: RunSettings,
         data_root: Path,
         on_progress: ProgressCallback,
+        **kwargs: Any,
     ) -> Any:
         def slow(event: Progress) -> None:
             on_progress(event)
             if event.phase == "frame":
                 time.sleep(self.delay)
+                if self.use_pool_after_delay:  # as a frame submitted after the pause would
+                    self.pool.submit(int).result()
 
-        return super().run(paths, settings, data_root, slow)
+        self.entered.set()
+        if self.gate is not None:
+            assert self.gate.wait(30), "the test never opened the gate"
+        return super().run(paths, settings, data_root, slow, **kwargs)
 
 
 class Harness:
     """The service in this process, connected to a test broker."""
 
-    def __init__(self, broker: Broker, data_root: Path, delay: float = 0.0) -> None:
-        self.engine = SlowSegmenter(1)
+    def __init__(
+        self, broker: Broker, data_root: Path, delay: float = 0.0, workers: int = 1
+    ) -> None:
+        self.engine = SlowSegmenter(workers)  # 1: in this process; 2: a real process pool
         self.engine.delay = delay
         self.transport = MqttTransport(broker.settings, f"svc-{time.time_ns()}")
-        self.service = Service(data_root, self.engine, self.transport, RunSettings(workers=1))
-        self.transport.on_command = self.service.handle_payload
-        self.transport.on_connected = self.service.on_connected
+        defaults = RunSettings(workers=workers)
+        self.service = Service(data_root, self.engine, self.transport, defaults)
+        self.transport.on_command = self.service.receive
+        self.transport.on_connected = self.service.connected
         self.service.start()
         self.transport.start()
         assert self.transport.subscribed.wait(10)

@@ -81,8 +81,8 @@ def test_exit_codes_done_failed_interrupted_refused(
         EXIT_FAILED
     )
     assert "failed" in err.getvalue()
-    failure = recorder.statuses()[-1]
-    assert failure.startswith("Error: ") and "metadata.json" in failure
+    recorder.wait(lambda r: r.statuses()[-1].startswith("Error: "))
+    assert "metadata.json" in recorder.statuses()[-1]
 
     results: list[int] = []
     thread = _send_in_thread(broker, {"action": "segment", "path": str(good)}, results, err)

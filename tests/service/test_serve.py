@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +17,7 @@ from segmenter import shm
 from tests.service.harness import (
     COUNT_RE,
     Broker,
+    NotifyListener,
     Recorder,
     assert_archive_as_uninterrupted,
     check_dashboard,
@@ -43,15 +42,6 @@ def serve(
         return subprocess.Popen(command, cwd=REPO, stdout=out, stderr=out, env=env)
 
 
-def notifications(sock: socket.socket) -> list[bytes]:
-    sock.settimeout(0.2)
-    got = []
-    with contextlib.suppress(TimeoutError):
-        while True:
-            got.append(sock.recv(100))
-    return got
-
-
 def test_sigterm_mid_job_then_restart_resumes_to_the_same_archive(
     broker: Broker, acq_cache: Callable[..., Path], tmp_path: Path
 ) -> None:
@@ -60,8 +50,7 @@ def test_sigterm_mid_job_then_restart_resumes_to_the_same_archive(
     folder = root / rel
     log = tmp_path / "serve.log"
 
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock.bind(str(tmp_path / "notify.sock"))
+    listener = NotifyListener(tmp_path / "notify.sock")  # read as systemd reads it
     broker.stop()  # the broker is down when the service starts: it waits, then connects
     first = serve(broker, root, log, tmp_path / "notify.sock")
     time.sleep(0.5)
@@ -83,7 +72,7 @@ def test_sigterm_mid_job_then_restart_resumes_to_the_same_archive(
         saved = json.loads((root / ".segmenter" / "queue.json").read_text())["items"]
         assert [(i["id"], i["state"], i["resume"]) for i in saved] == [("job", "interrupted", True)]
         assert not [n for n in shm.ours() if n.startswith(f"{shm.PREFIX}{first.pid}_")]
-        told = notifications(sock)
+        told = listener.received
         assert told[0] == b"READY=1" and {b"STOPPING=1", b"WATCHDOG=1"} <= set(told)
 
         mark = len(rec.messages)
@@ -102,6 +91,6 @@ def test_sigterm_mid_job_then_restart_resumes_to_the_same_archive(
         rec.wait(lambda r: r.statuses()[-1] == "Dead", 10)
     finally:
         rec.close()
-        sock.close()
+        listener.close()
 
     assert_archive_as_uninterrupted(root, reference_root, rel)

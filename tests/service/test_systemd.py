@@ -3,17 +3,20 @@ and the sd_notify messages (READY, WATCHDOG) reach a notify socket."""
 
 from __future__ import annotations
 
+import logging
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from segmenter.service.mqtt import BrokerSettings
-from segmenter.service.sdnotify import Watchdog, notify
+from segmenter.service.sdnotify import Heartbeat, Watchdog, notify
+from tests.service.harness import NotifyListener
 
 SYSTEMD = Path(__file__).resolve().parents[2] / "systemd"
 UNIT, ENV = SYSTEMD / "segmenter.service", SYSTEMD / "segmenter.env"
@@ -69,29 +72,63 @@ def test_the_example_environment_file_is_what_serve_reads() -> None:
 def test_notify_and_watchdog_reach_the_socket(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = tmp_path / "notify.sock"
-    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
-        sock.bind(str(path))
-        sock.settimeout(5)
-        monkeypatch.setenv("NOTIFY_SOCKET", str(path))
+    with NotifyListener(tmp_path / "notify.sock") as listener:
+        monkeypatch.setenv("NOTIFY_SOCKET", str(listener.path))
         monkeypatch.setenv("WATCHDOG_USEC", "100000")
         assert notify("READY=1")
-        assert sock.recv(100) == b"READY=1"
+        listener.wait_for(b"READY=1")
         healthy = [True]
-        watchdog = Watchdog(lambda: healthy[0])
+        periods: list[float] = []
+
+        def check(period: float) -> bool:
+            periods.append(period)
+            return healthy[0]
+
+        watchdog = Watchdog(check)
         watchdog.start()
-        assert sock.recv(100) == b"WATCHDOG=1"
-        healthy[0] = False  # a dead worker thread: the pings stop, systemd restarts us
-        time.sleep(0.2)
-        sock.settimeout(0.3)
-        drained = []
-        try:
-            while True:
-                drained.append(sock.recv(100))
-        except TimeoutError:
-            pass
+        listener.wait_for(b"WATCHDOG=1")
+        assert periods[0] == pytest.approx(0.1)
+        healthy[0] = False  # no progress: the pings stop, systemd restarts us
+        time.sleep(0.12)
+        before = listener.received.count(b"WATCHDOG=1")
+        time.sleep(0.3)
         watchdog.stop()
-        assert len(drained) <= 2
+        assert listener.received.count(b"WATCHDOG=1") == before
+
+
+def test_notify_never_blocks_when_nobody_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A notify socket whose queue is full (systemd busy, a test that never reads): each
+    notification returns at once, dropped, and the failure is logged once."""
+    path = tmp_path / "full.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(str(path))
+        monkeypatch.setenv("NOTIFY_SOCKET", str(path))
+        sent: list[bool] = []
+        thread = threading.Thread(
+            target=lambda: sent.extend(notify("WATCHDOG=1") for _ in range(100)), daemon=True
+        )
+        with caplog.at_level(logging.DEBUG, "segmenter.service.sdnotify"):
+            thread.start()
+            thread.join(5)
+        assert not thread.is_alive(), "notify blocked on a full socket"
+        assert sent.count(False) >= 1 and sent[:5] == [True] * 5
+        warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+        assert len(warnings) == 1 and "cannot notify systemd" in warnings[0].getMessage()
+
+
+def test_heartbeat_names_busy_threads_that_stopped_beating() -> None:
+    now = [100.0]
+    heart = Heartbeat(lambda: now[0])
+    heart.beat("worker")
+    heart.beat("commands")
+    now[0] += 5
+    heart.beat("commands")
+    assert heart.silent(3) == ["worker"]
+    heart.rest("worker")  # waiting for work is not a hang
+    now[0] += 2
+    assert heart.silent(3) == []
 
 
 def test_notify_is_a_no_op_outside_systemd(monkeypatch: pytest.MonkeyPatch) -> None:
