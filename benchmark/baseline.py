@@ -18,10 +18,11 @@ from benchmark import legacy
 from benchmark.common import Json, mean, median, ratio
 from benchmark.inputs import Dataset
 from benchmark.stages import floor_buffer, time_imread
-from segmenter import ops
-from segmenter.config import Params
-from segmenter.flat import flat_window
-from segmenter.imageio import read_frame
+from segmenter.engine.flatfield import flat_window
+from worker.correct import flat_index
+from worker.decode import read_frame
+from worker.kernel import encode_jpeg, segment_frame
+from worker.params import Params
 
 
 def baseline_frame(path: Path, flat: np.ndarray, params: Params) -> tuple[float, int]:
@@ -31,7 +32,7 @@ def baseline_frame(path: Path, flat: np.ndarray, params: Params) -> tuple[float,
     mask = legacy.clean(legacy.threshold(image), None)
     objects = legacy.objects(image, mask, params.min_esd_px, path.stem, 0)
     for obj in objects:
-        ops.encode_jpeg(obj.crop, params.jpeg_quality)
+        encode_jpeg(obj.crop, params.jpeg_quality)
     return time.perf_counter() - start, len(objects)
 
 
@@ -39,7 +40,7 @@ def fast_frame(path: Path, flat_idx: np.ndarray, params: Params) -> tuple[float,
     """Seconds and object count of the engine's kernel (decode + `segment_frame`)."""
     start = time.perf_counter()
     frame = read_frame(path)
-    seg, _raw = ops.segment_frame(frame, flat_idx, params)
+    seg, _raw = segment_frame(frame, flat_idx, params)
     return time.perf_counter() - start, len(seg.features)
 
 
@@ -47,7 +48,7 @@ def measure_baseline(ds: Dataset, params: Params, n_frames: int, repeats: int) -
     """Baseline vs fast on the first `n_frames` frames: median of repeats, mean of frames."""
     window = flat_window(0, len(ds.frames), params.flat_frames)
     flat = legacy.manual_median([read_frame(ds.frames[i]) for i in window], len(window))
-    flat_idx = ops.flat_index(flat)
+    flat_idx = flat_index(flat)
     paths = ds.frames[: max(1, n_frames)]
     threads = cv2.getNumThreads()
     cv2.setNumThreads(1)

@@ -16,12 +16,11 @@ import numpy.typing as npt
 from benchmark import legacy
 from benchmark.common import Json, keep_sigint, median, ratio
 from benchmark.inputs import Dataset
-from segmenter.config import Params
-from segmenter.engine import WorkerPool
-from segmenter.flat import flat_window
-from segmenter.flatcalc import compute_flat
-from segmenter.imageio import read_frame
-from segmenter.worker import FrameRef
+from segmenter.engine.flatfield import compute_flat, flat_window
+from segmenter.engine.pool import WorkerPool
+from worker.decode import read_frame
+from worker.params import Params
+from worker.tasks import FrameRef
 
 U16 = npt.NDArray[np.uint16]
 

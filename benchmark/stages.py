@@ -4,7 +4,7 @@ Stages, as the engine runs them for a frame, calling the engine's own functions:
 (`read_frame` into a reused buffer, as a worker does), flat correction (`correct_inplace`,
 which also makes the gray image), mask (threshold, `clean_windows`), labelling
 (`label_windows`), features (`object_features`), crop encode (`object_crop`) and crop
-write + JSONL commit (`FrameStore.commit`). The whole kernel (`ops.segment_frame`) is
+write + JSONL commit (`FrameStore.commit`). The whole kernel (`segment_frame`) is
 also timed on its own.
 """
 
@@ -21,12 +21,14 @@ import numpy.typing as npt
 
 from benchmark.common import Json, mean, median, ratio
 from benchmark.inputs import Dataset
-from segmenter import ops
-from segmenter.config import Params
-from segmenter.flat import flat_window, median_rows
-from segmenter.imageio import read_frame
-from segmenter.records import ObjectRecord
-from segmenter.streamer import CommittedFrame, FrameStore
+from segmenter.engine.flatfield import flat_window
+from streamer.journal import CommittedFrame, FrameStore
+from worker.correct import correct_inplace, correction_lut, flat_index, median_rows
+from worker.decode import read_frame
+from worker.kernel import object_crop, object_features, segment_frame
+from worker.mask import clean_windows, label_windows, threshold_mask
+from worker.params import Params
+from worker.records import ObjectRecord
 
 U8 = npt.NDArray[np.uint8]
 U16 = npt.NDArray[np.uint16]
@@ -43,12 +45,12 @@ STAGE_TITLES = {
 
 
 def flat_index_of(ds: Dataset, params: Params) -> U16:
-    """The initial flat of `ds` (median of its first frames) as `ops.flat_index` rows."""
+    """The initial flat of `ds` (median of its first frames) as `flat_index` rows."""
     window = flat_window(0, len(ds.frames), params.flat_frames)
     stack = np.stack([read_frame(ds.frames[i]) for i in window])
     flat: U8 = np.empty(stack.shape[1:], np.uint8)
     median_rows(stack, flat, 0, int(stack.shape[1]))
-    return ops.flat_index(flat)
+    return flat_index(flat)
 
 
 def time_stages(
@@ -59,22 +61,22 @@ def time_stages(
     index: int,
     buffer: U8 | None = None,
 ) -> tuple[dict[str, float], int]:
-    """Seconds per stage for one frame, as `ops.segment_frame` and a worker run them
+    """Seconds per stage for one frame, as `segment_frame` and a worker run them
     (the same functions, in the same order), and its object count."""
     clock: list[float] = [time.perf_counter()]
     frame = read_frame(path, buffer)  # into a reused buffer, as a worker decodes
     clock.append(time.perf_counter())
     gray = np.empty(frame.shape[:2], np.uint8)
-    ops.correct_inplace(frame, flat_idx, ops.correction_lut(params.clip_max), gray)
+    correct_inplace(frame, flat_idx, correction_lut(params.clip_max), gray)
     clock.append(time.perf_counter())
-    raw = ops.threshold_mask(gray)
-    tiles, cleaned = ops.clean_windows(raw, params)
+    raw = threshold_mask(gray)
+    tiles, cleaned = clean_windows(raw, params)
     clock.append(time.perf_counter())
-    regions = ops.label_windows(tiles, cleaned, params)
+    regions = label_windows(tiles, cleaned, params)
     clock.append(time.perf_counter())
-    feats = [ops.object_features(r, frame, gray, i) for i, r in enumerate(regions)]
+    feats = [object_features(r, frame, gray, i) for i, r in enumerate(regions)]
     clock.append(time.perf_counter())
-    crops = [ops.object_crop(r, frame, params) for r in regions]
+    crops = [object_crop(r, frame, params) for r in regions]
     clock.append(time.perf_counter())
     stem = path.stem
     objects = tuple(ObjectRecord(f"{stem}_{i}", f"{stem}_{i}.jpg", f) for i, f in enumerate(feats))
@@ -92,9 +94,9 @@ def _timed(fn: Callable[[], object]) -> float:
 
 
 def time_kernel(path: Path, flat_idx: U16, params: Params) -> float:
-    """`ops.segment_frame` alone, on a frame decoded beforehand."""
+    """`segment_frame` alone, on a frame decoded beforehand."""
     frame = read_frame(path)
-    return _timed(lambda: ops.segment_frame(frame, flat_idx, params))
+    return _timed(lambda: segment_frame(frame, flat_idx, params))
 
 
 def floor_buffer(ds: Dataset) -> U8 | None:

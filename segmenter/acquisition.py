@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from segmenter.errors import AcquisitionError, ConfigError
+from streamer.layout import Layout
 
 log = logging.getLogger(__name__)
 
 FRAME_SUFFIXES = (".jpg", ".jpeg")
 METADATA = "metadata.json"
-DONE = "done.txt"
 PREFIXES = ("sample_", "acq_", "object_", "process_")
 MAX_METADATA_BYTES = 1_000_000
 
@@ -100,7 +100,7 @@ def read_metadata(folder: Path) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class Acquisition:
-    """One acquisition folder and where its outputs go under the data root."""
+    """One acquisition folder, its frames and metadata."""
 
     path: Path
     data_root: Path
@@ -122,29 +122,9 @@ class Acquisition:
         return str(self.metadata.get("sample_project", ""))
 
     @property
-    def objects_dir(self) -> Path:
-        return self.data_root / "objects" / self.rel
-
-    @property
-    def clean_dir(self) -> Path:
-        return self.data_root / "clean" / self.rel
-
-    @property
-    def file_id(self) -> str:
-        """acq_id as the baseline puts it in file names: spaces become `_`."""
-        return self.acq_id.replace(" ", "_")
-
-    @property
-    def tsv_name(self) -> str:
-        return f"ecotaxa_{self.file_id}.tsv"
-
-    @property
-    def archive(self) -> Path:
-        return self.data_root / "export" / "ecotaxa" / f"ecotaxa_{self.file_id}.zip"
-
-    @property
-    def done_file(self) -> Path:
-        return self.path / DONE
+    def layout(self) -> Layout:
+        """Where its outputs go."""
+        return Layout(self.data_root, self.rel, self.acq_id)
 
 
 def ecotaxa_metadata(raw: dict[str, Any], folder: Path) -> dict[str, Any]:

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from segmenter import shm
-from segmenter.ecotaxa import read_tsv
-from segmenter.engine import allow_test_faults
+from segmenter.engine import shared_memory as shm
+from segmenter.engine.pool import allow_test_faults
 from segmenter.synth import SynthSpec, write_acquisition
+from streamer.ecotaxa import read_tsv
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"  # ../shared beside the checkout

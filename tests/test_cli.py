@@ -19,13 +19,14 @@ import numpy as np
 import pytest
 
 from benchmark import legacy
-from segmenter import cli, ops
-from segmenter.config import Params
-from segmenter.ecotaxa import read_tsv, validate_header
-from segmenter.flat import median_into
-from segmenter.imageio import read_frame
+from segmenter import cli
+from streamer.ecotaxa import read_tsv, validate_header
 from tests.conftest import REAL_FRAME, MakeAcq, archive_content
 from tests.test_kernel_vs_legacy import assert_same_objects
+from worker.correct import flat_index, median_into
+from worker.decode import read_frame
+from worker.kernel import segment_frame
+from worker.params import Params
 
 CLI = [sys.executable, "-m", "segmenter"]
 
@@ -340,6 +341,6 @@ def test_real_frame_fast_equals_the_old_method(real_frame: np.ndarray) -> None:
     corrected = legacy.correct(real_frame, legacy.manual_median(list(stack), 3))
     mask = legacy.clean(legacy.threshold(corrected), None)
     expected = legacy.objects(corrected, mask, params.min_esd_px, "real", 0)
-    seg, _ = ops.segment_frame(real_frame.copy(), ops.flat_index(flat), params, None)
+    seg, _ = segment_frame(real_frame.copy(), flat_index(flat), params, None)
     assert len(expected) > 0
     assert_same_objects(seg, expected)

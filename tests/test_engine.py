@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from benchmark import legacy
-from segmenter import shm
-from segmenter.config import RunSettings
-from segmenter.imageio import read_frame
-from segmenter.pipeline import AcquisitionSummary, Progress, Segmenter
+from segmenter.engine import AcquisitionSummary, Progress, Segmenter
+from segmenter.engine import shared_memory as shm
+from segmenter.settings import RunSettings
 from tests.conftest import MakeAcq, archive_content
+from worker.decode import read_frame
 
 # A burst of organisms on frame 6 (more than the running mean + 20) makes the flat
 # recalculate before frame 7; remove_previous_mask is on as well.
@@ -52,7 +52,7 @@ def dense_serial(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, 
 
 def test_the_order_dependent_features_really_ran(dense_serial: tuple[Path, Path, Path]) -> None:
     root, folder, _ = dense_serial
-    flat_ids = {line["flat_id"] for line in committed_lines(folder, root)}
+    flat_ids = {line["flat_from"] for line in committed_lines(folder, root)}
     assert len(flat_ids) >= 2, "the flat recalculation did not fire: the test proves nothing"
 
 

@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from segmenter import ecotaxa
-from segmenter.config import RunSettings
-from segmenter.pipeline import Segmenter
+from segmenter.engine import Segmenter
+from segmenter.settings import RunSettings
+from streamer import ecotaxa
 from tests.conftest import SHARED, require
 from tests.test_kernel_vs_legacy import decoded
 
@@ -161,5 +161,5 @@ def test_same_number_of_flat_recalculations(golden: Golden) -> None:
     expected = int(text[0]) if text else 0
     frames = golden.root / "objects" / golden.folder.relative_to(golden.root / "img")
     lines = sorted((frames / ".segmenter" / "frames").glob("*.jsonl"))
-    flats = {json.loads(p.read_text())["flat_id"] for p in lines}
+    flats = {json.loads(p.read_text())["flat_from"] for p in lines}
     assert len(flats) - 1 == expected

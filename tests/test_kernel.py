@@ -10,10 +10,12 @@ import cv2
 import numpy as np
 import pytest
 
-from segmenter import ops
-from segmenter.config import FEATURE_NAMES, INTEGER_FEATURES, Params
-from segmenter.features import esd_kept, region_features
-from segmenter.flat import flat_window, median_into, next_average, should_recalculate
+from segmenter.engine.flatfield import flat_window, next_average, should_recalculate
+from worker.correct import correct_inplace, correction_lut, flat_index, median_into
+from worker.features import esd_kept, region_features
+from worker.kernel import crop_box
+from worker.mask import Region, find_regions, remove_previous_mask, threshold_mask
+from worker.params import FEATURE_NAMES, INTEGER_FEATURES, Params
 
 ANY_SIZE = Params(min_esd_um=0)
 
@@ -21,7 +23,7 @@ ANY_SIZE = Params(min_esd_um=0)
 def corrected_of(frame: np.ndarray, flat_value: int) -> tuple[np.ndarray, np.ndarray]:
     flat = np.full(frame.shape, flat_value, np.uint8)
     out, gray = frame.copy(), np.empty(frame.shape[:2], np.uint8)
-    ops.correct_inplace(out, ops.flat_index(flat), ops.correction_lut(1.04), gray)
+    correct_inplace(out, flat_index(flat), correction_lut(1.04), gray)
     return out, gray
 
 
@@ -52,7 +54,7 @@ def test_correction_known_values() -> None:
     frame[0, 6] = 7  # 7 / 0 = inf -> clip -> 255
     frame[0, 0] = 100  # but (0, 0) is the baseline's black pixel
     out, gray = frame.copy(), np.empty((1, 7), np.uint8)
-    ops.correct_inplace(out, ops.flat_index(flat), ops.correction_lut(1.04), gray)
+    correct_inplace(out, flat_index(flat), correction_lut(1.04), gray)
     assert out[0, :, 0].tolist() == [0, 245, 255, 0, 122, 0, 255]
     assert gray[0, 0] == 0 and gray[0, 1] == 245
 
@@ -81,7 +83,7 @@ def test_black_pixel_anchors_the_triangle_threshold() -> None:
 def test_threshold_mask_is_inverted() -> None:
     gray = np.full((40, 40), 245, np.uint8)
     gray[10:20, 10:20] = 60
-    mask = ops.threshold_mask(gray)
+    mask = threshold_mask(gray)
     assert set(np.unique(mask).tolist()) == {0, 255}
     assert mask.sum() == 100 * 255 and (mask[10:20, 10:20] == 255).all()
 
@@ -91,16 +93,16 @@ def test_remove_previous_mask() -> None:
     mask[2:8, 2:8] = 255
     previous = np.zeros_like(mask)
     previous[:, :5] = 255
-    out = ops.remove_previous_mask(mask, previous)
+    out = remove_previous_mask(mask, previous)
     assert not out[:, :5].any() and (out[2:8, 5:8] == 255).all()
-    assert ops.remove_previous_mask(mask, None) is mask  # first frame: nothing to remove
+    assert remove_previous_mask(mask, None) is mask  # first frame: nothing to remove
 
 
 def test_speck_is_cleaned_away_and_a_big_square_kept() -> None:
     mask = np.zeros((80, 80), np.uint8)
     mask[10:50, 10:50] = 255
     mask[70, 70] = 255  # one pixel: the 2x2 erosion removes it
-    (region,) = ops.find_regions(mask, ANY_SIZE)
+    (region,) = find_regions(mask, ANY_SIZE)
     assert region.image.sum() > 1000 and region.top < 15
 
 
@@ -109,9 +111,9 @@ def test_regions_in_raster_order_with_the_esd_filter() -> None:
     mask[120:160, 10:50] = 255  # first pixel later in raster order
     mask[20:60, 120:160] = 255  # first in raster order
     mask[100:104, 100:104] = 255  # small: removed by the ESD filter
-    regions = ops.find_regions(mask, Params(min_esd_um=20))
+    regions = find_regions(mask, Params(min_esd_um=20))
     assert [(r.top < 100, r.left > 100) for r in regions] == [(True, True), (False, False)]
-    small = [r for r in ops.find_regions(mask, ANY_SIZE) if 90 < r.top < 110]
+    small = [r for r in find_regions(mask, ANY_SIZE) if 90 < r.top < 110]
     assert len(small) == 1  # without a threshold the 4x4 square is kept
 
 
@@ -171,8 +173,8 @@ def test_single_pixel_ratios_are_nan() -> None:
 
 
 def test_crop_padding_clipped_at_edges() -> None:
-    region = ops.Region(12, 3, np.ones((4, 35), bool))
-    assert ops.crop_box(region, (30, 40, 3), 10) == (2, 26, 0, 40)
+    region = Region(12, 3, np.ones((4, 35), bool))
+    assert crop_box(region, (30, 40, 3), 10) == (2, 26, 0, 40)
 
 
 # --- flat window and recalculation --------------------------------------------------------

@@ -12,9 +12,11 @@ import numpy as np
 import pytest
 
 from benchmark import legacy
-from segmenter import ops
-from segmenter.config import Params
-from segmenter.flat import median_into
+from worker.correct import correct_inplace, correction_lut, flat_index, median_into
+from worker.features import convex_pixel_count
+from worker.kernel import Segmentation, segment_frame
+from worker.mask import find_regions
+from worker.params import Params
 
 
 def scene(rng: np.random.Generator, h: int = 240, w: int = 320, n: int = 9) -> np.ndarray:
@@ -46,7 +48,7 @@ def decoded(data: bytes) -> np.ndarray:
     return np.asarray(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR))
 
 
-def assert_same_objects(fast: ops.Segmentation, old: list[legacy.LegacyObject]) -> None:
+def assert_same_objects(fast: Segmentation, old: list[legacy.LegacyObject]) -> None:
     """Same objects, every feature equal (NaN where the old program has inf or NaN),
     crops of the same pixels once encoded."""
     assert len(fast.features) == len(old)
@@ -78,7 +80,7 @@ def test_correction_is_bit_identical(seed: int) -> None:
     frame = frames[3].copy()
     expected = legacy.correct(frame, flat)
     gray = np.empty(frame.shape[:2], np.uint8)
-    ops.correct_inplace(frame, ops.flat_index(flat), ops.correction_lut(1.04), gray)
+    correct_inplace(frame, flat_index(flat), correction_lut(1.04), gray)
     assert np.array_equal(frame, expected)
     assert np.array_equal(gray, cv2.cvtColor(expected, cv2.COLOR_BGR2GRAY))
 
@@ -90,7 +92,7 @@ def test_frames_match_the_old_method(seed: int, remove_previous: bool) -> None:
     frames = [scene(rng, n=int(rng.integers(2, 12))) for _ in range(10)]
     params = Params(min_esd_um=3.0, remove_previous_mask=remove_previous)
     flat = fast_flat(frames[:9])
-    flat_idx = ops.flat_index(flat)
+    flat_idx = flat_index(flat)
     previous_raw = None
     total = 0
     for i, frame in enumerate(frames):
@@ -98,7 +100,7 @@ def test_frames_match_the_old_method(seed: int, remove_previous: bool) -> None:
         raw = legacy.threshold(corrected)
         mask = legacy.clean(raw, previous_raw if remove_previous else None)
         old = legacy.objects(corrected, mask, params.min_esd_px, f"f{i}", 0)
-        seg, fast_raw = ops.segment_frame(frame.copy(), flat_idx, params, previous_raw)
+        seg, fast_raw = segment_frame(frame.copy(), flat_idx, params, previous_raw)
         assert np.array_equal(fast_raw, raw)
         assert_same_objects(seg, old)
         previous_raw = raw
@@ -114,7 +116,7 @@ def test_windowed_labels_equal_full_frame_on_dense_masks() -> None:
         y, x = rng.integers(0, 300), rng.integers(0, 400)
         cv2.circle(mask, (int(x), int(y)), int(rng.integers(1, 9)), 255, -1)
     params = Params(min_esd_um=2.0)
-    regions = ops.find_regions(mask, params)
+    regions = find_regions(mask, params)
     cleaned = legacy.clean(mask, None)
     n, labels = cv2.connectedComponents(cleaned, connectivity=8)
     kept = [
@@ -135,8 +137,6 @@ def test_convex_pixel_count_equals_skimage_area_convex() -> None:
     """The fast hull count against skimage on thousands of random regions: ellipses, lines
     (slopes through pixel centres), speckle, single pixels, touching the crop border."""
     from skimage.measure import label, regionprops
-
-    from segmenter.features import convex_pixel_count
 
     rng = np.random.default_rng(11)
     checked = 0

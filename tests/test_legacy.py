@@ -15,13 +15,13 @@ import numpy as np
 import pytest
 
 from benchmark import legacy
-from segmenter.config import RunSettings
-from segmenter.imageio import read_frame
-from segmenter.pipeline import Segmenter
+from segmenter.engine import Segmenter
+from segmenter.settings import RunSettings
 from segmenter.synth import SynthSpec, write_acquisition
 from tests.conftest import archive_content, require
 from tests.test_golden import BASELINE, CASES
 from tests.test_kernel_vs_legacy import decoded
+from worker.decode import read_frame
 
 
 def frames_of(folder: Path) -> list[tuple[str, np.ndarray]]:

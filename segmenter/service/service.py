@@ -18,9 +18,8 @@ import threading
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from segmenter.config import RunSettings
+from segmenter.engine import Segmenter
 from segmenter.errors import ConfigError
-from segmenter.pipeline import Segmenter
 from segmenter.service.commands import (
     MAX_PAYLOAD,
     Command,
@@ -53,6 +52,7 @@ from segmenter.service.status import (
     encode,
     error_text,
 )
+from segmenter.settings import RunSettings
 
 log = logging.getLogger(__name__)
 WORKER, COMMANDS = "worker thread", "command thread"  # their names for the heartbeat

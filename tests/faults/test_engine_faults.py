@@ -18,9 +18,9 @@ import cv2
 import numpy as np
 import pytest
 
-from segmenter import shm
-from segmenter.config import RunSettings
-from segmenter.pipeline import AcquisitionSummary, Segmenter
+from segmenter.engine import AcquisitionSummary, Segmenter
+from segmenter.engine import shared_memory as shm
+from segmenter.settings import RunSettings
 from tests.conftest import REPO, MakeAcq, archive_content
 
 CLI = [sys.executable, "-m", "segmenter"]

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from segmenter.ecotaxa import read_tsv
 from segmenter.service.status import Info, reserved_words
+from streamer.ecotaxa import read_tsv
 from tests.service.conftest import CopyAcq
 from tests.service.harness import (
     COUNT_RE,

@@ -15,21 +15,19 @@ EcoTaxa's header checks.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import logging
 import math
 import numbers
-import os
-import secrets
 import zipfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from segmenter.config import FEATURE_NAMES, INTEGER_FEATURES
-from segmenter.errors import EcoTaxaError, StorageError, storage_error
-from segmenter.records import ObjectRecord
+from streamer.errors import EcoTaxaError, StorageError
+from streamer.files import replacing
+from worker.params import FEATURE_NAMES, INTEGER_FEATURES
+from worker.records import ObjectRecord
 
 ENCODING_COLUMN = "process_tsv_encoding"
 ENCODING_VALUE = "utf-8"
@@ -224,7 +222,7 @@ def write_tsv(path: Path, cells: AcquisitionCells, objects: Iterable[ObjectRecor
     number of object rows. Zero objects give the name and type lines only."""
     columns = build_columns(cells)
     count = 0
-    with _atomic_replace(path) as tmp, tmp.open("x", encoding="utf-8-sig", newline="") as fh:
+    with replacing(path) as tmp, tmp.open("x", encoding="utf-8-sig", newline="") as fh:
         writer = csv.writer(fh, dialect="excel-tab", lineterminator="\n")
         writer.writerow([c.name for c in columns])
         writer.writerow([c.type for c in columns])
@@ -285,7 +283,7 @@ def write_archive(
     listed = sorted(_tsv_column(tsv_path, "img_file_name"))
     if listed != sorted(names) or len(set(names)) != len(names):
         raise EcoTaxaError(f"TSV {tsv_path} does not list the {len(names)} objects given once")
-    with _atomic_replace(zip_path) as tmp, zipfile.ZipFile(tmp, "x") as archive:
+    with replacing(zip_path) as tmp, zipfile.ZipFile(tmp, "x") as archive:
         archive.write(tsv_path, tsv_path.name, compress_type=zipfile.ZIP_DEFLATED)
         for name in names:
             crop = crops_dir / name
@@ -295,32 +293,3 @@ def write_archive(
                 raise StorageError(f"cannot read crop {crop}: {exc.strerror or exc}") from exc
             info = zipfile.ZipInfo.from_file(crop, name, strict_timestamps=False)
             archive.writestr(info, data, compress_type=zipfile.ZIP_STORED)
-
-
-@contextlib.contextmanager
-def _atomic_replace(path: Path) -> Iterator[Path]:
-    """Yield a fresh temporary path next to `path`; once the body has written it, fsync
-    it and rename it to `path`. On any error the temporary file is removed and `path`
-    is left as it was; an OSError becomes a StorageError naming `path`."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        yield tmp
-        _fsync(tmp, os.O_RDONLY)
-        os.replace(tmp, path)
-        with contextlib.suppress(OSError):  # durability of the rename: best effort
-            _fsync(path.parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise storage_error(path, exc) from exc
-        raise
-
-
-def _fsync(path: Path, flags: int) -> None:
-    fd = os.open(path, flags)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -1,4 +1,4 @@
-"""What runs in a worker process. Module-level functions only: picklable, no file writes.
+"""The functions a pool process runs. Module-level functions only: picklable, no file writes.
 
 A task reads its frames, takes the flat field from shared memory (zero copy) and
 returns small records plus encoded crop bytes. Workers ignore SIGINT (the parent
@@ -20,13 +20,13 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from segmenter import ops
-from segmenter.config import Params
-from segmenter.errors import FrameError
-from segmenter.flat import median_rows
-from segmenter.imageio import printable_name, read_frame
-from segmenter.records import FrameFailure, FrameOutcome, FrameResult, ObjectRecord
-from segmenter.shm import Attachments, SharedArray
+from worker.correct import median_rows
+from worker.decode import printable_name, read_frame
+from worker.errors import FrameError
+from worker.kernel import frame_threshold, segment_frame
+from worker.params import Params
+from worker.records import FrameFailure, FrameOutcome, FrameResult, ObjectRecord
+from worker.shared import Attachments, SharedArray
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +55,12 @@ def init_worker(
     exit within a second of the death of `parent` (the process that owns the pool: a
     forkserver's children are not its children, and would wait for work for good).
 
-    `faults` is the test suite's hook (see engine.test_faults): `raise:NAME` raises in
-    every attempt at frame NAME; `kill:NAME:MARKER` SIGKILLs this worker the first time
-    it reaches NAME (MARKER is a file it creates first); `killalways:NAME` at every
-    attempt; `killflat:NAME:MARKER` the first time it decodes NAME for a flat field;
-    `killmedian:median:MARKER` the first time it computes median strips.
+    `faults` is the test suite's hook (segmenter.engine.pool.allow_test_faults):
+    `raise:NAME` raises in every attempt at frame NAME; `kill:NAME:MARKER` SIGKILLs this
+    worker the first time it reaches NAME (MARKER is a file it creates first);
+    `killalways:NAME` at every attempt; `killflat:NAME:MARKER` the first time it decodes
+    NAME for a flat field; `killmedian:median:MARKER` the first time it computes median
+    strips.
     """
     global _stop, _faults
     _stop = stop
@@ -121,7 +122,7 @@ class FrameRef:
 
 
 @dataclass(frozen=True, slots=True)
-class Previous:
+class PreviousMask:
     """Where the first frame of a task gets the previous frame's threshold mask from."""
 
     frame: FrameRef | None = None  # decode it again with `flat`
@@ -135,10 +136,9 @@ class ChunkTask:
 
     frames: tuple[FrameRef, ...]
     flat: SharedArray
-    flat_id: int
+    flat_from: int  # the flat is the one computed before this frame index
     params: Params
-    previous: Previous | None = None
-    return_last_mask: bool = False
+    previous: PreviousMask | None = None
 
 
 def pack_mask(mask: U8) -> bytes:
@@ -177,14 +177,14 @@ def _previous_mask(task: ChunkTask, shape: tuple[int, int]) -> U8 | None:
         frame = _load(prev.frame, flat_idx)  # type: ignore[arg-type]
     except FrameError:
         return None  # the previous frame failed: nothing to remove
-    return ops.frame_threshold(frame, flat_idx, task.params)  # type: ignore[arg-type]
+    return frame_threshold(frame, flat_idx, task.params)  # type: ignore[arg-type]
 
 
 def segment_one(ref: FrameRef, flat_idx: Any, task: ChunkTask, previous: U8 | None) -> Any:
     started = time.perf_counter()
     _inject_fault(ref.name)
     frame = _load(ref, flat_idx)
-    seg, raw = ops.segment_frame(frame, flat_idx, task.params, previous)
+    seg, raw = segment_frame(frame, flat_idx, task.params, previous)
     objects = tuple(
         ObjectRecord(f"{ref.stem}_{i}", f"{ref.stem}_{i}.jpg", feats)
         for i, feats in enumerate(seg.features)
@@ -194,7 +194,7 @@ def segment_one(ref: FrameRef, flat_idx: Any, task: ChunkTask, previous: U8 | No
         ref.name,
         objects,
         tuple(seg.crops),
-        task.flat_id,
+        task.flat_from,
         seconds=time.perf_counter() - started,
     )
     return result, raw
@@ -209,7 +209,7 @@ def run_chunk(task: ChunkTask) -> list[FrameOutcome]:
     shape = (int(flat_idx.shape[0]), int(flat_idx.shape[1]))
     previous = _previous_mask(task, shape)
     out: list[FrameOutcome] = []
-    for n, ref in enumerate(task.frames):
+    for ref in task.frames:
         if _stopping():
             break
         try:
@@ -219,23 +219,8 @@ def run_chunk(task: ChunkTask) -> list[FrameOutcome]:
             previous = None
             continue
         previous = raw if task.params.remove_previous_mask else None
-        if task.return_last_mask and n == len(task.frames) - 1 and previous is not None:
-            result = _with_mask(result, pack_mask(previous))
         out.append(result)
     return out
-
-
-def _with_mask(result: FrameResult, packed: bytes) -> FrameResult:
-    return FrameResult(
-        result.index,
-        result.name,
-        result.objects,
-        result.crops,
-        result.flat_id,
-        result.seconds,
-        packed,
-        result.stages,
-    )
 
 
 def decode_into(stack: SharedArray, slot: int, path: str) -> tuple[int, int]:

@@ -1,12 +1,10 @@
-"""Command line: `segmenter segment|synth|demo|serve|send`. Validates first, then calls
-the same engine the service uses; one clear line and an exit code on failure."""
+"""`segmenter segment`, `synth` and `demo`: validate first, then call the same engine the
+service uses; one clear line and an exit code on failure."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import logging
-import os
 import signal
 import sys
 import tempfile
@@ -16,33 +14,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
-from segmenter import __version__
 from segmenter.acquisition import resolve_data_root
-from segmenter.cli_service import HANDLERS as SERVICE_HANDLERS
-from segmenter.cli_service import add_service_commands
-from segmenter.config import RunSettings, default_workers
+from segmenter.cli.args import non_negative_float, positive_int
+from segmenter.cli.bar import TerminalBar
+from segmenter.engine import AcquisitionSummary, Segmenter
 from segmenter.errors import SegmenterError
-from segmenter.pipeline import AcquisitionSummary, Segmenter
-from segmenter.progress import TerminalBar
-
-log = logging.getLogger("segmenter")
+from segmenter.settings import RunSettings, default_workers
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-
-DESCRIPTION = """\
-Segment PlanktoScope acquisitions: flat-field correct each frame, cut out every
-organism, measure it, and write crops plus an EcoTaxa archive.
-
-  segmenter demo                          synthesise a small acquisition and segment it
-  segmenter segment DATA/img/2026-03-10   every acquisition below a folder
-  segmenter synth OUT --frames 50         write a synthetic acquisition to try things on
-  segmenter serve --data-root DATA        the MQTT service the dashboard drives
-  segmenter send segment DATA/img/...     queue work on a running service, follow it
-
-Outputs go under the data root (the folder holding img/): objects/<same path>/ for the
-crops and TSV, export/ecotaxa/ecotaxa_<acq_id>.zip for EcoTaxa, and done.txt in the
-acquisition folder. A stopped run (Ctrl-C) keeps every finished frame and resumes.
-"""
 
 SEGMENT_EPILOG = """\
 examples:
@@ -56,36 +35,6 @@ same command again to resume, or with --force to start over.
 exit status: 0 done (or skipped: done.txt exists), 1 an acquisition failed,
 2 bad usage (PATH missing), 130 stopped
 """
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from exc
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from exc
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError("must be a finite number >= 0")
-    return value
-
-
-def _size(text: str) -> tuple[int, int]:
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not WIDTHxHEIGHT, e.g. 4056x3040") from exc
-    if not (64 <= w <= 8000 and 64 <= h <= 8000):
-        raise argparse.ArgumentTypeError("width and height must be between 64 and 8000")
-    return w, h
 
 
 def _add_segment(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -106,7 +55,7 @@ def _add_segment(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     )
     p.add_argument(
         "--workers",
-        type=_positive_int,
+        type=positive_int,
         default=default_workers(),
         help=f"worker processes; 1 runs in this process (default: {default_workers()})",
     )
@@ -130,7 +79,7 @@ def _add_segment(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("--keep", action="store_true", help="also write debug images under clean/")
     p.add_argument(
         "--min-esd",
-        type=_non_negative_float,
+        type=non_negative_float,
         default=20.0,
         metavar="UM",
         help="smallest equivalent spherical diameter kept, in micrometres "
@@ -143,30 +92,6 @@ def _add_segment(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     )
     p.add_argument("--process-id", help="id written into process_id (default: a new uuid)")
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="segmenter",
-        description=DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    _add_segment(sub)
-    p = sub.add_parser("synth", help="write a synthetic acquisition (with truth.json)")
-    p.add_argument("out", type=Path, help="data root to write img/... into")
-    p.add_argument("--frames", type=_positive_int, default=12)
-    p.add_argument("--objects", type=_positive_int, default=8, help="mean objects per frame")
-    p.add_argument("--size", type=_size, default=(1352, 1014), metavar="WxH")
-    p.add_argument("--seed", type=int, default=0)
-    p = sub.add_parser("demo", help="synthesise a small acquisition and segment it")
-    p.add_argument("--dir", type=Path, help="data root to use (default: a new temporary folder)")
-    p.add_argument("--frames", type=_positive_int, default=16)
-    p.add_argument("--workers", type=_positive_int, default=default_workers())
-    add_service_commands(sub)
-    return parser
 
 
 @contextmanager
@@ -262,26 +187,3 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if code == EXIT_OK and summaries[0].archive:
         print(f"EcoTaxa archive: {summaries[0].archive}")
     return code
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    level = logging.WARNING - 10 * min(args.verbose, 2)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    commands = {"segment": cmd_segment, "synth": cmd_synth, "demo": cmd_demo, **SERVICE_HANDLERS}
-    try:
-        return commands[args.command](args)
-    except SegmenterError as exc:
-        print(f"segmenter: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE if "does not exist" in str(exc) else EXIT_FAILED
-    except KeyboardInterrupt:
-        print("segmenter: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except OSError as exc:
-        print(f"segmenter: error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-
-
-if __name__ == "__main__":
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    raise SystemExit(main())

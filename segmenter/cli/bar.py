@@ -6,7 +6,7 @@ import sys
 import time
 from typing import TextIO
 
-from segmenter.pipeline import Progress
+from segmenter.engine.events import Progress
 
 BAR = 24
 

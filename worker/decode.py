@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from segmenter.errors import FrameError
+from worker.errors import FrameError
 
 MAX_PIXELS = 64_000_000  # 8000 x 8000: larger is refused before it is decoded
 _SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}

@@ -1,7 +1,7 @@
 """`segmenter serve` (the MQTT service) and `segmenter send` (its command-line client).
 
-Wired into `segmenter.cli` with `add_service_commands(sub)` and `HANDLERS`; also runs on
-its own: `python -m segmenter.cli_service serve|send ...`. Settings come from the flags,
+Wired into `segmenter.cli` with `add_service_commands(sub)` and `HANDLERS`. Settings come
+from the flags,
 then the environment (MQTT_HOSTNAME, MQTT_PORT, MQTT_USERNAME, MQTT_PASSWORD or
 MQTT_PASSWORD_FILE, MQTT_TLS, MQTT_CA, MQTT_CERT, MQTT_KEY, PLANKTOSCOPE_DATA_PATH,
 SEGMENTER_WORKERS), read when the command starts.
@@ -13,15 +13,15 @@ import argparse
 import logging
 import os
 import signal
-import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any, TypeAlias
 
-from segmenter.config import RunSettings, default_workers
+from segmenter.cli.args import broker, positive_int
 from segmenter.errors import ConfigError, SegmenterError
+from segmenter.settings import RunSettings, default_workers
 
 log = logging.getLogger("segmenter.serve")
 
@@ -29,16 +29,12 @@ Handler = Callable[[argparse.Namespace], int]
 SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
-def _positive_int(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 1")
-    return int(text)
-
-
-def _add_broker(p: argparse.ArgumentParser) -> None:
+def _add_broker(p: argparse.ArgumentParser, default: Any = None) -> None:
     p.add_argument(
         "--broker",
+        type=broker,
         metavar="HOST[:PORT]",
+        default=default,
         help="MQTT broker (default: $MQTT_HOSTNAME:$MQTT_PORT, else localhost:1883)",
     )
 
@@ -57,7 +53,7 @@ def _add_serve(sub: SubParsers) -> None:
     )
     p.add_argument(
         "--workers",
-        type=_positive_int,
+        type=positive_int,
         help="worker processes (default: $SEGMENTER_WORKERS, else CPU cores - 1, at least 1)",
     )
     p.add_argument(
@@ -76,12 +72,7 @@ def _client_options(p: argparse.ArgumentParser, top: bool) -> None:
     def default(value: Any) -> Any:
         return value if top else argparse.SUPPRESS
 
-    p.add_argument(
-        "--broker",
-        metavar="HOST[:PORT]",
-        default=default(None),
-        help="MQTT broker (default: $MQTT_HOSTNAME:$MQTT_PORT, else localhost:1883)",
-    )
+    _add_broker(p, default(None))
     p.add_argument(
         "--json",
         action="store_true",
@@ -119,7 +110,7 @@ def _add_send(sub: SubParsers) -> None:
     s.add_argument("--keep", action="store_true", default=None, help="debug images in clean/")
     s.add_argument("--remove-previous-mask", action="store_true", default=None)
     s.add_argument("--min-esd", type=float, metavar="UM", help="smallest ESD kept")
-    s.add_argument("--workers", type=_positive_int, help="worker processes for this item")
+    s.add_argument("--workers", type=positive_int, help="worker processes for this item")
     s.add_argument("--process-id", help="id written into process_id")
     s.add_argument("--enqueue", action="store_true", help="queue only (a paused queue stays)")
     s.add_argument("--no-wait", action="store_true", help="return once the item is queued")
@@ -170,7 +161,7 @@ def _default_workers(explicit: int | None) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from segmenter.pipeline import Segmenter
+    from segmenter.engine import Segmenter
     from segmenter.service.mqtt import BrokerSettings, MqttTransport, client_id
     from segmenter.service.sdnotify import Watchdog, notify
     from segmenter.service.service import Service
@@ -273,24 +264,3 @@ def cmd_send(args: argparse.Namespace) -> int:
 
 
 HANDLERS: dict[str, Handler] = {"serve": cmd_serve, "send": cmd_send}
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m segmenter.cli_service serve|send ...` (same as `segmenter serve|send`)."""
-    parser = argparse.ArgumentParser(prog="segmenter")
-    parser.add_argument("-v", "--verbose", action="count", default=0)
-    add_service_commands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    level = logging.WARNING - 10 * min(args.verbose, 2)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        return HANDLERS[args.command](args)
-    except SegmenterError as exc:
-        print(f"segmenter: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

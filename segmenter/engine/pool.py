@@ -18,7 +18,7 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
-from segmenter.worker import init_worker
+from worker.tasks import init_worker
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ class WorkerPool:
         self.fallback_reason: str | None = None
         self._ctx = mp.get_context("forkserver") if self.workers > 1 else None
         if self._ctx is not None:
-            self._ctx.set_forkserver_preload(["segmenter.worker"])
+            self._ctx.set_forkserver_preload(["worker.tasks"])
             self.stop = StopEvent(self._ctx.Event())
         else:
             self.stop = StopEvent(threading.Event())

@@ -1,6 +1,6 @@
 """Per-frame JSONL: each finished frame is committed durably and atomically.
 
-Layout under `objects/<rel>/.segmenter/`: `run.json` (what the run is: settings,
+Under `objects/<rel>/.segmenter/`: `run.json` (what the run is: settings,
 frame names, process uuid and time) and `frames/<index>.jsonl`, one JSON line per
 committed frame, written to a temporary name, fsynced and renamed. A frame's crops are
 written (renamed into place) before its line, so a committed line always has them;
@@ -9,33 +9,30 @@ on resume, lines whose crops are missing end the committed prefix.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import logging
-import os
 import shutil
-import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from segmenter.errors import AcquisitionError, StorageError, storage_error
-from segmenter.records import ObjectRecord
+from streamer.errors import StorageError, storage_error
+from streamer.files import atomic_write
+from worker.records import ObjectRecord
 
 log = logging.getLogger(__name__)
 
+JOURNAL_VERSION = 2  # 2: labels from 0, `flat_from`; a journal of another version starts over
+
 STATE_DIR = ".segmenter"
-LOCK_FILE = ".segmenter.lock"  # beside STATE_DIR, which a --force run removes
 
 
 @dataclass(frozen=True, slots=True)
 class CommittedFrame:
     index: int
     name: str
-    flat_id: int
+    flat_from: int
     objects: tuple[ObjectRecord, ...]
     crop_sizes: tuple[int, ...]
     failed: str | None = None
@@ -44,7 +41,7 @@ class CommittedFrame:
         data = {
             "index": self.index,
             "name": self.name,
-            "flat_id": self.flat_id,
+            "flat_from": self.flat_from,
             "failed": self.failed,
             "crop_sizes": list(self.crop_sizes),
             "objects": [o.to_json() for o in self.objects],
@@ -58,78 +55,11 @@ class CommittedFrame:
         return cls(
             int(d["index"]),
             str(d["name"]),
-            int(d["flat_id"]),
+            int(d["flat_from"]),
             objects,
             tuple(int(s) for s in d["crop_sizes"]),
             d.get("failed"),
         )
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: Path, data: bytes, durable: bool = False) -> None:
-    """Write under a temporary name and rename: never a half file under `path`."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            if durable:
-                fh.flush()
-                os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise storage_error(path, exc) from exc
-
-
-@contextlib.contextmanager
-def acquisition_lock(objects_dir: Path) -> Iterator[None]:
-    """Hold the acquisition's advisory lock (one process at a time works on it). The
-    lock file says who holds it, for the AcquisitionError a second process gets."""
-    path = objects_dir / LOCK_FILE
-    try:
-        objects_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    except OSError as exc:
-        raise storage_error(objects_dir, exc) from exc
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
-            raise AcquisitionError(
-                f"{objects_dir} is being segmented by {holder}: wait for it or stop it"
-            ) from None
-        started = datetime.now(UTC).isoformat(timespec="seconds")
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"process {os.getpid()} ({_program()}, since {started})\n".encode(), 0)
-        yield
-    finally:
-        os.close(fd)  # releases the lock; the file stays (unlinking it would race)
-
-
-def _program() -> str:
-    return " ".join([Path(sys.argv[0]).name, *sys.argv[1:2]]) if sys.argv else "python"
-
-
-def remove_temporaries(folder: Path, prefix: str = ".") -> int:
-    """Delete `<prefix>*.tmp` files a killed run left in `folder` (our temporary names
-    start with a dot and end with .tmp); returns how many. Nothing else is touched."""
-    removed = 0
-    with contextlib.suppress(FileNotFoundError, NotADirectoryError):
-        for path in folder.iterdir():
-            if path.name.startswith(prefix) and path.name.endswith(".tmp") and path.is_file():
-                with contextlib.suppress(FileNotFoundError):
-                    path.unlink()
-                    removed += 1
-    return removed
 
 
 class FrameStore:
@@ -142,8 +72,13 @@ class FrameStore:
 
     def open(self, manifest: dict[str, Any]) -> tuple[dict[str, Any], list[CommittedFrame]]:
         """Resume a run with the same manifest, or start over. Returns (manifest, prefix)."""
+        manifest = {"version": JOURNAL_VERSION, **manifest}
         old = self._read_manifest()
-        if old is not None and old.get("run") == manifest["run"]:
+        if (
+            old is not None
+            and old.get("version") == JOURNAL_VERSION
+            and old.get("run") == manifest["run"]
+        ):
             return old, self._committed_prefix()
         if old is not None:
             log.info(
@@ -205,11 +140,7 @@ class FrameStore:
         for obj, data in zip(frame.objects, crops, strict=True):
             atomic_write(self.objects_dir / obj.img_file_name, data)
         path = self.frames_dir / f"{frame.index:06d}.jsonl"
-        atomic_write(path, frame.to_line().encode("utf-8"), durable=True)
-        try:
-            _fsync_dir(self.frames_dir)
-        except OSError as exc:
-            raise storage_error(self.frames_dir, exc) from exc
+        atomic_write(path, frame.to_line().encode("utf-8"), durable=True)  # folder fsynced
 
     def remove_stale_crops(self, keep: Iterable[str]) -> int:
         """Delete crops in the objects folder that no committed frame names."""
@@ -223,9 +154,12 @@ class FrameStore:
 
     def clear(self) -> None:
         """Forget the run: committed lines and every crop and TSV in the folder."""
-        if self.state_dir.exists():
-            shutil.rmtree(self.state_dir)
-        if self.objects_dir.is_dir():
-            for path in self.objects_dir.iterdir():
-                if path.is_file() and (path.suffix == ".jpg" or path.name.endswith(".tsv")):
-                    path.unlink()
+        try:
+            if self.state_dir.exists():
+                shutil.rmtree(self.state_dir)
+            if self.objects_dir.is_dir():
+                for path in self.objects_dir.iterdir():
+                    if path.is_file() and (path.suffix == ".jpg" or path.name.endswith(".tsv")):
+                        path.unlink()
+        except OSError as exc:
+            raise storage_error(Path(exc.filename or self.objects_dir), exc) from exc

@@ -7,7 +7,7 @@ the parent commits them as one JSON line per frame; the EcoTaxa writer reads
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 Feature = float | int
@@ -41,10 +41,8 @@ class FrameResult:
     name: str
     objects: tuple[ObjectRecord, ...]
     crops: tuple[bytes, ...]
-    flat_id: int
+    flat_from: int  # the flat used: the one computed before this frame index
     seconds: float = 0.0
-    threshold_mask: bytes | None = None  # packed bits, only when the next task needs it
-    stages: dict[str, float] = field(default_factory=dict)
 
     @property
     def n_objects(self) -> int:

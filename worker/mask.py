@@ -1,68 +1,22 @@
-"""Pure per-frame compute: correct, mask, label, measure, crop. No file or network I/O.
+"""The mask of a frame and its regions (SPEC 2.3-2.4).
 
-Fast and faithful to SPEC section 2:
-- correction reads a 256x256 table holding the exact float64 result of
-  `clip(v / f, 0, clip_max) / clip_max * 255` truncated to uint8, so it equals the
-  literal float64 method bit for bit while touching each pixel once, strip by strip,
-  in place (no full-frame float copy);
-- morphology and labelling run only on windows around thresholded pixels, padded by
-  more than the mask steps can move an edge, which gives the full-frame result;
-- skimage regionprops runs on each region's own crop.
+Threshold and first erosion run on the full frame; the other mask steps and the
+labelling run only on windows around thresholded pixels, padded by more than the mask
+steps can move an edge, which gives the full-frame result.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
-from segmenter.config import Params
-from segmenter.features import esd_kept, region_features
+from worker.features import esd_kept
+from worker.params import Params
 
 U8 = npt.NDArray[np.uint8]
-U16 = npt.NDArray[np.uint16]
-STRIP_ROWS = 32
-
-
-@lru_cache(maxsize=4)
-def correction_lut(clip_max: float) -> U8:
-    """Table indexed by `flat << 8 | value`: the float64 baseline result for each pair."""
-    values = np.arange(256, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = values[None, :] / values[:, None]  # row: flat value, column: frame value
-        ratio = np.nan_to_num(ratio, nan=0.0, posinf=np.inf)
-        ratio = np.clip(ratio, 0, clip_max)
-        ratio = (ratio - 0) / (clip_max - 0)
-        table = (ratio * 255 + 0).astype(np.uint8)
-    table.setflags(write=False)
-    return table.reshape(-1)
-
-
-def flat_index(flat: U8) -> U16:
-    """The flat field as table row offsets (`flat << 8`), computed once per flat."""
-    return np.left_shift(flat.astype(np.uint16), 8)
-
-
-def correct_inplace(frame: U8, flat_idx: U16, lut: U8, gray: U8 | None = None) -> None:
-    """Flat-correct `frame` in place; also fill `gray` (BGR2GRAY) when given.
-
-    The pixel at row 0, column 0 ends black in every channel, as the baseline sets it
-    before its rescale: it anchors the triangle threshold's histogram at 0 (SPEC 2.2).
-    """
-    height = frame.shape[0]
-    index = np.empty((min(STRIP_ROWS, height), *frame.shape[1:]), np.uint16)
-    for y in range(0, height, STRIP_ROWS):
-        strip = frame[y : y + STRIP_ROWS]
-        idx = index[: strip.shape[0]]
-        cv2.add(flat_idx[y : y + STRIP_ROWS], strip, dst=idx, dtype=cv2.CV_16U)
-        np.take(lut, idx, out=strip, mode="clip")  # in range anyway; "clip" is faster
-        if y == 0:
-            strip[0, 0] = 0
-        if gray is not None:
-            cv2.cvtColor(strip, cv2.COLOR_BGR2GRAY, dst=gray[y : y + STRIP_ROWS])
 
 
 def threshold_mask(gray: U8) -> U8:
@@ -189,74 +143,3 @@ def label_windows(tiles: Windows, cleaned: list[U8], params: Params) -> list[Reg
 def find_regions(mask: U8, params: Params) -> list[Region]:
     """The kept regions of a threshold mask once cleaned, in raster order."""
     return label_windows(*clean_windows(mask, params), params)
-
-
-def crop_box(region: Region, shape: tuple[int, ...], padding: int) -> tuple[int, int, int, int]:
-    h, w = region.image.shape
-    return (
-        max(0, region.top - padding),
-        min(shape[0], region.top + h + padding),
-        max(0, region.left - padding),
-        min(shape[1], region.left + w + padding),
-    )
-
-
-def encode_jpeg(image: U8, quality: int) -> bytes:
-    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    if not ok:
-        raise ValueError("JPEG encoding failed")
-    return bytes(data)
-
-
-@dataclass(frozen=True, slots=True)
-class Segmentation:
-    """Per-object features (label = index within the frame) and crop JPEGs."""
-
-    features: list[dict[str, float | int]]
-    crops: list[bytes]
-
-
-def object_features(region: Region, corrected: U8, gray: U8, index: int) -> dict[str, float | int]:
-    """The features of a kept region; `label` is its index within the frame."""
-    h, w = region.image.shape
-    box = (slice(region.top, region.top + h), slice(region.left, region.left + w))
-    feats = region_features(region.image, corrected[box], gray[box], (region.top, region.left))
-    feats["label"] = index
-    return feats
-
-
-def object_crop(region: Region, corrected: U8, params: Params) -> bytes:
-    """The region's padded crop of the corrected frame, as JPEG."""
-    y0, y1, x0, x1 = crop_box(region, corrected.shape, params.crop_padding)
-    return encode_jpeg(corrected[y0:y1, x0:x1], params.jpeg_quality)
-
-
-def measure(corrected: U8, gray: U8, mask: U8, params: Params) -> Segmentation:
-    """Regions of a cleaned-to-be mask -> features and encoded crops."""
-    regions = find_regions(mask, params)
-    return Segmentation(
-        [object_features(r, corrected, gray, i) for i, r in enumerate(regions)],
-        [object_crop(r, corrected, params) for r in regions],
-    )
-
-
-def segment_frame(
-    frame: U8, flat_idx: U16, params: Params, previous: U8 | None = None
-) -> tuple[Segmentation, U8]:
-    """Segment one BGR frame (corrected in place). Returns objects and its threshold mask.
-
-    `previous` is the previous frame's threshold mask, used when
-    `params.remove_previous_mask` is on; the caller holds it.
-    """
-    gray = np.empty(frame.shape[:2], np.uint8)
-    correct_inplace(frame, flat_idx, correction_lut(params.clip_max), gray)
-    raw = threshold_mask(gray)
-    mask = remove_previous_mask(raw, previous) if params.remove_previous_mask else raw
-    return measure(frame, gray, mask, params), raw
-
-
-def frame_threshold(frame: U8, flat_idx: U16, params: Params) -> U8:
-    """Only the threshold mask of a frame (for the next frame's remove_previous_mask)."""
-    gray = np.empty(frame.shape[:2], np.uint8)
-    correct_inplace(frame, flat_idx, correction_lut(params.clip_max), gray)
-    return threshold_mask(gray)
