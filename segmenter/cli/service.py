@@ -215,8 +215,11 @@ def _segment_command(args: argparse.Namespace) -> dict[str, Any]:
     if args.process_id is not None:
         settings["process_id"] = args.process_id
     paths = [str(Path(p).resolve()) if Path(p).exists() else p for p in args.paths]
-    action = "enqueue" if args.enqueue else "segment"
-    command: dict[str, Any] = {"action": action, "path": paths, "settings": settings}
+    # `enqueue`, not the dashboard's `segment`: the client follows its item on the
+    # service's own topics, and the dashboard's legacy stream never shows it
+    command: dict[str, Any] = {"action": "enqueue", "path": paths, "settings": settings}
+    if not args.enqueue:
+        command["start_queue"] = True  # run the queue even if it was paused
     if args.id:
         command["id"] = args.id
     return command

@@ -2,11 +2,15 @@
 
 commands.py  payload -> Command (one ConfigError naming the field)
 status.py    the legacy status strings and the JSON messages, reserved-word checks
+legacy.py    the legacy stream: one terminal status per `segment` command, stop repeats
 queue.py     the server-side queue, kept in <data root>/.segmenter/queue.json
 runner.py    one queue item through the engine, acquisition by acquisition
 progress.py  engine Progress events -> progress statuses, per-object messages
-service.py   the orchestrator: commands in, one worker thread, statuses out
+handlers.py  what each command does (the command thread)
+service.py   the orchestrator: inbox -> command thread, one worker thread, statuses out
+inbox.py     the bounded inbox between paho's network thread and the command thread
+outbox.py    the one publisher thread (QoS 1 never dropped)
 mqtt.py      the paho-mqtt 2 transport (reconnects, Last Will, TLS, credentials)
 client.py    the command-line client behind `segmenter send`
-sdnotify.py  systemd READY/STOPPING/WATCHDOG notifications
+sdnotify.py  systemd READY/STOPPING/WATCHDOG notifications, the progress heartbeat
 """

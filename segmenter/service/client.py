@@ -54,9 +54,10 @@ class Client:
             on_message=self._record,
         )
         self.transport.start()
-        if not self.transport.wait_connected(connect_timeout):
+        if not self.transport.wait_connected_or_failed(connect_timeout):
             self.close()
-            raise ClientError(f"cannot reach the MQTT broker at {settings.host}:{settings.port}")
+            why = self.transport.last_error or f"no answer within {connect_timeout:g} s"
+            raise ClientError(f"cannot reach the MQTT broker at {self.transport.address}: {why}")
         if not self.transport.subscribed.wait(connect_timeout):
             self.close()
             raise ClientError("the broker did not confirm the subscription")

@@ -27,8 +27,8 @@ _ID_RE = re.compile(r"[A-Za-z0-9_.:\-]{1,64}", re.ASCII)
 
 
 class Action(StrEnum):
-    SEGMENT = "segment"  # add to the queue and make sure the queue runs (the dashboard)
-    ENQUEUE = "enqueue"  # add to the queue only
+    SEGMENT = "segment"  # the dashboard's: queue it, run the queue, report on the legacy topic
+    ENQUEUE = "enqueue"  # queue it (and with start_queue, run the queue); own topics only
     DEQUEUE = "dequeue"
     REORDER = "reorder"
     STOP = "stop"
@@ -69,17 +69,19 @@ class Segment:
     id: str | None
     paths: tuple[Path, ...]
     settings: SettingsPatch
-    start_queue: bool  # True for `segment`, False for `enqueue`
+    start_queue: bool  # also run a paused queue: `segment`, or `enqueue` with start_queue
+    legacy: bool = False  # `segment`: a unit of work of the legacy stream (SPEC 4)
 
     @property
     def action(self) -> Action:
-        return Action.SEGMENT if self.start_queue else Action.ENQUEUE
+        return Action.SEGMENT if self.legacy else Action.ENQUEUE
 
 
 @dataclass(frozen=True, slots=True)
 class Stop:
     id: str | None
     scope: Scope
+    legacy: bool = False  # `{"action": "stop"}` without a scope: the dashboard's stop
     action: Action = Action.STOP
 
 
@@ -131,6 +133,21 @@ def _load(payload: bytes) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"payload: must be a JSON object, not {type(data).__name__}")
     return data
+
+
+def peek_action(payload: bytes) -> tuple[str | None, str | None]:
+    """(action, id) of a payload that failed to parse, as far as they can be read."""
+    try:
+        data = json.loads(payload)
+    except (ValueError, RecursionError):
+        return None, None
+    if not isinstance(data, dict):
+        return None, None
+    action = data.get("action") if isinstance(data.get("action"), str) else None
+    try:
+        return action, parse_id(data.get("id"))
+    except ConfigError:
+        return action, None
 
 
 def parse_id(value: Any, field: str = "id") -> str | None:
@@ -272,12 +289,14 @@ def parse_command(payload: bytes, data_root: Path | None = None) -> Command:
     if action in (Action.SEGMENT, Action.ENQUEUE):
         paths = parse_paths(data.get("path"), data_root)
         settings = parse_settings(data.get("settings"))
-        return Segment(cid, paths, settings, action is Action.SEGMENT)
+        legacy = action is Action.SEGMENT
+        start = legacy or _bool(data.get("start_queue", False), "start_queue")
+        return Segment(cid, paths, settings, start, legacy)
     if action is Action.STOP:
         scope = data.get("scope", Scope.CURRENT.value)
         if not isinstance(scope, str) or scope not in {s.value for s in Scope}:
             raise ConfigError("scope: must be one of current, queue, all")
-        return Stop(cid, Scope(scope))
+        return Stop(cid, Scope(scope), legacy="scope" not in data)
     if action is Action.DEQUEUE:
         item = parse_id(data.get("item", data.get("id")), "item")
         if item is None:

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +38,7 @@ from segmenter.service.status import (
 log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 1883
+REPEAT_WARNING = 300.0  # seconds: while the broker stays away, say so again this often
 
 
 def parse_broker(text: str) -> tuple[str, int | None]:
@@ -117,6 +120,9 @@ class MqttTransport:
         self.subscriptions = subscriptions
         self.connected = threading.Event()
         self.subscribed = threading.Event()  # the broker acknowledged our subscriptions
+        self.failed = threading.Event()  # a connection attempt failed (see last_error)
+        self.last_error: str | None = None
+        self._warned: tuple[str, float] | None = None  # (reason, when) of the last warning
         self._connects = 0
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
         if will:
@@ -129,6 +135,7 @@ class MqttTransport:
         client.max_queued_messages_set(0)  # no limit in paho: the outbox keeps the window
         client.max_inflight_messages_set(0)  # QoS 1 never waits behind a window: order kept
         client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.on_subscribe = lambda *_args: self.subscribed.set()
@@ -142,8 +149,20 @@ class MqttTransport:
         self.client.connect_async(self.settings.host, self.settings.port, self.settings.keepalive)
         self.client.loop_start()
 
+    @property
+    def address(self) -> str:
+        return f"{self.settings.host}:{self.settings.port}"
+
     def wait_connected(self, timeout: float | None = None) -> bool:
         return self.connected.wait(timeout)
+
+    def wait_connected_or_failed(self, timeout: float) -> bool:
+        """True once connected; False at the first failed attempt or after `timeout`."""
+        deadline = time.monotonic() + timeout
+        while not self.connected.wait(min(0.05, max(0.0, deadline - time.monotonic()))):
+            if self.failed.is_set() or time.monotonic() >= deadline:
+                return False
+        return True
 
     def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None:
         """Hand a message to the publisher thread; never blocks, never drops QoS 1."""
@@ -165,15 +184,36 @@ class MqttTransport:
         self, client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any
     ) -> None:
         if reason.is_failure:
-            log.error("broker %s refused the connection: %s", self.settings.host, reason)
+            self._connect_failed(f"the broker refused the connection: {reason}")
             return
         self._connects += 1
-        log.info("connected to %s:%d", self.settings.host, self.settings.port)
+        self._warned = None
+        log.info("connected to the MQTT broker at %s", self.address)
         for topic in self.subscriptions:
             client.subscribe(topic, qos=1)
         self.connected.set()
         if self.on_connected is not None:
             self.on_connected(self._connects == 1)
+
+    def _on_connect_fail(self, _client: mqtt.Client, _userdata: Any) -> None:
+        # paho calls this inside its `except OSError` around the attempt: the reason is
+        # the exception being handled
+        exc = sys.exc_info()[1]
+        reason = (exc.strerror if isinstance(exc, OSError) else None) or str(exc or "")
+        self._connect_failed(reason or "no reason given")
+
+    def _connect_failed(self, reason: str) -> None:
+        """Log a failed attempt at WARNING (again when the reason changes, or every
+        REPEAT_WARNING seconds while it lasts); paho retries with backoff."""
+        self.last_error = reason
+        self.failed.set()
+        now = time.monotonic()
+        repeat = self._warned is not None and self._warned[0] == reason
+        if repeat and self._warned is not None and now - self._warned[1] < REPEAT_WARNING:
+            log.debug("cannot reach the MQTT broker at %s (%s); retrying", self.address, reason)
+            return
+        self._warned = (reason, now)
+        log.warning("cannot reach the MQTT broker at %s (%s); retrying", self.address, reason)
 
     def _on_disconnect(
         self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any
@@ -181,7 +221,7 @@ class MqttTransport:
         self.connected.clear()
         self.subscribed.clear()
         if reason.is_failure:
-            log.warning("lost the broker (%s); reconnecting", reason)
+            log.warning("lost the MQTT broker at %s (%s); reconnecting", self.address, reason)
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
         payload = bytes(msg.payload)

@@ -1,8 +1,8 @@
 """Engine `Progress` events of one acquisition turned into what the service publishes.
 
 Called in the engine's thread right after a frame is committed: the legacy progress
-status, the retained progress JSON, and per object `object_id` and `metric`, from the
-objects the event carries.
+status (only for a unit of the legacy stream), the retained progress JSON, and per
+object `object_id` and `metric`, from the objects the event carries.
 """
 
 from __future__ import annotations
@@ -48,10 +48,12 @@ class AcquisitionProgress:
         position: tuple[int, int],
         on_begin: Callable[[Path], None],
         on_frame: Callable[[Progress], None],
+        legacy: bool = True,
     ) -> None:
         self.publisher, self.data_root, self.item_id = publisher, data_root.resolve(), item_id
         self.position = position  # (index of this acquisition in the item from 1, count)
         self.on_begin, self.on_frame = on_begin, on_frame
+        self.legacy = legacy  # a unit of the legacy stream: its statuses go on STATUS_TOPIC
         self.first_done: int | None = None
         self.first_time = time.monotonic()
         self.last: ProgressMessage | None = None
@@ -63,7 +65,8 @@ class AcquisitionProgress:
             log.exception("cannot publish the progress of %s", event.acquisition)
 
     def _status(self, text: str, qos: int = 0) -> None:
-        self.publisher.publish(STATUS_TOPIC, encode(StatusMessage(text)), qos=qos)
+        if self.legacy:
+            self.publisher.publish(STATUS_TOPIC, encode(StatusMessage(text)), qos=qos)
 
     def _handle(self, event: Progress) -> None:
         if event.phase == "start":

@@ -180,12 +180,19 @@ class JobQueue:
             self.current = None
         self.history.append(item)  # with `resume` set, load() puts it back in front
 
-    def dequeue(self, item_id: str) -> QueueItem:
+    def cancel(self, item_id: str, why: str) -> QueueItem | None:
+        """Take pending item `item_id` out of the queue, interrupted; None if not pending."""
         for item in self.pending:
             if item.id == item_id:
                 self.pending.remove(item)
-                self._drop(item, "removed from the queue (dequeue)")
+                self._drop(item, why)
                 return item
+        return None
+
+    def dequeue(self, item_id: str) -> QueueItem:
+        item = self.cancel(item_id, "removed from the queue (dequeue)")
+        if item is not None:
+            return item
         if self.current is not None and self.current.id == item_id:
             raise ConfigError(f"item: {item_id} is running; send a stop to end it")
         raise ConfigError(f"item: no pending item has the id {item_id}")

@@ -31,7 +31,8 @@ class Running:
     """The item the worker runs, and what happened to it while it ran."""
 
     item: QueueItem
-    stops: int = 0  # stop requests that reached this item: one Interrupted each
+    legacy: bool = False  # a unit of the legacy stream: its statuses go on status/segmenter
+    stops: int = 0  # stop requests that reached this item
     in_engine: bool = False  # inside Segmenter.run: a stop must reach the engine
     tracker: AcquisitionProgress | None = None
     frames_base: int = 0  # frames and objects of the acquisitions that have finished
@@ -111,6 +112,7 @@ class ItemRunner:
             position,
             lambda acquisition: self._begun(item, acquisition),
             lambda event: self._frame(running, event),
+            running.legacy,
         )
         tracker = running.tracker
 

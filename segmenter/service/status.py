@@ -2,7 +2,8 @@
 
 The Node-RED dashboard lower-cases `status/segmenter` and matches substrings (SPEC 4), so
 every text that is not a terminal status is checked here for the reserved words, and user
-text (paths, messages) is scrubbed before it goes into an error status.
+text (paths, messages) is scrubbed before it goes into an error status. Which unit of
+work a status belongs to, and whether it goes out at all, is legacy.py's business.
 """
 
 from __future__ import annotations
@@ -41,15 +42,14 @@ class Status(StrEnum):
 
 
 class Info(StrEnum):
-    """Informational statuses: none holds a reserved word (checked by the tests)."""
+    """Informational statuses (answers to `update_config`, a legacy command): none holds
+    a reserved word (checked by the tests)."""
 
     CONFIG_UPDATED = "Config updated"
     CONFIG_REFUSED = (
         "Config unchanged: an item is being segmented; send update_config again "
         "when the queue has finished"
     )
-    QUEUE_PAUSED = "Queue paused: the current item goes on, nothing new starts"
-    QUEUE_RESUMED = "Queue running again"
 
 
 def reserved_words(text: str) -> list[str]:
@@ -82,9 +82,12 @@ def progress_text(name: str | None, index: int, total: int) -> str:
     return check_plain(f"Segmenting image {safe_frame_name(name, index)}, image {index}/{total}")
 
 
-def error_text(message: str) -> str:
-    """An error status: `Error: ` then the message with reserved words masked."""
-    return "Error: " + scrub(" ".join(message.split()))[:400]
+def exception_text(reason: str) -> str:
+    """An error status in the baseline's form, which the dashboard shows as an error:
+    `An exception was raised during the segmentation: <reason>.`, reserved words inside
+    the reason masked (`done.txt` becomes `d***.txt`), on one line."""
+    text = scrub(" ".join(reason.split()))[:400].rstrip(" .") or "unknown"
+    return f"An exception was raised during the segmentation: {text}."
 
 
 def _finite(value: Any) -> Any:

@@ -18,10 +18,10 @@ from tests.service.harness import (
     Broker,
     Recorder,
     assert_archive_as_uninterrupted,
-    check_dashboard,
     iter_frames,
     two_copies,
 )
+from tests.service.test_serve import assert_resumed_off_the_legacy_stream
 
 REPO = Path(__file__).resolve().parents[2]
 FRAMES, SIZE, SEED = 30, (1352, 1014), 9
@@ -58,12 +58,8 @@ def test_sigkill_of_the_service_then_restart_resumes(
         mark = len(rec.messages)
         second = serve(broker, root, log)
         try:
-            rec.wait(lambda r: "Done" in [m.data.get("status") for m in r.messages[mark:]], 90)
-            resumed = [m.data["status"] for m in rec.messages[mark:] if "status" in m.data]
-            check_dashboard([s for s in resumed if s not in ("Ready", "Dead")])
-            first_index = next(m for s in resumed if (m := COUNT_RE.search(s)))
-            assert int(first_index[1]) > 1, "the run started over instead of resuming"
-            assert rec.item("job")["state"] == "done"
+            rec.wait(lambda r: r.state("job") == "done", 90)
+            assert_resumed_off_the_legacy_stream(rec, mark, "job")
             assert not [n for n in shm.ours() if n.startswith(killed)], "not swept"
         finally:
             second.send_signal(signal.SIGTERM)

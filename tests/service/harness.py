@@ -181,6 +181,13 @@ class Recorder:
                             return dict(item)
         raise AssertionError(f"item {item_id} never appeared on the queue topic")
 
+    def state(self, item_id: str) -> str | None:
+        """An item's latest state on the queue topic, None before it appears there."""
+        try:
+            return str(self.item(item_id)["state"])
+        except AssertionError:
+            return None
+
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()

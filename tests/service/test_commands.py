@@ -55,7 +55,7 @@ def test_the_dashboard_command(root: Path) -> None:
         unknown_key="ignored",
     )
     command = parse_command(payload, root)
-    assert isinstance(command, Segment) and command.start_queue
+    assert isinstance(command, Segment) and command.start_queue and command.legacy
     assert command.paths == ((root / "img/2026-03-10/S_12/A_1").resolve(),)
     settings = command.settings.apply(RunSettings())
     assert settings == RunSettings(
@@ -72,8 +72,16 @@ def test_path_as_a_string_and_missing_settings_mean_defaults(root: Path) -> None
 
 def test_relative_paths_are_below_the_data_root(root: Path) -> None:
     command = parse_command(cmd(action="enqueue", path="img/2026-03-10", id="a1"), root)
-    assert isinstance(command, Segment) and not command.start_queue
+    assert isinstance(command, Segment) and not command.start_queue and not command.legacy
     assert command.paths == ((root / "img/2026-03-10").resolve(),) and command.id == "a1"
+
+
+def test_only_segment_is_a_unit_of_the_legacy_stream(root: Path) -> None:
+    command = parse_command(seg(root), root)
+    assert isinstance(command, Segment) and command.legacy and command.start_queue
+    started = cmd(action="enqueue", path="img", start_queue=True)
+    command = parse_command(started, root)
+    assert isinstance(command, Segment) and command.start_queue and not command.legacy
 
 
 @pytest.mark.parametrize(
@@ -93,7 +101,8 @@ def test_empty_min_esd_keeps_the_default(root: Path) -> None:
 
 
 def test_other_actions(root: Path) -> None:
-    assert parse_command(cmd(action="stop")) == Stop(None, Scope.CURRENT)
+    assert parse_command(cmd(action="stop")) == Stop(None, Scope.CURRENT, legacy=True)
+    assert parse_command(cmd(action="stop", scope="current")) == Stop(None, Scope.CURRENT)
     assert parse_command(cmd(action="stop", scope="all", id=7)) == Stop("7", Scope.ALL)
     assert parse_command(cmd(action="dequeue", item="x1")) == Dequeue(None, "x1")
     assert parse_command(cmd(action="dequeue", id="x2")) == Dequeue("x2", "x2")

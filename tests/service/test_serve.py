@@ -42,6 +42,23 @@ def serve(
         return subprocess.Popen(command, cwd=REPO, stdout=out, stderr=out, env=env)
 
 
+def assert_resumed_off_the_legacy_stream(rec: Recorder, mark: int, item_id: str) -> None:
+    """After a restart the item resumed from its committed frames and ended done, on the
+    service's own topics only: its unit of the legacy stream had ended (Interrupted, or
+    the broker's Dead) when the service went away, and the dashboard has moved on."""
+    after = rec.messages[mark:]
+    legacy = [m.data["status"] for m in after if m.topic == "status/segmenter"]
+    assert [s for s in legacy if s != "Dead"] == ["Ready"], legacy
+    frames = [
+        m.data["frame"]
+        for m in after
+        if m.topic == "status/segmenter/progress"
+        and m.data["item"] == item_id
+        and m.data["phase"] == "frame"
+    ]
+    assert frames and frames[0] > 1, "the run started over instead of resuming"
+
+
 def test_sigterm_mid_job_then_restart_resumes_to_the_same_archive(
     broker: Broker, acq_cache: Callable[..., Path], tmp_path: Path
 ) -> None:
@@ -51,6 +68,7 @@ def test_sigterm_mid_job_then_restart_resumes_to_the_same_archive(
     log = tmp_path / "serve.log"
 
     listener = NotifyListener(tmp_path / "notify.sock")  # read as systemd reads it
+    second: subprocess.Popen[bytes] | None = None
     broker.stop()  # the broker is down when the service starts: it waits, then connects
     first = serve(broker, root, log, tmp_path / "notify.sock")
     time.sleep(0.5)
@@ -78,19 +96,52 @@ def test_sigterm_mid_job_then_restart_resumes_to_the_same_archive(
         mark = len(rec.messages)
         second = serve(broker, root, log)
         try:
-            rec.wait_status("Done", timeout=60)
-            resumed = [m.data["status"] for m in rec.messages[mark:] if "status" in m.data]
-            resumed = [s for s in resumed if s != "Ready"]
-            check_dashboard(resumed)
-            first_index = next(m for s in resumed if (m := COUNT_RE.search(s)))
-            assert int(first_index[1]) > 1, "the run started over instead of resuming"
-            assert rec.item("job")["state"] == "done"
+            rec.wait(lambda r: r.state("job") == "done", timeout=60)
+            assert_resumed_off_the_legacy_stream(rec, mark, "job")
         finally:
             second.send_signal(signal.SIGTERM)
             assert second.wait(30) == 0, log.read_text()
         rec.wait(lambda r: r.statuses()[-1] == "Dead", 10)
     finally:
+        for proc in (first, second):
+            if (
+                proc is not None and proc.poll() is None
+            ):  # a failed assertion must not leave a service behind
+                proc.kill()
+                proc.wait()
         rec.close()
         listener.close()
 
     assert_archive_as_uninterrupted(root, reference_root, rel)
+
+
+def test_serve_says_why_it_cannot_reach_the_broker_and_keeps_trying(
+    broker: Broker, tmp_path: Path
+) -> None:
+    broker.stop()
+    log = tmp_path / "serve.log"
+    command = [sys.executable, "-m", "segmenter", "serve", "--broker", broker.address]
+    command += ["--data-root", str(tmp_path), "--workers", "1"]
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(command, cwd=REPO, stdout=out, stderr=out)
+    try:
+        deadline = time.monotonic() + 15
+        while "Connection refused" not in log.read_text():
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        time.sleep(3)  # paho retries after 1 s, 2 s...: the same reason is not repeated
+        warnings = [line for line in log.read_text().splitlines() if "refused" in line]
+        assert len(warnings) == 1 and warnings[0].startswith("WARNING"), warnings
+        assert broker.address in warnings[0]
+        broker.start()
+        rec = Recorder(broker)
+        try:
+            rec.wait_status("Ready", timeout=40)  # it kept trying, and serves now
+        finally:
+            rec.close()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0, log.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

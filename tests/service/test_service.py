@@ -159,12 +159,13 @@ def test_a_second_segment_is_queued_never_busy(
     recorder.send(segment(a, "a"))
     recorder.wait(frame_statuses(recorder, 1))
     recorder.send(segment(b, "b"))
-    recorder.wait_status("Done")
+    recorder.wait_status("Done", count=2)
     time.sleep(0.3)
     statuses = recorder.statuses()
-    assert statuses.count("Done") == 1 and statuses.count("Started") == 2
+    assert statuses.count("Done") == 2 and statuses.count("Started") == 2
     assert not any("busy" in s.lower() for s in statuses)
-    check_dashboard(units(statuses)[0])
+    for unit in units(statuses):  # one unit per command, each ending Done
+        check_dashboard(unit)
     replies = {r["id"]: r for r in recorder.on("status/segmenter/reply")}
     assert replies["b"]["ok"] and replies["b"]["message"] == "queued at position 1"
     assert recorder.item("a")["state"] == recorder.item("b")["state"] == "done"
@@ -197,18 +198,19 @@ def test_stop_queue_lets_the_item_finish_then_pauses(
     recorder.send(segment(a, "a"))
     recorder.send({"action": "enqueue", "path": str(b), "id": "b"})
     recorder.wait(frame_statuses(recorder, 1))
-    recorder.send({"action": "stop", "scope": "queue"})
+    recorder.send({"action": "stop", "scope": "queue", "id": "pause"})
     recorder.wait_status("Done")
     time.sleep(0.4)
     statuses = recorder.statuses()
-    assert Info.QUEUE_PAUSED in statuses and statuses[-1] == "Done"
+    assert statuses[-1] == "Done"  # the pause is answered on the reply topic only
     check_dashboard(units(statuses)[0])
     assert "Interrupted" not in statuses
+    assert [r["message"] for r in recorder.on("status/segmenter/reply") if r["id"] == "pause"]
     assert recorder.item("a")["state"] == "done" and recorder.item("b")["state"] == "pending"
     assert recorder.on("status/segmenter/queue")[-1]["paused"] is True
     recorder.send({"action": "resume"})
-    recorder.wait_status("Done", count=2)
-    assert recorder.item("b")["state"] == "done"
+    recorder.wait(lambda r: r.state("b") == "done")
+    assert recorder.statuses() == statuses  # b came by enqueue: not on the legacy stream
 
 
 def test_stop_all_drops_the_queue(
@@ -221,10 +223,11 @@ def test_stop_all_drops_the_queue(
     recorder.send(segment(b, "b2"))
     recorder.wait(frame_statuses(recorder, 2))
     recorder.send({"action": "stop", "scope": "all"})
-    recorder.wait_status("Interrupted")
+    recorder.wait_status("Interrupted", count=3)
     time.sleep(0.6)
     statuses = recorder.statuses()
-    assert statuses.count("Interrupted") == 1 and "Done" not in statuses
+    # three commands, three units: each stopped one answers its one Interrupted, in order
+    assert statuses.count("Interrupted") == 3 and "Done" not in statuses
     assert statuses.count("Started") == 1
     check_dashboard(units(statuses)[0])
     assert [recorder.item(i)["state"] for i in ("a", "b", "b2")] == ["interrupted"] * 3
@@ -242,7 +245,7 @@ def test_reorder_and_dequeue(harness: StartHarness, copy_acq: CopyAcq, recorder:
     recorder.wait(frame_statuses(recorder, 1))
     recorder.send({"action": "reorder", "order": ["d", "b"]})
     recorder.send({"action": "dequeue", "item": "c"})
-    recorder.wait_status("Done")
+    recorder.wait(lambda r: r.state("b") == "done")
     time.sleep(0.3)
     running = [q["running"] for q in recorder.on("status/segmenter/queue") if q["running"]]
     order = [r for i, r in enumerate(running) if i == 0 or running[i - 1] != r]
@@ -271,6 +274,8 @@ BAD_COMMANDS: list[bytes] = [
 def test_bad_commands_answer_one_error_and_change_nothing(
     harness: StartHarness, recorder: Recorder, data_root: Path
 ) -> None:
+    """Every refusal is a reply; a refused `segment` is also a unit of the legacy stream,
+    ending at once with one error (the dashboard waits for one), in the baseline's form."""
     harness()
     queue_file = data_root / ".segmenter" / "queue.json"
     before = queue_file.read_bytes()
@@ -279,9 +284,11 @@ def test_bad_commands_answer_one_error_and_change_nothing(
         recorder.wait(lambda r, n=n: len(r.on("status/segmenter/reply")) >= n)  # type: ignore[misc]
     time.sleep(0.3)
     statuses = [s for s in recorder.statuses() if s != "Ready"]
-    assert len(statuses) == len(BAD_COMMANDS)
+    segments = [p for p in BAD_COMMANDS if b'"action": "segment"' in p]
+    assert len(statuses) == len(segments)
     for status in statuses:
-        assert reserved_words(status) == ["error"], status
+        assert status.startswith("An exception was raised during the segmentation: "), status
+        assert reserved_words(status) == ["exception"], status
     assert any("d***.txt" in s for s in statuses)
     assert all(not r["ok"] for r in recorder.on("status/segmenter/reply"))
     assert queue_file.read_bytes() == before

@@ -14,7 +14,7 @@ from segmenter.service.status import (
     StatusMessage,
     check_plain,
     encode,
-    error_text,
+    exception_text,
     progress_text,
     reserved_words,
     scrub,
@@ -55,11 +55,12 @@ def test_check_plain_refuses_reserved_words() -> None:
         check_plain("the queue is idle")
 
 
-def test_error_text_scrubs_user_text() -> None:
-    text = error_text('path: /data/img/Done "x"\n/done.txt is not ready')
-    assert text.startswith("Error: ")
-    assert reserved_words(text) == ["error"]
-    assert "D***" in text and "d***.txt" in text and "\n" not in text
+def test_exception_text_is_the_baselines_form_and_scrubs_user_text() -> None:
+    text = exception_text('path: /data/img/Done "x"\n/done.txt is not ready.')
+    assert text.startswith("An exception was raised during the segmentation: path: ")
+    assert text.endswith("is not r****.") and "\n" not in text
+    assert reserved_words(text) == ["exception"]
+    assert "D***" in text and "d***.txt" in text
 
 
 def test_scrub_keeps_the_length_and_first_letter() -> None:
@@ -67,8 +68,8 @@ def test_scrub_keeps_the_length_and_first_letter() -> None:
 
 
 def test_payloads_are_json_even_with_quotes_and_non_ascii() -> None:
-    payload = encode(StatusMessage(error_text('name "A\\B" Zoé')))
-    assert json.loads(payload)["status"] == 'Error: name "A\\B" Zoé'
+    payload = encode(StatusMessage(exception_text('name "A\\B" Zoé')))
+    assert json.loads(payload)["status"].endswith(': name "A\\B" Zoé.')
 
 
 def test_metric_values_that_are_not_finite_become_null() -> None:
