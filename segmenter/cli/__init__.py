@@ -1,7 +1,8 @@
 """Command line: `segmenter segment|synth|demo|serve|send|benchmark`.
 
 segment.py  segment, synth, demo
-service.py  serve (the MQTT service) and send (its client)
+service.py  serve (the MQTT service) and send
+client.py   the client behind `segmenter send`: one command, followed to its end
 args.py     the argument types every command line shares
 bar.py      the terminal progress bar
 """

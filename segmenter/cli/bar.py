@@ -37,17 +37,34 @@ class TerminalBar:
         self.stream.flush()
 
     def line(self, event: Progress, now: float) -> str:
-        total = max(1, event.total)
-        filled = BAR * event.done // total
-        bar = "#" * filled + "." * (BAR - filled)
         new = event.done - (self._first_done or 0)
         spent = now - self._first_time
-        rate = new / spent if spent > 0 and new > 0 else 0.0
-        eta = _clock((event.total - event.done) / rate) if rate else "--:--"
+        rate = new / spent if spent > 0 and new > 0 else None
+        eta = (event.total - event.done) / rate if rate else None
         label = {"flat": "flat field", "archive": "archive"}.get(event.phase, "")
-        failed = f"  {event.failed} failed" if event.failed else ""
-        name = event.acquisition.name[-28:]
-        return (
-            f"{name:<28} [{bar}] {event.done}/{event.total} frames  {event.objects} objects"
-            f"  {rate:4.1f} fr/s  ETA {eta}{failed} {label}"
-        ).ljust(110)
+        return bar_line(
+            event.acquisition.name, event.done, event.total, event.objects, rate, eta,
+            event.failed, label,
+        )  # fmt: skip
+
+
+def bar_line(
+    name: str,
+    done: int,
+    total: int,
+    objects: int,
+    rate: float | None,
+    eta_s: float | None,
+    failed: int = 0,
+    label: str = "",
+) -> str:
+    """One progress line: the CLI's bar and `segmenter send`'s draw the same."""
+    filled = BAR * min(done, max(1, total)) // max(1, total)
+    bar = "#" * filled + "." * (BAR - filled)
+    eta = _clock(eta_s) if eta_s is not None else "--:--"
+    speed = f"{rate:4.1f} fr/s" if rate else "  -- fr/s"
+    failures = f"  {failed} failed" if failed else ""
+    return (
+        f"{name[-28:]:<28} [{bar}] {done}/{total} frames  {objects} objects"
+        f"  {speed}  ETA {eta}{failures} {label}"
+    ).ljust(110)

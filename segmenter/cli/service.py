@@ -237,7 +237,7 @@ def _print_queue(data: dict[str, Any]) -> None:
 def cmd_send(args: argparse.Namespace) -> int:
     import json
 
-    from segmenter.service.client import retained, send
+    from segmenter.cli.client import retained, send
     from segmenter.service.mqtt import BrokerSettings
     from segmenter.service.status import PROGRESS_TOPIC, QUEUE_TOPIC
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from segmenter.service.client import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_REFUSED, send
+from segmenter.cli.client import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_REFUSED, send
 from tests.service.conftest import CopyAcq
 from tests.service.harness import COUNT_RE, Broker, Harness, Recorder, check_dashboard
 

@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from segmenter.cli.bar import bar_line
 from segmenter.errors import SegmenterError
 from segmenter.service.mqtt import BrokerSettings, MqttTransport, client_id
 from segmenter.service.status import (
@@ -26,7 +27,6 @@ from segmenter.service.status import (
 )
 
 EXIT_OK, EXIT_FAILED, EXIT_REFUSED, EXIT_INTERRUPTED = 0, 1, 2, 130
-BAR = 24
 
 
 class ClientError(SegmenterError):
@@ -89,15 +89,17 @@ def new_id() -> str:
 
 
 def _bar(progress: dict[str, Any]) -> str:
-    done, total = int(progress.get("frame", 0)), max(1, int(progress.get("frames", 0)))
-    filled = BAR * min(done, total) // total
-    eta = progress.get("eta_s")
-    eta_text = f"{int(eta) // 60}:{int(eta) % 60:02d}" if isinstance(eta, int | float) else "--:--"
-    name = str(progress.get("acquisition") or "")[-28:]
-    return (
-        f"{name:<28} [{'#' * filled}{'.' * (BAR - filled)}] {done}/{total} frames"
-        f"  {progress.get('objects', 0)} objects  ETA {eta_text}"
-    ).ljust(100)
+    """The progress line of a retained status/segmenter/progress message."""
+    eta, fps = progress.get("eta_s"), progress.get("fps")
+    return bar_line(
+        str(progress.get("acquisition") or ""),
+        int(progress.get("frame", 0)),
+        int(progress.get("frames", 0)),
+        int(progress.get("objects", 0)),
+        float(fps) if isinstance(fps, int | float) else None,
+        float(eta) if isinstance(eta, int | float) else None,
+        int(progress.get("failed_frames", 0)),
+    )
 
 
 class Follower:
