@@ -1,5 +1,5 @@
-"""The old service's method (segmenter.reference: float64, full-frame skimage) side by side
-with the fast kernel, on the same frames, in the same run.
+"""The old service's method (`benchmark.legacy`, transcribed from its code: float64,
+full-frame skimage) side by side with the fast kernel, on the same frames, in the same run.
 
 Both sides start from the JPEG file and end with every object measured and its crop
 encoded as JPEG: decode, correct, mask, label, features, crops. Neither writes files
@@ -14,32 +14,25 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from benchmark import legacy
 from benchmark.common import Json, mean, median, ratio
 from benchmark.inputs import Dataset
 from benchmark.stages import floor_buffer, time_imread
-from segmenter import ops
-from segmenter.config import Params
-from segmenter.flat import flat_window
-from segmenter.imageio import read_frame
-from segmenter.reference import (
-    F64,
-    reference_correct,
-    reference_flat,
-    reference_mask,
-    reference_objects,
-    reference_threshold_mask,
-)
+from segmenter.engine.flatfield import flat_window
+from worker.correct import flat_index
+from worker.decode import read_frame
+from worker.kernel import encode_jpeg, segment_frame
+from worker.params import Params
 
 
-def baseline_frame(path: Path, flat: F64, params: Params) -> tuple[float, int]:
-    """Seconds and object count of the literal float64 method on one frame."""
+def baseline_frame(path: Path, flat: np.ndarray, params: Params) -> tuple[float, int]:
+    """Seconds and object count of the old method on one frame, crops encoded."""
     start = time.perf_counter()
-    frame = read_frame(path)
-    corrected = reference_correct(frame, flat, params.clip_max)
-    mask = reference_mask(reference_threshold_mask(corrected), None, params)
-    objects = reference_objects(corrected, mask, params, path.stem, 1)
+    image = legacy.correct(read_frame(path), flat)
+    mask = legacy.clean(legacy.threshold(image), None)
+    objects = legacy.objects(image, mask, params.min_esd_px, path.stem, 0)
     for obj in objects:
-        ops.encode_jpeg(obj.crop, params.jpeg_quality)
+        encode_jpeg(obj.crop, params.jpeg_quality)
     return time.perf_counter() - start, len(objects)
 
 
@@ -47,15 +40,15 @@ def fast_frame(path: Path, flat_idx: np.ndarray, params: Params) -> tuple[float,
     """Seconds and object count of the engine's kernel (decode + `segment_frame`)."""
     start = time.perf_counter()
     frame = read_frame(path)
-    seg, _raw = ops.segment_frame(frame, flat_idx, params)
+    seg, _raw = segment_frame(frame, flat_idx, params)
     return time.perf_counter() - start, len(seg.features)
 
 
 def measure_baseline(ds: Dataset, params: Params, n_frames: int, repeats: int) -> Json:
     """Baseline vs fast on the first `n_frames` frames: median of repeats, mean of frames."""
     window = flat_window(0, len(ds.frames), params.flat_frames)
-    flat = reference_flat([read_frame(ds.frames[i]) for i in window])
-    flat_idx = ops.flat_index(flat.astype(np.uint8))
+    flat = legacy.manual_median([read_frame(ds.frames[i]) for i in window], len(window))
+    flat_idx = flat_index(flat)
     paths = ds.frames[: max(1, n_frames)]
     threads = cv2.getNumThreads()
     cv2.setNumThreads(1)

@@ -9,10 +9,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmark.common import parse_broker, parse_size
 from benchmark.report import table
 from benchmark.run import run_benchmark
 from benchmark.settings import PARTS, QUICK, BenchSettings
+from segmenter.cli.args import broker, frame_size, positive_int
 
 DESCRIPTION = """\
 Measure the segmenter on this machine, for the same frames in one run: the cv2.imread
@@ -29,48 +29,26 @@ per frame). Everything it writes goes to a temporary work folder, removed at the
 """
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
-def _size(text: str) -> tuple[int, int]:
-    try:
-        return parse_size(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from exc
-
-
-def _broker(text: str) -> str:
-    try:
-        parse_broker(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from exc
-    return text
-
-
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "python -m benchmark") -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m benchmark",
+        prog=prog,
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--quick", action="store_true", help="fewer, smaller frames, fewer repeats")
     p.add_argument("--acquisition", type=Path, metavar="PATH", help="measure this acquisition")
-    p.add_argument("--frames", type=_positive, metavar="N", help="frames per dataset")
+    p.add_argument("--frames", type=positive_int, metavar="N", help="frames per dataset")
     p.add_argument("--objects", type=float, nargs="+", metavar="K", help="objects per frame (6 30)")
-    p.add_argument("--size", type=_size, metavar="WxH", help="frame size (4056x3040)")
-    p.add_argument("--workers", type=_positive, metavar="N", help="measure 1..N workers (cores)")
-    p.add_argument("--repeats", type=_positive, metavar="R", help="repeats, median kept (3)")
-    p.add_argument("--baseline-frames", type=_positive, metavar="N", help="baseline frames (3)")
+    p.add_argument("--size", type=frame_size, metavar="WxH", help="frame size (4056x3040)")
+    p.add_argument("--workers", type=positive_int, metavar="N", help="measure 1..N workers (cores)")
+    p.add_argument("--repeats", type=positive_int, metavar="R", help="repeats, median kept (3)")
+    p.add_argument("--baseline-frames", type=positive_int, metavar="N", help="baseline frames (3)")
     p.add_argument(
-        "--memory-frames", type=_positive, nargs=2, metavar=("SHORT", "LONG"), help="(50 400)"
+        "--memory-frames", type=positive_int, nargs=2, metavar=("SHORT", "LONG"), help="(50 400)"
     )
-    p.add_argument("--memory-workers", type=_positive, metavar="N", help="(--workers)")
-    p.add_argument("--stops", type=_positive, metavar="N", help="stops to time (10)")
-    p.add_argument("--broker", type=_broker, metavar="HOST[:PORT]", help="MQTT end to end")
+    p.add_argument("--memory-workers", type=positive_int, metavar="N", help="(--workers)")
+    p.add_argument("--stops", type=positive_int, metavar="N", help="stops to time (10)")
+    p.add_argument("--broker", type=broker, metavar="HOST[:PORT]", help="MQTT end to end")
     p.add_argument(
         "--service-data-root", type=Path, metavar="DIR", help="data root of the running service"
     )
@@ -106,8 +84,8 @@ def settings_from(args: argparse.Namespace) -> BenchSettings:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+def main(argv: Sequence[str] | None = None, prog: str = "python -m benchmark") -> int:
+    parser = build_parser(prog)
     args = parser.parse_args(argv)
     try:
         settings = settings_from(args)

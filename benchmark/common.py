@@ -60,21 +60,3 @@ def keep_sigint() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, handler)
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    """'4056x3040' -> (4056, 3040)."""
-    width, sep, height = text.lower().partition("x")
-    if not sep or not width.isdigit() or not height.isdigit():
-        raise ValueError(f"size must look like 4056x3040, not {text!r}")
-    return int(width), int(height)
-
-
-def parse_broker(text: str) -> tuple[str, int]:
-    """'host' or 'host:port' -> (host, port); 1883 by default."""
-    host, sep, port = text.rpartition(":")
-    if not sep:
-        return text, 1883
-    if not port.isdigit() or not 0 < int(port) < 65536 or not host:
-        raise ValueError(f"broker must look like HOST or HOST:PORT, not {text!r}")
-    return host, int(port)

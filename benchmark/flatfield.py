@@ -1,4 +1,4 @@
-"""Flat-field computation time: on the pool, in one process, and the baseline's np.median.
+"""Flat-field computation time: on the pool, in one process, and the baseline's sort.
 
 All three start from the frame files (decoding is part of the cost) and compute the
 initial flat of SPEC 2.1 (median of the first 9 frames); the fast flat is checked
@@ -13,15 +13,14 @@ from concurrent.futures import wait
 import numpy as np
 import numpy.typing as npt
 
+from benchmark import legacy
 from benchmark.common import Json, keep_sigint, median, ratio
 from benchmark.inputs import Dataset
-from segmenter.config import Params
-from segmenter.engine import WorkerPool
-from segmenter.flat import flat_window
-from segmenter.flatcalc import compute_flat
-from segmenter.imageio import read_frame
-from segmenter.reference import reference_flat
-from segmenter.worker import FrameRef
+from segmenter.engine.flatfield import compute_flat, flat_window
+from segmenter.engine.pool import WorkerPool
+from worker.decode import read_frame
+from worker.params import Params
+from worker.tasks import FrameRef
 
 U16 = npt.NDArray[np.uint16]
 
@@ -52,7 +51,7 @@ def _pool_flat(pool: WorkerPool, ds: Dataset, params: Params) -> tuple[float, U1
 def _baseline_flat(ds: Dataset, params: Params) -> tuple[float, U16]:
     window = flat_window(0, len(ds.frames), params.flat_frames)
     start = time.perf_counter()
-    flat = reference_flat([read_frame(ds.frames[i]) for i in window])
+    flat = legacy.manual_median([read_frame(ds.frames[i]) for i in window], len(window))
     seconds = time.perf_counter() - start
     return seconds, np.left_shift(flat.astype(np.uint16), 8)
 

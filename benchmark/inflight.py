@@ -19,9 +19,9 @@ import numpy.typing as npt
 
 from benchmark.common import Json, ratio
 from benchmark.inputs import Dataset
-from segmenter import ops
-from segmenter.config import Params
-from segmenter.imageio import read_frame
+from worker.decode import read_frame
+from worker.kernel import segment_frame
+from worker.params import Params
 
 U16 = npt.NDArray[np.uint16]
 STATUS = Path("/proc/self/status")
@@ -56,7 +56,7 @@ def one_frame(path: Path, flat_idx: U16, params: Params) -> tuple[int, int]:
         tracemalloc.reset_peak()
         base, _ = tracemalloc.get_traced_memory()
         frame = read_frame(path)
-        ops.segment_frame(frame, flat_idx, params)
+        segment_frame(frame, flat_idx, params)
         del frame
         _, peak = tracemalloc.get_traced_memory()
     finally:

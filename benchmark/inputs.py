@@ -17,8 +17,8 @@ from pathlib import Path
 
 from benchmark.common import Json
 from segmenter.acquisition import list_frames, read_metadata
-from segmenter.imageio import jpeg_size
 from segmenter.synth import SynthSpec, write_acquisition
+from worker.decode import jpeg_size
 
 START = datetime(2026, 3, 10, 10, 0, 0, tzinfo=UTC)
 

@@ -9,8 +9,8 @@ import json
 import sys
 from pathlib import Path
 
-from segmenter.config import RunSettings
-from segmenter.pipeline import Segmenter
+from segmenter.engine import Segmenter
+from segmenter.settings import RunSettings
 
 
 def main(argv: list[str]) -> int:

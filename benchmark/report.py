@@ -95,7 +95,7 @@ def _stage_lines(entries: list[Json]) -> list[str]:
     lines.append(_row("segment_frame alone", [_ms(s["kernel_s"]) for s in st]))
     based = [e["baseline"] for e in with_stages if "baseline" in e]
     if based:
-        lines.append(f"Baseline (float64 reference), same frames ({based[0]['frames']} per set)")
+        lines.append(f"Old method (float64), same frames ({based[0]['frames']} per set)")
         lines.append(_row("baseline per frame", [_ms(b["baseline_s"]) for b in based]))
         lines.append(_row("fast per frame", [_ms(b["fast_s"]) for b in based]))
         lines.append(_row("speed-up  [>= 8x]", [_x(b["speedup"]) for b in based]))

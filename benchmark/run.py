@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.baseline import measure_baseline
-from benchmark.common import Json, parse_broker
+from benchmark.common import Json
 from benchmark.flatfield import measure_flat
 from benchmark.inflight import measure_inflight
 from benchmark.inputs import Dataset, given_dataset, linked_acquisition, synth_datasets
@@ -26,7 +26,9 @@ from benchmark.settings import BenchSettings
 from benchmark.stages import flat_index_of, measure_stages
 from benchmark.stop import measure_stop
 from benchmark.throughput import measure_throughput
-from segmenter.config import Params, RunSettings
+from segmenter.service.mqtt import DEFAULT_PORT, parse_broker
+from segmenter.settings import RunSettings
+from worker.params import Params
 
 SCHEMA = "planktoscope-segmenter-benchmark/1"
 Log = Callable[[str], None]
@@ -84,7 +86,8 @@ def _memory(settings: BenchSettings, heavy: Dataset, workdir: Path, log: Log) ->
 
 def _mqtt(settings: BenchSettings, heavy: Dataset) -> Json:
     assert settings.broker is not None
-    host, port = parse_broker(settings.broker)
+    host, given = parse_broker(settings.broker)
+    port = given or DEFAULT_PORT
     root = settings.service_data_root
     if root is None and os.environ.get("PLANKTOSCOPE_DATA_PATH"):
         root = Path(os.environ["PLANKTOSCOPE_DATA_PATH"])

@@ -1,13 +1,11 @@
 """Per-stage time of one frame in one process, beside the `cv2.imread` floor.
 
-Stages, as the engine runs them for a frame: decode (`read_frame`), flat correction
-(`correct_inplace`, which also makes the gray image), mask (threshold, first erosion,
-windows, dilate/close/erode per window), labelling (connected components per window,
-area filter, ownership), features (`region_features` per object), crop encode (JPEG)
-and crop write + JSONL commit (`FrameStore.commit`). The split mirrors
-`ops.find_regions`/`ops.measure`; every frame's regions are checked against
-`ops.find_regions` so that the split cannot silently drift from what the engine does.
-The whole kernel (`ops.segment_frame`) is also timed on its own.
+Stages, as the engine runs them for a frame, calling the engine's own functions: decode
+(`read_frame` into a reused buffer, as a worker does), flat correction (`correct_inplace`,
+which also makes the gray image), mask (threshold, `clean_windows`), labelling
+(`label_windows`), features (`object_features`), crop encode (`object_crop`) and crop
+write + JSONL commit (`FrameStore.commit`). The whole kernel (`segment_frame`) is
+also timed on its own.
 """
 
 from __future__ import annotations
@@ -23,13 +21,14 @@ import numpy.typing as npt
 
 from benchmark.common import Json, mean, median, ratio
 from benchmark.inputs import Dataset
-from segmenter import ops
-from segmenter.config import Params
-from segmenter.features import region_features
-from segmenter.flat import flat_window, median_rows
-from segmenter.imageio import read_frame
-from segmenter.records import ObjectRecord
-from segmenter.streamer import CommittedFrame, FrameStore
+from segmenter.engine.flatfield import flat_window
+from streamer.journal import CommittedFrame, FrameStore
+from worker.correct import correct_inplace, correction_lut, flat_index, median_rows
+from worker.decode import read_frame
+from worker.kernel import object_crop, object_features, segment_frame
+from worker.mask import clean_windows, label_windows, threshold_mask
+from worker.params import Params
+from worker.records import ObjectRecord
 
 U8 = npt.NDArray[np.uint8]
 U16 = npt.NDArray[np.uint16]
@@ -46,86 +45,46 @@ STAGE_TITLES = {
 
 
 def flat_index_of(ds: Dataset, params: Params) -> U16:
-    """The initial flat of `ds` (median of its first frames) as `ops.flat_index` rows."""
+    """The initial flat of `ds` (median of its first frames) as `flat_index` rows."""
     window = flat_window(0, len(ds.frames), params.flat_frames)
     stack = np.stack([read_frame(ds.frames[i]) for i in window])
     flat: U8 = np.empty(stack.shape[1:], np.uint8)
     median_rows(stack, flat, 0, int(stack.shape[1]))
-    return ops.flat_index(flat)
-
-
-def _label(tiles: ops.Windows, cleaned: list[U8], params: Params) -> list[ops.Region]:
-    """The labelling half of `ops.find_regions`, on windows already cleaned."""
-    found: list[ops.Region] = []
-    for group, ((y0, _y1, x0, _x1), window) in enumerate(zip(tiles.boxes, cleaned, strict=True), 1):
-        n, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
-            window, 8, cv2.CV_32S, cv2.CCL_BBDT
-        )
-        for lab in range(1, n):
-            left, top, width, height, area = (int(v) for v in stats[lab])
-            if area < params.min_area_px:
-                continue
-            image = labels[top : top + height, left : left + width] == lab
-            region = ops.Region(y0 + top, x0 + left, image)
-            if tiles.owner(*region.first_pixel) == group:
-                found.append(region)
-    found.sort(key=lambda r: r.first_pixel)
-    return found
-
-
-def _features(regions: list[ops.Region], frame: U8, gray: U8) -> list[dict[str, float | int]]:
-    out = []
-    for i, region in enumerate(regions):
-        h, w = region.image.shape
-        box = (slice(region.top, region.top + h), slice(region.left, region.left + w))
-        feats = region_features(region.image, frame[box], gray[box])
-        feats["label"], feats["bx"], feats["by"] = i, region.left, region.top
-        feats["x"] = float(feats["x"]) + region.left
-        feats["y"] = float(feats["y"]) + region.top
-        out.append(feats)
-    return out
+    return flat_index(flat)
 
 
 def time_stages(
-    path: Path, flat_idx: U16, params: Params, store: FrameStore, index: int, check: bool
-) -> tuple[dict[str, float], int, bool]:
-    """Seconds per stage for one frame, its object count, and whether regions matched."""
+    path: Path,
+    flat_idx: U16,
+    params: Params,
+    store: FrameStore,
+    index: int,
+    buffer: U8 | None = None,
+) -> tuple[dict[str, float], int]:
+    """Seconds per stage for one frame, as `segment_frame` and a worker run them
+    (the same functions, in the same order), and its object count."""
     clock: list[float] = [time.perf_counter()]
-    frame = read_frame(path)
+    frame = read_frame(path, buffer)  # into a reused buffer, as a worker decodes
     clock.append(time.perf_counter())
     gray = np.empty(frame.shape[:2], np.uint8)
-    ops.correct_inplace(frame, flat_idx, ops.correction_lut(params.clip_max), gray)
+    correct_inplace(frame, flat_idx, correction_lut(params.clip_max), gray)
     clock.append(time.perf_counter())
-    raw = ops.threshold_mask(gray)
-    eroded = ops.first_erode(raw, params)
-    tiles = ops.windows(eroded, params.morphology_reach + 2)
-    cleaned = [
-        ops.grow_and_close(np.ascontiguousarray(eroded[y0:y1, x0:x1]), params)
-        for y0, y1, x0, x1 in tiles.boxes
-    ]
+    raw = threshold_mask(gray)
+    tiles, cleaned = clean_windows(raw, params)
     clock.append(time.perf_counter())
-    regions = _label(tiles, cleaned, params)
+    regions = label_windows(tiles, cleaned, params)
     clock.append(time.perf_counter())
-    feats = _features(regions, frame, gray)
+    feats = [object_features(r, frame, gray, i) for i, r in enumerate(regions)]
     clock.append(time.perf_counter())
-    crops = []
-    for region in regions:
-        y0, y1, x0, x1 = ops.crop_box(region, frame.shape, params.crop_padding)
-        crops.append(ops.encode_jpeg(frame[y0:y1, x0:x1], params.jpeg_quality))
+    crops = [object_crop(r, frame, params) for r in regions]
     clock.append(time.perf_counter())
     stem = path.stem
     objects = tuple(ObjectRecord(f"{stem}_{i}", f"{stem}_{i}.jpg", f) for i, f in enumerate(feats))
     sizes = tuple(len(c) for c in crops)
     store.commit(CommittedFrame(index, path.name, 0, objects, sizes), crops)
     clock.append(time.perf_counter())
-    matched = True
-    if check:
-        expected = ops.find_regions(raw, params)
-        matched = [(r.top, r.left, r.image.shape) for r in expected] == [
-            (r.top, r.left, r.image.shape) for r in regions
-        ]
     times = {name: clock[i + 1] - clock[i] for i, name in enumerate(STAGES)}
-    return times, len(regions), matched
+    return times, len(regions)
 
 
 def _timed(fn: Callable[[], object]) -> float:
@@ -135,9 +94,9 @@ def _timed(fn: Callable[[], object]) -> float:
 
 
 def time_kernel(path: Path, flat_idx: U16, params: Params) -> float:
-    """`ops.segment_frame` alone, on a frame decoded beforehand."""
+    """`segment_frame` alone, on a frame decoded beforehand."""
     frame = read_frame(path)
-    return _timed(lambda: ops.segment_frame(frame, flat_idx, params))
+    return _timed(lambda: segment_frame(frame, flat_idx, params))
 
 
 def floor_buffer(ds: Dataset) -> U8 | None:
@@ -172,18 +131,16 @@ def measure_stages(ds: Dataset, flat_idx: U16, params: Params, repeats: int) -> 
     buffer = floor_buffer(ds)
     kernels: list[list[float]] = [[] for _ in range(n)]
     counts = [0] * n
-    matched = True
     try:
         with tempfile.TemporaryDirectory(prefix="bench-commit-") as tmp:
             store = FrameStore(Path(tmp) / "objects")
             store.open({"run": {"benchmark": True}})
-            for rep in range(repeats):
+            for _ in range(repeats):
                 for i, path in enumerate(ds.frames):
                     floors[i].append(time_imread(path, buffer))
                     fresh[i].append(time_imread(path))
-                    times, counts[i], ok = time_stages(path, flat_idx, params, store, i, rep == 0)
+                    times, counts[i] = time_stages(path, flat_idx, params, store, i, buffer)
                     runs[i].append(times)
-                    matched = matched and ok
                     kernels[i].append(time_kernel(path, flat_idx, params))
     finally:
         cv2.setNumThreads(threads)
@@ -204,7 +161,6 @@ def measure_stages(ds: Dataset, flat_idx: U16, params: Params, repeats: int) -> 
         "per_frame_vs_imread": ratio(total, imread),
         "kernel_s": kernel,
         "kernel_vs_imread": ratio(kernel, imread),
-        "regions_match_engine": matched,
         "per_frame": [
             {
                 "name": ds.frames[i].name,

@@ -17,8 +17,8 @@ import time
 from benchmark.common import Json, keep_sigint, mean, percentile
 from benchmark.flatfield import warm
 from benchmark.inputs import Dataset
-from segmenter.config import RunSettings
-from segmenter.pipeline import AcquisitionSummary, Progress, Segmenter
+from segmenter.engine import AcquisitionSummary, Progress, Segmenter
+from segmenter.settings import RunSettings
 
 
 class _Run:

@@ -14,8 +14,8 @@ import time
 from benchmark.common import Json, keep_sigint, median, ratio
 from benchmark.flatfield import warm
 from benchmark.inputs import Dataset
-from segmenter.config import RunSettings
-from segmenter.pipeline import Progress, Segmenter
+from segmenter.engine import Progress, Segmenter
+from segmenter.settings import RunSettings
 
 
 def run_once(seg: Segmenter, ds: Dataset, workers: int) -> Json:

@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --for-tests
-echo "== ruff" && .venv/bin/ruff check segmenter benchmark tests
-.venv/bin/ruff format --check segmenter benchmark tests
+echo "== ruff" && .venv/bin/ruff check segmenter worker streamer benchmark tests
+.venv/bin/ruff format --check segmenter worker streamer benchmark tests
 echo "== mypy" && .venv/bin/mypy
 echo "== pytest" && exec .venv/bin/python -m pytest "$@"

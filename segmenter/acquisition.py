@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from segmenter.errors import AcquisitionError, ConfigError
+from streamer.layout import Layout
 
 log = logging.getLogger(__name__)
 
 FRAME_SUFFIXES = (".jpg", ".jpeg")
 METADATA = "metadata.json"
-DONE = "done.txt"
 PREFIXES = ("sample_", "acq_", "object_", "process_")
 MAX_METADATA_BYTES = 1_000_000
 
@@ -43,21 +43,26 @@ def find_acquisitions(path: Path, recursive: bool = True) -> list[Path]:
         raise AcquisitionError(f"{path} is not a folder")
     if (path / METADATA).is_file() or not recursive:
         return [path] if (path / METADATA).is_file() else []
+    if (path / "img").is_dir():  # a data root: its acquisitions are below img/
+        path = path / "img"
     found = [Path(root) for root, _dirs, files in os.walk(path) if METADATA in files]
     return sorted(found)
 
 
 def resolve_data_root(path: Path, explicit: Path | None) -> Path:
-    """--data-root, else $PLANKTOSCOPE_DATA_PATH, else the folder holding the `img/` above."""
+    """--data-root; else the data root PATH is (it holds img/) or lies in (the folder
+    holding the img/ above it); else $PLANKTOSCOPE_DATA_PATH."""
     if explicit is not None:
         return explicit.resolve()
-    env = os.environ.get("PLANKTOSCOPE_DATA_PATH")
-    if env:
-        return Path(env).resolve()
     resolved = path.resolve()
+    if (resolved / "img").is_dir():
+        return resolved
     for parent in (resolved, *resolved.parents):
         if parent.name == "img":
             return parent.parent
+    env = os.environ.get("PLANKTOSCOPE_DATA_PATH")
+    if env:
+        return Path(env).resolve()
     raise ConfigError(
         f"cannot tell the data root of {path}: it is not below an img/ folder; "
         "pass --data-root DIR or set PLANKTOSCOPE_DATA_PATH"
@@ -95,7 +100,7 @@ def read_metadata(folder: Path) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class Acquisition:
-    """One acquisition folder and where its outputs go under the data root."""
+    """One acquisition folder, its frames and metadata."""
 
     path: Path
     data_root: Path
@@ -117,24 +122,9 @@ class Acquisition:
         return str(self.metadata.get("sample_project", ""))
 
     @property
-    def objects_dir(self) -> Path:
-        return self.data_root / "objects" / self.rel
-
-    @property
-    def clean_dir(self) -> Path:
-        return self.data_root / "clean" / self.rel
-
-    @property
-    def tsv_name(self) -> str:
-        return f"ecotaxa_{self.acq_id}.tsv"
-
-    @property
-    def archive(self) -> Path:
-        return self.data_root / "export" / "ecotaxa" / f"ecotaxa_{self.acq_id}.zip"
-
-    @property
-    def done_file(self) -> Path:
-        return self.path / DONE
+    def layout(self) -> Layout:
+        """Where its outputs go."""
+        return Layout(self.data_root, self.rel, self.acq_id)
 
 
 def ecotaxa_metadata(raw: dict[str, Any], folder: Path) -> dict[str, Any]:
@@ -147,6 +137,9 @@ def ecotaxa_metadata(raw: dict[str, Any], folder: Path) -> dict[str, Any]:
     for key in ("acq_id", "sample_id", "sample_project"):
         if key in meta:
             meta[key] = str(meta[key])
+    resolution = meta.get("acq_camera_resolution")
+    if isinstance(resolution, list) and len(resolution) == 2:  # as the baseline writes it
+        meta["acq_camera_resolution"] = f"{resolution[0]}x{resolution[1]}"
     acq_id = meta["acq_id"]
     if any(c in acq_id for c in "/\\\0\t\r\n") or acq_id in (".", ".."):
         raise AcquisitionError(f"metadata.json: acq_id {acq_id!r} cannot be used in a file name")

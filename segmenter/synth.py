@@ -56,6 +56,8 @@ class SynthSpec:
     start: datetime = datetime(2026, 3, 10, 10, 0, 0, tzinfo=UTC)
     interval_s: float = 1.0
     quality: int = 95
+    bursts: tuple[int, ...] = ()  # frames with `burst` more organisms (a flat recalculation)
+    burst: int = 30
 
     def __post_init__(self) -> None:
         checks = [
@@ -67,6 +69,7 @@ class SynthSpec:
             (self.start.tzinfo is not None, "start must be timezone-aware (UTC)"),
             (self.interval_s >= 0.001, "interval_s must be >= 0.001"),
             (1 <= self.quality <= 100, "quality must be within 1..100"),
+            (all(0 <= b < self.frames for b in self.bursts), "bursts must be frame indices"),
         ]
         for message in [message for ok, message in checks if not ok]:
             raise ConfigError(f"SynthSpec: {message}")
@@ -231,11 +234,14 @@ def _place(rng: Rng, spec: SynthSpec, taken: list[Box], w: int, h: int) -> Box |
     return None
 
 
-def synth_frame(spec: SynthSpec, rng: Rng, background: Image | None = None) -> Frame:
-    """One BGR frame and the truth boxes of its organisms; pure. background: make_background."""
+def synth_frame(
+    spec: SynthSpec, rng: Rng, background: Image | None = None, extra: int = 0
+) -> Frame:
+    """One BGR frame and the truth boxes of its organisms (`extra` more than the mean);
+    pure. background: make_background."""
     frame = (background if background is not None else make_background(spec)[0]).copy()
     taken, boxes = list[Box](), list[Box]()
-    for _ in range(int(rng.poisson(spec.objects))):
+    for _ in range(int(rng.poisson(spec.objects + extra))):
         alpha, tint, (tx, ty, tw, th) = make_organism(rng, spec)
         spot = _place(rng, spec, taken, alpha.shape[1], alpha.shape[0])
         if spot is not None:
@@ -283,7 +289,8 @@ def write_acquisition(out: Path, spec: SynthSpec) -> Path:
     truth: dict[str, list[list[int]]] = {}
     lines = [INTEGRITY_HEADER, "# filename,size,sha1\n"]
     for i, name in enumerate(frame_names(spec)):
-        frame, boxes = synth_frame(spec, np.random.default_rng([spec.seed, i]), bg)
+        extra = spec.burst if i in spec.bursts else 0
+        frame, boxes = synth_frame(spec, np.random.default_rng([spec.seed, i]), bg, extra)
         data = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, spec.quality])[1].tobytes()
         (folder / name).write_bytes(data)
         lines.append(f"{name},{len(data)},{hashlib.sha1(data).hexdigest()}\n")

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import io
+import os
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from segmenter import shm
-from segmenter.ecotaxa import read_tsv
-from segmenter.engine import allow_test_faults
+from segmenter.engine import shared_memory as shm
+from segmenter.engine.pool import allow_test_faults
 from segmenter.synth import SynthSpec, write_acquisition
+from streamer.ecotaxa import read_tsv
 
-REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"  # ../shared beside the checkout
+REALDATA = SHARED / "realdata"
 REAL_FRAME = REALDATA / "planktoscope_raw" / "planktoscope_hq_4056x3040_main.jpeg"
 # Columns that differ between two runs of the same data by design.
 RUN_COLUMNS = {"process_datetime", "process_uuid", "process_id"}
@@ -25,6 +28,16 @@ pytest_plugins = ["pytester", "tests.ci_skips"]  # ci_skips: under CI=true a ski
 
 def pytest_configure(config: pytest.Config) -> None:
     allow_test_faults()  # SEGMENTER_TEST_FAULTS works in this process, and only here
+
+
+def require(path: Path) -> None:
+    """Skip when `path` (under ../shared) is missing; under CI=true that is a failure."""
+    if path.exists():
+        return
+    message = f"{path} is missing: put the shared folder beside the checkout"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
 
 
 @pytest.fixture

@@ -18,13 +18,15 @@ import cv2
 import numpy as np
 import pytest
 
-from segmenter import cli, ops, reference
-from segmenter.config import Params
-from segmenter.ecotaxa import read_tsv, validate_header
-from segmenter.flat import median_into
-from segmenter.imageio import read_frame
+from benchmark import legacy
+from segmenter import cli
+from streamer.ecotaxa import read_tsv, validate_header
 from tests.conftest import REAL_FRAME, MakeAcq, archive_content
-from tests.test_fast_vs_reference import assert_same_objects
+from tests.test_kernel_vs_legacy import assert_same_objects
+from worker.correct import flat_index, median_into
+from worker.decode import read_frame
+from worker.kernel import segment_frame
+from worker.params import Params
 
 CLI = [sys.executable, "-m", "segmenter"]
 
@@ -328,19 +330,17 @@ def test_real_frame_archive_follows_the_spec(
     assert all(float(r["object_equivalent_diameter"]) * 0.75 >= 20.0 for r in rows)
 
 
-def test_real_frame_fast_equals_reference(real_frame: np.ndarray) -> None:
-    """The fast kernel against the literal float64 SPEC pipeline on the real frame (flat from
-    the frame and two rolled copies). The README quotes this comparison."""
+def test_real_frame_fast_equals_the_old_method(real_frame: np.ndarray) -> None:
+    """The fast kernel against the old program's method on the real frame (flat from the
+    frame and two rolled copies). The README quotes this comparison."""
     w = real_frame.shape[1]
     stack = np.stack([np.roll(real_frame, s, axis=1) for s in (0, w // 3, 2 * w // 3)])
     params = Params(pixel_size_um=0.75)
     flat = np.empty_like(real_frame)
     median_into(stack, flat)
-    corrected = reference.reference_correct(real_frame, reference.reference_flat(list(stack)))
-    mask = reference.reference_mask(reference.reference_threshold_mask(corrected), None, params)
-    expected = reference.reference_objects(corrected, mask, params, "real", 1)
-    seg, _ = ops.segment_frame(real_frame.copy(), ops.flat_index(flat), params, None)
-    assert_same_objects(seg, expected)
+    corrected = legacy.correct(real_frame, legacy.manual_median(list(stack), 3))
+    mask = legacy.clean(legacy.threshold(corrected), None)
+    expected = legacy.objects(corrected, mask, params.min_esd_px, "real", 0)
+    seg, _ = segment_frame(real_frame.copy(), flat_index(flat), params, None)
     assert len(expected) > 0
-    for crop_bytes, ref in zip(seg.crops, expected, strict=True):
-        assert crop_bytes == ops.encode_jpeg(ref.crop, params.jpeg_quality)
+    assert_same_objects(seg, expected)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import copy
 import csv
-import errno
 import math
 import re
-import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -15,19 +14,18 @@ import cv2
 import numpy as np
 import pytest
 
-from segmenter import ecotaxa
-from segmenter.config import FEATURE_NAMES, INTEGER_FEATURES
-from segmenter.ecotaxa import (
+from segmenter.errors import EcoTaxaError
+from streamer import ecotaxa
+from streamer.ecotaxa import (
     ENCODING_COLUMN,
     build_columns,
     read_tsv,
-    validate_header,
     write_archive,
     write_tsv,
 )
-from segmenter.errors import EcoTaxaError, StorageError
-from segmenter.records import ObjectRecord
 from tests.conftest import REALDATA
+from worker.params import FEATURE_NAMES, INTEGER_FEATURES
+from worker.records import ObjectRecord
 
 REFERENCE = REALDATA / "ecotaxa_reference"
 REFERENCE_ZIP = REFERENCE / "ecotaxa_import_test_zooscan.zip"
@@ -44,6 +42,14 @@ METADATA: dict[str, object] = {
     "object_depth_min": None,
 }
 PROCESS: dict[str, object] = {"process_id": "proj_S_12_1", "process_pixel": 0.75}
+
+
+def cells(
+    metadata: Mapping[str, object],
+    process: Mapping[str, object],
+    extra: Mapping[str, object] | None = None,
+) -> ecotaxa.AcquisitionCells:
+    return ecotaxa.AcquisitionCells(metadata, process, extra or {})
 
 
 def features(seed: float = 1.0) -> dict[str, float | int]:
@@ -81,7 +87,7 @@ def leftovers(folder: Path) -> list[str]:
 
 def test_exact_header_type_rows_and_order(tmp_path: Path) -> None:
     path = tmp_path / "ecotaxa_A_1.tsv"
-    assert write_tsv(path, METADATA, PROCESS, [record(0)]) == 1
+    assert write_tsv(path, cells(METADATA, PROCESS), [record(0)]) == 1
     names, types, rows = read_tsv(path)
     assert names == [
         ENCODING_COLUMN,
@@ -114,7 +120,7 @@ def test_number_formatting(tmp_path: Path) -> None:
     feats.update({"area": np.int64(42), "extent": math.inf, "euler_number": None})
     path = tmp_path / "ecotaxa_a.tsv"
     metadata = {"acq_id": "a", "acq_big": 10**20, "acq_small": 1e-7}
-    write_tsv(path, metadata, PROCESS, [record(0, features=feats)])
+    write_tsv(path, cells(metadata, PROCESS), [record(0, features=feats)])
     _, _, [row] = read_tsv(path)
     assert row["object_label"] == "7"
     assert row["object_width"] == "12"  # integer feature given as float: no decimal point
@@ -134,7 +140,7 @@ def test_number_formatting(tmp_path: Path) -> None:
 
 
 def test_build_columns_types_and_cells() -> None:
-    columns = build_columns({"sample_id": 5, "sample_x": "5"}, {"process_id": "p"})
+    columns = build_columns(cells({"sample_id": 5, "sample_x": "5"}, {"process_id": "p"}))
     by_name = {c.name: c for c in columns}
     assert (by_name["sample_id"].type, by_name["sample_id"].cell) == ("[f]", "5")
     assert (by_name["sample_x"].type, by_name["sample_x"].cell) == ("[t]", "5")
@@ -146,10 +152,10 @@ def test_build_columns_types_and_cells() -> None:
 
 def test_process_value_wins_and_encoding_column_is_ours(tmp_path: Path) -> None:
     metadata = {"sample_id": "s", "process_id": "planned", ENCODING_COLUMN: "latin-1"}
-    names = [c.name for c in build_columns(metadata, {"process_id": "ran"})]
+    names = [c.name for c in build_columns(cells(metadata, {"process_id": "ran"}))]
     assert names.count("process_id") == 1 and names.count(ENCODING_COLUMN) == 1
     path = tmp_path / "ecotaxa_a.tsv"
-    write_tsv(path, metadata, {"process_id": "ran"}, [record(0)])
+    write_tsv(path, cells(metadata, {"process_id": "ran"}), [record(0)])
     _, _, [row] = read_tsv(path)
     assert (row["process_id"], row[ENCODING_COLUMN]) == ("ran", "utf-8")
 
@@ -157,7 +163,7 @@ def test_process_value_wins_and_encoding_column_is_ours(tmp_path: Path) -> None:
 def test_inputs_not_mutated(tmp_path: Path) -> None:
     metadata, process, objects = copy.deepcopy(METADATA), dict(PROCESS), [record(0), record(1)]
     before = (copy.deepcopy(metadata), dict(process), copy.deepcopy(objects))
-    write_tsv(tmp_path / "ecotaxa_a.tsv", metadata, process, objects)
+    write_tsv(tmp_path / "ecotaxa_a.tsv", cells(metadata, process), objects)
     write_crops(tmp_path, objects)
     write_archive(tmp_path / "e.zip", tmp_path / "ecotaxa_a.tsv", tmp_path, objects)
     assert (metadata, process, objects) == before
@@ -168,7 +174,7 @@ def test_inputs_not_mutated(tmp_path: Path) -> None:
 
 def test_bom_written_once_and_stripped_on_read(tmp_path: Path) -> None:
     path = tmp_path / "ecotaxa_a.tsv"
-    write_tsv(path, METADATA, PROCESS, [record(0)])
+    write_tsv(path, cells(METADATA, PROCESS), [record(0)])
     raw = path.read_bytes()
     assert raw.startswith(BOM + ENCODING_COLUMN.encode())
     assert raw.count(BOM) == 1
@@ -179,7 +185,7 @@ def test_bom_written_once_and_stripped_on_read(tmp_path: Path) -> None:
 def test_non_ascii_round_trip(tmp_path: Path) -> None:
     path = tmp_path / "ecotaxa_a.tsv"
     metadata = {**METADATA, "sample_comment": 'il a dit "ça" → 水'}
-    write_tsv(path, metadata, PROCESS, [record(0)])
+    write_tsv(path, cells(metadata, PROCESS), [record(0)])
     raw = path.read_bytes()
     assert "Zoé Müller".encode() in raw  # UTF-8, not latin-1
     _, _, [row] = read_tsv(path)
@@ -191,7 +197,7 @@ def test_non_ascii_round_trip(tmp_path: Path) -> None:
 
 def test_naive_and_dictreader_readers_find_real_columns(tmp_path: Path) -> None:
     path = tmp_path / "ecotaxa_a.tsv"
-    write_tsv(path, METADATA, PROCESS, [record(0)])
+    write_tsv(path, cells(METADATA, PROCESS), [record(0)])
     # A BOM-unaware reader: only the sacrificial column is damaged.
     with path.open(encoding="utf-8") as fh:
         header = fh.readline().rstrip("\n").split("\t")
@@ -238,25 +244,25 @@ def test_bad_columns_are_named(
 ) -> None:
     path = tmp_path / "ecotaxa_a.tsv"
     with pytest.raises(EcoTaxaError, match=re.escape(named)):
-        write_tsv(path, metadata, {"process_id": "p", **process}, [record(0)])
+        write_tsv(path, cells(metadata, {"process_id": "p", **process}), [record(0)])
     assert not path.exists() and leftovers(tmp_path) == []
 
 
 def test_text_limit_250_passes_and_message_gives_limit() -> None:
-    build_columns({"sample_id": "s", "sample_note": "x" * 250}, PROCESS)
+    build_columns(cells({"sample_id": "s", "sample_note": "x" * 250}, PROCESS))
     with pytest.raises(EcoTaxaError, match=r"sample_note.*251.*250"):
-        build_columns({"sample_id": "s", "sample_note": "x" * 251}, PROCESS)
+        build_columns(cells({"sample_id": "s", "sample_note": "x" * 251}, PROCESS))
 
 
 def test_column_count_limits() -> None:
     many = {"sample_id": "s", **{f"sample_c{i}": i for i in range(60)}}
-    build_columns(many, PROCESS)
+    build_columns(cells(many, PROCESS))
     with pytest.raises(EcoTaxaError, match="61 sample columns"):
-        build_columns({**many, "sample_c60": 1}, PROCESS)
+        build_columns(cells({**many, "sample_c60": 1}, PROCESS))
     with pytest.raises(EcoTaxaError, match="process_id is required"):
-        build_columns({}, {"process_pixel": 1.0})
+        build_columns(cells({}, {"process_pixel": 1.0}))
     with pytest.raises(EcoTaxaError, match="process_id is required"):
-        build_columns({}, {})  # the sacrificial process_tsv_encoding column needs it too
+        build_columns(cells({}, {}))  # the sacrificial process_tsv_encoding column needs it too
 
 
 @pytest.mark.parametrize(
@@ -278,200 +284,38 @@ def test_column_count_limits() -> None:
 def test_bad_objects_are_named(tmp_path: Path, objects: list[ObjectRecord], named: str) -> None:
     path = tmp_path / "ecotaxa_a.tsv"
     with pytest.raises(EcoTaxaError, match=named):
-        write_tsv(path, METADATA, PROCESS, objects)
+        write_tsv(path, cells(METADATA, PROCESS), objects)
     assert not path.exists() and leftovers(tmp_path) == []
 
 
 def test_ids_of_255_characters_pass(tmp_path: Path) -> None:
     rec = record(0, object_id="x" * 255, img_file_name="y" * 251 + ".jpg")
-    assert write_tsv(tmp_path / "ecotaxa_a.tsv", METADATA, PROCESS, [rec]) == 1
+    assert write_tsv(tmp_path / "ecotaxa_a.tsv", cells(METADATA, PROCESS), [rec]) == 1
 
 
-# --- zero objects and the archive ---------------------------------------------------------
+# --- real PlanktoScope metadata: its process_ keys merged with ours ---------------------
 
 
-def test_zero_objects_tsv_and_zip(tmp_path: Path) -> None:
-    tsv = tmp_path / "objects" / "ecotaxa_A_1.tsv"
-    assert write_tsv(tsv, METADATA, PROCESS, []) == 0
-    names, types, rows = read_tsv(tsv)
-    assert rows == [] and len(tsv.read_bytes().split(b"\n")) == 3
-    assert types[names.index("acq_volume")] == "[f]"
-    assert all(types[names.index(name)] == "[f]" for name in FEATURE_COLUMNS)
-    validate_header(names, types)
-    archive = tmp_path / "export" / "ecotaxa_A_1.zip"
-    write_archive(archive, tsv, tmp_path / "objects", [])
-    with zipfile.ZipFile(archive) as zf:
-        assert zf.testzip() is None
-        assert zf.namelist() == ["ecotaxa_A_1.tsv"]
-        assert zf.read("ecotaxa_A_1.tsv") == tsv.read_bytes()
+def test_metadata_process_keys_merge_with_ours_ignoring_case(tmp_path: Path) -> None:
+    """Real metadata carries process_min_ESD (the dashboard's last value): it used to be
+    refused as a duplicate of our process_min_esd. One column now, in the metadata's
+    place and spelling, with the value applied; the baseline's process columns after the
+    metadata, ours after img_rank."""
+    metadata = {"sample_id": "S", "acq_id": "A", "process_pixel": 0.75, "process_min_ESD": 20}
+    metadata |= {"acq_uuid": "u"}
+    process = {"process_id": "P_S_1", "process_1st_operation": "{'type': 'x'}"}
+    extra = {"process_min_esd": 15.0, "process_min_esd_unit": "um"}
+    path = tmp_path / "ecotaxa_A.tsv"
+    write_tsv(path, cells(metadata, process, extra), [record(0)])
+    names, _types, rows = read_tsv(path)
+    assert names[:7] == [ENCODING_COLUMN, *metadata, "process_id", "process_1st_operation"][:7]
+    assert names[names.index("img_rank") + 1 :] == ["process_min_esd_unit"]
+    assert [n for n in names if n.lower() == "process_min_esd"] == ["process_min_ESD"]
+    assert rows[0]["process_min_ESD"] == "15.0"
 
 
-def test_archive_members_at_root_jpegs_stored(tmp_path: Path) -> None:
-    objects = [record(i) for i in range(3)]
-    crops = tmp_path / "objects" / "2026-03-10" / "S_12" / "A_1"
-    write_crops(crops, objects)
-    tsv = crops / "ecotaxa_A_1.tsv"
-    write_tsv(tsv, METADATA, PROCESS, objects)
-    archive = tmp_path / "ecotaxa_A_1.zip"
-    write_archive(archive, tsv, crops, objects)
-    with zipfile.ZipFile(archive) as zf:
-        assert zf.testzip() is None
-        infos = {info.filename: info for info in zf.infolist()}
-        assert list(infos) == ["ecotaxa_A_1.tsv", *(o.img_file_name for o in objects)]
-        assert all("/" not in name for name in infos)
-        assert infos["ecotaxa_A_1.tsv"].compress_type == zipfile.ZIP_DEFLATED
-        for rec in objects:
-            assert infos[rec.img_file_name].compress_type == zipfile.ZIP_STORED
-            assert zf.read(rec.img_file_name) == (crops / rec.img_file_name).read_bytes()
-
-
-def test_archive_errors(tmp_path: Path) -> None:
-    objects = [record(0), record(1)]
-    write_crops(tmp_path, objects)
-    tsv = tmp_path / "ecotaxa_a.tsv"
-    write_tsv(tsv, METADATA, PROCESS, objects)
-    (tmp_path / objects[1].img_file_name).unlink()
-    with pytest.raises(EcoTaxaError, match=re.escape(objects[1].img_file_name)):
-        write_archive(tmp_path / "e.zip", tsv, tmp_path, objects)
-    with pytest.raises(EcoTaxaError, match=re.escape("Ecotaxa_a.tsv")):
-        write_archive(tmp_path / "e.zip", tmp_path / "Ecotaxa_a.tsv", tmp_path, objects)
-    with pytest.raises(EcoTaxaError, match="does not list"):
-        write_archive(tmp_path / "e.zip", tsv, tmp_path, objects[:1])
-    assert not (tmp_path / "e.zip").exists() and leftovers(tmp_path) == []
-
-
-# --- atomicity ----------------------------------------------------------------------------
-
-
-def test_tsv_failure_mid_write_leaves_old_file_and_no_temp(tmp_path: Path) -> None:
-    path = tmp_path / "ecotaxa_a.tsv"
-    path.write_text("old complete TSV")
-
-    def objects() -> Any:
-        yield record(0)
-        yield record(1)
-        raise RuntimeError("worker died")
-
-    with pytest.raises(RuntimeError, match="worker died"):
-        write_tsv(path, METADATA, PROCESS, objects())
-    assert path.read_text() == "old complete TSV"
-    assert leftovers(tmp_path) == []
-
-
-def test_zip_failure_reading_crop_leaves_nothing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    objects = [record(i) for i in range(3)]
-    write_crops(tmp_path, objects)
-    tsv = tmp_path / "ecotaxa_a.tsv"
-    write_tsv(tsv, METADATA, PROCESS, objects)
-    real_read = Path.read_bytes
-
-    def failing_read(self: Path) -> bytes:
-        if self.name == objects[1].img_file_name:
-            raise PermissionError(errno.EACCES, "Permission denied")
-        return real_read(self)
-
-    monkeypatch.setattr(Path, "read_bytes", failing_read)
-    archive = tmp_path / "export" / "ecotaxa_a.zip"
-    with pytest.raises(StorageError, match=re.escape(objects[1].img_file_name)):
-        write_archive(archive, tsv, tmp_path, objects)
-    assert not archive.exists() and leftovers(archive.parent) == []
-
-
-def test_disk_full_names_path_and_free_space(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    objects = [record(0)]
-    write_crops(tmp_path, objects)
-    tsv = tmp_path / "ecotaxa_a.tsv"
-    write_tsv(tsv, METADATA, PROCESS, objects)
-
-    def full(*args: object, **kwargs: object) -> None:
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(zipfile.ZipFile, "writestr", full)
-    archive = tmp_path / "ecotaxa_a.zip"
-    with pytest.raises(StorageError, match=r"disk full writing .*ecotaxa_a\.zip.*MB free"):
-        write_archive(archive, tsv, tmp_path, objects)
-    assert not archive.exists() and leftovers(tmp_path) == []
-
-
-def test_unwritable_folder_is_storage_error(tmp_path: Path) -> None:
-    blocker = tmp_path / "file"
-    blocker.write_text("not a folder")
-    with pytest.raises(StorageError, match=re.escape("ecotaxa_a.tsv")):
-        write_tsv(blocker / "ecotaxa_a.tsv", METADATA, PROCESS, [])
-
-
-# --- EcoTaxa's own reference data -----------------------------------------------------------
-
-
-def reference_tsvs(tmp_path: Path) -> list[Path]:
-    with zipfile.ZipFile(REFERENCE_ZIP) as zf:
-        members = [n for n in zf.namelist() if n.endswith(".tsv") and "/ecotaxa_" in n]
-        zf.extractall(tmp_path, members)
-    return [tmp_path / name for name in members]
-
-
-def test_reference_archive_shape_matches_ours(tmp_path: Path) -> None:
-    ours = tmp_path / "ecotaxa_ours.tsv"
-    write_tsv(ours, METADATA, PROCESS, [record(0), record(1)])
-    tsvs = reference_tsvs(tmp_path)
-    assert len(tsvs) == 2
-    for path in [*tsvs, ours]:
-        names, types, rows = read_tsv(path)
-        validate_header(names, types)
-        assert set(types) <= {"[f]", "[t]"}
-        assert {"object_id", "img_file_name", "sample_id", "acq_id"} <= set(names)
-        assert rows and all(row["object_id"] and row["img_file_name"] for row in rows)
-        assert all(len(line.split("\t")) == len(names) for line in lines_of(path))
-
-
-def lines_of(path: Path) -> list[str]:
-    return path.read_bytes().decode("utf-8-sig").rstrip("\n").split("\n")
-
-
-def test_negative_fixture_header_is_rejected() -> None:
-    names, types, _ = read_tsv(NEGATIVE_TSV)
-    with pytest.raises(EcoTaxaError) as caught:
-        validate_header(names, types)
-    message = str(caught.value)
-    assert "'NoUnderscoreCol'" in message
-    assert "'unknown_target'" in message
-    assert "'object_wrongtype': type '[H]'" in message
-    assert "object_buggy_float" not in message  # a value problem, not a header one
-
-
-@pytest.mark.parametrize(
-    ("names", "types", "named"),
-    [
-        (["object_id", "object_a"], ["[t]"], "2 column names but 1 types"),
-        (["object_id", "Object_ID"], ["[t]", "[t]"], "'Object_ID' appears twice"),
-        (["object_id", "img_rank", "img_foo"], ["[t]", "[f]", "[f]"], "'img_foo'"),
-        (["object_id", "object_x"], ["[t]", "[F]"], "'object_x': type"),
-        (["object_x"], ["[f]"], "object_id is required"),
-        (["object_id", "acq_x"], ["[t]", "[t]"], "acq_id is required"),
-    ],
-)
-def test_validate_header_cases(names: list[str], types: list[str], named: str) -> None:
-    with pytest.raises(EcoTaxaError, match=re.escape(named)):
-        validate_header(names, types)
-
-
-def test_validate_header_counts_free_columns_only() -> None:
-    names = ["object_id", "object_lat", *(f"object_t{i}" for i in range(20))]
-    validate_header(names, ["[t]", "[f]"] + ["[t]"] * 20)
-    with pytest.raises(EcoTaxaError, match="21 object \\[t\\] columns"):
-        validate_header([*names, "object_t20"], ["[t]", "[f]"] + ["[t]"] * 21)
-
-
-def test_module_constants_match_spec() -> None:
-    assert ecotaxa.MAX_TEXT == 250 and ecotaxa.MAX_NAME == 255
-    assert ecotaxa.LIMITS == {
-        "object [f]": 500,
-        "object [t]": 20,
-        "sample": 60,
-        "acq": 30,
-        "process": 30,
-    }
+def test_metadata_keys_that_repeat_ignoring_case_keep_the_first() -> None:
+    metadata = {"sample_id": "s", "SAMPLE_ID": "t", "process_id": "p"}
+    columns = build_columns(cells(metadata, {}))
+    assert [c.name for c in columns][:3] == [ENCODING_COLUMN, "sample_id", "process_id"]
+    assert columns[1].cell == "s" and "SAMPLE_ID" not in [c.name for c in columns]

@@ -11,6 +11,5 @@ service.py   the orchestrator: inbox -> command thread, one worker thread, statu
 inbox.py     the bounded inbox between paho's network thread and the command thread
 outbox.py    the one publisher thread (QoS 1 never dropped)
 mqtt.py      the paho-mqtt 2 transport (reconnects, Last Will, TLS, credentials)
-client.py    the command-line client behind `segmenter send`
 sdnotify.py  systemd READY/STOPPING/WATCHDOG notifications, the progress heartbeat
 """

@@ -16,8 +16,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from segmenter.config import RunSettings
 from segmenter.errors import ConfigError
+from segmenter.settings import RunSettings
 
 MAX_PAYLOAD = 256 * 1024
 MAX_PATHS = 100

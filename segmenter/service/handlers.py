@@ -13,9 +13,8 @@ import threading
 from dataclasses import asdict
 from pathlib import Path
 
-from segmenter.config import RunSettings
+from segmenter.engine import Segmenter
 from segmenter.errors import ConfigError
-from segmenter.pipeline import Segmenter
 from segmenter.service.commands import (
     Action,
     Command,
@@ -43,6 +42,7 @@ from segmenter.service.status import (
     encode,
     exception_text,
 )
+from segmenter.settings import RunSettings
 
 log = logging.getLogger(__name__)
 

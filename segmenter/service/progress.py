@@ -2,20 +2,18 @@
 
 Called in the engine's thread right after a frame is committed: the legacy progress
 status (only for a unit of the legacy stream), the retained progress JSON, and per
-object `object_id` and `metric`, read back from the frame's committed JSONL line (the
-event itself carries only counts).
+object `object_id` and `metric`, from the objects the event carries.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
-from segmenter.pipeline import Progress
+from segmenter.engine import Progress
 from segmenter.service.status import (
     METRIC_TOPIC,
     OBJECT_TOPIC,
@@ -29,7 +27,6 @@ from segmenter.service.status import (
     encode,
     progress_text,
 )
-from segmenter.streamer import STATE_DIR
 
 log = logging.getLogger(__name__)
 
@@ -38,15 +35,6 @@ class Publisher(Protocol):
     """What the service needs from a transport (the MQTT adapter, or a test double)."""
 
     def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None: ...
-
-
-def committed_objects(data_root: Path, acquisition: Path, index: int) -> list[dict[str, Any]]:
-    """The objects of committed frame `index`, from `objects/<rel>/.segmenter/frames/`."""
-    rel = acquisition.relative_to(data_root / "img")
-    line = data_root / "objects" / rel / STATE_DIR / "frames" / f"{index:06d}.jsonl"
-    data = json.loads(line.read_text(encoding="utf-8"))
-    objects = data.get("objects", [])
-    return objects if isinstance(objects, list) else []
 
 
 class AcquisitionProgress:
@@ -84,8 +72,8 @@ class AcquisitionProgress:
         if event.phase == "start":
             self.first_done, self.first_time = event.done, time.monotonic()
             self.on_begin(event.acquisition)
-            if event.done < event.total:  # once, as the old program: not on recalculations
-                self._status(Status.FLAT, qos=1)
+            if event.done < event.total:  # the initial flat only: the old program
+                self._status(Status.FLAT, qos=1)  # did not announce recalculations
         elif event.phase == "frame":
             self._status(progress_text(event.frame, event.done, event.total))
             self._publish_objects(event)
@@ -93,16 +81,13 @@ class AcquisitionProgress:
         self.publish_progress(event)
 
     def _publish_objects(self, event: Progress) -> None:
-        try:
-            objects = committed_objects(self.data_root, event.acquisition, event.done - 1)
-        except (OSError, ValueError) as exc:
-            log.warning("cannot read committed frame %d: %s", event.done - 1, exc)
-            return
-        for obj in objects:
-            object_id = str(obj.get("object_id", ""))
-            features = obj.get("features", {})
-            self.publisher.publish(OBJECT_TOPIC, encode(ObjectIdMessage(object_id)))
-            self.publisher.publish(METRIC_TOPIC, encode(MetricMessage.of(object_id, features)))
+        """Per object of the frame just committed (the event carries them)."""
+        for obj in event.committed:
+            label = str(obj.features.get("label", ""))  # the old program sent the label here
+            self.publisher.publish(OBJECT_TOPIC, encode(ObjectIdMessage(label)))
+            self.publisher.publish(
+                METRIC_TOPIC, encode(MetricMessage.of(obj.object_id, obj.features))
+            )
 
     def rate(self, event: Progress) -> tuple[float | None, float | None]:
         """Frames per second since this run began (resumed frames excluded), and ETA."""

@@ -20,9 +20,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from segmenter.config import RunSettings
 from segmenter.errors import ConfigError, SegmenterError
-from segmenter.streamer import atomic_write
+from segmenter.settings import RunSettings
+from streamer.files import atomic_write
 
 log = logging.getLogger(__name__)
 

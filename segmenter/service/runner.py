@@ -15,11 +15,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from segmenter.acquisition import find_acquisitions
-from segmenter.config import RunSettings
+from segmenter.engine import AcquisitionSummary, Progress, Segmenter
 from segmenter.errors import SegmenterError
-from segmenter.pipeline import AcquisitionSummary, Progress, Segmenter
 from segmenter.service.progress import AcquisitionProgress, Publisher
 from segmenter.service.queue import ItemState, QueueItem
+from segmenter.settings import RunSettings
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,7 @@ import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from segmenter.config import RunSettings
-from segmenter.pipeline import Segmenter
+from segmenter.engine import Segmenter
 from segmenter.service.commands import MAX_PAYLOAD
 from segmenter.service.handlers import CommandHandlers
 from segmenter.service.inbox import Inbox
@@ -38,6 +37,7 @@ from segmenter.service.status import (
     encode,
     exception_text,
 )
+from segmenter.settings import RunSettings
 
 log = logging.getLogger(__name__)
 WORKER, COMMANDS = "worker thread", "command thread"  # their names for the heartbeat

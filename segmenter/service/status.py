@@ -109,6 +109,8 @@ class StatusMessage:
 
 @dataclass(frozen=True, slots=True)
 class ObjectIdMessage:
+    """`status/segmenter/object_id`: as the old program, the object's label as text."""
+
     object_id: str
 
 

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from segmenter import cli
-from segmenter.imageio import read_frame
 from tests.conftest import MakeAcq, archive_content
+from worker.decode import read_frame
 
 
 def run(folder: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, Any]:

@@ -19,13 +19,13 @@ import cv2
 import numpy as np
 import pytest
 
-from segmenter.ecotaxa import read_tsv
 from segmenter.synth import SynthSpec, write_acquisition
+from streamer.ecotaxa import read_tsv
 from tests.conftest import archive_content
 
 POINTS = 20
 PHASES: dict[int, str] = {}  # point -> what was committed when it was killed
-SPEC = SynthSpec(frames=12, objects=30, width=1014, height=760, seed=21)
+SPEC = SynthSpec(frames=12, objects=6, width=1014, height=760, seed=21, bursts=(4,), burst=40)
 ARGS = ["segment", "--workers", "2", "--remove-previous-mask", "--keep", "--json"]
 ENV = os.environ | {"PYTHONPATH": str(Path(__file__).resolve().parents[2])}
 
@@ -88,7 +88,7 @@ def clean(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Timelin
     assert proc.wait(60) == 0
     archive = next((root / "export" / "ecotaxa").glob("*.zip"))
     lines = [json.loads(p.read_text()) for p in (state_dir(root, folder) / "frames").iterdir()]
-    assert len({line["flat_id"] for line in lines}) >= 2, "no flat recalculation: points too few"
+    assert len({line["flat_from"] for line in lines}) >= 2, "no flat recalculation: points too few"
     return source, archive, Timeline(marks["first"], marks["last"], marks["done"])
 
 

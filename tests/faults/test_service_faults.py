@@ -11,10 +11,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from segmenter.config import RunSettings
-from segmenter.pipeline import Segmenter
+from segmenter.engine import Segmenter
 from segmenter.service.mqtt import MqttTransport
 from segmenter.service.service import Service
+from segmenter.settings import RunSettings
 from segmenter.synth import SynthSpec, write_acquisition
 from tests.service.conftest import CopyAcq
 from tests.service.harness import Broker, Harness, Recorder, iter_frames

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from segmenter import shm
+from segmenter.engine import shared_memory as shm
 from tests.service.harness import (
     COUNT_RE,
     Broker,

@@ -18,11 +18,11 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from segmenter.config import RunSettings
-from segmenter.pipeline import Progress, ProgressCallback, Segmenter
+from segmenter.engine import Progress, ProgressCallback, Segmenter
 from segmenter.service.mqtt import BrokerSettings, MqttTransport
 from segmenter.service.service import Service
 from segmenter.service.status import RESERVED
+from segmenter.settings import RunSettings
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 NAME_RE = re.compile(r"image ([\w\-\_\.]+),", re.ASCII)  # the dashboard's regexes

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from segmenter.service.client import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_REFUSED, send
+from segmenter.cli.client import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_REFUSED, send
 from tests.service.conftest import CopyAcq
 from tests.service.harness import COUNT_RE, Broker, Harness, Recorder, check_dashboard
 
@@ -24,7 +24,7 @@ StartHarness = Callable[..., Harness]
 
 
 def cli_base() -> list[str]:
-    return [sys.executable, "-m", "segmenter.cli_service", "send", "--broker"]
+    return [sys.executable, "-m", "segmenter", "send", "--broker"]
 
 
 def cli(broker: Broker, *args: str) -> list[str]:
@@ -127,7 +127,7 @@ def test_send_without_a_broker_fails_at_once(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
     )
-    assert run.returncode == 2
+    assert run.returncode == 1  # failed (2 is bad usage, or a command the service refused)
     assert "cannot reach the MQTT broker" in run.stderr
     assert "connection refused" in run.stderr.lower(), run.stderr
     assert time.monotonic() - started < 5

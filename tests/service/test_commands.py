@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from segmenter.config import RunSettings
 from segmenter.errors import ConfigError
 from segmenter.service.commands import (
     Dequeue,
@@ -21,6 +20,7 @@ from segmenter.service.commands import (
     UpdateConfig,
     parse_command,
 )
+from segmenter.settings import RunSettings
 
 
 @pytest.fixture

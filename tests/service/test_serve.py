@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from segmenter import shm
+from segmenter.engine import shared_memory as shm
 from tests.service.harness import (
     COUNT_RE,
     Broker,
@@ -33,7 +33,7 @@ FRAMES, SIZE, SEED = 40, (1352, 1014), 8
 def serve(
     broker: Broker, data_root: Path, log: Path, notify: Path | None = None
 ) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "segmenter.cli_service", "-v", "serve"]
+    command = [sys.executable, "-m", "segmenter", "-v", "serve"]
     command += ["--broker", broker.address, "--data-root", str(data_root), "--workers", "2"]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NOTIFY_", "WATCHDOG_"))}
     if notify is not None:

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from segmenter.ecotaxa import read_tsv
 from segmenter.service.status import Info, reserved_words
+from streamer.ecotaxa import read_tsv
 from tests.service.conftest import CopyAcq
 from tests.service.harness import (
     COUNT_RE,
@@ -105,7 +105,8 @@ def test_full_run_exact_sequence_with_mosquitto_clients(
     _names, _types, rows = read_tsv(tsv)
     ids = [row["object_id"] for row in rows]
     rec.wait(lambda r: len(r.on("status/segmenter/metric")) == len(ids))
-    assert [m["object_id"] for m in rec.on("status/segmenter/object_id")] == ids
+    labels = [row["object_label"] for row in rows]  # as the old program: the label, as text
+    assert [m["object_id"] for m in rec.on("status/segmenter/object_id")] == labels
     metrics = rec.on("status/segmenter/metric")
     assert [m["name"] for m in metrics] == ids
     assert metrics[0]["metadata"]["area"] == float(rows[0]["object_area"])

@@ -37,7 +37,7 @@ def test_systemd_analyze_verify_passes(tmp_path: Path) -> None:
     lines = []
     for line in UNIT.read_text().splitlines():
         if line.startswith("ExecStart="):
-            line = f"ExecStart={sys.executable} -m segmenter.cli_service serve"
+            line = f"ExecStart={sys.executable} -m segmenter serve"
         elif line.startswith("EnvironmentFile="):
             line = f"EnvironmentFile={ENV}"
         lines.append(line)

@@ -1,0 +1,111 @@
+"""Command line: `segmenter segment|synth|demo|serve|send|benchmark`.
+
+segment.py  segment, synth, demo
+service.py  serve (the MQTT service) and send
+client.py   the client behind `segmenter send`: one command, followed to its end
+args.py     the argument types every command line shares
+bar.py      the terminal progress bar
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from segmenter import __version__
+from segmenter.cli.args import frame_size, positive_int
+from segmenter.cli.segment import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    _add_segment,
+    cmd_demo,
+    cmd_segment,
+    cmd_synth,
+)
+from segmenter.cli.service import HANDLERS as SERVICE_HANDLERS
+from segmenter.cli.service import add_service_commands
+from segmenter.errors import SegmenterError
+from segmenter.settings import default_workers
+
+__all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
+
+log = logging.getLogger("segmenter")
+
+
+DESCRIPTION = """\
+Segment PlanktoScope acquisitions: flat-field correct each frame, cut out every
+organism, measure it, and write crops plus an EcoTaxa archive.
+
+  segmenter demo                          synthesise a small acquisition and segment it
+  segmenter segment DATA/img/2026-03-10   every acquisition below a folder
+  segmenter synth OUT --frames 50         write a synthetic acquisition to try things on
+  segmenter serve --data-root DATA        the MQTT service the dashboard drives
+  segmenter send segment DATA/img/...     queue work on a running service, follow it
+  segmenter benchmark --quick             measure this machine (per stage, per worker count)
+
+Outputs go under the data root (the folder holding img/): objects/<same path>/ for the
+crops and TSV, export/ecotaxa/ecotaxa_<acq_id>.zip for EcoTaxa, and done.txt in the
+acquisition folder. A stopped run (Ctrl-C) keeps every finished frame and resumes.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="segmenter",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_segment(sub)
+    p = sub.add_parser("synth", help="write a synthetic acquisition (with truth.json)")
+    p.add_argument("out", type=Path, help="data root to write img/... into")
+    p.add_argument("--frames", type=positive_int, default=12)
+    p.add_argument("--objects", type=positive_int, default=8, help="mean objects per frame")
+    p.add_argument("--size", type=frame_size, default=(1352, 1014), metavar="WxH")
+    p.add_argument("--seed", type=int, default=0)
+    p = sub.add_parser("demo", help="synthesise a small acquisition and segment it")
+    p.add_argument("--dir", type=Path, help="data root to use (default: a new temporary folder)")
+    p.add_argument("--frames", type=positive_int, default=16)
+    p.add_argument("--workers", type=positive_int, default=default_workers())
+    add_service_commands(sub)
+    sub.add_parser(
+        "benchmark",
+        help="measure this machine: per-stage times, throughput per worker count",
+        add_help=False,  # its own options: `segmenter benchmark --help`
+    )
+    return parser
+
+
+def benchmark(argv: Sequence[str]) -> int:
+    """`segmenter benchmark ARGS`: the benchmark's own command line (benchmark/cli.py)."""
+    from benchmark.cli import main as benchmark_main
+
+    return benchmark_main(argv, prog="segmenter benchmark")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "benchmark" in argv and all(a.startswith("-") for a in argv[: argv.index("benchmark")]):
+        return benchmark(argv[argv.index("benchmark") + 1 :])
+    args = build_parser().parse_args(argv)
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    commands = {"segment": cmd_segment, "synth": cmd_synth, "demo": cmd_demo, **SERVICE_HANDLERS}
+    try:
+        return commands[args.command](args)
+    except SegmenterError as exc:
+        print(f"segmenter: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE if "does not exist" in str(exc) else EXIT_FAILED
+    except KeyboardInterrupt:
+        print("segmenter: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except OSError as exc:
+        print(f"segmenter: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED

@@ -1,0 +1,49 @@
+"""The argument types of every command line of this project (the segmenter's and the
+benchmark's): one parser for each kind of value, each failing with one clear line."""
+
+from __future__ import annotations
+
+import argparse
+
+from segmenter.errors import ConfigError
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from exc
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from exc
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError("must be a finite number >= 0")
+    return value
+
+
+def frame_size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not WIDTHxHEIGHT, e.g. 4056x3040") from exc
+    if not (64 <= w <= 8000 and 64 <= h <= 8000):
+        raise argparse.ArgumentTypeError("width and height must be between 64 and 8000")
+    return w, h
+
+
+def broker(text: str) -> str:
+    """`HOST`, `HOST:PORT` or `[IPv6]:PORT`, checked; the text is kept for BrokerSettings."""
+    from segmenter.service.mqtt import parse_broker  # paho is not needed to parse the rest
+
+    try:
+        parse_broker(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+    return text

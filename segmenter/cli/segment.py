@@ -1,0 +1,189 @@
+"""`segmenter segment`, `synth` and `demo`: validate first, then call the same engine the
+service uses; one clear line and an exit code on failure."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+
+from segmenter.acquisition import resolve_data_root
+from segmenter.cli.args import non_negative_float, positive_int
+from segmenter.cli.bar import TerminalBar
+from segmenter.engine import AcquisitionSummary, Segmenter
+from segmenter.errors import SegmenterError
+from segmenter.settings import RunSettings, default_workers
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+SEGMENT_EPILOG = """\
+examples:
+  segmenter segment /home/pi/data/img/2026-03-10/sample1/acq1
+  segmenter segment data/img --workers 3 --json > summary.json
+
+A frame that cannot be read (truncated, another size) is skipped and named in the
+summary; the rest is archived. Ctrl-C stops after the frames in progress; run the
+same command again to resume, or with --force to start over.
+
+exit status: 0 done (or skipped: done.txt exists), 1 an acquisition failed,
+2 bad usage (PATH missing), 130 stopped
+"""
+
+
+def _add_segment(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "segment",
+        help="segment acquisitions at or below PATH",
+        description="Segment every acquisition (folder holding metadata.json) "
+        "at or below each PATH.",
+        epilog=SEGMENT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    p.add_argument(
+        "--data-root",
+        type=Path,
+        help="folder holding img/, objects/, export/ "
+        "(default: $PLANKTOSCOPE_DATA_PATH, else the folder holding the img/ above PATH)",
+    )
+    p.add_argument(
+        "--workers",
+        type=positive_int,
+        default=default_workers(),
+        help=f"worker processes; 1 runs in this process (default: {default_workers()})",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="segment again folders that have done.txt, removing the previous run's crops",
+    )
+    p.add_argument(
+        "--no-recursive",
+        dest="recursive",
+        action="store_false",
+        help="only PATH itself, not the folders below it",
+    )
+    p.add_argument(
+        "--no-ecotaxa",
+        dest="ecotaxa",
+        action="store_false",
+        help="do not write the EcoTaxa zip (the TSV is still written)",
+    )
+    p.add_argument("--keep", action="store_true", help="also write debug images under clean/")
+    p.add_argument(
+        "--min-esd",
+        type=non_negative_float,
+        default=20.0,
+        metavar="UM",
+        help="smallest equivalent spherical diameter kept, in micrometres "
+        "(pixels when metadata.json has no process_pixel) (default: 20)",
+    )
+    p.add_argument(
+        "--remove-previous-mask",
+        action="store_true",
+        help="ignore what was already dark on the previous frame (stuck objects)",
+    )
+    p.add_argument("--process-id", help="id written into process_id (default: a new uuid)")
+    p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+
+
+@contextmanager
+def _stop_on_signals(seg: Segmenter) -> Iterator[None]:
+    """SIGINT/SIGTERM ask for a stop; a second SIGINT exits at once. Restored after."""
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        if seg.stopping and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        sys.stderr.write("\nstopping: finished frames are kept; run again to resume\n")
+        threading.Thread(target=seg.stop, kwargs={"wait": False}, daemon=True).start()
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals are delivered to the main thread only
+        return
+    saved = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, previous in saved.items():
+            signal.signal(sig, previous)
+
+
+def _report(summaries: Sequence[AcquisitionSummary], as_json: bool) -> int:
+    ok = all(s.status in ("done", "skipped") for s in summaries)
+    interrupted = any(s.status == "interrupted" for s in summaries)
+    if as_json:
+        print(json.dumps({"ok": ok, "acquisitions": [s.to_json() for s in summaries]}, indent=2))
+    for s in summaries:
+        failed = f", {len(s.failed_frames)} frame(s) failed" if s.failed_frames else ""
+        where = f" -> {s.archive}" if s.archive else ""
+        detail = f" ({s.message})" if s.message else ""
+        text = f"{s.status}: {s.path}: {s.objects} objects in {s.frames} frames{failed}{where}"
+        print(text + detail, file=sys.stderr)
+    if interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_OK if ok else EXIT_FAILED
+
+
+def cmd_segment(args: argparse.Namespace) -> int:
+    for path in args.paths:
+        if not path.exists():
+            raise SegmenterError(f"{path} does not exist")
+    roots: dict[Path, list[Path]] = {}  # PATHs may lie under several data roots
+    for path in args.paths:
+        roots.setdefault(resolve_data_root(path, args.data_root), []).append(path)
+    settings = RunSettings(
+        force=args.force,
+        recursive=args.recursive,
+        ecotaxa=args.ecotaxa,
+        keep=args.keep,
+        process_id=args.process_id,
+        workers=args.workers,
+        min_esd_um=args.min_esd,
+        remove_previous_mask=args.remove_previous_mask,
+    )
+    bar = TerminalBar() if sys.stderr.isatty() and not args.json else None
+    summaries: list[AcquisitionSummary] = []
+    with Segmenter(settings.worker_count) as seg, _stop_on_signals(seg):
+        for data_root, paths in roots.items():
+            summaries += seg.run(paths, settings, data_root, bar or (lambda _e: None))
+            if any(s.status == "interrupted" for s in summaries):
+                break
+    return _report(summaries, args.json)
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from segmenter.synth import SynthSpec, write_acquisition
+
+    spec = SynthSpec(
+        frames=args.frames,
+        objects=args.objects,
+        width=args.size[0],
+        height=args.size[1],
+        seed=args.seed,
+    )
+    folder = write_acquisition(args.out, spec)
+    print(folder)
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from segmenter.synth import SynthSpec, write_acquisition
+
+    root = args.dir or Path(tempfile.mkdtemp(prefix="segmenter-demo-"))
+    folder = write_acquisition(root, SynthSpec(frames=args.frames, objects=10, seed=1))
+    print(f"synthesised {args.frames} frames in {folder}", file=sys.stderr)
+    settings = RunSettings(workers=args.workers, force=True, keep=True)
+    bar = TerminalBar() if sys.stderr.isatty() else None
+    with Segmenter(settings.worker_count) as seg, _stop_on_signals(seg):
+        summaries = seg.run([folder], settings, root, bar or (lambda _e: None))
+    code = _report(summaries, False)
+    if code == EXIT_OK and summaries[0].archive:
+        print(f"EcoTaxa archive: {summaries[0].archive}")
+    return code

@@ -1,0 +1,19 @@
+"""Orchestration: the worker pool, the flat field in shared memory, the bounded ordered
+dispatch of frames, the frame loop that commits them in order and polls for stop, and
+the run of one acquisition to its archive.
+
+pool.py           the process pool behind a seam (inline for one worker)
+shared_memory.py  blocks the parent creates and unlinks; the start-up sweep
+dispatch.py       a bounded, ordered map of frames over the pool, crash isolation
+flatfield.py      the flat-field rules and its computation on the pool
+frames.py         the frame loop: dispatch, commit in order, recalculate, stop
+run.py            one acquisition: journal, frames, archive, done.txt
+segmenter.py      `Segmenter`: what the CLI and the service hold
+events.py         `Progress` events
+"""
+
+from segmenter.engine.events import Progress, ProgressCallback
+from segmenter.engine.run import AcquisitionSummary
+from segmenter.engine.segmenter import Segmenter
+
+__all__ = ["AcquisitionSummary", "Progress", "ProgressCallback", "Segmenter"]

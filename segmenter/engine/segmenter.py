@@ -1,0 +1,142 @@
+"""`Segmenter`: what the CLI and the MQTT service hold: one worker pool, `run()` for a list
+of paths, and `stop()` from any thread, which returns once the engine is idle (committed
+frames kept, nothing half-written, no done.txt)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from segmenter.acquisition import find_acquisitions, load_acquisition
+from segmenter.engine.events import Progress, ProgressCallback
+from segmenter.engine.pool import WorkerPool
+from segmenter.engine.run import AcquisitionRun, AcquisitionSummary
+from segmenter.engine.shared_memory import sweep_stale
+from segmenter.errors import AcquisitionError, Interrupted, SegmenterError, storage_error
+from segmenter.settings import RunSettings
+
+log = logging.getLogger(__name__)
+
+
+def _ignore(_: Progress) -> None:
+    return None
+
+
+class Segmenter:
+    """The engine the CLI and the service share: a pool, `run()`, `stop()`."""
+
+    def __init__(self, workers: int) -> None:
+        sweep_stale()
+        self.pool = WorkerPool(workers)
+        self._idle = threading.Event()
+        self._idle.set()
+        self._lock = threading.Lock()  # orders stop() against the start and end of a run
+
+    def ensure_workers(self, workers: int) -> None:
+        """Use `workers` processes from the next run on (call between runs only)."""
+        if workers != self.pool.workers:
+            self.pool.close()
+            self.pool = WorkerPool(workers)
+
+    def stop(self, wait: bool = True, timeout: float | None = None) -> bool:
+        """Ask the running work to stop; with `wait`, return once the engine is idle.
+        When idle there is nothing to stop: the next run is not affected."""
+        with self._lock:
+            if not self._idle.is_set():
+                self.pool.stop.set()
+        return self._idle.wait(timeout) if wait else self._idle.is_set()
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        return self._idle.wait(timeout)
+
+    @property
+    def stopping(self) -> bool:
+        return self.pool.stop.is_set()
+
+    def run(
+        self,
+        paths: Sequence[Path],
+        settings: RunSettings,
+        data_root: Path,
+        on_progress: ProgressCallback = _ignore,
+        stop_requested: Callable[[], bool] | None = None,
+    ) -> list[AcquisitionSummary]:
+        """Every acquisition at or below `paths`; stops early (status interrupted) on stop.
+
+        `stop_requested` is asked once the run has begun: a caller that asked for a stop
+        before (when `stop()` found the engine idle and so ignored it) gets it honoured."""
+        with self._lock:
+            self.pool.stop.clear()
+            self._idle.clear()
+            if stop_requested is not None and stop_requested():
+                self.pool.stop.set()
+        try:
+            folders = [f for p in paths for f in find_acquisitions(p, settings.recursive)]
+            if not folders:
+                raise AcquisitionError(
+                    "no acquisition (folder with metadata.json) found at or below "
+                    + ", ".join(str(p) for p in paths)
+                )
+            return self._run_all(folders, settings, data_root, on_progress)
+        finally:
+            with self._lock:
+                self.pool.stop.clear()
+                self._idle.set()
+
+    def _run_all(
+        self,
+        folders: list[Path],
+        settings: RunSettings,
+        data_root: Path,
+        on_progress: ProgressCallback,
+    ) -> list[AcquisitionSummary]:
+        summaries: list[AcquisitionSummary] = []
+        for folder in folders:
+            if self.pool.stop.is_set():
+                break
+            summary = self.run_one(folder, settings, data_root, on_progress)
+            summaries.append(summary)
+            if summary.status == "interrupted":
+                break
+        return summaries
+
+    def run_one(
+        self, folder: Path, settings: RunSettings, data_root: Path, on_progress: ProgressCallback
+    ) -> AcquisitionSummary:
+        """One acquisition; every failure is a summary with one line saying what to do."""
+        started = time.monotonic()
+        run: AcquisitionRun | None = None
+        try:
+            acq = load_acquisition(folder, data_root)
+            if acq.layout.done_file.exists() and not settings.force:
+                return AcquisitionSummary(
+                    str(folder),
+                    "skipped",
+                    len(acq.frames),
+                    message="already segmented (done.txt); use --force",
+                )
+            run = AcquisitionRun(acq, settings, self.pool, on_progress)
+            return run.run()
+        except Interrupted as exc:
+            assert run is not None
+            return run._summary("interrupted", message=str(exc))
+        except (SegmenterError, OSError) as exc:
+            if isinstance(exc, OSError):  # a storage error no step named: name its path
+                exc = storage_error(Path(exc.filename or folder), exc)
+            log.error("%s: %s", folder, exc)
+            if run is not None:
+                return run._summary("failed", message=str(exc))
+            seconds = round(time.monotonic() - started, 3)
+            return AcquisitionSummary(str(folder), "failed", message=str(exc), seconds=seconds)
+
+    def close(self) -> None:
+        self.pool.close()
+
+    def __enter__(self) -> Segmenter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,51 @@
+"""What one run of one or more acquisitions does around the pipeline (CLI flags, MQTT
+`settings`), frozen and validated; it makes the pipeline's `worker.params.Params`."""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+from segmenter.errors import ConfigError
+from worker.params import Params
+
+
+def default_workers() -> int:
+    """Cores minus one (the parent commits and writes), at least 1: 3 on a Pi 5."""
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
+@dataclass(frozen=True, slots=True)
+class RunSettings:
+    """What a run does around the pipeline (CLI flags, MQTT `settings`)."""
+
+    force: bool = False
+    recursive: bool = True
+    ecotaxa: bool = True
+    keep: bool = False
+    process_id: str | None = None
+    workers: int = 0  # 0: default_workers()
+    min_esd_um: float = 20.0
+    remove_previous_mask: bool = False
+
+    def __post_init__(self) -> None:
+        if self.workers < 0 or self.workers > 256:
+            raise ConfigError(f"worker count must be between 1 and 256, got {self.workers}")
+        if not math.isfinite(self.min_esd_um) or self.min_esd_um < 0:
+            raise ConfigError(f"min ESD must be a number >= 0, got {self.min_esd_um}")
+        if self.process_id is not None and (
+            len(self.process_id) > 64 or any(c in self.process_id for c in "\t\r\n/\\")
+        ):
+            raise ConfigError("process_id must be at most 64 characters, no tabs, newlines or /")
+
+    @property
+    def worker_count(self) -> int:
+        return self.workers or default_workers()
+
+    def params(self, pixel_size_um: float | None) -> Params:
+        return Params(
+            min_esd_um=self.min_esd_um,
+            pixel_size_um=pixel_size_um,
+            remove_previous_mask=self.remove_previous_mask,
+        )

@@ -1,0 +1,12 @@
+"""Storage: the per-frame journal, the EcoTaxa archive assembled from it, and the layout
+of an acquisition's outputs on disk.
+
+files.py    the one atomic writer (temporary name, fsync, rename) and its helpers
+journal.py  one JSONL line per committed frame (write, fsync, rename); resume
+ecotaxa.py  the EcoTaxa TSV and zip, with the checks EcoTaxa makes
+layout.py   where an acquisition's outputs go (objects/, export/, clean/, done.txt),
+            and the lock that lets one process at a time work on it
+errors.py   StorageError, EcoTaxaError and AcquisitionBusy
+
+It imports nothing of `segmenter`; of `worker`, only its records and errors.
+"""

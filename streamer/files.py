@@ -1,0 +1,62 @@
+"""The one atomic writer: a temporary name beside the target, fsync, rename. Never a half
+file under a final name; every OSError becomes a StorageError naming the path."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+from streamer.errors import storage_error
+
+
+def fsync_path(path: Path) -> None:
+    """fsync a file or a folder (a folder: so that a rename in it is durable)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def replacing(path: Path, durable: bool = True) -> Iterator[Path]:
+    """Yield a fresh temporary path beside `path`; once the body has written it, rename
+    it to `path` (with `durable`: fsync it first and its folder after). The folder is made
+    if missing. On any error the temporary file is removed and `path` is left as it was."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        yield tmp
+        if durable:
+            fsync_path(tmp)
+        os.replace(tmp, path)
+        if durable:
+            fsync_path(path.parent)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise storage_error(path, exc) from exc
+        raise
+
+
+def atomic_write(path: Path, data: bytes, durable: bool = False) -> None:
+    """Write `data` to `path` through `replacing`."""
+    with replacing(path, durable) as tmp:
+        tmp.write_bytes(data)
+
+
+def remove_temporaries(folder: Path, prefix: str = ".") -> int:
+    """Delete `<prefix>*.tmp` files a killed run left in `folder` (our temporary names
+    start with a dot and end with .tmp); returns how many. Nothing else is touched."""
+    removed = 0
+    with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+        for path in folder.iterdir():
+            if path.name.startswith(prefix) and path.name.endswith(".tmp") and path.is_file():
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                    removed += 1
+    return removed

@@ -1,0 +1,165 @@
+"""Per-frame JSONL: each finished frame is committed durably and atomically.
+
+Under `objects/<rel>/.segmenter/`: `run.json` (what the run is: settings,
+frame names, process uuid and time) and `frames/<index>.jsonl`, one JSON line per
+committed frame, written to a temporary name, fsynced and renamed. A frame's crops are
+written (renamed into place) before its line, so a committed line always has them;
+on resume, lines whose crops are missing end the committed prefix.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from streamer.errors import StorageError, storage_error
+from streamer.files import atomic_write
+from worker.records import ObjectRecord
+
+log = logging.getLogger(__name__)
+
+JOURNAL_VERSION = 2  # 2: labels from 0, `flat_from`; a journal of another version starts over
+
+STATE_DIR = ".segmenter"
+
+
+@dataclass(frozen=True, slots=True)
+class CommittedFrame:
+    index: int
+    name: str
+    flat_from: int
+    objects: tuple[ObjectRecord, ...]
+    crop_sizes: tuple[int, ...]
+    failed: str | None = None
+
+    def to_line(self) -> str:
+        data = {
+            "index": self.index,
+            "name": self.name,
+            "flat_from": self.flat_from,
+            "failed": self.failed,
+            "crop_sizes": list(self.crop_sizes),
+            "objects": [o.to_json() for o in self.objects],
+        }
+        return json.dumps(data, ensure_ascii=False, allow_nan=True) + "\n"
+
+    @classmethod
+    def from_line(cls, line: str) -> CommittedFrame:
+        d = json.loads(line)
+        objects = tuple(ObjectRecord.from_json(o) for o in d["objects"])
+        return cls(
+            int(d["index"]),
+            str(d["name"]),
+            int(d["flat_from"]),
+            objects,
+            tuple(int(s) for s in d["crop_sizes"]),
+            d.get("failed"),
+        )
+
+
+class FrameStore:
+    """The committed frames of one acquisition and its crops folder."""
+
+    def __init__(self, objects_dir: Path) -> None:
+        self.objects_dir = objects_dir
+        self.state_dir = objects_dir / STATE_DIR
+        self.frames_dir = self.state_dir / "frames"
+
+    def open(self, manifest: dict[str, Any]) -> tuple[dict[str, Any], list[CommittedFrame]]:
+        """Resume a run with the same manifest, or start over. Returns (manifest, prefix)."""
+        manifest = {"version": JOURNAL_VERSION, **manifest}
+        old = self._read_manifest()
+        if (
+            old is not None
+            and old.get("version") == JOURNAL_VERSION
+            and old.get("run") == manifest["run"]
+        ):
+            return old, self._committed_prefix()
+        if old is not None:
+            log.info(
+                "%s: settings or frames changed since the last run, starting over", self.objects_dir
+            )
+        self.clear()
+        try:
+            self.frames_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise storage_error(self.frames_dir, exc) from exc
+        atomic_write(self.state_dir / "run.json", json.dumps(manifest).encode(), durable=True)
+        return manifest, []
+
+    def _read_manifest(self) -> dict[str, Any] | None:
+        try:
+            data = json.loads((self.state_dir / "run.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    def _committed_prefix(self) -> list[CommittedFrame]:
+        frames: list[CommittedFrame] = []
+        while True:
+            path = self.frames_dir / f"{len(frames):06d}.jsonl"
+            try:
+                frame = CommittedFrame.from_line(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError, KeyError, TypeError):
+                break
+            if frame.index != len(frames) or frame.failed or not self._crops_present(frame):
+                break  # a failed frame is tried again: what follows it depends on it
+            frames.append(frame)
+        for stale in self.frames_dir.glob("*.jsonl"):
+            if stale.stem.isdigit() and int(stale.stem) >= len(frames):
+                stale.unlink()
+        return frames
+
+    def objects(self, count: int) -> Iterator[ObjectRecord]:
+        """The objects of the first `count` committed frames, in frame order, read back
+        from their lines one frame at a time (the run keeps only counts in memory)."""
+        for index in range(count):
+            path = self.frames_dir / f"{index:06d}.jsonl"
+            try:
+                frame = CommittedFrame.from_line(path.read_text(encoding="utf-8"))
+            except OSError as exc:
+                raise StorageError(f"cannot read committed frame {path}: {exc.strerror}") from exc
+            yield from frame.objects
+
+    def _crops_present(self, frame: CommittedFrame) -> bool:
+        for obj, size in zip(frame.objects, frame.crop_sizes, strict=True):
+            try:
+                if (self.objects_dir / obj.img_file_name).stat().st_size != size:
+                    return False
+            except OSError:
+                return False
+        return True
+
+    def commit(self, frame: CommittedFrame, crops: Sequence[bytes]) -> None:
+        """Crops first, then the frame's line (fsynced, renamed, folder fsynced)."""
+        for obj, data in zip(frame.objects, crops, strict=True):
+            atomic_write(self.objects_dir / obj.img_file_name, data)
+        path = self.frames_dir / f"{frame.index:06d}.jsonl"
+        atomic_write(path, frame.to_line().encode("utf-8"), durable=True)  # folder fsynced
+
+    def remove_stale_crops(self, keep: Iterable[str]) -> int:
+        """Delete crops in the objects folder that no committed frame names."""
+        wanted = set(keep)
+        removed = 0
+        for path in self.objects_dir.glob("*.jpg"):
+            if path.name not in wanted:
+                path.unlink()
+                removed += 1
+        return removed
+
+    def clear(self) -> None:
+        """Forget the run: committed lines and every crop and TSV in the folder."""
+        try:
+            if self.state_dir.exists():
+                shutil.rmtree(self.state_dir)
+            if self.objects_dir.is_dir():
+                for path in self.objects_dir.iterdir():
+                    if path.is_file() and (path.suffix == ".jpg" or path.name.endswith(".tsv")):
+                        path.unlink()
+        except OSError as exc:
+            raise storage_error(Path(exc.filename or self.objects_dir), exc) from exc

@@ -1,0 +1,96 @@
+"""Where an acquisition's outputs go under the data root (SPEC section 1), and the lock
+that lets one process at a time work on an acquisition.
+
+    objects/<rel>/              crops <frame stem>_<i>.jpg and ecotaxa_<acq_id>.tsv
+    objects/<rel>/.segmenter/   the journal (see journal.py)
+    clean/<rel>/                debug images (flat_color.jpg)
+    export/ecotaxa/             ecotaxa_<acq_id>.zip
+    img/<rel>/done.txt          written once the acquisition is complete
+
+`<rel>` is the acquisition's path below `img/`; spaces in acq_id become `_` in file names,
+as the old program wrote them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from streamer.errors import AcquisitionBusy, storage_error
+
+DONE = "done.txt"
+LOCK_FILE = ".segmenter.lock"  # beside the journal, which a --force run removes
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """The output paths of one acquisition."""
+
+    data_root: Path
+    rel: Path  # the acquisition's folder below img/
+    acq_id: str
+
+    @property
+    def folder(self) -> Path:
+        return self.data_root / "img" / self.rel
+
+    @property
+    def file_id(self) -> str:
+        """acq_id as the baseline puts it in file names: spaces become `_`."""
+        return self.acq_id.replace(" ", "_")
+
+    @property
+    def objects_dir(self) -> Path:
+        return self.data_root / "objects" / self.rel
+
+    @property
+    def clean_dir(self) -> Path:
+        return self.data_root / "clean" / self.rel
+
+    @property
+    def tsv(self) -> Path:
+        return self.objects_dir / f"ecotaxa_{self.file_id}.tsv"
+
+    @property
+    def archive(self) -> Path:
+        return self.data_root / "export" / "ecotaxa" / f"ecotaxa_{self.file_id}.zip"
+
+    @property
+    def done_file(self) -> Path:
+        return self.folder / DONE
+
+
+@contextlib.contextmanager
+def acquisition_lock(objects_dir: Path) -> Iterator[None]:
+    """Hold the acquisition's advisory lock (one process at a time works on it). The
+    lock file says who holds it, for the AcquisitionError a second process gets."""
+    path = objects_dir / LOCK_FILE
+    try:
+        objects_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        raise storage_error(objects_dir, exc) from exc
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
+            raise AcquisitionBusy(
+                f"{objects_dir} is being segmented by {holder}: wait for it or stop it"
+            ) from None
+        started = datetime.now(UTC).isoformat(timespec="seconds")
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"process {os.getpid()} ({_program()}, since {started})\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock; the file stays (unlinking it would race)
+
+
+def _program() -> str:
+    return " ".join([Path(sys.argv[0]).name, *sys.argv[1:2]]) if sys.argv else "python"

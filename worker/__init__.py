@@ -1,0 +1,16 @@
+"""What runs inside a pool process: the pure per-frame kernel.
+
+decode.py    frames checked and decoded (`read_frame`)
+correct.py   the flat-field correction (exact lookup table) and the median of a stack
+mask.py      threshold, mask steps by windows, regions
+features.py  the SPEC 2.5 features of one region
+kernel.py    `segment_frame`: one frame to features and crop JPEGs
+params.py    the frozen pipeline parameters and the feature names
+records.py   what crosses the process boundary (records, crop bytes, failures)
+shared.py    a worker's view of arrays in shared memory
+tasks.py     the functions the pool runs (a chunk of frames, flat decodes and medians)
+errors.py    the root of the error hierarchy, and the errors raised here
+
+It imports nothing of `segmenter` or `streamer`: no MQTT, no paths beyond reading one
+frame, no module state but explicit caches (a worker's attachments and frame buffer).
+"""

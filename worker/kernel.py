@@ -1,0 +1,88 @@
+"""`segment_frame`: one BGR frame to its objects' features and crop JPEGs. Pure: no file
+or network I/O, no module state; the caller holds the previous frame's mask."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from worker.correct import U16, correct_inplace, correction_lut
+from worker.features import region_features
+from worker.mask import Region, find_regions, remove_previous_mask, threshold_mask
+from worker.params import Params
+
+U8 = npt.NDArray[np.uint8]
+
+
+def crop_box(region: Region, shape: tuple[int, ...], padding: int) -> tuple[int, int, int, int]:
+    h, w = region.image.shape
+    return (
+        max(0, region.top - padding),
+        min(shape[0], region.top + h + padding),
+        max(0, region.left - padding),
+        min(shape[1], region.left + w + padding),
+    )
+
+
+def encode_jpeg(image: U8, quality: int) -> bytes:
+    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ValueError("JPEG encoding failed")
+    return bytes(data)
+
+
+@dataclass(frozen=True, slots=True)
+class Segmentation:
+    """Per-object features (label = index within the frame) and crop JPEGs."""
+
+    features: list[dict[str, float | int]]
+    crops: list[bytes]
+
+
+def object_features(region: Region, corrected: U8, gray: U8, index: int) -> dict[str, float | int]:
+    """The features of a kept region; `label` is its index within the frame."""
+    h, w = region.image.shape
+    box = (slice(region.top, region.top + h), slice(region.left, region.left + w))
+    feats = region_features(region.image, corrected[box], gray[box], (region.top, region.left))
+    feats["label"] = index
+    return feats
+
+
+def object_crop(region: Region, corrected: U8, params: Params) -> bytes:
+    """The region's padded crop of the corrected frame, as JPEG."""
+    y0, y1, x0, x1 = crop_box(region, corrected.shape, params.crop_padding)
+    return encode_jpeg(corrected[y0:y1, x0:x1], params.jpeg_quality)
+
+
+def measure(corrected: U8, gray: U8, mask: U8, params: Params) -> Segmentation:
+    """Regions of a cleaned-to-be mask -> features and encoded crops."""
+    regions = find_regions(mask, params)
+    return Segmentation(
+        [object_features(r, corrected, gray, i) for i, r in enumerate(regions)],
+        [object_crop(r, corrected, params) for r in regions],
+    )
+
+
+def segment_frame(
+    frame: U8, flat_idx: U16, params: Params, previous: U8 | None = None
+) -> tuple[Segmentation, U8]:
+    """Segment one BGR frame (corrected in place). Returns objects and its threshold mask.
+
+    `previous` is the previous frame's threshold mask, used when
+    `params.remove_previous_mask` is on; the caller holds it.
+    """
+    gray = np.empty(frame.shape[:2], np.uint8)
+    correct_inplace(frame, flat_idx, correction_lut(params.clip_max), gray)
+    raw = threshold_mask(gray)
+    mask = remove_previous_mask(raw, previous) if params.remove_previous_mask else raw
+    return measure(frame, gray, mask, params), raw
+
+
+def frame_threshold(frame: U8, flat_idx: U16, params: Params) -> U8:
+    """Only the threshold mask of a frame (for the next frame's remove_previous_mask)."""
+    gray = np.empty(frame.shape[:2], np.uint8)
+    correct_inplace(frame, flat_idx, correction_lut(params.clip_max), gray)
+    return threshold_mask(gray)

@@ -1,0 +1,145 @@
+"""The mask of a frame and its regions (SPEC 2.3-2.4).
+
+Threshold and first erosion run on the full frame; the other mask steps and the
+labelling run only on windows around thresholded pixels, padded by more than the mask
+steps can move an edge, which gives the full-frame result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from worker.features import esd_kept
+from worker.params import Params
+
+U8 = npt.NDArray[np.uint8]
+
+
+def threshold_mask(gray: U8) -> U8:
+    """Inverted triangle threshold: dark organisms become 255."""
+    _, mask = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_TRIANGLE)
+    return np.asarray(mask, dtype=np.uint8)
+
+
+def remove_previous_mask(mask: U8, previous: U8 | None) -> U8:
+    """`mask - (mask & previous)`: drop what was already there on the previous frame."""
+    if previous is None:
+        return mask
+    return np.asarray(cv2.bitwise_and(mask, cv2.bitwise_not(previous)), dtype=np.uint8)
+
+
+def _kernel(shape: int, size: int) -> U8:
+    return np.asarray(cv2.getStructuringElement(shape, (size, size)), dtype=np.uint8)
+
+
+def first_erode(mask: U8, params: Params) -> U8:
+    """The 2x2 rectangle erosion, on the full frame: it clears isolated noise pixels."""
+    return np.asarray(cv2.erode(mask, _kernel(cv2.MORPH_RECT, params.erode_size)), np.uint8)
+
+
+def grow_and_close(eroded: U8, params: Params) -> U8:
+    """dilate ellipse -> close ellipse -> erode ellipse (the rest of SPEC 2.3)."""
+    out = cv2.dilate(eroded, _kernel(cv2.MORPH_ELLIPSE, params.dilate_size))
+    out = cv2.morphologyEx(out, cv2.MORPH_CLOSE, _kernel(cv2.MORPH_ELLIPSE, params.close_size))
+    return np.asarray(cv2.erode(out, _kernel(cv2.MORPH_ELLIPSE, params.erode2_size)), np.uint8)
+
+
+@dataclass(frozen=True, slots=True)
+class Windows:
+    """Groups of foreground tiles, each grown by one tile, and their pixel rectangles.
+
+    A region's morphology and labels depend only on pixels closer than the tile size,
+    so each group's rectangle yields the full-frame result for the regions whose first
+    pixel lies in one of that group's tiles.
+    """
+
+    tile: int
+    groups: npt.NDArray[np.int32]  # group number per tile, 0 for none
+    boxes: list[tuple[int, int, int, int]]  # (y0, y1, x0, x1) of group k at index k - 1
+
+    def owner(self, y: int, x: int) -> int:
+        return int(self.groups[y // self.tile, x // self.tile])
+
+
+def tile_max(mask: U8, tile: int) -> U8:
+    """Maximum of each `tile` x `tile` block (the last row and column may be partial)."""
+    h, w = mask.shape
+    full_h, full_w = h // tile, w // tile
+    cols = np.empty((h, -(-w // tile)), np.uint8)
+    cols[:, :full_w] = mask[:, : full_w * tile].reshape(h, full_w, tile).max(axis=2)
+    if full_w * tile < w:
+        cols[:, -1] = mask[:, full_w * tile :].max(axis=1)
+    out = np.empty((-(-h // tile), cols.shape[1]), np.uint8)
+    out[:full_h] = cols[: full_h * tile].reshape(full_h, tile, -1).max(axis=1)
+    if full_h * tile < h:
+        out[-1] = cols[full_h * tile :].max(axis=0)
+    return out
+
+
+def windows(mask: U8, margin: int) -> Windows:
+    """Tile the frame by more than `margin` pixels and group the tiles with foreground."""
+    tile = max(64, 2 * margin)
+    h, w = mask.shape
+    tiles = tile_max(mask, tile)
+    grown = cv2.dilate(tiles, np.ones((3, 3), np.uint8))
+    n, groups, stats, _ = cv2.connectedComponentsWithStats(grown, connectivity=8)
+    boxes = []
+    for left, top, width, height, _area in stats[1:n]:
+        y0, x0 = int(top) * tile, int(left) * tile
+        boxes.append((y0, min(h, y0 + int(height) * tile), x0, min(w, x0 + int(width) * tile)))
+    return Windows(tile, np.asarray(groups, np.int32), boxes)
+
+
+@dataclass(frozen=True, slots=True)
+class Region:
+    """A kept region: bbox in frame coordinates and its own boolean mask."""
+
+    top: int
+    left: int
+    image: npt.NDArray[np.bool_]
+
+    @property
+    def first_pixel(self) -> tuple[int, int]:
+        """Raster position of its first pixel: the order skimage.label numbers regions in."""
+        return self.top, self.left + int(np.argmax(self.image[0]))
+
+
+def clean_windows(mask: U8, params: Params) -> tuple[Windows, list[U8]]:
+    """The first erosion on the full frame, then the rest of the mask steps on each
+    window around the foreground (SPEC 2.3)."""
+    eroded = first_erode(mask, params)
+    tiles = windows(eroded, params.morphology_reach + 2)
+    cleaned = [
+        grow_and_close(np.ascontiguousarray(eroded[y0:y1, x0:x1]), params)
+        for y0, y1, x0, x1 in tiles.boxes
+    ]
+    return tiles, cleaned
+
+
+def label_windows(tiles: Windows, cleaned: list[U8], params: Params) -> list[Region]:
+    """8-connected regions of the cleaned windows with an ESD >= the threshold, each
+    taken from the window that owns its first pixel, in raster order."""
+    found: list[Region] = []
+    for group, ((y0, _y1, x0, _x1), window) in enumerate(zip(tiles.boxes, cleaned, strict=True), 1):
+        n, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
+            window, 8, cv2.CV_32S, cv2.CCL_BBDT
+        )
+        for lab in range(1, n):
+            left, top, width, height, area = (int(v) for v in stats[lab])
+            if not esd_kept(area, params.min_esd_px):
+                continue
+            image = labels[top : top + height, left : left + width] == lab
+            region = Region(y0 + top, x0 + left, image)
+            if tiles.owner(*region.first_pixel) == group:
+                found.append(region)
+    found.sort(key=lambda r: r.first_pixel)
+    return found
+
+
+def find_regions(mask: U8, params: Params) -> list[Region]:
+    """The kept regions of a threshold mask once cleaned, in raster order."""
+    return label_windows(*clean_windows(mask, params), params)

@@ -1,0 +1,61 @@
+"""Small values that cross module and process boundaries.
+
+Workers return `FrameResult`s (records and encoded crop bytes, never whole frames);
+the parent commits them as one JSON line per frame; the EcoTaxa writer reads
+`ObjectRecord`s back. Everything here is plain data: picklable and JSON-friendly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+Feature = float | int
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectRecord:
+    """One segmented object: its id, crop file name and features (SPEC 2.5 names)."""
+
+    object_id: str
+    img_file_name: str
+    features: dict[str, Feature]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "object_id": self.object_id,
+            "img_file_name": self.img_file_name,
+            "features": self.features,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ObjectRecord:
+        return cls(str(data["object_id"]), str(data["img_file_name"]), dict(data["features"]))
+
+
+@dataclass(frozen=True, slots=True)
+class FrameResult:
+    """What segmenting one frame produced. `crops[i]` is the JPEG of `objects[i]`."""
+
+    index: int
+    name: str
+    objects: tuple[ObjectRecord, ...]
+    crops: tuple[bytes, ...]
+    flat_from: int  # the flat used: the one computed before this frame index
+    seconds: float = 0.0
+
+    @property
+    def n_objects(self) -> int:
+        return len(self.objects)
+
+
+@dataclass(frozen=True, slots=True)
+class FrameFailure:
+    """A frame that could not be segmented; the run goes on without it."""
+
+    index: int
+    name: str
+    reason: str
+
+
+FrameOutcome = FrameResult | FrameFailure

@@ -1,0 +1,253 @@
+"""The functions a pool process runs. Module-level functions only: picklable, no file writes.
+
+A task reads its frames, takes the flat field from shared memory (zero copy) and
+returns small records plus encoded crop bytes. Workers ignore SIGINT (the parent
+decides what a Ctrl-C means) and check the shared stop flag between frames.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from worker.correct import median_rows
+from worker.decode import printable_name, read_frame
+from worker.errors import FrameError
+from worker.kernel import frame_threshold, segment_frame
+from worker.params import Params
+from worker.records import FrameFailure, FrameOutcome, FrameResult, ObjectRecord
+from worker.shared import Attachments, SharedArray
+
+log = logging.getLogger(__name__)
+
+U8 = npt.NDArray[np.uint8]
+PARENT_POLL_S = 0.5
+
+
+class StopFlag(Protocol):
+    def is_set(self) -> bool: ...
+
+
+_attached = Attachments()
+_stop: StopFlag | None = None
+_faults: str | None = None  # see init_worker
+_buffer: U8 | None = None  # the frame being segmented, reused (see _load)
+
+
+def init_worker(
+    stop: StopFlag | None,
+    threads: int = 1,
+    faults: str | None = None,
+    own_process: bool = True,
+    parent: int | None = None,
+) -> None:
+    """Pool initializer: one OpenCV thread per worker, SIGINT left to the parent, and an
+    exit within a second of the death of `parent` (the process that owns the pool: a
+    forkserver's children are not its children, and would wait for work for good).
+
+    `faults` is the test suite's hook (segmenter.engine.pool.allow_test_faults):
+    `raise:NAME` raises in every attempt at frame NAME; `kill:NAME:MARKER` SIGKILLs this
+    worker the first time it reaches NAME (MARKER is a file it creates first);
+    `killalways:NAME` at every attempt; `killflat:NAME:MARKER` the first time it decodes
+    NAME for a flat field; `killmedian:median:MARKER` the first time it computes median
+    strips.
+    """
+    global _stop, _faults
+    _stop = stop
+    _faults = faults or None
+    cv2.setNumThreads(threads)
+    if own_process:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if own_process and parent is not None:
+        threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
+
+
+def _exit_with(parent: int) -> None:
+    """Poll the pool's owner; when it is gone, leave at once (nothing to hand work to)."""
+    while True:
+        time.sleep(PARENT_POLL_S)
+        try:
+            os.kill(parent, 0)
+        except ProcessLookupError:
+            os._exit(1)
+        except PermissionError:
+            pass
+
+
+def _inject_fault(name: str, stage: str = "frame") -> None:
+    if not _faults:
+        return
+    for fault in _faults.split(";"):
+        kind, _, rest = fault.partition(":")
+        target, _, marker = rest.partition(":")
+        if target != name:
+            continue
+        if kind == "raise" and stage == "frame":
+            raise RuntimeError(f"injected fault at {name}")
+        if kind == "killalways" and stage == "frame":
+            os.kill(os.getpid(), signal.SIGKILL)
+        first = marker and not os.path.exists(marker)
+        killing = (("kill", "frame"), ("killflat", "flat"), ("killmedian", "median"))
+        if first and (kind, stage) in killing:
+            Path(marker).touch()
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _stopping() -> bool:
+    return _stop is not None and _stop.is_set()
+
+
+@dataclass(frozen=True, slots=True)
+class FrameRef:
+    index: int
+    path: str
+
+    @property
+    def name(self) -> str:
+        return printable_name(Path(self.path))
+
+    @property
+    def stem(self) -> str:
+        return Path(self.name).stem
+
+
+@dataclass(frozen=True, slots=True)
+class PreviousMask:
+    """Where the first frame of a task gets the previous frame's threshold mask from."""
+
+    frame: FrameRef | None = None  # decode it again with `flat`
+    flat: SharedArray | None = None
+    packed: bytes | None = None  # or take it as packed bits (after a flat change)
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkTask:
+    """Consecutive frames segmented with one flat field."""
+
+    frames: tuple[FrameRef, ...]
+    flat: SharedArray
+    flat_from: int  # the flat is the one computed before this frame index
+    params: Params
+    previous: PreviousMask | None = None
+
+
+def pack_mask(mask: U8) -> bytes:
+    return np.packbits(mask > 0).tobytes()
+
+
+def unpack_mask(data: bytes, shape: tuple[int, int]) -> U8:
+    bits = np.unpackbits(np.frombuffer(data, np.uint8), count=shape[0] * shape[1])
+    return (bits.reshape(shape) * np.uint8(255)).astype(np.uint8)
+
+
+def _load(ref: FrameRef, flat_idx: npt.NDArray[np.uint16]) -> U8:
+    """Decode a frame into this worker's reused buffer (a new 37 MB array per frame costs
+    thousands of page faults). The frame is consumed before the next one is loaded."""
+    global _buffer
+    if _buffer is None or _buffer.shape != flat_idx.shape:
+        _buffer = np.empty(flat_idx.shape, np.uint8)
+    frame = read_frame(Path(ref.path), _buffer)
+    if frame.shape != flat_idx.shape:
+        h, w = flat_idx.shape[:2]
+        got = f"{frame.shape[1]}x{frame.shape[0]}"
+        raise FrameError(ref.name, f"size {got} differs from the acquisition's {w}x{h}")
+    return frame
+
+
+def _previous_mask(task: ChunkTask, shape: tuple[int, int]) -> U8 | None:
+    prev = task.previous
+    if prev is None or not task.params.remove_previous_mask:
+        return None
+    if prev.packed is not None:
+        return unpack_mask(prev.packed, shape)
+    if prev.frame is None or prev.flat is None:
+        return None
+    flat_idx = _attached.get(prev.flat)
+    try:
+        frame = _load(prev.frame, flat_idx)  # type: ignore[arg-type]
+    except FrameError:
+        return None  # the previous frame failed: nothing to remove
+    return frame_threshold(frame, flat_idx, task.params)  # type: ignore[arg-type]
+
+
+def segment_one(ref: FrameRef, flat_idx: Any, task: ChunkTask, previous: U8 | None) -> Any:
+    started = time.perf_counter()
+    _inject_fault(ref.name)
+    frame = _load(ref, flat_idx)
+    seg, raw = segment_frame(frame, flat_idx, task.params, previous)
+    objects = tuple(
+        ObjectRecord(f"{ref.stem}_{i}", f"{ref.stem}_{i}.jpg", feats)
+        for i, feats in enumerate(seg.features)
+    )
+    result = FrameResult(
+        ref.index,
+        ref.name,
+        objects,
+        tuple(seg.crops),
+        task.flat_from,
+        seconds=time.perf_counter() - started,
+    )
+    return result, raw
+
+
+def run_chunk(task: ChunkTask) -> list[FrameOutcome]:
+    """Segment a task's frames in order; stop early (returning what is done) on request."""
+    prev_flat = task.previous.flat if task.previous else None
+    live = {task.flat.name} | ({prev_flat.name} if prev_flat else set())
+    _attached.retain(live)  # flats of earlier recalculations and the flat stack go
+    flat_idx = _attached.get(task.flat)
+    shape = (int(flat_idx.shape[0]), int(flat_idx.shape[1]))
+    previous = _previous_mask(task, shape)
+    out: list[FrameOutcome] = []
+    for ref in task.frames:
+        if _stopping():
+            break
+        try:
+            result, raw = segment_one(ref, flat_idx, task, previous)
+        except FrameError as exc:
+            out.append(FrameFailure(ref.index, ref.name, exc.reason))
+            previous = None
+            continue
+        previous = raw if task.params.remove_previous_mask else None
+        out.append(result)
+    return out
+
+
+def decode_into(stack: SharedArray, slot: int, path: str) -> tuple[int, int]:
+    """Decode one flat frame into its slot of the shared stack; returns its (w, h)."""
+    try:
+        _inject_fault(Path(path).name, "flat")
+        array = _attached.get(stack)
+        frame = read_frame(Path(path), array[slot])
+        (fh, fw), (h, w) = frame.shape[:2], array.shape[1:3]
+        fits = frame.shape == array.shape[1:]
+        if fits and not np.shares_memory(frame, array):
+            array[slot] = frame
+        del array, frame  # views of the stack: it is detached below
+    finally:
+        _attached.release(stack.name)
+    if not fits:
+        raise FrameError(printable_name(Path(path)), f"size {fw}x{fh} differs from {w}x{h}")
+    return fw, fh
+
+
+def median_into_flat(stack: SharedArray, count: int, flat: SharedArray, y0: int, y1: int) -> None:
+    """Median of the first `count` stack frames, rows y0:y1, into the flat (as `flat << 8`)."""
+    _inject_fault("median", "median")
+    frames = _attached.get(stack)[:count]
+    out = np.empty((y1 - y0, *frames.shape[2:]), np.uint8)
+    median_rows(frames[:, y0:y1], out, 0, y1 - y0)  # type: ignore[arg-type]
+    del frames
+    _attached.release(stack.name)
+    target = _attached.get(flat)
+    np.left_shift(out.astype(np.uint16), 8, out=target[y0:y1])
