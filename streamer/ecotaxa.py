@@ -222,7 +222,10 @@ def write_tsv(path: Path, cells: AcquisitionCells, objects: Iterable[ObjectRecor
     number of object rows. Zero objects give the name and type lines only."""
     columns = build_columns(cells)
     count = 0
-    with replacing(path) as tmp, tmp.open("x", encoding="utf-8-sig", newline="") as fh:
+    with (
+        replacing(path, make_folder=True) as tmp,
+        tmp.open("x", encoding="utf-8-sig", newline="") as fh,
+    ):
         writer = csv.writer(fh, dialect="excel-tab", lineterminator="\n")
         writer.writerow([c.name for c in columns])
         writer.writerow([c.type for c in columns])
@@ -283,7 +286,7 @@ def write_archive(
     listed = sorted(_tsv_column(tsv_path, "img_file_name"))
     if listed != sorted(names) or len(set(names)) != len(names):
         raise EcoTaxaError(f"TSV {tsv_path} does not list the {len(names)} objects given once")
-    with replacing(zip_path) as tmp, zipfile.ZipFile(tmp, "x") as archive:
+    with replacing(zip_path, make_folder=True) as tmp, zipfile.ZipFile(tmp, "x") as archive:
         archive.write(tsv_path, tsv_path.name, compress_type=zipfile.ZIP_DEFLATED)
         for name in names:
             crop = crops_dir / name

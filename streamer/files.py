@@ -22,13 +22,15 @@ def fsync_path(path: Path) -> None:
 
 
 @contextlib.contextmanager
-def replacing(path: Path, durable: bool = True) -> Iterator[Path]:
+def replacing(path: Path, durable: bool = True, make_folder: bool = False) -> Iterator[Path]:
     """Yield a fresh temporary path beside `path`; once the body has written it, rename
-    it to `path` (with `durable`: fsync it first and its folder after). The folder is made
-    if missing. On any error the temporary file is removed and `path` is left as it was."""
+    it to `path` (with `durable`: fsync it first and its folder after; with `make_folder`:
+    make the folder first if missing). On any error the temporary file is removed and
+    `path` is left as it was."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if make_folder:
+            path.parent.mkdir(parents=True, exist_ok=True)
         yield tmp
         if durable:
             fsync_path(tmp)

@@ -23,13 +23,9 @@ from streamer.ecotaxa import (
     write_archive,
     write_tsv,
 )
-from tests.conftest import REALDATA
 from worker.params import FEATURE_NAMES, INTEGER_FEATURES
 from worker.records import ObjectRecord
 
-REFERENCE = REALDATA / "ecotaxa_reference"
-REFERENCE_ZIP = REFERENCE / "ecotaxa_import_test_zooscan.zip"
-NEGATIVE_TSV = REFERENCE / "ecotaxa_tsv_issues_negative" / "ecotaxa_m106_mn01_n3_sml.tsv"
 BOM = b"\xef\xbb\xbf"
 FEATURE_COLUMNS = [f"object_{name}" for name in FEATURE_NAMES]
 

@@ -20,14 +20,19 @@ from streamer.ecotaxa import (
     write_tsv,
 )
 from tests.conftest import REALDATA
-from tests.test_ecotaxa import METADATA, PROCESS, cells, leftovers, record, write_crops
-from worker.params import FEATURE_NAMES
+from tests.test_ecotaxa import (
+    FEATURE_COLUMNS,
+    METADATA,
+    PROCESS,
+    cells,
+    leftovers,
+    record,
+    write_crops,
+)
 
 REFERENCE = REALDATA / "ecotaxa_reference"
 REFERENCE_ZIP = REFERENCE / "ecotaxa_import_test_zooscan.zip"
 NEGATIVE_TSV = REFERENCE / "ecotaxa_tsv_issues_negative" / "ecotaxa_m106_mn01_n3_sml.tsv"
-BOM = b"\xef\xbb\xbf"
-FEATURE_COLUMNS = [f"object_{name}" for name in FEATURE_NAMES]
 
 # --- zero objects and the archive ---------------------------------------------------------
 

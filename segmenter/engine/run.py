@@ -62,6 +62,8 @@ def frame_shape(frames: Sequence[Path]) -> tuple[int, int]:
             continue
         if size is not None:
             sizes[size[1], size[0]] += 1
+            if 2 * sizes[size[1], size[0]] > len(frames):
+                break  # a majority: the other headers cannot change the answer
     if not sizes:
         raise AcquisitionError(f"{frames[0].parent}: no frame has a readable JPEG header")
     return sizes.most_common(1)[0][0]
