@@ -7,7 +7,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from segmenter.acquisition import find_acquisitions, load_acquisition
@@ -15,6 +16,7 @@ from segmenter.engine.events import Progress, ProgressCallback
 from segmenter.engine.pool import WorkerPool
 from segmenter.engine.run import AcquisitionRun, AcquisitionSummary
 from segmenter.engine.shared_memory import sweep_stale
+from segmenter.engine.source import LiveFrames
 from segmenter.errors import AcquisitionError, Interrupted, SegmenterError, storage_error
 from segmenter.settings import RunSettings
 
@@ -68,12 +70,7 @@ class Segmenter:
 
         `stop_requested` is asked once the run has begun: a caller that asked for a stop
         before (when `stop()` found the engine idle and so ignored it) gets it honoured."""
-        with self._lock:
-            self.pool.stop.clear()
-            self._idle.clear()
-            if stop_requested is not None and stop_requested():
-                self.pool.stop.set()
-        try:
+        with self._busy(stop_requested):
             folders = [f for p in paths for f in find_acquisitions(p, settings.recursive)]
             if not folders:
                 raise AcquisitionError(
@@ -81,6 +78,28 @@ class Segmenter:
                     + ", ".join(str(p) for p in paths)
                 )
             return self._run_all(folders, settings, data_root, on_progress)
+
+    def run_live(
+        self,
+        source: LiveFrames,
+        settings: RunSettings,
+        data_root: Path,
+        on_progress: ProgressCallback = _ignore,
+        stop_requested: Callable[[], bool] | None = None,
+    ) -> AcquisitionSummary:
+        """The acquisition in `source.folder`, segmented while its frames come (live)."""
+        with self._busy(stop_requested):
+            return self.run_one(source.folder, settings, data_root, on_progress, source)
+
+    @contextmanager
+    def _busy(self, stop_requested: Callable[[], bool] | None) -> Iterator[None]:
+        with self._lock:
+            self.pool.stop.clear()
+            self._idle.clear()
+            if stop_requested is not None and stop_requested():
+                self.pool.stop.set()
+        try:
+            yield
         finally:
             with self._lock:
                 self.pool.stop.clear()
@@ -104,13 +123,18 @@ class Segmenter:
         return summaries
 
     def run_one(
-        self, folder: Path, settings: RunSettings, data_root: Path, on_progress: ProgressCallback
+        self,
+        folder: Path,
+        settings: RunSettings,
+        data_root: Path,
+        on_progress: ProgressCallback,
+        source: LiveFrames | None = None,
     ) -> AcquisitionSummary:
         """One acquisition; every failure is a summary with one line saying what to do."""
         started = time.monotonic()
         run: AcquisitionRun | None = None
         try:
-            acq = load_acquisition(folder, data_root)
+            acq = load_acquisition(folder, data_root, require_frames=source is None)
             if acq.layout.done_file.exists() and not settings.force:
                 return AcquisitionSummary(
                     str(folder),
@@ -118,7 +142,7 @@ class Segmenter:
                     len(acq.frames),
                     message="already segmented (done.txt); use --force",
                 )
-            run = AcquisitionRun(acq, settings, self.pool, on_progress)
+            run = AcquisitionRun(acq, settings, self.pool, on_progress, source)
             return run.run()
         except Interrupted as exc:
             assert run is not None
