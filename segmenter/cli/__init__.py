@@ -1,6 +1,7 @@
-"""Command line: `segmenter segment|synth|demo|serve|send|benchmark`.
+"""Command line: `segmenter segment|live|synth|demo|serve|send|benchmark`.
 
 segment.py  segment, synth, demo
+live.py     live: one acquisition segmented while it is imaged
 service.py  serve (the MQTT service) and send
 client.py   the client behind `segmenter send`: one command, followed to its end
 args.py     the argument types every command line shares
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from segmenter import __version__
 from segmenter.cli.args import frame_size, positive_int
+from segmenter.cli.live import add_live, cmd_live
 from segmenter.cli.segment import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -43,6 +45,7 @@ organism, measure it, and write crops plus an EcoTaxa archive.
 
   segmenter demo                          synthesise a small acquisition and segment it
   segmenter segment DATA/img/2026-03-10   every acquisition below a folder
+  segmenter live DATA/img/.../acq1        segment an acquisition while it is being imaged
   segmenter synth OUT --frames 50         write a synthetic acquisition to try things on
   segmenter serve --data-root DATA        the MQTT service the dashboard drives
   segmenter send segment DATA/img/...     queue work on a running service, follow it
@@ -64,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_segment(sub)
+    add_live(sub)
     p = sub.add_parser("synth", help="write a synthetic acquisition (with truth.json)")
     p.add_argument("out", type=Path, help="data root to write img/... into")
     p.add_argument("--frames", type=positive_int, default=12)
@@ -97,7 +101,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    commands = {"segment": cmd_segment, "synth": cmd_synth, "demo": cmd_demo, **SERVICE_HANDLERS}
+    commands = {
+        "segment": cmd_segment,
+        "live": cmd_live,
+        "synth": cmd_synth,
+        "demo": cmd_demo,
+        **SERVICE_HANDLERS,
+    }
     try:
         return commands[args.command](args)
     except SegmenterError as exc:

@@ -19,7 +19,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TypeAlias
 
-from segmenter.cli.args import broker, positive_int
+from segmenter.cli.args import broker, positive_float, positive_int
 from segmenter.errors import ConfigError, SegmenterError
 from segmenter.settings import RunSettings, default_workers
 
@@ -55,6 +55,21 @@ def _add_serve(sub: SubParsers) -> None:
         "--workers",
         type=positive_int,
         help="worker processes (default: $SEGMENTER_WORKERS, else CPU cores - 1, at least 1)",
+    )
+    p.add_argument(
+        "--no-live",
+        dest="live",
+        action="store_false",
+        help="do not follow the imager (by default each acquisition it writes is segmented "
+        "while it is imaged; MQTT: update_config with settings.live)",
+    )
+    p.add_argument(
+        "--idle-timeout",
+        type=positive_float,
+        default=60.0,
+        metavar="S",
+        help="a live acquisition whose imager goes silent this long is finished with the "
+        "frames there (default: 60)",
     )
     p.add_argument(
         "--stop-timeout",
@@ -164,6 +179,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from segmenter.engine import Segmenter
     from segmenter.service.mqtt import BrokerSettings, MqttTransport, client_id
     from segmenter.service.sdnotify import Watchdog, notify
+    from segmenter.service.imager import IMAGER_TOPIC
     from segmenter.service.service import Service
 
     broker = BrokerSettings.from_env(os.environ, args.broker)
@@ -180,10 +196,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     with Segmenter(workers) as engine:
-        transport = MqttTransport(broker, client_id("service"))
-        service = Service(data_root, engine, transport, RunSettings(workers=workers))
+        transport = MqttTransport(
+            broker, client_id("service"), subscriptions=("segmenter/#", IMAGER_TOPIC)
+        )
+        defaults = RunSettings(workers=workers)
+        service = Service(data_root, engine, transport, defaults, args.live, args.idle_timeout)
         transport.on_command = service.receive
         transport.on_connected = service.connected
+        transport.on_message = _imager_to(service)
         service.start()
         transport.start()
         watchdog = Watchdog(service.healthy)
@@ -200,6 +220,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
         watchdog.stop()
         transport.close(dead=True)
     return 0
+
+
+def _imager_to(service: Any) -> Callable[[str, bytes, bool], None]:
+    from segmenter.service.imager import IMAGER_TOPIC
+
+    def on_message(topic: str, payload: bytes, retained: bool) -> None:
+        if topic == IMAGER_TOPIC:
+            service.imager(payload, retained)
+
+    return on_message
 
 
 # -- send ----------------------------------------------------------------------------

@@ -40,6 +40,7 @@ class Scope(StrEnum):
     CURRENT = "current"  # stop this item, go on with the queue (the dashboard's stop)
     QUEUE = "queue"  # let this item finish, then pause the queue
     ALL = "all"  # stop this item and drop the queue
+    LIVE = "live"  # stop the live acquisitions (committed frames kept); the queue goes on
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,10 +55,13 @@ class SettingsPatch:
     workers: int | None = None
     min_esd_um: float | None = None
     remove_previous_mask: bool | None = None
+    live: bool | None = None  # the service's: follow the imager (update_config only)
 
     def apply(self, base: RunSettings) -> RunSettings:
         changes: dict[str, Any] = {
-            f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if getattr(self, f.name) is not None and f.name != "live"
         }
         if changes.get("process_id") == "":
             changes["process_id"] = None
@@ -215,7 +219,7 @@ def parse_settings(value: Any, field: str = "settings") -> SettingsPatch:
     if not isinstance(value, dict):
         raise ConfigError(f"{field}: must be a JSON object, not {type(value).__name__}")
     out: dict[str, Any] = {}
-    for key in ("force", "recursive", "ecotaxa", "keep", "remove_previous_mask"):
+    for key in ("force", "recursive", "ecotaxa", "keep", "remove_previous_mask", "live"):
         if value.get(key) is not None:
             out[key] = _bool(value[key], f"{field}.{key}")
     if value.get("process_id") is not None:
@@ -295,7 +299,7 @@ def parse_command(payload: bytes, data_root: Path | None = None) -> Command:
     if action is Action.STOP:
         scope = data.get("scope", Scope.CURRENT.value)
         if not isinstance(scope, str) or scope not in {s.value for s in Scope}:
-            raise ConfigError("scope: must be one of current, queue, all")
+            raise ConfigError(f"scope: must be one of {', '.join(s.value for s in Scope)}")
         return Stop(cid, Scope(scope), legacy="scope" not in data)
     if action is Action.DEQUEUE:
         item = parse_id(data.get("item", data.get("id")), "item")

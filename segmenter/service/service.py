@@ -19,11 +19,16 @@ import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from segmenter.engine import Segmenter
+from segmenter.engine import AcquisitionSummary, Segmenter
+from segmenter.engine.source import LiveFrames
+from segmenter.live.watch import FolderWatcher
 from segmenter.service.commands import MAX_PAYLOAD
 from segmenter.service.handlers import CommandHandlers
+from segmenter.service.imager import parse_imager
 from segmenter.service.inbox import Inbox
 from segmenter.service.legacy import LegacyStream
+from segmenter.service.live import LIVE_TOPIC, FinderFactory, LiveFollower, LiveStatus
+from segmenter.service.live_run import Beating, LiveRunning, run_live
 from segmenter.service.progress import Publisher
 from segmenter.service.queue import ItemState, JobQueue
 from segmenter.service.runner import ItemRunner, Outcome, Running
@@ -51,6 +56,13 @@ class Received:
 
 
 @dataclass(frozen=True, slots=True)
+class FromImager:
+    """A payload the imager published on status/imager."""
+
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class Connected:
     """The transport (re)connected; `first` the first time since start."""
 
@@ -61,7 +73,14 @@ class Service(CommandHandlers):
     """The segmenter service: owns the queue and its threads, not the transport."""
 
     def __init__(
-        self, data_root: Path, engine: Segmenter, publisher: Publisher, defaults: RunSettings
+        self,
+        data_root: Path,
+        engine: Segmenter,
+        publisher: Publisher,
+        defaults: RunSettings,
+        live: bool = True,
+        idle_timeout: float = 60.0,
+        make_finder: FinderFactory | None = None,
     ) -> None:
         self.data_root = data_root.resolve()
         self.engine, self.publisher, self.defaults = engine, publisher, defaults
@@ -69,6 +88,12 @@ class Service(CommandHandlers):
         self.legacy = LegacyStream(self._status)
         self.lock = threading.Condition()
         self._running: Running | None = None
+        self._live: LiveRunning | None = None
+        finder = make_finder or _folder_watcher
+        self.live = LiveFollower(
+            self.data_root, lambda folder: Beating(finder(folder), self._beat), idle_timeout
+        )
+        self.live.enabled = live
         self._closing = False
         self._abandoned = False  # shutdown gave up waiting: the saved queue stays as it is
         self._connected = threading.Event()
@@ -78,7 +103,7 @@ class Service(CommandHandlers):
             engine, self.data_root, publisher, self.lock, self._changed, self._beat
         )
         self._thread = threading.Thread(target=self._loop, name="segmenter-worker", daemon=True)
-        self.inbox: Inbox[Received | Connected] = Inbox()
+        self.inbox: Inbox[Received | FromImager | Connected] = Inbox()
         self._actor = threading.Thread(target=self._act, name="segmenter-commands", daemon=True)
 
     # -- life cycle ------------------------------------------------------------------
@@ -89,6 +114,9 @@ class Service(CommandHandlers):
         for item in self.queue.load():
             log.info("item %s resumes (%s)", item.id, ", ".join(item.paths))
         self.queue.save()
+        if self.live.enabled:
+            for folder in self.live.load():
+                log.info("live: %s resumes from its journal", folder)
         self._thread.start()
         self._actor.start()
 
@@ -113,6 +141,8 @@ class Service(CommandHandlers):
             self._closing = True
             if self._running is not None:
                 self._request_stop(self._running)
+            if self._live is not None:
+                self._stop_live(self._live)
             self.lock.notify_all()
         self._connected.set()
         ended = self.join(timeout)
@@ -142,6 +172,11 @@ class Service(CommandHandlers):
         if not self.inbox.put(Received(payload), len(payload)):
             log.warning("the service is closing: a command was not handled")
 
+    def imager(self, payload: bytes, retained: bool) -> None:
+        """A message on status/imager; a retained one is old news."""
+        if not retained and not self.inbox.put(FromImager(payload[:65536]), len(payload)):
+            log.warning("the service is closing: an imager message was not handled")
+
     def connected(self, first: bool) -> None:
         self.inbox.put(Connected(first), 0)
 
@@ -153,6 +188,8 @@ class Service(CommandHandlers):
             try:
                 if isinstance(message, Received):
                     self.handle_payload(message.payload)
+                elif isinstance(message, FromImager):
+                    self._on_imager(message.payload)
                 else:
                     self._on_connected(message.first)
             except Exception:  # the service loop reports and carries on
@@ -169,7 +206,26 @@ class Service(CommandHandlers):
             tracker = self._running.tracker if self._running else None
             last = tracker.last if tracker and tracker.last else self._last_progress
             self.publisher.publish(PROGRESS_TOPIC, encode(last), retain=True)
+            if self._live is not None:
+                live = self._live.status.last
+                self.publisher.publish(LIVE_TOPIC, encode(live), qos=1, retain=True)
             self._connected.set()
+
+    def _on_imager(self, payload: bytes) -> None:
+        event = parse_imager(payload)
+        if event is None:
+            return
+        with self.lock:
+            began = self.live.on_event(event)
+            if began is None:
+                return
+            running = self._running
+            if running is not None and not running.preempted:
+                log.info("live: item %s gives way to %s", running.item.id, began.folder)
+                running.preempted = True  # back to the queue's head, resumed after
+                if running.in_engine:
+                    self.engine.stop(wait=False)
+            self.lock.notify_all()
 
     # -- worker thread ---------------------------------------------------------------
     def _beat(self) -> None:
@@ -180,24 +236,70 @@ class Service(CommandHandlers):
         while True:
             with self.lock:
                 self.heartbeat.rest(WORKER)
-                while not self._closing and not self.queue.runnable():
+                while not self._closing and not self.live.take() and not self.queue.runnable():
                     self.lock.wait()
                 if self._closing:
                     return
                 self._beat()
-                item = self.queue.take_next()
-                assert item is not None
-                running = self._running = Running(item, legacy=self.legacy.owns(item.id))
-                self._changed()
-                self.legacy.say(item.id, Status.STARTED)
+                source = self.live.take()  # live frames first
+                if source is not None:
+                    self._live = self._live_running(source)
+                else:
+                    item = self.queue.take_next()
+                    assert item is not None
+                    running = self._running = Running(item, legacy=self.legacy.owns(item.id))
+                    self._changed()
+                    self.legacy.start(item.id)
+            if source is not None:
+                self._run_live()
+                continue
             outcome = self._runner.run(running)
             with self.lock:
                 self._finish(running, outcome)
+
+    # -- live acquisitions -------------------------------------------------------------
+    def _live_running(self, source: LiveFrames) -> LiveRunning:
+        def waiting() -> list[str]:
+            return [str(s.folder) for s in self.live.waiting]
+
+        return LiveRunning(source, LiveStatus(self.publisher, source, waiting))
+
+    def _run_live(self) -> None:
+        running = self._live
+        assert running is not None
+        with self.lock:
+            settings = self.defaults  # update_config applies from the next acquisition on
+        try:
+            summary = run_live(
+                self.engine, running, settings, self.data_root, self.lock, self._beat
+            )
+        except Exception as exc:  # the service loop reports and carries on
+            log.exception("live acquisition %s failed", running.source.folder)
+            summary = AcquisitionSummary(str(running.source.folder), "failed", message=repr(exc))
+        with self.lock:
+            if self._abandoned:
+                return
+            stopped = summary.status == "interrupted" and not self._closing
+            running.status.end(summary)
+            self.live.finished(running.source, stopped=stopped)
+            self._live = None
+            log.info("live: %s %s", running.source.folder, summary.status)
+
+    def _stop_live(self, running: LiveRunning) -> None:
+        running.stops += 1
+        if running.in_engine:
+            self.engine.stop(wait=False)
 
     def _finish(self, running: Running, outcome: Outcome) -> None:
         if self._abandoned:
             return
         item = running.item
+        gave_way = running.preempted and not running.stops and not self._closing
+        if outcome.state is ItemState.INTERRUPTED and gave_way:
+            self.queue.requeue(item)  # it gave way to a live acquisition: resumed after it
+            self._running = None
+            self._changed()
+            return
         if outcome.state is ItemState.INTERRUPTED:
             item.resume = self._closing  # a shutdown, not a user: run it again at start
         self.queue.finish(item, outcome.state, outcome.message)
@@ -231,3 +333,7 @@ class Service(CommandHandlers):
         running = self._running.item.id if self._running else None
         message = QueueMessage(self.queue.paused, running, self.queue.snapshot_items())
         self.publisher.publish(QUEUE_TOPIC, encode(message), retain=True)
+
+
+def _folder_watcher(folder: Path) -> FolderWatcher:
+    return FolderWatcher(folder)
