@@ -48,8 +48,8 @@ def add_replay_command(sub: SubParsers) -> None:
     p = sub.add_parser(
         "replay",
         help="play an acquisition into a new folder as the imager does (tests live mode)",
-        description="Write SRC's metadata.json and frames into a new acquisition folder "
-        "under DATA_ROOT at the imager's pace, with its integrity.check lines and, with "
+        description="Write SRC's metadata.json and frames into a new acquisition folder\n"
+        "under DATA_ROOT at the imager's pace, with its integrity.check lines and, with\n"
         "--broker, its status/imager messages.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -275,3 +275,12 @@ def test_replay_runs_beside_a_reader(source: Path, root: Path) -> None:
     worker.join()
     got += watcher.poll()
     assert got == list(list_frames(plan.target)) and len(got) == 4
+
+
+def test_help_teaches(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["replay", "--help"])
+    assert exc.value.code == 0
+    text = capsys.readouterr().out
+    for words in ("--rate", "--stop-after", "WAS NOT CAPTURED", "integrity.check", "exit status"):
+        assert words in text
