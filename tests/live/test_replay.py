@@ -15,6 +15,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from segmenter.acquisition import list_frames
 from segmenter.cli import main
+from segmenter.errors import ConfigError
 from segmenter.live import replay
 from segmenter.live.watch import FolderWatcher
 from tests.conftest import MakeAcq
@@ -284,3 +285,19 @@ def test_help_teaches(capsys: pytest.CaptureFixture[str]) -> None:
     text = capsys.readouterr().out
     for words in ("--rate", "--stop-after", "WAS NOT CAPTURED", "integrity.check", "exit status"):
         assert words in text
+
+
+def test_a_source_outside_img_goes_where_the_imager_would_put_it(
+    source: Path, root: Path, tmp_path: Path
+) -> None:
+    loose = tmp_path / "loose"
+    loose.mkdir()
+    for path in (source / "metadata.json", *list_frames(source)[:1]):
+        (loose / path.name).write_bytes(path.read_bytes())
+    meta = json.loads((loose / "metadata.json").read_text())
+    (loose / "metadata.json").write_text(json.dumps(meta | {"acq_id": "'A 1'"}))
+    target = replay.plan(loose, root).target
+    assert target == root / "img" / meta["object_date"] / meta["sample_id"] / "A_1"
+    (loose / "metadata.json").write_text(json.dumps({"acq_id": "A"}))
+    with pytest.raises(ConfigError, match="no object_date: pass --as REL"):
+        replay.plan(loose, root)
