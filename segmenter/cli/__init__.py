@@ -1,8 +1,9 @@
-"""Command line: `segmenter segment|live|synth|demo|serve|send|benchmark`.
+"""Command line: `segmenter segment|live|synth|demo|serve|send|replay|benchmark`.
 
 segment.py  segment, synth, demo
 live.py     live: one acquisition segmented while it is imaged
 service.py  serve (the MQTT service) and send
+replay.py   replay: play an acquisition as the imager does (for live mode)
 client.py   the client behind `segmenter send`: one command, followed to its end
 args.py     the argument types every command line shares
 bar.py      the terminal progress bar
@@ -19,6 +20,8 @@ from pathlib import Path
 from segmenter import __version__
 from segmenter.cli.args import frame_size, positive_int
 from segmenter.cli.live import add_live, cmd_live
+from segmenter.cli.replay import HANDLERS as REPLAY_HANDLERS
+from segmenter.cli.replay import add_replay_command
 from segmenter.cli.segment import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -49,6 +52,7 @@ organism, measure it, and write crops plus an EcoTaxa archive.
   segmenter synth OUT --frames 50         write a synthetic acquisition to try things on
   segmenter serve --data-root DATA        the MQTT service the dashboard drives
   segmenter send segment DATA/img/...     queue work on a running service, follow it
+  segmenter replay SRC DATA --rate 1      play an acquisition as the imager does
   segmenter benchmark --quick             measure this machine (per stage, per worker count)
 
 Outputs go under the data root (the folder holding img/): objects/<same path>/ for the
@@ -79,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frames", type=positive_int, default=16)
     p.add_argument("--workers", type=positive_int, default=default_workers())
     add_service_commands(sub)
+    add_replay_command(sub)
     sub.add_parser(
         "benchmark",
         help="measure this machine: per-stage times, throughput per worker count",
@@ -101,13 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    commands = {
-        "segment": cmd_segment,
-        "live": cmd_live,
-        "synth": cmd_synth,
-        "demo": cmd_demo,
-        **SERVICE_HANDLERS,
-    }
+    commands = {"segment": cmd_segment, "live": cmd_live, "synth": cmd_synth, "demo": cmd_demo}
+    commands |= SERVICE_HANDLERS | REPLAY_HANDLERS
     try:
         return commands[args.command](args)
     except SegmenterError as exc:

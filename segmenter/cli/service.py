@@ -177,9 +177,9 @@ def _default_workers(explicit: int | None) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from segmenter.engine import Segmenter
+    from segmenter.service.imager import IMAGER_TOPIC
     from segmenter.service.mqtt import BrokerSettings, MqttTransport, client_id
     from segmenter.service.sdnotify import Watchdog, notify
-    from segmenter.service.imager import IMAGER_TOPIC
     from segmenter.service.service import Service
 
     broker = BrokerSettings.from_env(os.environ, args.broker)

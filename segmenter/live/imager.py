@@ -1,0 +1,85 @@
+"""What the PlanktoScope imager writes and publishes while it acquires, as its code does it
+(fairscope/PlanktoScope, controller/integrity.py and controller/imager/main.py).
+
+On disk: the folder, `metadata.json`, then `integrity.check` with a two-line header and a
+first line for metadata.json; per frame, the camera writes the JPEG in place and fsyncs it,
+then one line `name,size,sha1` is appended, the sha1 being of the file *name*, a NUL byte
+and the content. On `status/imager` (QoS 0, not retained): `Started`; per frame the text
+status `Image i/N saved to <name>` then the progress event (`current` from 1, `path` the
+frame's full path); at the end `Done` with the folder, or `Interrupted`, or the text
+`Image i/N WAS NOT CAPTURED! STOPPING THE PROCESS!` (frame i was not there).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+TOPIC = "status/imager"
+QOS = 0  # the imager's paho publish() calls give no qos
+INTEGRITY_FILE = "integrity.check"
+INTEGRITY_HEADER = (
+    "# planktoscope integrity file, see https://www.planktoscope.org\n",
+    "# filename,size,sha1\n",
+)
+NOT_CAPTURED = "WAS NOT CAPTURED! STOPPING THE PROCESS!"
+
+
+def checksum(name: str, data: bytes) -> str:
+    """The imager's sha1: of the file name, a NUL byte, then the content."""
+    return hashlib.sha1(name.encode() + b"\0" + data, usedforsecurity=False).hexdigest()
+
+
+def integrity_line(name: str, data: bytes) -> str:
+    return f"{name},{len(data)},{checksum(name, data)}\n"
+
+
+@dataclass(frozen=True, slots=True)
+class IntegrityEntry:
+    name: str
+    size: int
+    sha1: str
+
+
+def parse_integrity_line(line: bytes) -> IntegrityEntry | None:
+    """One complete line of integrity.check; None for the header and anything malformed."""
+    text = line.decode("utf-8", "surrogateescape").rstrip("\r\n")
+    if not text or text.startswith("#"):
+        return None
+    name, _, rest = text.rpartition(",")  # a name may hold commas, the other fields not
+    name, _, size = name.rpartition(",")
+    if not name or not size.isdigit() or len(rest) != 40:
+        return None
+    return IntegrityEntry(name, int(size), rest)
+
+
+def _compact(data: dict[str, object]) -> bytes:
+    """The imager's hand-written JSON texts: no spaces."""
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def started() -> bytes:
+    return _compact({"status": "Started"})
+
+
+def saved(current: int, total: int, name: str) -> bytes:
+    return _compact({"status": f"Image {current}/{total} saved to {name}"})
+
+
+def progress(path: str, current: int, total: int) -> bytes:
+    """json.dumps with its default separators, as the imager calls it."""
+    event = {"type": "progress", "path": path, "current": current, "total": total}
+    return json.dumps(event).encode()
+
+
+def done(folder: str) -> bytes:
+    return json.dumps({"status": "Done", "path": folder}).encode()
+
+
+def interrupted() -> bytes:
+    return _compact({"status": "Interrupted"})
+
+
+def not_captured(current: int, total: int) -> bytes:
+    return _compact({"status": f"Image {current}/{total} {NOT_CAPTURED}"})
