@@ -177,7 +177,6 @@ def _default_workers(explicit: int | None) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from segmenter.engine import Segmenter
-    from segmenter.service.imager import IMAGER_TOPIC
     from segmenter.service.mqtt import BrokerSettings, MqttTransport, client_id
     from segmenter.service.sdnotify import Watchdog, notify
     from segmenter.service.service import Service
@@ -196,14 +195,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     with Segmenter(workers) as engine:
-        transport = MqttTransport(
-            broker, client_id("service"), subscriptions=("segmenter/#", IMAGER_TOPIC)
-        )
+        transport = MqttTransport(broker, client_id("service"))
         defaults = RunSettings(workers=workers)
         service = Service(data_root, engine, transport, defaults, args.live, args.idle_timeout)
-        transport.on_command = service.receive
-        transport.on_connected = service.connected
-        transport.on_message = _imager_to(service)
+        service.attach(transport)
         service.start()
         transport.start()
         watchdog = Watchdog(service.healthy)
@@ -220,16 +215,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         watchdog.stop()
         transport.close(dead=True)
     return 0
-
-
-def _imager_to(service: Any) -> Callable[[str, bytes, bool], None]:
-    from segmenter.service.imager import IMAGER_TOPIC
-
-    def on_message(topic: str, payload: bytes, retained: bool) -> None:
-        if topic == IMAGER_TOPIC:
-            service.imager(payload, retained)
-
-    return on_message
 
 
 # -- send ----------------------------------------------------------------------------

@@ -15,6 +15,8 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
 
 TOPIC = "status/imager"
 QOS = 0  # the imager's paho publish() calls give no qos
@@ -83,3 +85,68 @@ def interrupted() -> bytes:
 
 def not_captured(current: int, total: int) -> bytes:
     return _compact({"status": f"Image {current}/{total} {NOT_CAPTURED}"})
+
+
+# -- reading what the imager publishes (the service follows it) ---------------------
+class Kind(StrEnum):
+    STARTED = "started"
+    FRAME = "frame"  # a frame is complete
+    DONE = "done"
+    INTERRUPTED = "interrupted"
+    NOT_CAPTURED = "not captured"
+
+
+#: Why the acquisition ended, as the live status says it.
+END_REASONS = {
+    Kind.DONE: "the imager said Done",
+    Kind.INTERRUPTED: "the imager was interrupted",
+    Kind.NOT_CAPTURED: "the imager could not capture a frame and stopped",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ImagerEvent:
+    kind: Kind
+    path: Path | None = None  # FRAME: the frame; DONE: the acquisition folder
+    current: int | None = None
+    total: int | None = None
+
+    @property
+    def folder(self) -> Path | None:
+        """The acquisition folder the event is about, when it says."""
+        if self.path is None:
+            return None
+        return self.path.parent if self.kind is Kind.FRAME else self.path
+
+
+def _count(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def parse_imager(payload: bytes) -> ImagerEvent | None:
+    """The event a payload is, or None when it is none of the above (or unreadable)."""
+    try:
+        data = json.loads(payload.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    if data.get("type") == "progress":
+        path = data.get("path")
+        if not isinstance(path, str) or not path:
+            return None
+        current, total = _count(data.get("current")), _count(data.get("total"))
+        return ImagerEvent(Kind.FRAME, Path(path), current, total)
+    status = data.get("status")
+    if not isinstance(status, str):
+        return None
+    if status == "Started":
+        return ImagerEvent(Kind.STARTED)
+    if status == "Interrupted":
+        return ImagerEvent(Kind.INTERRUPTED)
+    if status == "Done":
+        path = data.get("path")
+        return ImagerEvent(Kind.DONE, Path(path) if isinstance(path, str) and path else None)
+    if NOT_CAPTURED in status:
+        return ImagerEvent(Kind.NOT_CAPTURED)
+    return None

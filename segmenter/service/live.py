@@ -24,7 +24,7 @@ from pathlib import Path
 from segmenter.acquisition import METADATA
 from segmenter.engine import AcquisitionSummary, Progress
 from segmenter.engine.source import FrameFinder, LiveFrames
-from segmenter.service.imager import END_REASONS, ImagerEvent, Kind
+from segmenter.live.imager import END_REASONS, ImagerEvent, Kind
 from segmenter.service.progress import Publisher
 from segmenter.service.status import encode
 from streamer.files import atomic_write

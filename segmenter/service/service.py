@@ -21,14 +21,16 @@ from pathlib import Path
 
 from segmenter.engine import AcquisitionSummary, Segmenter
 from segmenter.engine.source import LiveFrames
+from segmenter.live.imager import TOPIC as IMAGER_TOPIC
+from segmenter.live.imager import parse_imager
 from segmenter.live.watch import FolderWatcher
 from segmenter.service.commands import MAX_PAYLOAD
 from segmenter.service.handlers import CommandHandlers
-from segmenter.service.imager import parse_imager
 from segmenter.service.inbox import Inbox
 from segmenter.service.legacy import LegacyStream
 from segmenter.service.live import LIVE_TOPIC, FinderFactory, LiveFollower, LiveStatus
 from segmenter.service.live_run import Beating, LiveRunning, run_live
+from segmenter.service.mqtt import MqttTransport
 from segmenter.service.progress import Publisher
 from segmenter.service.queue import ItemState, JobQueue
 from segmenter.service.runner import ItemRunner, Outcome, Running
@@ -172,10 +174,19 @@ class Service(CommandHandlers):
         if not self.inbox.put(Received(payload), len(payload)):
             log.warning("the service is closing: a command was not handled")
 
-    def imager(self, payload: bytes, retained: bool) -> None:
-        """A message on status/imager; a retained one is old news."""
-        if not retained and not self.inbox.put(FromImager(payload[:65536]), len(payload)):
+    def message(self, topic: str, payload: bytes, retained: bool) -> None:
+        """Any message the transport got: the imager's (retained ones are old news) are
+        followed; the commands come through `receive`."""
+        if topic != IMAGER_TOPIC or retained:
+            return
+        if not self.inbox.put(FromImager(payload[:MAX_PAYLOAD]), len(payload)):
             log.warning("the service is closing: an imager message was not handled")
+
+    def attach(self, transport: MqttTransport) -> None:
+        """Take commands, connects and the imager's messages from `transport`."""
+        transport.on_command = self.receive
+        transport.on_connected = self.connected
+        transport.on_message = self.message
 
     def connected(self, first: bool) -> None:
         self.inbox.put(Connected(first), 0)

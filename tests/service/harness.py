@@ -257,15 +257,21 @@ class Harness:
     """The service in this process, connected to a test broker."""
 
     def __init__(
-        self, broker: Broker, data_root: Path, delay: float = 0.0, workers: int = 1
+        self,
+        broker: Broker,
+        data_root: Path,
+        delay: float = 0.0,
+        workers: int = 1,
+        idle_timeout: float = 60.0,
     ) -> None:
         self.engine = SlowSegmenter(workers)  # 1: in this process; 2: a real process pool
         self.engine.delay = delay
         self.transport = MqttTransport(broker.settings, f"svc-{time.time_ns()}")
         defaults = RunSettings(workers=workers)
-        self.service = Service(data_root, self.engine, self.transport, defaults)
-        self.transport.on_command = self.service.receive
-        self.transport.on_connected = self.service.connected
+        self.service = Service(
+            data_root, self.engine, self.transport, defaults, idle_timeout=idle_timeout
+        )
+        self.service.attach(self.transport)
         self.service.start()
         self.transport.start()
         assert self.transport.subscribed.wait(10)
