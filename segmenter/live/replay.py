@@ -26,6 +26,7 @@ from typing import Literal, get_args
 from segmenter.acquisition import METADATA, list_frames, read_metadata
 from segmenter.errors import AcquisitionError, ConfigError
 from segmenter.live import imager
+from segmenter.service.imager import IMAGER_TOPIC
 
 End = Literal["done", "interrupted", "not-captured", "silent"]
 ENDS: tuple[End, ...] = get_args(End)
@@ -173,7 +174,7 @@ def run(
 
     def send(payload: bytes) -> None:
         if publish is not None:
-            publish(imager.TOPIC, payload)
+            publish(IMAGER_TOPIC, payload)
 
     wait = wait or threading.Event().wait  # a real sleep that Ctrl-C interrupts
     _start_folder(plan)

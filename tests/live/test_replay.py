@@ -301,3 +301,27 @@ def test_a_source_outside_img_goes_where_the_imager_would_put_it(
     (loose / "metadata.json").write_text(json.dumps({"acq_id": "A"}))
     with pytest.raises(ConfigError, match="no object_date: pass --as REL"):
         replay.plan(loose, root)
+
+
+def test_what_replay_says_is_what_the_service_reads() -> None:
+    """The writing side (live.imager) and the reading side (service.imager) agree."""
+    from segmenter.live import imager
+    from segmenter.service.imager import Kind, parse_imager
+
+    frame = "/data/img/d/s/a/2026-03-10_10-00-00-000000.jpg"
+    events = [
+        parse_imager(p)
+        for p in (
+            imager.started(),
+            imager.saved(1, 3, "x.jpg"),
+            imager.progress(frame, 1, 3),
+            imager.done("/data/img/d/s/a"),
+            imager.interrupted(),
+            imager.not_captured(2, 3),
+        )
+    ]
+    assert [e.kind if e else None for e in events] == [
+        Kind.STARTED, None, Kind.FRAME, Kind.DONE, Kind.INTERRUPTED, Kind.NOT_CAPTURED,
+    ]  # fmt: skip
+    assert events[2] is not None and (events[2].path, events[2].current) == (Path(frame), 1)
+    assert events[3] is not None and events[3].path == Path("/data/img/d/s/a")
