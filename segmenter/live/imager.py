@@ -1,7 +1,7 @@
 """What the PlanktoScope imager writes and publishes while it acquires, as its code does it
 (fairscope/PlanktoScope, controller/integrity.py and controller/imager/main.py): the
-writing side, for the replay tool and synthetic data; segmenter.service.imager reads the
-messages.
+writing side for the replay tool and synthetic data, and the reading side
+(`parse_imager`) for the service, which follows the imager.
 
 On disk: the folder, `metadata.json`, then `integrity.check` with a two-line header and a
 first line for metadata.json; per frame, the camera writes the JPEG in place and fsyncs it,
@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from segmenter.service.imager import NOT_CAPTURED  # the reading side's, one text
-
+TOPIC = "status/imager"
+NOT_CAPTURED = "WAS NOT CAPTURED! STOPPING THE PROCESS!"
 QOS = 0  # the imager's paho publish() calls give no qos
 INTEGRITY_FILE = "integrity.check"
 INTEGRITY_HEADER = (

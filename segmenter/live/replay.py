@@ -26,7 +26,7 @@ from typing import Literal, get_args
 from segmenter.acquisition import METADATA, list_frames, read_metadata
 from segmenter.errors import AcquisitionError, ConfigError
 from segmenter.live import imager
-from segmenter.service.imager import IMAGER_TOPIC
+from segmenter.live.imager import TOPIC as IMAGER_TOPIC
 
 End = Literal["done", "interrupted", "not-captured", "silent"]
 ENDS: tuple[End, ...] = get_args(End)

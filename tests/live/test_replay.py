@@ -304,9 +304,9 @@ def test_a_source_outside_img_goes_where_the_imager_would_put_it(
 
 
 def test_what_replay_says_is_what_the_service_reads() -> None:
-    """The writing side (live.imager) and the reading side (service.imager) agree."""
+    """The writing side (live.imager) and the reading side (parse_imager) agree."""
     from segmenter.live import imager
-    from segmenter.service.imager import Kind, parse_imager
+    from segmenter.live.imager import Kind, parse_imager
 
     frame = "/data/img/d/s/a/2026-03-10_10-00-00-000000.jpg"
     events = [
