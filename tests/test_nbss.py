@@ -69,9 +69,10 @@ def test_the_fit_stops_before_three_empty_classes() -> None:
 
 def test_the_fit_starts_at_the_maximum() -> None:
     """Few small objects (an undersampled first class) then the peak: the fit starts
-    at the peak. In 1 mL: class 9, one of 10 um: 1000 / 512 = 1.953; class 12, four of 20 um: 4 * 8000 / 4096 = 7.8125;
-    class 13, one of 25 um: 15625 / 8192 = 1.907. Fit over 12, 13: two points,
-    slope = (log10(1.907) - log10(7.8125)) / log10(2) (x steps by log10 2 per class)."""
+    at the peak. In 1 mL: class 9, one of 10 um: 1000 / 512 = 1.953; class 12, four of
+    20 um: 4 * 8000 / 4096 = 7.8125; class 13, one of 25 um: 15625 / 8192 = 1.907.
+    Fit over 12, 13, two points, x one log10(2) apart:
+    slope = (log10(1.907) - log10(7.8125)) / log10(2)."""
     spec = nbss.compute([10, 20, 20, 20, 20, 25], 1.0)
     assert spec.fit_range == (12, 13)
     expected = (math.log10(15625 / 8192) - math.log10(4 * 8000 / 4096)) / math.log10(2)

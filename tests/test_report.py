@@ -81,7 +81,7 @@ def test_synthetic_acquisition_report(make_acq: MakeAcq) -> None:
     meta = json.loads((folder / "metadata.json").read_text())
     out = files(root, meta["acq_id"])
     assert summary["report"] == str(out["summary"])
-    names, _, rows = read_tsv(next((root / "objects").rglob("ecotaxa_*.tsv")))
+    _, _, rows = read_tsv(next((root / "objects").rglob("ecotaxa_*.tsv")))
     crops = {p.name: p.read_bytes() for p in (root / "objects").rglob("*.jpg")}
     assert len(rows) > 20
     px = float(meta["process_pixel"])
