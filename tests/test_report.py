@@ -48,13 +48,16 @@ def has_colour(image: np.ndarray, bgr: tuple[int, int, int], tolerance: int = 30
     return bool((np.abs(image.astype(int) - bgr).max(axis=2) < tolerance).any())
 
 
-def check_mosaic(path: Path, crops: dict[str, bytes], rows: list[dict[str, str]], px: float):
+def check_mosaic(
+    path: Path, crops: dict[str, bytes], rows: list[dict[str, str]], px: float
+) -> None:
     """The largest object's crop is the first tile, above a scale bar of the right length."""
     image = cv2.imread(str(path))
     assert image is not None and image.shape[1] == mosaic.WIDTH
     assert image.shape[0] <= mosaic.MAX_HEIGHT
     largest = max(rows, key=lambda r: float(r["object_area"]))
     crop = cv2.imdecode(np.frombuffer(crops[largest["img_file_name"]], np.uint8), cv2.IMREAD_COLOR)
+    assert crop is not None
     h, w = crop.shape[:2]
     assert max(h, w) <= mosaic.MAX_TILE  # shown unscaled
     tile = image[mosaic.HEADER : mosaic.HEADER + h, :w]
@@ -65,14 +68,12 @@ def check_mosaic(path: Path, crops: dict[str, bytes], rows: list[dict[str, str]]
     row = image[mosaic.HEADER + h + mosaic.BAR_STRIP // 2, :, :].max(axis=1)
     dark = int(np.argmax(row > 100))  # the bar runs from x = 0 to its first light pixel
     assert abs(dark - length / px) <= 1.5
-    return image
 
 
-def check_spectrum(path: Path) -> np.ndarray:
+def check_spectrum(path: Path) -> None:
     image = cv2.imread(str(path))
     assert image is not None and image.shape[:2] == PNG_SIZE
     assert has_colour(image, TAB_RED) and has_colour(image, TAB_GREEN)  # fit, histogram
-    return image
 
 
 def test_synthetic_acquisition_report(make_acq: MakeAcq) -> None:
