@@ -23,12 +23,14 @@ import cv2
 import numpy as np
 
 from streamer.errors import storage_error
-from streamer.files import atomic_write
+from streamer.files import atomic_write, remove_temporaries
 from streamer.journal import CommittedFrame, FrameStore
 from streamer.layout import Layout
 from streamer.report import mosaic, nbss, spectrum, summary
 
 log = logging.getLogger(__name__)
+
+KINDS = ("mosaic", "size_spectrum", "summary")
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +82,8 @@ def write_report(
         layout.archive.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise storage_error(layout.archive.parent, exc) from exc
+    for kind in KINDS:  # what a killed report left
+        remove_temporaries(layout.archive.parent, f".{kind}_{layout.file_id}.")
     largest = [name for _area, name in sorted(sized, key=lambda s: -s[0])]
     picture = mosaic.render(_crops(store.objects_dir, largest, pixel_um), layout.acq_id, len(sized))
     mosaic_path = layout.report_file("mosaic", ".jpg")
