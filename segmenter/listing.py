@@ -50,16 +50,14 @@ def describe(folder: Path, data_root: Path) -> Listed:
         return Listed(rel or str(folder), FAILED, frames, 0, 0, None, str(exc))
     layout = acq.layout
     store = FrameStore(layout.objects_dir)
-    manifest = store.manifest() or {}
     names = [p.name for p in acq.frames]
-    same_frames = manifest.get("run", {}).get("frames") == names
     done = layout.done_file.exists()
     known = _objects_from_summary(layout.report_file("summary", ".json")) if done else None
     if known is not None:  # done, and its report counted them: no need to read the journal
         committed, objects = len(names), known
     else:
         committed = objects = 0
-        for frame in store.read_frames() if same_frames else ():
+        for frame in store.frames_of(names):
             committed += 1
             objects += len(frame.objects)
     reason = None if done else store.failure()

@@ -98,6 +98,18 @@ class FrameStore:
         """The run's manifest as committed, or None (no journal, or unreadable)."""
         return self._read_manifest()
 
+    def frames_of(self, names: Sequence[str]) -> Iterator[CommittedFrame]:
+        """The committed lines of a run over the frames `names` (the folder's now): none
+        when the run was over other frames; for a live run (frames checked as they came),
+        the lines up to the first whose frame is not the folder's at its index."""
+        run = (self.manifest() or {}).get("run", {})
+        if run.get("frames") != list(names) and not run.get("live"):
+            return
+        for frame in self.read_frames():
+            if frame.index >= len(names) or frame.name != names[frame.index]:
+                return
+            yield frame
+
     def read_frames(self) -> Iterator[CommittedFrame]:
         """The committed lines from frame 0 up to the first gap, failed frames included;
         read-only (what resume keeps is `open`'s business)."""

@@ -12,9 +12,11 @@ import pytest
 
 from segmenter.cli import main
 from segmenter.engine import Progress, Segmenter
+from segmenter.engine.source import LiveFrames
 from segmenter.settings import RunSettings
 from streamer.ecotaxa import read_tsv
 from tests.conftest import MakeAcq, archive_content
+from tests.live.test_live_engine import Feeder
 from tests.test_golden import BASELINE, segment_case
 
 
@@ -147,3 +149,31 @@ def test_export_on_a_golden_acquisition(tmp_path: Path, monkeypatch: pytest.Monk
     ours, theirs = archive_content(g.archive), archive_content(fresh.archive)
     assert ours == theirs
     assert {r["sample_operator"] for r in ours[0]} == {"someone else"}
+
+
+def test_ls_and_export_after_a_live_run(
+    make_acq: MakeAcq, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A live run's journal records no frame list (frames are checked as they come): ls
+    and export check the committed names against the folder's instead."""
+    src_root, src = make_acq(tmp_path / "src", frames=5, seed=9)
+    root = tmp_path / "live"
+    feeder = Feeder(src, root / src.relative_to(src_root))
+    feeder.release(5)
+    with Segmenter(1) as seg:
+        source = LiveFrames(feeder.dest, feeder, end_at_expected=True)
+        summary = seg.run_live(source, RunSettings(workers=1), root)
+    assert summary.status == "done", summary.message
+    assert ls(root, capsys)["synth_a9"] | {"path": "", "archive": None} == {
+        "path": "", "state": "done", "frames": 5, "committed": 5,
+        "objects": summary.objects, "archive": None, "reason": None,
+    }  # fmt: skip
+    edit(feeder.dest, sample_id="S_live")
+    assert main(["export", str(feeder.dest)]) == 0
+    fresh_root = tmp_path / "fresh"
+    shutil.copytree(root / "img", fresh_root / "img", ignore=shutil.ignore_patterns("done.txt"))
+    assert segment(fresh_root, fresh_root / src.relative_to(src_root)) == "done"
+    name = "ecotaxa_synth_a9.zip"
+    assert archive_content(root / "export" / "ecotaxa" / name) == archive_content(
+        fresh_root / "export" / "ecotaxa" / name
+    )

@@ -17,9 +17,13 @@ log = logging.getLogger(__name__)
 
 
 def publish_summaries(
-    publisher: Publisher, summaries: Sequence[AcquisitionSummary], data_root: Path, item: str
+    publisher: Publisher,
+    summaries: Sequence[AcquisitionSummary],
+    data_root: Path,
+    item: str | None,
 ) -> None:
-    """One retained message per acquisition that has a report; problems are logged."""
+    """One retained message per acquisition that has a report (`item`: the queue item,
+    None for a live acquisition); problems are logged."""
     img = data_root.resolve() / "img"
     for summary in summaries:
         if summary.report is None:
