@@ -8,8 +8,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from segmenter.acquisition import find_acquisitions, list_frames, load_acquisition
+from segmenter.acquisition import Acquisition, find_acquisitions, list_frames, load_acquisition
+from segmenter.engine.run import tsv_cells
 from segmenter.errors import SegmenterError
+from segmenter.settings import RunSettings
+from streamer import ecotaxa
 from streamer.journal import FrameStore
 
 NEW, PARTIAL, DONE, FAILED = "new", "partial", "done", "failed"
@@ -37,6 +40,17 @@ def _objects_from_summary(path: Path) -> int | None:
     return value if isinstance(value, int) else None
 
 
+def _metadata_problem(acq: Acquisition) -> str | None:
+    """What a run would refuse in metadata.json before any work (the TSV's cells)."""
+    stamp = {"process_uuid": "-", "process_datetime": "-"}
+    settings = RunSettings()
+    try:
+        ecotaxa.build_columns(tsv_cells(acq, settings.params(acq.pixel_size_um), settings, stamp))
+    except SegmenterError as exc:
+        return str(exc)
+    return None
+
+
 def describe(folder: Path, data_root: Path) -> Listed:
     img = data_root.resolve() / "img"
     rel = str(folder.resolve().relative_to(img)) if folder.resolve().is_relative_to(img) else ""
@@ -50,6 +64,7 @@ def describe(folder: Path, data_root: Path) -> Listed:
         return Listed(rel or str(folder), FAILED, frames, 0, 0, None, str(exc))
     layout = acq.layout
     store = FrameStore(layout.objects_dir)
+    problem = _metadata_problem(acq)
     names = [p.name for p in acq.frames]
     done = layout.done_file.exists()
     known = _objects_from_summary(layout.report_file("summary", ".json")) if done else None
@@ -60,7 +75,7 @@ def describe(folder: Path, data_root: Path) -> Listed:
         for frame in store.frames_of(names):
             committed += 1
             objects += len(frame.objects)
-    reason = None if done else store.failure()
+    reason = None if done else store.failure() or problem
     if done:
         state = DONE
     elif reason is not None:

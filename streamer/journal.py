@@ -127,9 +127,11 @@ class FrameStore:
 
     def record_failure(self, reason: str) -> None:
         """Say durably why the acquisition failed (for `segmenter ls`); the next run's
-        `open` removes it."""
+        `open` removes it. Only beside a journal: a run that failed before opening one
+        (bad metadata) writes nothing, and `segmenter ls` finds that reason itself."""
+        if not self.state_dir.is_dir():
+            return
         try:
-            self.state_dir.mkdir(parents=True, exist_ok=True)
             data = json.dumps({"reason": reason}, ensure_ascii=False).encode("utf-8")
             atomic_write(self.state_dir / FAILED, data, durable=True)
         except (OSError, StorageError) as exc:  # the failure itself may be the disk's

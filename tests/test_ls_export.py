@@ -50,6 +50,9 @@ def test_ls_new_partial_done_and_failed(
     _, done = make_acq(root, frames=4, seed=3)
     _, failed = make_acq(root, frames=4, seed=4)
     _, invalid = make_acq(root, frames=2, seed=5)
+    _, nested = make_acq(root, frames=2, seed=6)
+    edit(nested, acq_camera={"iso": 100})
+    assert segment(root, nested) == "failed"
     assert segment(root, partial, stop_after=3) == "interrupted"
     assert segment(root, done) == "done"
     for frame in sorted(failed.glob("*.jpg"))[1:]:  # 3 of 4 frames unreadable
@@ -58,7 +61,7 @@ def test_ls_new_partial_done_and_failed(
     (invalid / "metadata.json").write_text("{not json")
 
     items = ls(root, capsys)
-    assert set(items) == {f"synth_a{seed}" for seed in range(1, 6)}
+    assert set(items) == {f"synth_a{seed}" for seed in range(1, 7)}
     assert items["synth_a1"] | {"path": ""} == {
         "path": "", "state": "new", "frames": 3, "committed": 0, "objects": 0,
         "archive": None, "reason": None,
@@ -79,10 +82,12 @@ def test_ls_new_partial_done_and_failed(
     assert bad["archive"] is None
     assert items["synth_a5"]["state"] == "failed"
     assert "not readable JSON" in items["synth_a5"]["reason"]
+    assert items["synth_a6"]["state"] == "failed" and "nested" in items["synth_a6"]["reason"]
+    assert not (root / "objects" / items["synth_a6"]["path"]).exists()  # ls wrote nothing
 
     assert main(["ls", str(root)]) == 0  # the text form: one line each
     text = capsys.readouterr().out.splitlines()
-    assert len(text) == 5 and any(t.startswith("partial") and "/8 frames" in t for t in text)
+    assert len(text) == 6 and any(t.startswith("partial") and "/8 frames" in t for t in text)
 
     # fixed and run again: the failure record goes with the new run
     shutil.rmtree(failed)
