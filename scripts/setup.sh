@@ -53,7 +53,7 @@ fi
 if [[ ! -f $stamp || pyproject.toml -nt $stamp ]]; then
   echo "setup: installing the project into .venv" >&2
   .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-  .venv/bin/python -m pip install -q -e '.[dev]'
+  .venv/bin/python -m pip install -q -e '.[dev,report]'
   touch "$stamp"
 fi
 

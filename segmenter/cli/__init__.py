@@ -1,7 +1,8 @@
-"""Command line: `segmenter segment|live|synth|demo|serve|send|replay|benchmark`.
+"""Command line: `segmenter segment|live|synth|demo|report|ls|export|serve|send|replay|benchmark`.
 
 segment.py  segment, synth, demo
 live.py     live: one acquisition segmented while it is imaged
+outputs.py  report, ls, export: what a user looks at after an acquisition
 service.py  serve (the MQTT service) and send
 replay.py   replay: play an acquisition as the imager does (for live mode)
 client.py   the client behind `segmenter send`: one command, followed to its end
@@ -20,6 +21,8 @@ from pathlib import Path
 from segmenter import __version__
 from segmenter.cli.args import frame_size, positive_int
 from segmenter.cli.live import add_live, cmd_live
+from segmenter.cli.outputs import HANDLERS as OUTPUT_HANDLERS
+from segmenter.cli.outputs import add_output_commands
 from segmenter.cli.replay import HANDLERS as REPLAY_HANDLERS
 from segmenter.cli.replay import add_replay_command
 from segmenter.cli.segment import (
@@ -50,6 +53,9 @@ organism, measure it, and write crops plus an EcoTaxa archive.
   segmenter segment DATA/img/2026-03-10   every acquisition below a folder
   segmenter live DATA/img/.../acq1        segment an acquisition while it is being imaged
   segmenter synth OUT --frames 50         write a synthetic acquisition to try things on
+  segmenter ls DATA                       the acquisitions and their state (new, partial, done...)
+  segmenter report DATA/img/...           mosaic, size spectrum and summary of what was caught
+  segmenter export DATA/img/...           rebuild TSV and zip after editing metadata.json
   segmenter serve --data-root DATA        the MQTT service the dashboard drives
   segmenter send segment DATA/img/...     queue work on a running service, follow it
   segmenter replay SRC DATA --rate 1      play an acquisition as the imager does
@@ -57,7 +63,8 @@ organism, measure it, and write crops plus an EcoTaxa archive.
 
 Outputs go under the data root (the folder holding img/): objects/<same path>/ for the
 crops and TSV, export/ecotaxa/ecotaxa_<acq_id>.zip for EcoTaxa, and done.txt in the
-acquisition folder. A stopped run (Ctrl-C) keeps every finished frame and resumes.
+acquisition folder; the report (mosaic, size spectrum, summary) goes beside the zip.
+A stopped run (Ctrl-C) keeps every finished frame and resumes.
 """
 
 
@@ -82,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dir", type=Path, help="data root to use (default: a new temporary folder)")
     p.add_argument("--frames", type=positive_int, default=16)
     p.add_argument("--workers", type=positive_int, default=default_workers())
+    add_output_commands(sub)
     add_service_commands(sub)
     add_replay_command(sub)
     sub.add_parser(
@@ -107,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     commands = {"segment": cmd_segment, "live": cmd_live, "synth": cmd_synth, "demo": cmd_demo}
-    commands |= SERVICE_HANDLERS | REPLAY_HANDLERS
+    commands |= OUTPUT_HANDLERS | SERVICE_HANDLERS | REPLAY_HANDLERS
     try:
         return commands[args.command](args)
     except SegmenterError as exc:

@@ -81,6 +81,12 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
         action="store_false",
         help="do not write the EcoTaxa zip (the TSV is still written)",
     )
+    p.add_argument(
+        "--no-report",
+        dest="report",
+        action="store_false",
+        help="do not write the report (mosaic, size spectrum, summary; see segmenter report)",
+    )
     p.add_argument("--keep", action="store_true", help="also write debug images under clean/")
     p.add_argument(
         "--min-esd",
@@ -110,6 +116,7 @@ def run_settings(args: argparse.Namespace) -> RunSettings:
         workers=args.workers,
         min_esd_um=args.min_esd,
         remove_previous_mask=args.remove_previous_mask,
+        report=args.report,
     )
 
 

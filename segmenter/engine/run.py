@@ -19,11 +19,13 @@ from segmenter.engine.frames import FrameScheduler, RunState
 from segmenter.engine.pool import WorkerPool
 from segmenter.engine.source import BatchFrames, FrameSource
 from segmenter.errors import AcquisitionError, storage_error
+from segmenter.report import after_run
 from segmenter.settings import RunSettings
 from streamer import ecotaxa
 from streamer.files import atomic_write, remove_temporaries
 from streamer.journal import CommittedFrame, FrameStore
 from streamer.layout import acquisition_lock
+from streamer.outputs import write_tsv_and_archive
 from worker.params import Params
 
 log = logging.getLogger(__name__)
@@ -40,6 +42,7 @@ class AcquisitionSummary:
     archive: str | None = None
     seconds: float = 0.0
     message: str | None = None
+    report: str | None = None  # summary_<acq_id>.json, when the report was written
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -57,6 +60,14 @@ def process_columns(
         "process_id": f"{project}_{sample}_{run_id}",
         **params.step_columns(),
     }
+
+
+def tsv_cells(
+    acq: Acquisition, params: Params, settings: RunSettings, manifest: dict[str, Any]
+) -> ecotaxa.AcquisitionCells:
+    """The per-acquisition TSV cells: metadata, the baseline's process columns, ours."""
+    process = process_columns(acq, params, settings, manifest)
+    return ecotaxa.AcquisitionCells(acq.metadata, process, params.extra_columns())
 
 
 class AcquisitionRun:
@@ -136,6 +147,7 @@ class AcquisitionRun:
             "run": {"params": asdict(self.params), **frames},
             "process_uuid": str(uuid.uuid4()),
             "process_datetime": datetime.now(UTC).replace(tzinfo=None).isoformat(),
+            "process_id": self.settings.process_id,  # for `segmenter export`
         }
         ecotaxa.build_columns(self._tsv_values(manifest))  # bad metadata fails before any work
         with acquisition_lock(self.layout.objects_dir):
@@ -169,7 +181,7 @@ class AcquisitionRun:
         self._check_failures()
         self._emit("archive")
         archive = self._write_outputs(manifest)
-        return self._summary("done", archive)
+        return after_run(self.acq, self.settings, self._summary("done", archive))
 
     def _live_resumable(self, committed: list[CommittedFrame]) -> bool:
         """A live run resumes when its committed frames are the first frames found now
@@ -221,28 +233,14 @@ class AcquisitionRun:
             log.info("%s: removed %d temporary file(s) of an interrupted run", acq.rel, removed)
 
     def _tsv_values(self, manifest: dict[str, Any]) -> ecotaxa.AcquisitionCells:
-        """The per-acquisition TSV cells: metadata, the baseline's process columns, ours."""
-        process = process_columns(self.acq, self.params, self.settings, manifest)
-        return ecotaxa.AcquisitionCells(self.acq.metadata, process, self.params.extra_columns())
+        return tsv_cells(self.acq, self.params, self.settings, manifest)
 
     def _write_outputs(self, manifest: dict[str, Any]) -> str | None:
-        n = len(self.state.committed)
-        self.store.remove_stale_crops(o.img_file_name for o in self.store.objects(n))
-        tsv = self.layout.tsv
-        ecotaxa.write_tsv(tsv, self._tsv_values(manifest), self.store.objects(n))
-        archive = None
-        if self.settings.ecotaxa:
-            try:
-                self.layout.archive.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise storage_error(self.layout.archive.parent, exc) from exc
-            ecotaxa.write_archive(
-                self.layout.archive, tsv, self.layout.objects_dir, self.store.objects(n)
-            )
-            archive = str(self.layout.archive)
+        n, cells = len(self.state.committed), self._tsv_values(manifest)
+        archive = write_tsv_and_archive(self.store, self.layout, cells, n, self.settings.ecotaxa)
         stamp = datetime.now(UTC).isoformat(timespec="seconds") + "\n"
         atomic_write(self.layout.done_file, stamp.encode(), durable=True)
-        return archive
+        return None if archive is None else str(archive)
 
     def _summary(
         self, status: str, archive: str | None = None, message: str | None = None

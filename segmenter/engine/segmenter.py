@@ -17,7 +17,13 @@ from segmenter.engine.pool import WorkerPool
 from segmenter.engine.run import AcquisitionRun, AcquisitionSummary
 from segmenter.engine.shared_memory import sweep_stale
 from segmenter.engine.source import LiveFrames
-from segmenter.errors import AcquisitionError, Interrupted, SegmenterError, storage_error
+from segmenter.errors import (
+    AcquisitionBusy,
+    AcquisitionError,
+    Interrupted,
+    SegmenterError,
+    storage_error,
+)
 from segmenter.settings import RunSettings
 
 log = logging.getLogger(__name__)
@@ -152,6 +158,8 @@ class Segmenter:
                 exc = storage_error(Path(exc.filename or folder), exc)
             log.error("%s: %s", folder, exc)
             if run is not None:
+                if not isinstance(exc, AcquisitionBusy):  # for `segmenter ls`
+                    run.store.record_failure(str(exc))
                 return run._summary("failed", message=str(exc))
             seconds = round(time.monotonic() - started, 3)
             return AcquisitionSummary(str(folder), "failed", message=str(exc), seconds=seconds)

@@ -19,6 +19,7 @@ from segmenter.engine import AcquisitionSummary, Progress, Segmenter
 from segmenter.errors import SegmenterError
 from segmenter.service.progress import AcquisitionProgress, Publisher
 from segmenter.service.queue import ItemState, QueueItem
+from segmenter.service.summary import publish_summaries
 from segmenter.settings import RunSettings
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,7 @@ class ItemRunner:
                 if result is None:
                     break
                 summaries.extend(result)
+                publish_summaries(self.publisher, result, self.data_root, item.id)
                 self._account(running, result)
                 if not result or any(s.status == "interrupted" for s in result):
                     break  # a failed acquisition does not keep the others from running

@@ -44,6 +44,7 @@ from segmenter.service.status import (
     encode,
     exception_text,
 )
+from segmenter.service.summary import publish_summaries
 from segmenter.settings import RunSettings
 
 log = logging.getLogger(__name__)
@@ -284,6 +285,7 @@ class Service(CommandHandlers):
             summary = run_live(
                 self.engine, running, settings, self.data_root, self.lock, self._beat
             )
+            publish_summaries(self.publisher, [summary], self.data_root, None)
         except Exception as exc:  # the service loop reports and carries on
             log.exception("live acquisition %s failed", running.source.folder)
             summary = AcquisitionSummary(str(running.source.folder), "failed", message=repr(exc))
