@@ -129,13 +129,14 @@ def _add_send(sub: SubParsers) -> None:
     s.add_argument("--process-id", help="id written into process_id")
     s.add_argument("--enqueue", action="store_true", help="queue only (a paused queue stays)")
     s.add_argument("--no-wait", action="store_true", help="return once the item is queued")
-    st = cmds.add_parser("stop", help="stop the current item, the queue, or both")
+    st = cmds.add_parser("stop", help="stop the current item, the queue, or live work")
     st.add_argument(
         "--scope",
-        choices=("current", "queue", "all"),
+        choices=("current", "queue", "all", "live"),
         default="current",
         help="current: this item, then go on; queue: finish this item, then pause; "
-        "all: stop this item and drop the queue (default: current)",
+        "all: stop this item and drop the queue; live: the live acquisitions (committed "
+        "frames kept) (default: current)",
     )
     cmds.add_parser("queue", help="print the queue")
     cmds.add_parser("status", help="print where the running item is")
