@@ -85,6 +85,8 @@ def live_run(source: Path, workdir: Path, rate: float, workers: int, frames: int
     with Segmenter(workers) as seg, TreeSampler(os.getpid()) as memory:
         started = time.monotonic()
         player.start()
+        while not (plan.target / "metadata.json").exists():  # the imager writes it first
+            time.sleep(0.01)
         summary = seg.run_live(live, settings, root, on_progress)
         finished = time.monotonic()
         player.join()
@@ -129,7 +131,8 @@ def _line(r: Json) -> str:
         return "-" if v is None else f"{v:.2f}"
 
     return (
-        f"{r['rate_fps']:g} fr/s, {r['workers']} workers, {r['frames']} frames: latency after "
+        f"{r['rate_fps']:g} fr/s, {r['workers']} workers, {r['frames']} frames "
+        f"({r['status']}): latency after "
         f"the flat p50 {s(after['p50'])} p95 {s(after['p95'])} max {s(after['max'])} s "
         f"(all frames max {s(every['max'])} s); archive {s(r['archive_after_done_s'])} s "
         f"after Done; peak lag {r['peak_lag_frames']} frames; peak PSS {r['peak_pss_mb']} MB"

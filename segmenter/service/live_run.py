@@ -1,8 +1,11 @@
-"""Runs one live acquisition through the blocking engine (the service's worker thread).
+"""The service's live work (a mixin of `Service`): imager events in, live acquisitions
+run through the blocking engine on the worker thread.
 
 Like runner.py for queue items: a stop reaches the engine through
 `Segmenter.stop(wait=False)` while `in_engine` is true; `run()` returning means the engine
-is idle. Its statuses go on `status/segmenter/live` only (live.py).
+is idle. A live acquisition that begins while a queue item runs makes the item give way
+(it goes back to the queue's head). Its statuses go on `status/segmenter/live` only
+(live.py); its summary on the summary topic, as a queue item's.
 """
 
 from __future__ import annotations
@@ -15,7 +18,11 @@ from pathlib import Path
 
 from segmenter.engine import AcquisitionSummary, Progress, Segmenter
 from segmenter.engine.source import FrameFinder, LiveFrames
-from segmenter.service.live import LiveStatus
+from segmenter.live.imager import parse_imager
+from segmenter.service.live import LiveFollower, LiveStatus
+from segmenter.service.progress import Publisher
+from segmenter.service.runner import Running
+from segmenter.service.summary import publish_summaries
 from segmenter.settings import RunSettings
 
 log = logging.getLogger(__name__)
@@ -80,3 +87,70 @@ def run_live(
         engine.wait_idle()
         with lock:
             running.in_engine = False
+
+
+class LiveWork:
+    """The live half of the service (a mixin of `Service`, which sets these up)."""
+
+    data_root: Path
+    engine: Segmenter
+    publisher: Publisher
+    defaults: RunSettings
+    lock: threading.Condition
+    live: LiveFollower
+    _running: Running | None
+    _live: LiveRunning | None
+    _abandoned: bool
+    _closing: bool
+
+    def _beat(self) -> None:
+        raise NotImplementedError
+
+    def _on_imager(self, payload: bytes) -> None:
+        event = parse_imager(payload)
+        if event is None:
+            return
+        with self.lock:
+            began = self.live.on_event(event)
+            if began is None:
+                return
+            running = self._running
+            if running is not None and not running.preempted:
+                log.info("live: item %s gives way to %s", running.item.id, began.folder)
+                running.preempted = True  # back to the queue's head, resumed after
+                if running.in_engine:
+                    self.engine.stop(wait=False)
+            self.lock.notify_all()
+
+    def _live_running(self, source: LiveFrames) -> LiveRunning:
+        def waiting() -> list[str]:
+            return [str(s.folder) for s in self.live.waiting]
+
+        return LiveRunning(source, LiveStatus(self.publisher, source, waiting))
+
+    def _run_live(self) -> None:
+        running = self._live
+        assert running is not None
+        with self.lock:
+            settings = self.defaults  # update_config applies from the next acquisition on
+        try:
+            summary = run_live(
+                self.engine, running, settings, self.data_root, self.lock, self._beat
+            )
+            publish_summaries(self.publisher, [summary], self.data_root, None)
+        except Exception as exc:  # the service loop reports and carries on
+            log.exception("live acquisition %s failed", running.source.folder)
+            summary = AcquisitionSummary(str(running.source.folder), "failed", message=repr(exc))
+        with self.lock:
+            if self._abandoned:
+                return
+            stopped = summary.status == "interrupted" and not self._closing
+            running.status.end(summary)
+            self.live.finished(running.source, stopped=stopped)
+            self._live = None
+            log.info("live: %s %s", running.source.folder, summary.status)
+
+    def _stop_live(self, running: LiveRunning) -> None:
+        running.stops += 1
+        if running.in_engine:
+            self.engine.stop(wait=False)

@@ -19,17 +19,15 @@ import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from segmenter.engine import AcquisitionSummary, Segmenter
-from segmenter.engine.source import LiveFrames
+from segmenter.engine import Segmenter
 from segmenter.live.imager import TOPIC as IMAGER_TOPIC
-from segmenter.live.imager import parse_imager
 from segmenter.live.watch import FolderWatcher
 from segmenter.service.commands import MAX_PAYLOAD
 from segmenter.service.handlers import CommandHandlers
 from segmenter.service.inbox import Inbox
 from segmenter.service.legacy import LegacyStream
-from segmenter.service.live import LIVE_TOPIC, FinderFactory, LiveFollower, LiveStatus
-from segmenter.service.live_run import Beating, LiveRunning, run_live
+from segmenter.service.live import LIVE_TOPIC, FinderFactory, LiveFollower
+from segmenter.service.live_run import Beating, LiveRunning, LiveWork
 from segmenter.service.mqtt import MqttTransport
 from segmenter.service.progress import Publisher
 from segmenter.service.queue import ItemState, JobQueue
@@ -44,7 +42,6 @@ from segmenter.service.status import (
     encode,
     exception_text,
 )
-from segmenter.service.summary import publish_summaries
 from segmenter.settings import RunSettings
 
 log = logging.getLogger(__name__)
@@ -72,7 +69,7 @@ class Connected:
     first: bool
 
 
-class Service(CommandHandlers):
+class Service(LiveWork, CommandHandlers):
     """The segmenter service: owns the queue and its threads, not the transport."""
 
     def __init__(
@@ -223,22 +220,6 @@ class Service(CommandHandlers):
                 self.publisher.publish(LIVE_TOPIC, encode(live), qos=1, retain=True)
             self._connected.set()
 
-    def _on_imager(self, payload: bytes) -> None:
-        event = parse_imager(payload)
-        if event is None:
-            return
-        with self.lock:
-            began = self.live.on_event(event)
-            if began is None:
-                return
-            running = self._running
-            if running is not None and not running.preempted:
-                log.info("live: item %s gives way to %s", running.item.id, began.folder)
-                running.preempted = True  # back to the queue's head, resumed after
-                if running.in_engine:
-                    self.engine.stop(wait=False)
-            self.lock.notify_all()
-
     # -- worker thread ---------------------------------------------------------------
     def _beat(self) -> None:
         self.heartbeat.beat(WORKER)
@@ -268,40 +249,6 @@ class Service(CommandHandlers):
             outcome = self._runner.run(running)
             with self.lock:
                 self._finish(running, outcome)
-
-    # -- live acquisitions -------------------------------------------------------------
-    def _live_running(self, source: LiveFrames) -> LiveRunning:
-        def waiting() -> list[str]:
-            return [str(s.folder) for s in self.live.waiting]
-
-        return LiveRunning(source, LiveStatus(self.publisher, source, waiting))
-
-    def _run_live(self) -> None:
-        running = self._live
-        assert running is not None
-        with self.lock:
-            settings = self.defaults  # update_config applies from the next acquisition on
-        try:
-            summary = run_live(
-                self.engine, running, settings, self.data_root, self.lock, self._beat
-            )
-            publish_summaries(self.publisher, [summary], self.data_root, None)
-        except Exception as exc:  # the service loop reports and carries on
-            log.exception("live acquisition %s failed", running.source.folder)
-            summary = AcquisitionSummary(str(running.source.folder), "failed", message=repr(exc))
-        with self.lock:
-            if self._abandoned:
-                return
-            stopped = summary.status == "interrupted" and not self._closing
-            running.status.end(summary)
-            self.live.finished(running.source, stopped=stopped)
-            self._live = None
-            log.info("live: %s %s", running.source.folder, summary.status)
-
-    def _stop_live(self, running: LiveRunning) -> None:
-        running.stops += 1
-        if running.in_engine:
-            self.engine.stop(wait=False)
 
     def _finish(self, running: Running, outcome: Outcome) -> None:
         if self._abandoned:
