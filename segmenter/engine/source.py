@@ -108,6 +108,8 @@ class LiveFrames:
 
     @property
     def announced(self) -> int | None:
+        """The imager's total when it said one (it is what it will take), else
+        metadata's acq_nb_frame."""
         return self._announced or self.finder.expected()
 
     # -- from any thread ---------------------------------------------------------------
@@ -147,9 +149,9 @@ class LiveFrames:
         with self._cond:
             if news:
                 self._last_news = now
-            expected = self.finder.expected() if self.end_at_expected else None
+            expected = self.announced if self.end_at_expected else None
             if self._end_reason is None and expected is not None and len(self._frames) >= expected:
-                self._end_reason = f"all {expected} frames of metadata's acq_nb_frame are in"
+                self._end_reason = f"all {expected} frames announced are in"
             if self._end_reason is None and now - self._last_news >= self.idle_timeout:
                 self._end_reason = (
                     f"no new frame for {self.idle_timeout:g} s: finished with what is there"

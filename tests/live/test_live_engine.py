@@ -190,3 +190,24 @@ def test_a_frame_that_never_completes_is_named_failed(
     assert "truncated" in summary.failed_frames[0]["reason"]
     meta = json.loads((feeder.dest / "metadata.json").read_text())
     assert meta["acq_id"]
+
+
+def test_the_imagers_total_wins_over_metadata(
+    batch: tuple[Path, Path, AcquisitionSummary], tmp_path: Path
+) -> None:
+    """metadata.json says 20 frames; the imager announces 24 (metadata was wrong): the
+    acquisition does not end at 20, and ends at the imager's count when it is 12."""
+    batch_root, folder, _ = batch
+    feeder = Feeder(folder, live_folder(batch_root, folder, tmp_path / "live"))
+    feeder.release(20)
+    source = LiveFrames(feeder.dest, feeder, idle_timeout=60, end_at_expected=True)
+    source.announce(24)
+    source.refresh(0)
+    assert not source.ended and len(source.frames) == 20
+    twelve = Feeder(folder, tmp_path / "other")
+    twelve.release(12)
+    other = LiveFrames(twelve.dest, twelve, end_at_expected=True)
+    other.announce(12)
+    other.refresh(0)
+    assert other.ended and other.end_reason == "all 12 frames announced are in"
+    assert len(other.frames) == 12

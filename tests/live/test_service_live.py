@@ -91,7 +91,7 @@ def test_a_replay_at_one_frame_per_second_is_segmented_live(
     assert done["seen"] == done["segmented"] == done["announced"] == 20
     assert done["reason"] in (
         "the imager said Done",
-        "all 20 frames of metadata's acq_nb_frame are in",
+        "all 20 frames announced are in",
     )
     assert (folder / "done.txt").exists()
     states = [m["state"] for m in live_states(recorder)]
