@@ -7,8 +7,8 @@ does (its messages go straight to the live source here: no broker in the loop). 
 frame, the latency from its progress event to its commit; the time from the imager's
 Done to the archive; the peak lag; the peak PSS of this process tree.
 
-  python -m benchmark.live --rates 1 3 --workers 2        (4056x3040 synthetic frames)
-  python -m benchmark.live --acquisition DATA/img/.../A_1 --rates 1
+  segmenter benchmark live --rates 1 3 --workers 2      (4056x3040 synthetic frames)
+  segmenter benchmark live --acquisition DATA/img/.../A_1 --rates 1
 """
 
 from __future__ import annotations
@@ -107,9 +107,9 @@ def live_run(source: Path, workdir: Path, rate: float, workers: int, frames: int
     }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m benchmark.live",
+        prog=prog,
         description=(__doc__ or "").split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -139,8 +139,8 @@ def _line(r: Json) -> str:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, prog: str = "python -m benchmark.live") -> int:
+    args = build_parser(prog).parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="segmenter-live-bench-") as tmp:
         work = Path(tmp)
         if args.acquisition is not None:
