@@ -29,6 +29,7 @@ from benchmark.memory import TreeSampler
 from segmenter.cli.args import frame_size, positive_float, positive_int
 from segmenter.engine import Progress, Segmenter
 from segmenter.engine.source import LiveFrames
+from segmenter.errors import SegmenterError
 from segmenter.live import replay
 from segmenter.live.imager import END_REASONS, Kind, parse_imager
 from segmenter.live.watch import FolderWatcher
@@ -140,7 +141,15 @@ def _line(r: Json) -> str:
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "python -m benchmark.live") -> int:
-    args = build_parser(prog).parse_args(argv)
+    parser = build_parser(prog)
+    args = parser.parse_args(argv)
+    try:
+        return _run(args)
+    except SegmenterError as exc:
+        parser.exit(2, f"{prog}: error: {exc}\n")
+
+
+def _run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="segmenter-live-bench-") as tmp:
         work = Path(tmp)
         if args.acquisition is not None:
