@@ -275,6 +275,7 @@ def write_acquisition(out: Path, spec: SynthSpec) -> Path:
     meta |= {"sample_sampling_gear": "net", "acq_id": f"synth_a{spec.seed}", "acq_celltype": 300}
     meta |= {"acq_instrument": "PlanktoScope v3", "acq_minimum_mesh": 20, "acq_maximum_mesh": 200}
     meta |= {"acq_imaged_volume": round(frame_ml * spec.frames, 6), "object_depth_min": 0}
+    meta |= {"acq_nb_frame": spec.frames}  # as the imager writes it
     meta |= {"acq_camera_resolution": f"{spec.width}x{spec.height}", "object_depth_max": 10}
     meta |= {"object_date": f"{start:%Y-%m-%d}", "object_time": f"{start:%H:%M:%S}"}
     meta |= {"object_lat": 43.696, "object_lon": 7.309, "description": "synthetic test data"}
