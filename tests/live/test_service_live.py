@@ -234,3 +234,27 @@ def test_a_batch_item_gives_way_to_live_frames_and_ends_once(
     assert archive_content(Path(done["archive"])) == archive_content(
         batch_archive(data_root / "img" / REL, tmp_path)
     )
+
+
+def test_update_config_applies_from_the_next_acquisition(
+    source: Path,
+    data_root: Path,
+    broker: Broker,
+    harness: Callable[..., Harness],
+    recorder: Recorder,
+    tmp_path: Path,
+) -> None:
+    harness(workers=2)
+    proc = replay(source, data_root, broker, 6.0)
+    wait_live(recorder, "waiting", 30)
+    recorder.send({"action": "update_config", "config": {"process_min_ESD": 60}, "id": "c2"})
+    recorder.wait(lambda r: any(m["id"] == "c2" for m in r.on("status/segmenter/reply")))
+    finished(proc)
+    done = wait_live(recorder, "done", 60)
+    folder = data_root / "img" / REL
+    assert archive_content(Path(done["archive"])) == archive_content(
+        batch_archive(folder, tmp_path)  # the defaults the acquisition began with
+    )
+    recorder.send({"action": "segment", "path": str(folder), "id": "next"})
+    recorder.wait(lambda r: r.state("next") == "done", 60)
+    assert recorder.item("next")["settings"]["min_esd_um"] == 60
