@@ -21,6 +21,8 @@ from typing import Protocol
 
 from segmenter.acquisition import list_frames
 
+POLL_INTERVAL = 0.2  # seconds between two looks at the folder, unless nudged
+
 
 class FrameSource(Protocol):
     @property
@@ -93,6 +95,7 @@ class LiveFrames:
         self._ended = False
         self._announced: int | None = None
         self._last_news = clock()
+        self._polled = -POLL_INTERVAL  # when the finder was last asked
 
     @property
     def frames(self) -> Sequence[Path]:
@@ -138,6 +141,11 @@ class LiveFrames:
     def refresh(self, timeout: float) -> bool:
         if self._ended:
             return False
+        if timeout <= 0 and not self._nudged and self.clock() - self._polled < POLL_INTERVAL:
+            return False  # the loop asks between futures: look at the folder 5 times a second
+        self._polled = self.clock()
+        with self._cond:
+            self._nudged = False  # a nudge from now on is news for the wait below
         news = self._take(self.finder.poll())
         if not news and self._end_reason is None and timeout > 0:
             with self._cond:
