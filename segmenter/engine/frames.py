@@ -19,13 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
-import numpy.typing as npt
-
 from segmenter.engine.dispatch import OrderedDispatch
-from segmenter.engine.flatfield import compute_flat, flat_window, next_average, should_recalculate
-from segmenter.engine.pool import WorkerPool
-from segmenter.engine.shared_memory import SharedBlock
+from segmenter.engine.flatfield import flat_window, next_average, should_recalculate
+from segmenter.engine.pool import FlatField, WorkerPool
 from segmenter.errors import FrameError, Interrupted
 from streamer.journal import CommittedFrame, FrameStore
 from worker.decode import read_frame
@@ -37,7 +33,7 @@ from worker.tasks import ChunkTask, FrameRef, PreviousMask, pack_mask
 log = logging.getLogger(__name__)
 
 CommitCallback = Callable[[CommittedFrame], None]
-FlatCallback = Callable[[int, npt.NDArray[np.generic]], None]
+FlatCallback = Callable[[int, FlatField], None]
 
 
 @dataclass
@@ -91,7 +87,7 @@ class FrameScheduler:
         self.on_commit, self.on_flat = on_commit, on_flat
         chunk = 4 if params.remove_previous_mask else 1
         self.dispatch = OrderedDispatch(pool, refs, len(state.committed), chunk, self._task)
-        self.flat: SharedBlock | None = None
+        self.flat: FlatField | None = None
         self.boundary_mask: bytes | None = None  # the mask before a flat change, packed
 
     def run(self) -> None:
@@ -112,10 +108,10 @@ class FrameScheduler:
                 self.flat.close()
 
     # -- the flat field -------------------------------------------------------------
-    def _flat_block(self, flat_from: int) -> SharedBlock:
+    def _flat_block(self, flat_from: int) -> FlatField:
         window = flat_window(flat_from, len(self.refs), self.params.flat_frames)
         log.debug("flat from frames %d..%d", window.start, window.stop - 1)
-        return compute_flat(self.pool, [self.refs[i] for i in window], self.shape)
+        return self.pool.compute_flat([self.refs[i] for i in window], self.shape)
 
     def _load_flat_for_resume(self) -> None:
         start = self.dispatch.next_out
@@ -126,9 +122,9 @@ class FrameScheduler:
             finally:
                 old.close()
         self.flat = self._flat_block(self.state.flat_from)
-        self.on_flat(self.state.flat_from, self.flat.array)
+        self.on_flat(self.state.flat_from, self.flat)
 
-    def _threshold_of(self, ref: FrameRef, flat: SharedBlock) -> bytes | None:
+    def _threshold_of(self, ref: FrameRef, flat: FlatField) -> bytes | None:
         try:
             frame = read_frame(Path(ref.path))
         except FrameError:  # a frame that failed has no mask to remove
@@ -146,7 +142,7 @@ class FrameScheduler:
         old, self.flat = self.flat, None
         old.close()
         self.flat = self._flat_block(nxt)
-        self.on_flat(nxt, self.flat.array)
+        self.on_flat(nxt, self.flat)
 
     # -- tasks -------------------------------------------------------------------------
     def _task(self, frames: tuple[FrameRef, ...]) -> ChunkTask:

@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from segmenter.acquisition import find_acquisitions, load_acquisition
 from segmenter.engine.events import Progress, ProgressCallback
@@ -17,6 +18,9 @@ from segmenter.engine.run import AcquisitionRun, AcquisitionSummary
 from segmenter.engine.shared_memory import sweep_stale
 from segmenter.errors import AcquisitionError, Interrupted, SegmenterError, storage_error
 from segmenter.settings import RunSettings
+
+if TYPE_CHECKING:
+    from segmenter.engine.cluster import ClusterSpec
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +32,15 @@ def _ignore(_: Progress) -> None:
 class Segmenter:
     """The engine the CLI and the service share: a pool, `run()`, `stop()`."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, cluster: ClusterSpec | None = None) -> None:
+        """`workers` processes here, or the Dask cluster `cluster` (engine.cluster)."""
         sweep_stale()
-        self.pool = WorkerPool(workers)
+        if cluster is None:
+            self.pool = WorkerPool(workers)
+        else:
+            from segmenter.engine.cluster import ClusterPool  # Dask only when asked for
+
+            self.pool = ClusterPool(cluster)
         self._idle = threading.Event()
         self._idle.set()
         self._lock = threading.Lock()  # orders stop() against the start and end of a run
