@@ -124,6 +124,7 @@ class ClusterPool(WorkerPool):
 
     def __init__(self, spec: ClusterSpec) -> None:  # no process pool: not super().__init__
         dd = distributed()
+        logging.getLogger("distributed").setLevel(logging.WARNING)  # its INFO is chatty
         self.spec = spec
         self.rebuilds = 0
         self.fallback_reason = None
@@ -208,6 +209,7 @@ def _local_cluster(dd: Any, workers: int) -> Any:
         {
             "distributed.scheduler.active-memory-manager.start": False,
             "distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
+            "logging.distributed": "warning",
         }
     ):
         return dd.LocalCluster(
