@@ -260,7 +260,7 @@ def test_segment_cluster_local_from_the_command_line(make_acq: MakeAcq) -> None:
     import subprocess
     import sys
 
-    root, folder = make_acq(frames=4)
+    _, folder = make_acq(frames=4)
     cmd = [sys.executable, "-m", "segmenter", "segment", str(folder), "--cluster", "local:1"]
     proc = subprocess.run([*cmd, "--json"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr

@@ -28,6 +28,7 @@ from worker.tasks import FrameRef, decode_frame, median_flat
 
 log = logging.getLogger(__name__)
 
+
 class ClusterFlat:
     """A flat living on the cluster: `ref.name` is its Dask key (engine.pool.FlatField)."""
 
