@@ -162,9 +162,9 @@ def test_stop_keeps_the_committed_frames_and_the_next_run_resumes(
 
         (summary,) = seg.run([folder], SETTINGS, root, stop_after_three)
         assert summary.status == "interrupted", summary
-        lines = committed_lines(folder, root)
+        lines: list[Any] = committed_lines(folder, root)
         assert [line["index"] for line in lines] == list(range(len(lines)))
-        assert 3 <= len(lines) < DENSE["frames"]
+        assert 3 <= len(lines) < int(DENSE["frames"])  # type: ignore[call-overload]
         # cancelled tasks that finished on their worker wrote nothing: every crop on
         # disk belongs to a committed frame
         committed = {o["img_file_name"] for line in lines for o in line["objects"]}
