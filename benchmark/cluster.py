@@ -123,7 +123,7 @@ def measure_cluster(ds: Dataset, workers: int, repeats: int, stops: int) -> Json
     for mode in ("local", "cluster"):
         seg = Segmenter(workers) if mode == "local" else _cluster(workers)
         try:
-            rows.append({"mode": mode} | measure_workers(seg, ds, workers, repeats))
+            rows.append(measure_workers(seg, ds, workers, repeats) | {"mode": mode})
         finally:
             seg.close()
     local, cluster = rows

@@ -264,9 +264,18 @@ def decode_frame(path: str, shape: tuple[int, int]) -> U8:
     return frame
 
 
+def frame_rows(frame: U8, y0: int, y1: int) -> U8:
+    """Rows y0:y1 of a decoded frame: what one median strip needs of it."""
+    return frame[y0:y1]
+
+
+def join_rows(*strips: npt.NDArray[np.uint16]) -> npt.NDArray[np.uint16]:
+    return np.concatenate(strips)
+
+
 def median_flat(*frames: U8) -> npt.NDArray[np.uint16]:
-    """The flat of `frames` as `median << 8` (the upper middle for an even count), the
-    same rows `median_into_flat` computes strip by strip."""
+    """The flat of `frames` (whole frames or the same rows of each) as `median << 8`
+    (the upper middle for an even count), as `median_into_flat` computes it."""
     _inject_fault("median", "median")
     stack = np.stack(frames)
     out = np.empty(stack.shape[1:], np.uint8)

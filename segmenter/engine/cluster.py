@@ -91,9 +91,10 @@ class ClusterFuture(Future[T]):
     """A concurrent.futures Future settled by a Dask future. `cancel()` succeeds until
     the outcome arrives, as Dask's does, and what arrives after it is dropped."""
 
-    def __init__(self, remote: Any) -> None:
+    def __init__(self, remote: Any, fetch: bool = True) -> None:
         super().__init__()
         self.remote = remote
+        self.fetch = fetch  # False: the result stays on the cluster (None here)
         self._settling = threading.Lock()
 
     def cancel(self) -> bool:
@@ -110,7 +111,12 @@ class ClusterFuture(Future[T]):
             if self.cancelled() or not self.set_running_or_notify_cancel():
                 return  # cancelled here: the task may have finished anyway; dropped
         try:
-            self.set_result(remote.result())
+            if self.fetch:
+                self.set_result(remote.result())
+            elif (exc := remote.exception()) is not None:
+                raise exc
+            else:
+                self.set_result(None)  # type: ignore[arg-type]
         except CancelledError as exc:  # cancelled by Dask (lost), not by us: re-run it
             self.set_exception(BrokenProcessPool(f"the cluster lost the task: {exc}"))
         except BaseException as exc:  # handed to the dispatch through the future
@@ -164,10 +170,21 @@ class ClusterPool(WorkerPool):
         A frame task gets its flat(s) as futures, resolved on the worker."""
         if fn is run_chunk:
             (task,) = args
-            remote = self.client.submit(run_chunk_with, task, *self._flats_of(task), pure=False)
-        else:
-            remote = self.client.submit(fn, *args, pure=False)
-        local: ClusterFuture[T] = ClusterFuture(remote)
+            return self._submit(True, run_chunk_with, task, *self._flats_of(task))
+        return self._submit(True, fn, *args)
+
+    def submit_remote(
+        self, fn: Callable[..., Any], /, *args: Any, **options: Any
+    ) -> ClusterFuture[None]:
+        """Like submit, but the result stays on the cluster (`.remote` is its future);
+        `options` go to Client.submit (workers=...)."""
+        return self._submit(False, fn, *args, **options)
+
+    def _submit(
+        self, fetch: bool, fn: Callable[..., Any], /, *args: Any, **options: Any
+    ) -> ClusterFuture[Any]:
+        remote = self.client.submit(fn, *args, pure=False, **options)
+        local: ClusterFuture[Any] = ClusterFuture(remote, fetch)
         remote.add_done_callback(local.settle)
         return local
 
@@ -210,6 +227,13 @@ def _local_cluster(dd: Any, workers: int) -> Any:
             "distributed.scheduler.active-memory-manager.start": False,
             "distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
             "logging.distributed": "warning",
+            # Dask's default MALLOC_TRIM_THRESHOLD_ freezes glibc's mmap threshold: every
+            # frame-sized temporary is then mapped and faulted in anew
+            "distributed.nanny.pre-spawn-environ": {
+                "OMP_NUM_THREADS": 1,
+                "MKL_NUM_THREADS": 1,
+                "OPENBLAS_NUM_THREADS": 1,
+            },
         }
     ):
         return dd.LocalCluster(
