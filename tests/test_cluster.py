@@ -281,3 +281,30 @@ def test_without_dask_cluster_says_how_to_install_it(make_acq: MakeAcq) -> None:
         "segmenter: error: --cluster needs Dask: pip install '.[cluster]' "
         "(or pip install 'dask[distributed]')"
     ]
+
+
+def test_several_acquisitions_in_flight_give_the_archives_of_a_local_run(
+    cluster: ClusterSpec, make_acq: MakeAcq, tmp_path: Path
+) -> None:
+    """Three acquisitions, two at a time on the cluster, each the local pool's archive;
+    the second began before the first was archived."""
+    seeds = (5, 6, 7)
+    local = []
+    for seed in seeds:
+        root, folder = make_acq(root=tmp_path / f"local{seed}", frames=6, seed=seed)
+        local.append(archive_content(Path(run(root, folder, RunSettings(), 2).archive or "")))
+    root = tmp_path / "together"
+    folders = [make_acq(root=root, frames=6, seed=seed)[1] for seed in seeds]
+    events: list[Progress] = []
+    with Segmenter(1, cluster) as seg:
+        summaries = seg.run([root / "img"], RunSettings(), root, events.append)
+    assert sorted(s.path for s in summaries) == sorted(str(f) for f in folders)
+    assert all(s.status == "done" for s in summaries)
+    by_path = {s.path: archive_content(Path(s.archive or "")) for s in summaries}
+    assert [by_path[str(f)] for f in folders] == local
+    first, second = (Path(s.path) for s in summaries[:2])
+    began = next(i for i, e in enumerate(events) if e.acquisition == second)
+    archived = next(
+        i for i, e in enumerate(events) if e.acquisition == first and e.phase == "archive"
+    )
+    assert began < archived, "the acquisitions ran one after the other"

@@ -103,6 +103,10 @@ class Segmenter:
         data_root: Path,
         on_progress: ProgressCallback,
     ) -> list[AcquisitionSummary]:
+        if self.pool.mode == "cluster" and len(folders) > 1:
+            from segmenter.engine.cluster_runs import run_overlapped
+
+            return run_overlapped(self, self.pool.stop, folders, settings, data_root, on_progress)
         summaries: list[AcquisitionSummary] = []
         for folder in folders:
             if self.pool.stop.is_set():
