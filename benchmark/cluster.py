@@ -2,7 +2,8 @@
 the local pool of N workers, on the same synthetic acquisition.
 
 Figures: throughput of whole forced runs (as benchmark.throughput measures them, pools
-started and warmed first) and their ratio; what crosses the network per frame, from one
+started and warmed first) and their ratio, for one acquisition and for several in one
+run (the cluster takes two at a time, the local pool one after the other); what crosses the network per frame, from one
 more, untimed, cluster run: the pickled task sent and the pickled result received by
 this process, and the bytes the workers sent one another (Dask's own
 `transfer_outgoing_bytes_total`: the decoded flat frames on their way to the median,
@@ -26,7 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.common import Json, keep_sigint, median, ratio
-from benchmark.inputs import Dataset, synth_datasets
+from benchmark.flatfield import warm
+from benchmark.inputs import Dataset, linked_acquisition, synth_datasets
 from benchmark.machine import machine_info
 from benchmark.throughput import measure_workers
 from segmenter.cli.args import frame_size, positive_int
@@ -118,7 +120,33 @@ def measure_stops(ds: Dataset, workers: int, stops: int, after: int) -> Json:
     }
 
 
-def measure_cluster(ds: Dataset, workers: int, repeats: int, stops: int) -> Json:
+def measure_many(ds: Dataset, workers: int, count: int, repeats: int, workdir: Path) -> Json:
+    """`count` acquisitions of `ds`'s frames in one run: the local pool takes them one
+    after the other, the cluster two at a time (engine.cluster_runs)."""
+    root = workdir / "many"
+    for i in range(count):
+        linked_acquisition(ds, root, len(ds.frames), f"bench_many_{i}")
+    out: Json = {"acquisitions": count, "frames": count * len(ds.frames)}
+    for mode in ("local", "cluster"):
+        seg = Segmenter(workers) if mode == "local" else _cluster(workers)
+        walls = []
+        try:
+            warm(seg.pool)
+            for _ in range(repeats):
+                start = time.perf_counter()
+                summaries = seg.run([root / "img"], RunSettings(force=True), root)
+                walls.append(time.perf_counter() - start)
+                assert [s.status for s in summaries] == ["done"] * count, summaries
+        finally:
+            seg.close()
+        out[mode] = {"wall_s": median(walls), "frames_per_s": out["frames"] / median(walls)}
+    out["throughput_ratio"] = ratio(out["cluster"]["frames_per_s"], out["local"]["frames_per_s"])
+    return out
+
+
+def measure_cluster(
+    ds: Dataset, workers: int, repeats: int, stops: int, many: int, workdir: Path
+) -> Json:
     rows: list[Json] = []
     for mode in ("local", "cluster"):
         seg = Segmenter(workers) if mode == "local" else _cluster(workers)
@@ -131,6 +159,7 @@ def measure_cluster(ds: Dataset, workers: int, repeats: int, stops: int) -> Json
         "workers": workers,
         "rows": rows,
         "throughput_ratio": ratio(cluster["frames_per_s"], local["frames_per_s"]),
+        "many": measure_many(ds, workers, many, repeats, workdir),
         "bytes": measure_bytes(ds, workers),
         "stop": measure_stops(ds, workers, stops, after=3),
     }
@@ -141,9 +170,12 @@ def table(report: Json) -> str:
     for row in report["rows"]:
         name = f"{row['mode']} ({report['workers']} workers)"
         lines.append(f"{name:<28}{row['frames_per_s']:>10.2f}{row['wall_s']:>9.2f}")
-    b, stop = report["bytes"], report["stop"]
+    b, stop, many = report["bytes"], report["stop"], report["many"]
     lines += [
         f"throughput ratio cluster/local: {report['throughput_ratio']:.2f}",
+        f"{many['acquisitions']} acquisitions in one run: local "
+        f"{many['local']['frames_per_s']:.2f} frames/s, cluster "
+        f"{many['cluster']['frames_per_s']:.2f} frames/s, ratio {many['throughput_ratio']:.2f}",
         f"per frame: task {b['task_bytes_per_frame']:.0f} B sent, "
         f"result {b['result_bytes_per_frame'] / 1e3:.1f} kB back, "
         f"between workers {b['peer_bytes_per_frame'] / 1e6:.1f} MB "
@@ -157,18 +189,23 @@ def table(report: Json) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmark.cluster", description=__doc__)
     p.add_argument("--workers", type=positive_int, default=2, help="on each side (2)")
-    p.add_argument("--frames", type=positive_int, default=24, help="frames (24)")
+    p.add_argument("--frames", type=positive_int, default=48, help="frames (48)")
     p.add_argument("--objects", type=float, default=6.0, help="objects per frame (6)")
     p.add_argument("--size", type=frame_size, default=(4056, 3040), help="WxH (4056x3040)")
     p.add_argument("--repeats", type=positive_int, default=2, help="timed runs, median (2)")
     p.add_argument("--stops", type=positive_int, default=3, help="stops to time (3)")
+    p.add_argument(
+        "--acquisitions", type=positive_int, default=3, help="in the several-acquisition run (3)"
+    )
     p.add_argument("--json", type=Path, metavar="FILE", help="write the figures as JSON")
     args = p.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="segmenter-bench-cluster-"))
     try:
         (ds,) = synth_datasets(workdir, args.frames, [args.objects], args.size, 0)
         report = {"machine": machine_info(), "input": ds.info()}
-        report |= measure_cluster(ds, args.workers, args.repeats, args.stops)
+        report |= measure_cluster(
+            ds, args.workers, args.repeats, args.stops, args.acquisitions, workdir
+        )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     print(table(report))
