@@ -2,13 +2,14 @@
 the local pool of N workers, on the same synthetic acquisition.
 
 Figures: throughput of whole forced runs (as benchmark.throughput measures them, pools
-started and warmed first) and their ratio, for one acquisition and for several in one
-run (the cluster takes two at a time, the local pool one after the other); what crosses the network per frame, from one
-more, untimed, cluster run: the pickled task sent and the pickled result received by
-this process, and the bytes the workers sent one another (Dask's own
-`transfer_outgoing_bytes_total`: the decoded flat frames on their way to the median,
-the flat's replicas); the time from a stop to an idle engine (stops after a few frames,
-each run resumed).
+started and warmed first, local and cluster runs alternating) and their ratio, for one
+acquisition and for several in one run (the cluster takes two at a time, the local pool
+one after the other); what crosses the network per frame, from one more, untimed,
+cluster run: the pickled task sent and the pickled result received by this process, and
+the bytes the workers sent one another (Dask's own `transfer_outgoing_bytes_total`: the
+rows of the decoded flat frames on their way to the median strips, the strips, the
+flat's replicas); the time from a stop to an idle engine (stops a few frames into a
+run).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from benchmark.common import Json, keep_sigint, median, ratio
 from benchmark.flatfield import warm
 from benchmark.inputs import Dataset, linked_acquisition, synth_datasets
 from benchmark.machine import machine_info
-from benchmark.throughput import measure_workers
+from benchmark.throughput import run_once
 from segmenter.cli.args import frame_size, positive_int
 from segmenter.engine import Progress, Segmenter
 from segmenter.engine.cluster import ClusterPool, ClusterSpec
@@ -127,19 +128,23 @@ def measure_many(ds: Dataset, workers: int, count: int, repeats: int, workdir: P
     for i in range(count):
         linked_acquisition(ds, root, len(ds.frames), f"bench_many_{i}")
     out: Json = {"acquisitions": count, "frames": count * len(ds.frames)}
-    for mode in ("local", "cluster"):
-        seg = Segmenter(workers) if mode == "local" else _cluster(workers)
-        walls = []
-        try:
+    segs = {"local": Segmenter(workers), "cluster": _cluster(workers)}
+    walls: dict[str, list[float]] = {mode: [] for mode in segs}
+    try:
+        for seg in segs.values():
             warm(seg.pool)
-            for _ in range(repeats):
+        for _ in range(repeats):
+            for mode, seg in segs.items():
                 start = time.perf_counter()
                 summaries = seg.run([root / "img"], RunSettings(force=True), root)
-                walls.append(time.perf_counter() - start)
-                assert [s.status for s in summaries] == ["done"] * count, summaries
-        finally:
+                walls[mode].append(time.perf_counter() - start)
+                if [s.status for s in summaries] != ["done"] * count:
+                    raise RuntimeError(f"benchmark run of {root} ended {summaries}")
+    finally:
+        for seg in segs.values():
             seg.close()
-        out[mode] = {"wall_s": median(walls), "frames_per_s": out["frames"] / median(walls)}
+    for mode, times in walls.items():
+        out[mode] = {"wall_s": median(times), "frames_per_s": out["frames"] / median(times)}
     out["throughput_ratio"] = ratio(out["cluster"]["frames_per_s"], out["local"]["frames_per_s"])
     return out
 
@@ -147,16 +152,28 @@ def measure_many(ds: Dataset, workers: int, count: int, repeats: int, workdir: P
 def measure_cluster(
     ds: Dataset, workers: int, repeats: int, stops: int, many: int, workdir: Path
 ) -> Json:
-    rows: list[Json] = []
-    for mode in ("local", "cluster"):
-        seg = Segmenter(workers) if mode == "local" else _cluster(workers)
-        try:
-            rows.append(measure_workers(seg, ds, workers, repeats) | {"mode": mode})
-        finally:
+    """Local and cluster runs alternate, so that the load of a shared machine weighs on
+    both alike; medians of `repeats`."""
+    segs = {"local": Segmenter(workers), "cluster": _cluster(workers)}
+    runs: dict[str, list[Json]] = {mode: [] for mode in segs}
+    try:
+        for seg in segs.values():
+            warm(seg.pool)
+        for _ in range(repeats):
+            for mode, seg in segs.items():
+                runs[mode].append(run_once(seg, ds, workers))
+    finally:
+        for seg in segs.values():
             seg.close()
+    rows: list[Json] = []
+    for mode, done in runs.items():
+        wall = median([r["wall_s"] for r in done])
+        frames = done[0]["frames"]
+        rows.append({"mode": mode, "frames": frames, "wall_s": wall, "frames_per_s": frames / wall})
     local, cluster = rows
     return {
         "workers": workers,
+        "repeats": repeats,
         "rows": rows,
         "throughput_ratio": ratio(cluster["frames_per_s"], local["frames_per_s"]),
         "many": measure_many(ds, workers, many, repeats, workdir),

@@ -143,7 +143,9 @@ class ClusterPool(WorkerPool):
         else:
             address = spec.address
         try:
-            self.client: Any = dd.Client(address, timeout="10s", set_as_default=False)
+            self.client: Any = dd.Client(
+                address, timeout="10s", set_as_default=False, direct_to_workers=True
+            )
         except (OSError, TimeoutError) as exc:
             self._close_cluster()
             raise SegmenterError(
