@@ -308,3 +308,34 @@ def test_several_acquisitions_in_flight_give_the_archives_of_a_local_run(
         i for i, e in enumerate(events) if e.acquisition == first and e.phase == "archive"
     )
     assert began < archived, "the acquisitions ran one after the other"
+
+
+def test_ctrl_c_of_the_process_group_stops_and_the_next_run_resumes(make_acq: MakeAcq) -> None:
+    """A terminal's Ctrl-C reaches the LocalCluster's workers too: they ignore it, the
+    command stops (exit 130) keeping its committed frames, and the next run completes."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    root, folder = make_acq(frames=40, width=1600, height=1200)
+    frames = root / "objects" / folder.relative_to(root / "img") / ".segmenter" / "frames"
+    cmd = [sys.executable, "-m", "segmenter", "segment", str(folder), "--cluster", "local:2"]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (frames.is_dir() and len(list(frames.glob("*.jsonl"))) >= 3):
+            assert proc.poll() is None and time.monotonic() < deadline, "no frame committed"
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    kept = len(list(frames.glob("*.jsonl")))
+    assert 3 <= kept < 40 and not (folder / "done.txt").exists()
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert (folder / "done.txt").exists() and len(list(frames.glob("*.jsonl"))) == 40

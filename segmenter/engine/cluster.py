@@ -154,7 +154,8 @@ class ClusterPool(WorkerPool):
             ) from None
         from segmenter.engine.cluster_worker import PLUGIN_NAME, WorkerSetup
 
-        self.client.register_plugin(WorkerSetup(_test_faults()), name=PLUGIN_NAME)
+        setup = WorkerSetup(_test_faults(), ignore_sigint=self._cluster is not None)
+        self.client.register_plugin(setup, name=PLUGIN_NAME)
         self.workers = self.parallelism
 
     @property
