@@ -29,15 +29,15 @@ import importlib
 import logging
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import CancelledError, Future
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from segmenter.engine.pool import StopEvent, WorkerPool, _test_faults
+from segmenter.engine.pool import FlatField, StopEvent, WorkerPool, _test_faults
 from segmenter.errors import SegmenterError
-from worker.tasks import ChunkTask, run_chunk, run_chunk_with
+from worker.tasks import ChunkTask, FrameRef, run_chunk, run_chunk_with
 
 log = logging.getLogger(__name__)
 
@@ -197,8 +197,9 @@ class ClusterPool(WorkerPool):
             self.flats[previous.name] if previous is not None else None
         )
 
-    def compute_flat(self, frames: Any, shape: tuple[int, int]) -> Any:
-        from segmenter.engine.cluster_flat import compute_cluster_flat
+    def compute_flat(self, frames: Sequence[FrameRef], shape: tuple[int, int]) -> FlatField:
+        """On the cluster, kept there (engine.cluster_flat)."""
+        from segmenter.engine.cluster_flat import compute_cluster_flat  # it imports this
 
         return compute_cluster_flat(self, frames, shape)
 
