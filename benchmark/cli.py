@@ -23,6 +23,7 @@ short to a long acquisition, stop latency, and (with --broker) MQTT end to end.
   python -m benchmark --quick                     smoke run, under a minute on 2 cores
   python -m benchmark --json bench.json           the full run (several minutes)
   python -m benchmark --acquisition DATA/img/2026-03-10/S_12/A_1 --workers 4
+  python -m benchmark live --rates 1 3            live segmentation of a replayed imager
   python -m benchmark.cluster                     Dask LocalCluster of 2 against the pool of 2
 
 Without --acquisition it synthesises acquisitions (default 4056x3040, 6 and 30 objects
@@ -86,6 +87,11 @@ def settings_from(args: argparse.Namespace) -> BenchSettings:
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "python -m benchmark") -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["live"]:  # live segmentation against a replayed imager (benchmark/live.py)
+        from benchmark.live import main as live_main
+
+        return live_main(argv[1:], prog=f"{prog} live")
     parser = build_parser(prog)
     args = parser.parse_args(argv)
     try:

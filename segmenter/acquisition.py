@@ -146,8 +146,9 @@ def ecotaxa_metadata(raw: dict[str, Any], folder: Path) -> dict[str, Any]:
     return meta
 
 
-def load_acquisition(folder: Path, data_root: Path) -> Acquisition:
-    """Read one acquisition folder; every problem is one AcquisitionError saying what to do."""
+def load_acquisition(folder: Path, data_root: Path, require_frames: bool = True) -> Acquisition:
+    """Read one acquisition folder; every problem is one AcquisitionError saying what to do.
+    `require_frames` False: a live acquisition, whose frames are still to come."""
     folder = folder.resolve()
     img_root = data_root.resolve() / "img"
     try:
@@ -160,6 +161,6 @@ def load_acquisition(folder: Path, data_root: Path) -> Acquisition:
     pixel = meta.get("process_pixel")
     pixel_size = None if pixel in (None, "") else _number(pixel, "process_pixel")
     frames = list_frames(folder)
-    if not frames:
+    if not frames and require_frames:
         raise AcquisitionError(f"{folder} holds no .jpg frames")
     return Acquisition(folder, data_root.resolve(), rel, frames, meta, pixel_size)

@@ -28,6 +28,7 @@ class RunSettings:
     workers: int = 0  # 0: default_workers()
     min_esd_um: float = 20.0
     remove_previous_mask: bool = False
+    report: bool = True  # the quick-look report beside the archive (segmenter.report)
 
     def __post_init__(self) -> None:
         if self.workers < 0 or self.workers > 256:

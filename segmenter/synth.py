@@ -5,7 +5,6 @@ noise, and new dark translucent organisms in every frame, each with its truth bo
 from __future__ import annotations
 
 import cmath
-import hashlib
 import json
 import math
 from collections.abc import Callable
@@ -20,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from segmenter.errors import ConfigError
+from segmenter.live.imager import INTEGRITY_HEADER, integrity_line
 
 Box = tuple[int, int, int, int]  # x, y, w, h in frame pixels
 Image = npt.NDArray[np.uint8]
@@ -38,7 +38,6 @@ SOLID_DARKENING = 0.15  # the area darker than this must pass the ESD threshold
 MIN_ESD_UM = 20.0
 BORDER = 10  # px kept free along the frame edges
 GAP = 8  # px between organism patches
-INTEGRITY_HEADER = "# planktoscope integrity file, see https://www.planktoscope.org\n"
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,13 +286,13 @@ def write_acquisition(out: Path, spec: SynthSpec) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     bg, specks = make_background(spec)
     truth: dict[str, list[list[int]]] = {}
-    lines = [INTEGRITY_HEADER, "# filename,size,sha1\n"]
+    lines = list(INTEGRITY_HEADER)
     for i, name in enumerate(frame_names(spec)):
         extra = spec.burst if i in spec.bursts else 0
         frame, boxes = synth_frame(spec, np.random.default_rng([spec.seed, i]), bg, extra)
         data = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, spec.quality])[1].tobytes()
         (folder / name).write_bytes(data)
-        lines.append(f"{name},{len(data)},{hashlib.sha1(data).hexdigest()}\n")
+        lines.append(integrity_line(name, data))
         truth[name] = [list(b) for b in boxes]
     text = json.dumps(meta, indent=2, ensure_ascii=False)
     (folder / "metadata.json").write_text(text + "\n", encoding="utf-8")

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 JOURNAL_VERSION = 2  # 2: labels from 0, `flat_from`; a journal of another version starts over
 
 STATE_DIR = ".segmenter"
+FAILED = "failed.json"  # why the last run failed the acquisition; removed when a run opens
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +74,7 @@ class FrameStore:
     def open(self, manifest: dict[str, Any]) -> tuple[dict[str, Any], list[CommittedFrame]]:
         """Resume a run with the same manifest, or start over. Returns (manifest, prefix)."""
         manifest = {"version": JOURNAL_VERSION, **manifest}
+        (self.state_dir / FAILED).unlink(missing_ok=True)  # this run decides anew
         old = self._read_manifest()
         if (
             old is not None
@@ -91,6 +93,57 @@ class FrameStore:
             raise storage_error(self.frames_dir, exc) from exc
         atomic_write(self.state_dir / "run.json", json.dumps(manifest).encode(), durable=True)
         return manifest, []
+
+    def manifest(self) -> dict[str, Any] | None:
+        """The run's manifest as committed, or None (no journal, or unreadable)."""
+        return self._read_manifest()
+
+    def frames_of(self, names: Sequence[str]) -> Iterator[CommittedFrame]:
+        """The committed lines of a run over the frames `names` (the folder's now): none
+        when the run was over other frames; for a live run (frames checked as they came),
+        the lines up to the first whose frame is not the folder's at its index."""
+        run = (self.manifest() or {}).get("run", {})
+        if run.get("frames") != list(names) and not run.get("live"):
+            return
+        for frame in self.read_frames():
+            if frame.index >= len(names) or frame.name != names[frame.index]:
+                return
+            yield frame
+
+    def read_frames(self) -> Iterator[CommittedFrame]:
+        """The committed lines from frame 0 up to the first gap, failed frames included;
+        read-only (what resume keeps is `open`'s business)."""
+        index = 0
+        while True:
+            try:
+                text = (self.frames_dir / f"{index:06d}.jsonl").read_text(encoding="utf-8")
+                frame = CommittedFrame.from_line(text)
+            except (OSError, ValueError, KeyError, TypeError):
+                return
+            if frame.index != index:
+                return
+            yield frame
+            index += 1
+
+    def record_failure(self, reason: str) -> None:
+        """Say durably why the acquisition failed (for `segmenter ls`); the next run's
+        `open` removes it. Only beside a journal: a run that failed before opening one
+        (bad metadata) writes nothing, and `segmenter ls` finds that reason itself."""
+        if not self.state_dir.is_dir():
+            return
+        try:
+            data = json.dumps({"reason": reason}, ensure_ascii=False).encode("utf-8")
+            atomic_write(self.state_dir / FAILED, data, durable=True)
+        except (OSError, StorageError) as exc:  # the failure itself may be the disk's
+            log.warning("%s: cannot record the failure: %s", self.state_dir, exc)
+
+    def failure(self) -> str | None:
+        """The reason the last run failed, if it did."""
+        try:
+            data = json.loads((self.state_dir / FAILED).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return str(data.get("reason", "")) if isinstance(data, dict) else None
 
     def _read_manifest(self) -> dict[str, Any] | None:
         try:

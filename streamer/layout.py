@@ -4,7 +4,9 @@ that lets one process at a time work on an acquisition.
     objects/<rel>/              crops <frame stem>_<i>.jpg and ecotaxa_<acq_id>.tsv
     objects/<rel>/.segmenter/   the journal (see journal.py)
     clean/<rel>/                debug images (flat_color.jpg)
-    export/ecotaxa/             ecotaxa_<acq_id>.zip
+    export/ecotaxa/             ecotaxa_<acq_id>.zip, and the report beside it:
+                                mosaic_<acq_id>.jpg, size_spectrum_<acq_id>.png,
+                                summary_<acq_id>.json
     img/<rel>/done.txt          written once the acquisition is complete
 
 `<rel>` is the acquisition's path below `img/`; spaces in acq_id become `_` in file names,
@@ -60,6 +62,10 @@ class Layout:
     @property
     def archive(self) -> Path:
         return self.data_root / "export" / "ecotaxa" / f"ecotaxa_{self.file_id}.zip"
+
+    def report_file(self, kind: str, suffix: str) -> Path:
+        """`<kind>_<acq_id><suffix>` beside the archive (mosaic, size_spectrum, summary)."""
+        return self.archive.with_name(f"{kind}_{self.file_id}{suffix}")
 
     @property
     def done_file(self) -> Path:

@@ -241,8 +241,10 @@ def test_json_summary_shape(make_acq: MakeAcq, capsys: pytest.CaptureFixture[str
     assert code == cli.EXIT_OK and summary["ok"] is True
     (acq,) = summary["acquisitions"]
     assert set(acq) == {
-        "path", "status", "frames", "failed_frames", "objects", "archive", "seconds", "message"
+        "path", "status", "frames", "failed_frames", "objects", "archive", "seconds", "message",
+        "report",
     }  # fmt: skip
+    assert Path(acq["report"]).name.startswith("summary_") and Path(acq["report"]).is_file()
     assert acq["path"] == str(folder.resolve()) and acq["frames"] == 3
     assert acq["objects"] == len(rows_of(summary)) and acq["seconds"] > 0
     code, again, _ = segment(folder, capsys=capsys)  # done.txt: skipped, still success

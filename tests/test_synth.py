@@ -133,7 +133,9 @@ def test_integrity_check_lists_every_frame(acquisition: Path) -> None:
     assert [r[0] for r in rows] == sorted(p.name for p in acquisition.glob("*.jpg"))
     for name, size, sha1 in rows:
         data = (acquisition / name).read_bytes()
-        assert int(size) == len(data) and sha1 == hashlib.sha1(data).hexdigest()
+        # the imager's sha1: of the name, a NUL byte, then the content
+        assert int(size) == len(data)
+        assert sha1 == hashlib.sha1(f"{name}\0".encode() + data).hexdigest()
 
 
 # --- truth --------------------------------------------------------------------------------

@@ -1,7 +1,10 @@
-"""Command line: `segmenter segment|synth|demo|serve|send|benchmark`.
+"""Command line: `segmenter segment|live|synth|demo|report|ls|export|serve|send|replay|benchmark`.
 
 segment.py  segment, synth, demo
+live.py     live: one acquisition segmented while it is imaged
+outputs.py  report, ls, export: what a user looks at after an acquisition
 service.py  serve (the MQTT service) and send
+replay.py   replay: play an acquisition as the imager does (for live mode)
 client.py   the client behind `segmenter send`: one command, followed to its end
 args.py     the argument types every command line shares
 bar.py      the terminal progress bar
@@ -17,6 +20,11 @@ from pathlib import Path
 
 from segmenter import __version__
 from segmenter.cli.args import frame_size, positive_int
+from segmenter.cli.live import add_live, cmd_live
+from segmenter.cli.outputs import HANDLERS as OUTPUT_HANDLERS
+from segmenter.cli.outputs import add_output_commands
+from segmenter.cli.replay import HANDLERS as REPLAY_HANDLERS
+from segmenter.cli.replay import add_replay_command
 from segmenter.cli.segment import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -43,14 +51,20 @@ organism, measure it, and write crops plus an EcoTaxa archive.
 
   segmenter demo                          synthesise a small acquisition and segment it
   segmenter segment DATA/img/2026-03-10   every acquisition below a folder
+  segmenter live DATA/img/.../acq1        segment an acquisition while it is being imaged
   segmenter synth OUT --frames 50         write a synthetic acquisition to try things on
+  segmenter ls DATA                       the acquisitions and their state (new, partial, done...)
+  segmenter report DATA/img/...           mosaic, size spectrum and summary of what was caught
+  segmenter export DATA/img/...           rebuild TSV and zip after editing metadata.json
   segmenter serve --data-root DATA        the MQTT service the dashboard drives
   segmenter send segment DATA/img/...     queue work on a running service, follow it
+  segmenter replay SRC DATA --rate 1      play an acquisition as the imager does
   segmenter benchmark --quick             measure this machine (per stage, per worker count)
 
 Outputs go under the data root (the folder holding img/): objects/<same path>/ for the
 crops and TSV, export/ecotaxa/ecotaxa_<acq_id>.zip for EcoTaxa, and done.txt in the
-acquisition folder. A stopped run (Ctrl-C) keeps every finished frame and resumes.
+acquisition folder; the report (mosaic, size spectrum, summary) goes beside the zip.
+A stopped run (Ctrl-C) keeps every finished frame and resumes.
 """
 
 
@@ -64,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_segment(sub)
+    add_live(sub)
     p = sub.add_parser("synth", help="write a synthetic acquisition (with truth.json)")
     p.add_argument("out", type=Path, help="data root to write img/... into")
     p.add_argument("--frames", type=positive_int, default=12)
@@ -74,7 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dir", type=Path, help="data root to use (default: a new temporary folder)")
     p.add_argument("--frames", type=positive_int, default=16)
     p.add_argument("--workers", type=positive_int, default=default_workers())
+    add_output_commands(sub)
     add_service_commands(sub)
+    add_replay_command(sub)
     sub.add_parser(
         "benchmark",
         help="measure this machine: per-stage times, throughput per worker count",
@@ -97,7 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    commands = {"segment": cmd_segment, "synth": cmd_synth, "demo": cmd_demo, **SERVICE_HANDLERS}
+    commands = {"segment": cmd_segment, "live": cmd_live, "synth": cmd_synth, "demo": cmd_demo}
+    commands |= OUTPUT_HANDLERS | SERVICE_HANDLERS | REPLAY_HANDLERS
     try:
         return commands[args.command](args)
     except SegmenterError as exc:

@@ -42,6 +42,9 @@ class TerminalBar:
         rate = new / spent if spent > 0 and new > 0 else None
         eta = (event.total - event.done) / rate if rate else None
         label = {"flat": "flat field", "archive": "archive"}.get(event.phase, "")
+        if event.live is not None and event.phase not in ("flat", "archive"):
+            lag = f" ({event.live.lag} behind)" if event.live.lag > 1 else ""
+            label = f"live: {event.live.state}{lag}"
         return bar_line(
             event.acquisition.name, event.done, event.total, event.objects, rate, eta,
             event.failed, label,

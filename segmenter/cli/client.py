@@ -12,6 +12,7 @@ import queue
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -40,24 +41,39 @@ class Message:
     retained: bool
 
 
+def connect(
+    settings: BrokerSettings,
+    role: str,
+    timeout: float,
+    subscriptions: tuple[str, ...] = (),
+    on_message: Callable[[str, bytes, bool], None] | None = None,
+) -> MqttTransport:
+    """A started transport without a Last Will (a client's end is no service's death),
+    connected within `timeout`, else ClientError saying why."""
+    transport = MqttTransport(
+        settings,
+        client_id(role),
+        will=False,
+        subscriptions=subscriptions,
+        on_message=on_message,
+    )
+    transport.start()
+    if not transport.wait_connected_or_failed(timeout):
+        transport.close(dead=False)
+        why = transport.last_error or f"no answer within {timeout:g} s"
+        raise ClientError(f"cannot reach the MQTT broker at {transport.address}: {why}")
+    return transport
+
+
 class Client:
     """A connection that records every status message in a thread-safe queue."""
 
     def __init__(self, settings: BrokerSettings, connect_timeout: float = 10.0) -> None:
         self.settings = settings
         self.messages: queue.Queue[Message] = queue.Queue()
-        self.transport = MqttTransport(
-            settings,
-            client_id("client"),
-            will=False,
-            subscriptions=("status/segmenter/#",),
-            on_message=self._record,
+        self.transport = connect(
+            settings, "client", connect_timeout, ("status/segmenter/#",), self._record
         )
-        self.transport.start()
-        if not self.transport.wait_connected_or_failed(connect_timeout):
-            self.close()
-            why = self.transport.last_error or f"no answer within {connect_timeout:g} s"
-            raise ClientError(f"cannot reach the MQTT broker at {self.transport.address}: {why}")
         if not self.transport.subscribed.wait(connect_timeout):
             self.close()
             raise ClientError("the broker did not confirm the subscription")

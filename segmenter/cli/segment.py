@@ -49,6 +49,17 @@ def _add_segment(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    add_run_options(p)
+    p.add_argument(
+        "--no-recursive",
+        dest="recursive",
+        action="store_false",
+        help="only PATH itself, not the folders below it",
+    )
+
+
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    """The options of a run: where, how many workers, the pipeline's settings, --json."""
     p.add_argument(
         "--data-root",
         type=Path,
@@ -75,16 +86,16 @@ def _add_segment(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         help="segment again folders that have done.txt, removing the previous run's crops",
     )
     p.add_argument(
-        "--no-recursive",
-        dest="recursive",
-        action="store_false",
-        help="only PATH itself, not the folders below it",
-    )
-    p.add_argument(
         "--no-ecotaxa",
         dest="ecotaxa",
         action="store_false",
         help="do not write the EcoTaxa zip (the TSV is still written)",
+    )
+    p.add_argument(
+        "--no-report",
+        dest="report",
+        action="store_false",
+        help="do not write the report (mosaic, size spectrum, summary; see segmenter report)",
     )
     p.add_argument("--keep", action="store_true", help="also write debug images under clean/")
     p.add_argument(
@@ -102,6 +113,21 @@ def _add_segment(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     )
     p.add_argument("--process-id", help="id written into process_id (default: a new uuid)")
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+
+
+def run_settings(args: argparse.Namespace) -> RunSettings:
+    """The RunSettings of `add_run_options`' flags."""
+    return RunSettings(
+        force=args.force,
+        recursive=getattr(args, "recursive", False),
+        ecotaxa=args.ecotaxa,
+        keep=args.keep,
+        process_id=args.process_id,
+        workers=args.workers,
+        min_esd_um=args.min_esd,
+        remove_previous_mask=args.remove_previous_mask,
+        report=args.report,
+    )
 
 
 @contextmanager
@@ -125,7 +151,7 @@ def _stop_on_signals(seg: Segmenter) -> Iterator[None]:
             signal.signal(sig, previous)
 
 
-def _report(summaries: Sequence[AcquisitionSummary], as_json: bool) -> int:
+def print_summaries(summaries: Sequence[AcquisitionSummary], as_json: bool) -> int:
     ok = all(s.status in ("done", "skipped") for s in summaries)
     interrupted = any(s.status == "interrupted" for s in summaries)
     if as_json:
@@ -148,16 +174,7 @@ def cmd_segment(args: argparse.Namespace) -> int:
     roots: dict[Path, list[Path]] = {}  # PATHs may lie under several data roots
     for path in args.paths:
         roots.setdefault(resolve_data_root(path, args.data_root), []).append(path)
-    settings = RunSettings(
-        force=args.force,
-        recursive=args.recursive,
-        ecotaxa=args.ecotaxa,
-        keep=args.keep,
-        process_id=args.process_id,
-        workers=args.workers,
-        min_esd_um=args.min_esd,
-        remove_previous_mask=args.remove_previous_mask,
-    )
+    settings = run_settings(args)
     bar = TerminalBar() if sys.stderr.isatty() and not args.json else None
     summaries: list[AcquisitionSummary] = []
     with Segmenter(settings.worker_count, args.cluster) as seg, _stop_on_signals(seg):
@@ -165,7 +182,7 @@ def cmd_segment(args: argparse.Namespace) -> int:
             summaries += seg.run(paths, settings, data_root, bar or (lambda _e: None))
             if any(s.status == "interrupted" for s in summaries):
                 break
-    return _report(summaries, args.json)
+    return print_summaries(summaries, args.json)
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
@@ -193,7 +210,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     bar = TerminalBar() if sys.stderr.isatty() else None
     with Segmenter(settings.worker_count) as seg, _stop_on_signals(seg):
         summaries = seg.run([folder], settings, root, bar or (lambda _e: None))
-    code = _report(summaries, False)
+    code = print_summaries(summaries, False)
     if code == EXIT_OK and summaries[0].archive:
         print(f"EcoTaxa archive: {summaries[0].archive}")
     return code

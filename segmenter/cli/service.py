@@ -19,7 +19,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TypeAlias
 
-from segmenter.cli.args import broker, positive_int
+from segmenter.cli.args import broker, positive_float, positive_int
 from segmenter.errors import ConfigError, SegmenterError
 from segmenter.settings import RunSettings, default_workers
 
@@ -55,6 +55,21 @@ def _add_serve(sub: SubParsers) -> None:
         "--workers",
         type=positive_int,
         help="worker processes (default: $SEGMENTER_WORKERS, else CPU cores - 1, at least 1)",
+    )
+    p.add_argument(
+        "--no-live",
+        dest="live",
+        action="store_false",
+        help="do not follow the imager (by default each acquisition it writes is segmented "
+        "while it is imaged; MQTT: update_config with settings.live)",
+    )
+    p.add_argument(
+        "--idle-timeout",
+        type=positive_float,
+        default=60.0,
+        metavar="S",
+        help="a live acquisition whose imager goes silent this long is finished with the "
+        "frames there (default: 60)",
     )
     p.add_argument(
         "--stop-timeout",
@@ -114,13 +129,14 @@ def _add_send(sub: SubParsers) -> None:
     s.add_argument("--process-id", help="id written into process_id")
     s.add_argument("--enqueue", action="store_true", help="queue only (a paused queue stays)")
     s.add_argument("--no-wait", action="store_true", help="return once the item is queued")
-    st = cmds.add_parser("stop", help="stop the current item, the queue, or both")
+    st = cmds.add_parser("stop", help="stop the current item, the queue, or live work")
     st.add_argument(
         "--scope",
-        choices=("current", "queue", "all"),
+        choices=("current", "queue", "all", "live"),
         default="current",
         help="current: this item, then go on; queue: finish this item, then pause; "
-        "all: stop this item and drop the queue (default: current)",
+        "all: stop this item and drop the queue; live: the live acquisitions (committed "
+        "frames kept) (default: current)",
     )
     cmds.add_parser("queue", help="print the queue")
     cmds.add_parser("status", help="print where the running item is")
@@ -181,9 +197,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_signal)
     with Segmenter(workers) as engine:
         transport = MqttTransport(broker, client_id("service"))
-        service = Service(data_root, engine, transport, RunSettings(workers=workers))
-        transport.on_command = service.receive
-        transport.on_connected = service.connected
+        defaults = RunSettings(workers=workers)
+        service = Service(data_root, engine, transport, defaults, args.live, args.idle_timeout)
+        service.attach(transport)
         service.start()
         transport.start()
         watchdog = Watchdog(service.healthy)

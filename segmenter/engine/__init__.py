@@ -7,7 +7,8 @@ cluster.py        a Dask cluster behind the same seam (--cluster); cluster_flat.
                   flat field, cluster_worker.py its worker set-up
 shared_memory.py  blocks the parent creates and unlinks; the start-up sweep
 dispatch.py       a bounded, ordered map of frames over the pool, crash isolation
-flatfield.py      the flat-field rules and its computation on the pool
+flatfield.py      the flat-field rules (and when a live run may apply them), computed on the pool
+source.py         where the frames come from: a listed folder, or one being imaged (live)
 frames.py         the frame loop: dispatch, commit in order, recalculate, stop
 run.py            one acquisition: journal, frames, archive, done.txt
 segmenter.py      `Segmenter`: what the CLI and the service hold

@@ -62,6 +62,16 @@ class OrderedDispatch:
         for fut in done:
             self._collect(fut)
 
+    def busy(self) -> bool:
+        """Is there anything to send, wait for or hand back?"""
+        return bool(
+            self.in_flight
+            or self.buffer
+            or self.retry
+            or self.suspects
+            or self.next_submit < len(self.refs)
+        )
+
     def pop_ready(self) -> FrameOutcome | None:
         """The next frame's outcome, in frame order, when it is there."""
         outcome = self.buffer.pop(self.next_out, None)

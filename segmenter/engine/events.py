@@ -11,10 +11,21 @@ from worker.records import ObjectRecord
 
 
 @dataclass(frozen=True, slots=True)
+class LiveState:
+    """Where a live acquisition stands (segmenting while the imager acquires)."""
+
+    seen: int  # complete frames found so far
+    announced: int | None  # frames the imager (or metadata's acq_nb_frame) says will come
+    state: str  # waiting (for frames), keeping up, lagging, finishing
+    lag: int  # frames found but not yet segmented
+    ended: str | None = None  # why no more frames will come, once that is known
+
+
+@dataclass(frozen=True, slots=True)
 class Progress:
     """A progress event; adapters (terminal bar, MQTT) decide how often to show it."""
 
-    phase: str  # "start", "flat", "frame", "archive", "end"
+    phase: str  # "start", "flat", "frame", "live" (frames found), "archive", "end"
     acquisition: Path
     done: int
     total: int
@@ -23,6 +34,7 @@ class Progress:
     frame: str | None = None
     elapsed: float = 0.0
     committed: tuple[ObjectRecord, ...] = ()  # phase "frame": the objects of that frame
+    live: LiveState | None = None  # a live acquisition's state
 
 
 ProgressCallback = Callable[[Progress], None]

@@ -60,6 +60,26 @@ def flat_window(next_index: int, n_frames: int, flat_frames: int) -> range:
     return range(start, min(stop, start + flat_frames))
 
 
+def settled_flat_window(next_index: int, seen: int, ended: bool, flat_frames: int) -> range | None:
+    """`flat_window` while the number of frames is not known yet (live): the window once
+    it is the same whatever the final count (>= `seen`) turns out to be and all of its
+    frames are there; else None (wait for more frames, or for the end).
+
+    From `next_index + flat_frames + 2` frames on, the baseline's window no longer
+    depends on the count, so at most that many have to be seen: the first 9 frames for
+    the initial flat, frames j..j+10 for a recalculation before frame j.
+    """
+    if ended:
+        return flat_window(next_index, seen, flat_frames)
+    stable = next_index + flat_frames + 2
+    counts = range(max(seen, next_index), max(seen, stable) + 1)
+    windows = {flat_window(next_index, n, flat_frames) for n in counts}
+    window = windows.pop()
+    if windows or window.stop > seen:
+        return None
+    return window
+
+
 def next_average(average: float, count: int, frames_before: int) -> float:
     """The baseline's running mean of kept-object counts after one more frame."""
     return (average * frames_before + count) / (frames_before + 1)

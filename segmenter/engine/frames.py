@@ -15,16 +15,22 @@ part and raises Interrupted.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from segmenter.engine.dispatch import OrderedDispatch
-from segmenter.engine.flatfield import flat_window, next_average, should_recalculate
+from segmenter.engine.flatfield import (
+    next_average,
+    settled_flat_window,
+    should_recalculate,
+)
 from segmenter.engine.pool import FlatField, WorkerPool
-from segmenter.errors import FrameError, Interrupted
+from segmenter.engine.source import FrameSource
+from segmenter.errors import AcquisitionError, FrameError, Interrupted
 from streamer.journal import CommittedFrame, FrameStore
-from worker.decode import read_frame
+from worker.decode import jpeg_size, read_frame
 from worker.kernel import frame_threshold
 from worker.params import Params
 from worker.records import FrameFailure, FrameOutcome, FrameResult, ObjectRecord
@@ -32,8 +38,28 @@ from worker.tasks import ChunkTask, FrameRef, PreviousMask, pack_mask
 
 log = logging.getLogger(__name__)
 
+HEADER_BYTES = 65536  # where a frame's JPEG header (after its EXIF) is found
 CommitCallback = Callable[[CommittedFrame], None]
 FlatCallback = Callable[[int, FlatField], None]
+
+
+def frame_shape(frames: Sequence[Path]) -> tuple[int, int]:
+    """(height, width) of the acquisition: the size most frames' JPEG headers give (the
+    first frame may be the odd one out). Frames of another size fail one by one."""
+    sizes: Counter[tuple[int, int]] = Counter()
+    for path in frames:
+        try:
+            with open(path, "rb") as fh:
+                size = jpeg_size(fh.read(HEADER_BYTES))
+        except OSError:
+            continue
+        if size is not None:
+            sizes[size[1], size[0]] += 1
+            if 2 * sizes[size[1], size[0]] > len(frames):
+                break  # a majority: the other headers cannot change the answer
+    if not sizes:
+        raise AcquisitionError(f"{frames[0].parent}: no frame has a readable JPEG header")
+    return sizes.most_common(1)[0][0]
 
 
 @dataclass
@@ -46,15 +72,16 @@ class RunState:
     flat_from: int = 0  # the flat in effect is the one computed before this frame
     objects: int = 0
 
-    def add(self, frame: CommittedFrame, n_frames: int, params: Params) -> bool:
-        """Account for a committed frame; True when it triggers a new flat. Only a slim
-        copy is kept: the objects stay in the frame's JSONL line (memory stays flat)."""
+    def add(self, frame: CommittedFrame, params: Params) -> bool:
+        """Account for a committed frame; True when it asks for a new flat from the next
+        frame on (computed only if there is one). Only a slim copy is kept: the objects
+        stay in the frame's JSONL line (memory stays flat)."""
         self.committed.append(replace(frame, objects=(), crop_sizes=()))
         if frame.failed is not None:
             return False
         k = len(frame.objects)
         nxt = frame.index + 1
-        trigger = nxt < n_frames and should_recalculate(k, self.average, params)
+        trigger = should_recalculate(k, self.average, params)
         self.average = next_average(self.average, k, self.good)
         self.good += 1
         self.objects += k
@@ -63,43 +90,66 @@ class RunState:
         return trigger
 
     @classmethod
-    def replay(cls, frames: list[CommittedFrame], n_frames: int, params: Params) -> RunState:
+    def replay(cls, frames: list[CommittedFrame], params: Params) -> RunState:
         state = cls()
         for frame in frames:
-            state.add(frame, n_frames, params)
+            state.add(frame, params)
         return state
 
 
+NewsCallback = Callable[[], None]
+WAIT_SLICE = 0.05  # seconds: how long the loop waits for a live frame before looking again
+
+
 class FrameScheduler:
+    """The frames of `source`, through the pool, committed in order to `store`."""
+
     def __init__(
         self,
         pool: WorkerPool,
-        refs: list[FrameRef],
-        shape: tuple[int, int],
+        source: FrameSource,
         params: Params,
         store: FrameStore,
         state: RunState,
         on_commit: CommitCallback,
         on_flat: FlatCallback,
+        on_news: NewsCallback,
     ) -> None:
-        self.pool, self.refs, self.shape, self.params = pool, refs, shape, params
+        self.pool, self.source, self.params = pool, source, params
         self.store, self.state = store, state
-        self.on_commit, self.on_flat = on_commit, on_flat
+        self.on_commit, self.on_flat, self.on_news = on_commit, on_flat, on_news
+        self.refs: list[FrameRef] = []  # grows as the source learns of frames
+        self._take_frames()
         chunk = 4 if params.remove_previous_mask else 1
-        self.dispatch = OrderedDispatch(pool, refs, len(state.committed), chunk, self._task)
-        self.flat: FlatField | None = None
+        self.dispatch = OrderedDispatch(pool, self.refs, len(state.committed), chunk, self._task)
+        self.shape: tuple[int, int] | None = None
+        self.flat: FlatField | None = None  # None until the flat in effect is computed
         self.boundary_mask: bytes | None = None  # the mask before a flat change, packed
+        # A resume right at a flat change: the mask of the frame before it needs the old flat.
+        self.boundary_pending = (
+            params.remove_previous_mask
+            and len(state.committed) > 0
+            and state.flat_from == len(state.committed)
+        )
 
     def run(self) -> None:
-        n = len(self.refs)
         try:
-            if self.dispatch.next_out < n:
-                self._load_flat_for_resume()
-            while self.dispatch.next_out < n:
+            while True:
+                if self.source.refresh(0) and self._take_frames():
+                    self.on_news()
+                n = len(self.refs)
                 if self.pool.stop.is_set():
                     self.dispatch.drain()
                     self._commit_ready(draining=True)
                     raise Interrupted(f"stopped after {self.dispatch.next_out} of {n} frames")
+                if self.dispatch.next_out >= n and self.source.ended:
+                    return
+                if self.flat is None and not self._prepare_flat():
+                    self._wait()
+                    continue
+                if not self.dispatch.busy():
+                    self._wait()
+                    continue
                 self.dispatch.step()
                 self._commit_ready()
         finally:
@@ -107,22 +157,50 @@ class FrameScheduler:
             if self.flat is not None:
                 self.flat.close()
 
-    # -- the flat field -------------------------------------------------------------
-    def _flat_block(self, flat_from: int) -> FlatField:
-        window = flat_window(flat_from, len(self.refs), self.params.flat_frames)
-        log.debug("flat from frames %d..%d", window.start, window.stop - 1)
-        return self.pool.compute_flat([self.refs[i] for i in window], self.shape)
+    def _take_frames(self) -> bool:
+        frames = self.source.frames
+        added = len(frames) > len(self.refs)
+        for i in range(len(self.refs), len(frames)):
+            self.refs.append(FrameRef(i, str(frames[i])))
+        return added or self.source.ended
 
-    def _load_flat_for_resume(self) -> None:
+    def _wait(self) -> None:
+        """Nothing to do until the source has news (a live acquisition waits for frames)."""
+        if self.source.refresh(WAIT_SLICE) and self._take_frames():
+            self.on_news()
+
+    # -- the flat field -------------------------------------------------------------
+    def _settled(self, flat_from: int) -> range | None:
+        return settled_flat_window(
+            flat_from, len(self.refs), self.source.ended, self.params.flat_frames
+        )
+
+    def _prepare_flat(self) -> bool:
+        """Compute the flat in effect for the next frame, once its frames are known and
+        there is a frame to use it; False: wait for frames."""
         start = self.dispatch.next_out
-        if self.params.remove_previous_mask and start > 0 and self.state.flat_from == start:
-            old = self._flat_block(self.state.committed[-1].flat_from)
+        window = self._settled(self.state.flat_from)
+        if start >= len(self.refs) or window is None:
+            return False
+        if self.boundary_pending:
+            old_window = self._settled(self.state.committed[-1].flat_from)
+            if old_window is None:
+                return False
+            old = self._flat_block(old_window)
             try:
                 self.boundary_mask = self._threshold_of(self.refs[start - 1], old)
             finally:
                 old.close()
-        self.flat = self._flat_block(self.state.flat_from)
+            self.boundary_pending = False
+        self.flat = self._flat_block(window)
         self.on_flat(self.state.flat_from, self.flat)
+        return True
+
+    def _flat_block(self, window: range) -> FlatField:
+        if self.shape is None:  # the size most frames known by now have
+            self.shape = frame_shape([Path(r.path) for r in self.refs])
+        log.debug("flat from frames %d..%d", window.start, window.stop - 1)
+        return self.pool.compute_flat([self.refs[i] for i in window], self.shape)
 
     def _threshold_of(self, ref: FrameRef, flat: FlatField) -> bytes | None:
         try:
@@ -132,8 +210,11 @@ class FrameScheduler:
         return pack_mask(frame_threshold(frame, flat.array, self.params))  # type: ignore[arg-type]
 
     def _recalculate(self) -> None:
-        """The committed frame asked for a new flat: drop later work, compute, send again."""
+        """The committed frame asked for a new flat: drop later work; the flat is computed
+        once its frames are known (`_prepare_flat`), if a frame follows at all."""
         nxt = self.dispatch.next_out
+        if self.source.ended and nxt >= len(self.refs):
+            return  # it was the last frame
         self.dispatch.restart(nxt)
         assert self.flat is not None
         log.info("flat field recalculated before frame %d", nxt)
@@ -141,8 +222,6 @@ class FrameScheduler:
             self.boundary_mask = self._threshold_of(self.refs[nxt - 1], self.flat)
         old, self.flat = self.flat, None
         old.close()
-        self.flat = self._flat_block(nxt)
-        self.on_flat(nxt, self.flat)
 
     # -- tasks -------------------------------------------------------------------------
     def _task(self, frames: tuple[FrameRef, ...]) -> ChunkTask:
@@ -177,7 +256,7 @@ class FrameScheduler:
         else:
             frame, crops = self._labelled(outcome), outcome.crops
         self.store.commit(frame, crops)
-        trigger = self.state.add(frame, len(self.refs), self.params)
+        trigger = self.state.add(frame, self.params)
         self.on_commit(frame)
         return trigger
 

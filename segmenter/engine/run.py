@@ -6,33 +6,30 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections import Counter
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
 from segmenter.acquisition import Acquisition
-from segmenter.engine.events import Progress, ProgressCallback
+from segmenter.engine.events import LiveState, Progress, ProgressCallback
 from segmenter.engine.frames import FrameScheduler, RunState
 from segmenter.engine.pool import FlatField, WorkerPool
+from segmenter.engine.source import BatchFrames, FrameSource
 from segmenter.errors import AcquisitionError, storage_error
+from segmenter.report import after_run
 from segmenter.settings import RunSettings
 from streamer import ecotaxa
 from streamer.files import atomic_write, remove_temporaries
 from streamer.journal import CommittedFrame, FrameStore
 from streamer.layout import acquisition_lock
-from worker.decode import jpeg_size
+from streamer.outputs import write_tsv_and_archive
 from worker.params import Params
-from worker.tasks import FrameRef
 
 log = logging.getLogger(__name__)
-
-HEADER_BYTES = 65536  # where a frame's JPEG header (after its EXIF) is found
+RESUME_WAIT = 3.0  # seconds a live resume waits for the watcher to find the committed frames
 
 
 @dataclass
@@ -45,28 +42,10 @@ class AcquisitionSummary:
     archive: str | None = None
     seconds: float = 0.0
     message: str | None = None
+    report: str | None = None  # summary_<acq_id>.json, when the report was written
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def frame_shape(frames: Sequence[Path]) -> tuple[int, int]:
-    """(height, width) of the acquisition: the size most frames' JPEG headers give (the
-    first frame may be the odd one out). Frames of another size fail one by one."""
-    sizes: Counter[tuple[int, int]] = Counter()
-    for path in frames:
-        try:
-            with open(path, "rb") as fh:
-                size = jpeg_size(fh.read(HEADER_BYTES))
-        except OSError:
-            continue
-        if size is not None:
-            sizes[size[1], size[0]] += 1
-            if 2 * sizes[size[1], size[0]] > len(frames):
-                break  # a majority: the other headers cannot change the answer
-    if not sizes:
-        raise AcquisitionError(f"{frames[0].parent}: no frame has a readable JPEG header")
-    return sizes.most_common(1)[0][0]
 
 
 def process_columns(
@@ -83,6 +62,14 @@ def process_columns(
     }
 
 
+def tsv_cells(
+    acq: Acquisition, params: Params, settings: RunSettings, manifest: dict[str, Any]
+) -> ecotaxa.AcquisitionCells:
+    """The per-acquisition TSV cells: metadata, the baseline's process columns, ours."""
+    process = process_columns(acq, params, settings, manifest)
+    return ecotaxa.AcquisitionCells(acq.metadata, process, params.extra_columns())
+
+
 class AcquisitionRun:
     """One acquisition, from its folder to its archive."""
 
@@ -92,14 +79,23 @@ class AcquisitionRun:
         settings: RunSettings,
         pool: WorkerPool,
         on_progress: ProgressCallback,
+        source: FrameSource | None = None,
     ) -> None:
         self.acq, self.settings, self.pool = acq, settings, pool
         self.on_progress = on_progress
+        self.source: FrameSource = source or BatchFrames(acq.frames)
+        self.scheduler: FrameScheduler | None = None
         self.params = settings.params(acq.pixel_size_um)
         self.layout = acq.layout
         self.store = FrameStore(self.layout.objects_dir)
         self.started = time.monotonic()
         self.state = RunState()
+
+    @property
+    def total(self) -> int:
+        """The frames of the acquisition, as far as they are known."""
+        seen = len(self.source.frames)
+        return seen if self.source.ended else max(seen, self.source.announced or 0)
 
     def _emit(self, phase: str, frame: CommittedFrame | None = None) -> None:
         done = len(self.state.committed)
@@ -109,14 +105,30 @@ class AcquisitionRun:
                 phase,
                 self.acq.path,
                 done,
-                len(self.acq.frames),
+                self.total,
                 self.state.objects,
                 failed,
                 frame.name if frame else None,
                 time.monotonic() - self.started,
                 frame.objects if frame else (),
+                self._live_state(done) if self.source.live else None,
             )
         )
+
+    def _live_state(self, done: int) -> LiveState:
+        source = self.source
+        seen = len(source.frames)
+        lag = seen - done
+        waiting_flat = self.scheduler is not None and self.scheduler.flat is None
+        if source.ended:
+            state = "finishing"
+        elif lag == 0 or waiting_flat:
+            state = "waiting"
+        elif lag <= self.pool.parallelism:
+            state = "keeping up"
+        else:
+            state = "lagging"
+        return LiveState(seen, source.announced, state, lag, source.end_reason)
 
     def _forget_outputs(self) -> None:
         self.store.clear()
@@ -126,10 +138,16 @@ class AcquisitionRun:
     def run(self) -> AcquisitionSummary:
         """Segment and archive; one process at a time per acquisition (a second one is
         told which process holds it)."""
+        frames: dict[str, Any] = (
+            {"live": True}  # the frames are checked as they come (`_check_live_resume`)
+            if self.source.live
+            else {"frames": [p.name for p in self.source.frames]}
+        )
         manifest = {
-            "run": {"params": asdict(self.params), "frames": [p.name for p in self.acq.frames]},
+            "run": {"params": asdict(self.params), **frames},
             "process_uuid": str(uuid.uuid4()),
             "process_datetime": datetime.now(UTC).replace(tzinfo=None).isoformat(),
+            "process_id": self.settings.process_id,  # for `segmenter export`
         }
         ecotaxa.build_columns(self._tsv_values(manifest))  # bad metadata fails before any work
         with acquisition_lock(self.layout.objects_dir):
@@ -141,33 +159,50 @@ class AcquisitionRun:
         acq = self.acq
         self._remove_temporaries()
         manifest, committed = self.store.open(manifest)
-        n = len(acq.frames)
-        self.state = RunState.replay(committed, n, self.params)
+        if committed and self.source.live and not self._live_resumable(committed):
+            self.store.clear()
+            manifest, committed = self.store.open(manifest)
+        self.state = RunState.replay(committed, self.params)
         if committed:
             log.info("%s: resuming after %d committed frames", acq.rel, len(committed))
         del committed  # their objects are read back from the JSONL for the archive
         self._emit("start")
-        refs = [FrameRef(i, str(p)) for i, p in enumerate(acq.frames)]
-        scheduler = FrameScheduler(
+        self.scheduler = FrameScheduler(
             self.pool,
-            refs,
-            frame_shape(acq.frames),
+            self.source,
             self.params,
             self.store,
             self.state,
             lambda f: self._emit("frame", f),
             self._on_flat,
+            lambda: self._emit("live"),
         )
-        scheduler.run()
+        self.scheduler.run()
         self._check_failures()
         self._emit("archive")
         archive = self._write_outputs(manifest)
-        return self._summary("done", archive)
+        return after_run(self.acq, self.settings, self._summary("done", archive))
+
+    def _live_resumable(self, committed: list[CommittedFrame]) -> bool:
+        """A live run resumes when its committed frames are the first frames found now
+        (the watcher may need a moment to find them again)."""
+        deadline = time.monotonic() + RESUME_WAIT
+        while len(self.source.frames) < len(committed) and not self.source.ended:
+            if time.monotonic() > deadline:
+                break
+            self.source.refresh(0.2)
+        names = [p.name for p in self.source.frames[: len(committed)]]
+        if names == [f.name for f in committed]:
+            return True
+        log.info("%s: the frames found differ from the committed ones: starting over", self.acq.rel)
+        return False
 
     def _check_failures(self) -> None:
         """More than half of the frames failed: not an acquisition to archive."""
         failed = [f for f in self.state.committed if f.failed is not None]
-        n = len(self.acq.frames)
+        n = len(self.source.frames)
+        if n == 0:
+            raise AcquisitionError(f"{self.acq.path}: no frame came; nothing to archive")
         if 2 * len(failed) > n:
             raise AcquisitionError(
                 f"{len(failed)} of {n} frames failed (first: {failed[0].name}: "
@@ -198,28 +233,14 @@ class AcquisitionRun:
             log.info("%s: removed %d temporary file(s) of an interrupted run", acq.rel, removed)
 
     def _tsv_values(self, manifest: dict[str, Any]) -> ecotaxa.AcquisitionCells:
-        """The per-acquisition TSV cells: metadata, the baseline's process columns, ours."""
-        process = process_columns(self.acq, self.params, self.settings, manifest)
-        return ecotaxa.AcquisitionCells(self.acq.metadata, process, self.params.extra_columns())
+        return tsv_cells(self.acq, self.params, self.settings, manifest)
 
     def _write_outputs(self, manifest: dict[str, Any]) -> str | None:
-        n = len(self.state.committed)
-        self.store.remove_stale_crops(o.img_file_name for o in self.store.objects(n))
-        tsv = self.layout.tsv
-        ecotaxa.write_tsv(tsv, self._tsv_values(manifest), self.store.objects(n))
-        archive = None
-        if self.settings.ecotaxa:
-            try:
-                self.layout.archive.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise storage_error(self.layout.archive.parent, exc) from exc
-            ecotaxa.write_archive(
-                self.layout.archive, tsv, self.layout.objects_dir, self.store.objects(n)
-            )
-            archive = str(self.layout.archive)
+        n, cells = len(self.state.committed), self._tsv_values(manifest)
+        archive = write_tsv_and_archive(self.store, self.layout, cells, n, self.settings.ecotaxa)
         stamp = datetime.now(UTC).isoformat(timespec="seconds") + "\n"
         atomic_write(self.layout.done_file, stamp.encode(), durable=True)
-        return archive
+        return None if archive is None else str(archive)
 
     def _summary(
         self, status: str, archive: str | None = None, message: str | None = None
@@ -228,7 +249,7 @@ class AcquisitionRun:
         return AcquisitionSummary(
             str(self.acq.path),
             status,
-            len(self.acq.frames),
+            len(self.source.frames),
             [{"name": f.name, "reason": f.failed or ""} for f in failed],
             self.state.objects,
             archive,

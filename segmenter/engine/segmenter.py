@@ -7,7 +7,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,7 +17,14 @@ from segmenter.engine.events import Progress, ProgressCallback
 from segmenter.engine.pool import WorkerPool
 from segmenter.engine.run import AcquisitionRun, AcquisitionSummary
 from segmenter.engine.shared_memory import sweep_stale
-from segmenter.errors import AcquisitionError, Interrupted, SegmenterError, storage_error
+from segmenter.engine.source import LiveFrames
+from segmenter.errors import (
+    AcquisitionBusy,
+    AcquisitionError,
+    Interrupted,
+    SegmenterError,
+    storage_error,
+)
 from segmenter.settings import RunSettings
 
 if TYPE_CHECKING:
@@ -78,12 +86,7 @@ class Segmenter:
 
         `stop_requested` is asked once the run has begun: a caller that asked for a stop
         before (when `stop()` found the engine idle and so ignored it) gets it honoured."""
-        with self._lock:
-            self.pool.stop.clear()
-            self._idle.clear()
-            if stop_requested is not None and stop_requested():
-                self.pool.stop.set()
-        try:
+        with self._busy(stop_requested):
             folders = [f for p in paths for f in find_acquisitions(p, settings.recursive)]
             if not folders:
                 raise AcquisitionError(
@@ -91,6 +94,28 @@ class Segmenter:
                     + ", ".join(str(p) for p in paths)
                 )
             return self._run_all(folders, settings, data_root, on_progress)
+
+    def run_live(
+        self,
+        source: LiveFrames,
+        settings: RunSettings,
+        data_root: Path,
+        on_progress: ProgressCallback = _ignore,
+        stop_requested: Callable[[], bool] | None = None,
+    ) -> AcquisitionSummary:
+        """The acquisition in `source.folder`, segmented while its frames come (live)."""
+        with self._busy(stop_requested):
+            return self.run_one(source.folder, settings, data_root, on_progress, source)
+
+    @contextmanager
+    def _busy(self, stop_requested: Callable[[], bool] | None) -> Iterator[None]:
+        with self._lock:
+            self.pool.stop.clear()
+            self._idle.clear()
+            if stop_requested is not None and stop_requested():
+                self.pool.stop.set()
+        try:
+            yield
         finally:
             with self._lock:
                 self.pool.stop.clear()
@@ -118,13 +143,18 @@ class Segmenter:
         return summaries
 
     def run_one(
-        self, folder: Path, settings: RunSettings, data_root: Path, on_progress: ProgressCallback
+        self,
+        folder: Path,
+        settings: RunSettings,
+        data_root: Path,
+        on_progress: ProgressCallback,
+        source: LiveFrames | None = None,
     ) -> AcquisitionSummary:
         """One acquisition; every failure is a summary with one line saying what to do."""
         started = time.monotonic()
         run: AcquisitionRun | None = None
         try:
-            acq = load_acquisition(folder, data_root)
+            acq = load_acquisition(folder, data_root, require_frames=source is None)
             if acq.layout.done_file.exists() and not settings.force:
                 return AcquisitionSummary(
                     str(folder),
@@ -132,7 +162,7 @@ class Segmenter:
                     len(acq.frames),
                     message="already segmented (done.txt); use --force",
                 )
-            run = AcquisitionRun(acq, settings, self.pool, on_progress)
+            run = AcquisitionRun(acq, settings, self.pool, on_progress, source)
             return run.run()
         except Interrupted as exc:
             assert run is not None
@@ -142,6 +172,8 @@ class Segmenter:
                 exc = storage_error(Path(exc.filename or folder), exc)
             log.error("%s: %s", folder, exc)
             if run is not None:
+                if not isinstance(exc, AcquisitionBusy):  # for `segmenter ls`
+                    run.store.record_failure(str(exc))
                 return run._summary("failed", message=str(exc))
             seconds = round(time.monotonic() - started, 3)
             return AcquisitionSummary(str(folder), "failed", message=str(exc), seconds=seconds)

@@ -9,7 +9,6 @@ are refused, so the service only ever touches its data root.
 from __future__ import annotations
 
 import json
-import math
 import re
 from dataclasses import dataclass, fields, replace
 from enum import StrEnum
@@ -17,12 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from segmenter.errors import ConfigError
+from segmenter.service.values import bool_value, number_value, process_id_value, workers_value
 from segmenter.settings import RunSettings
 
 MAX_PAYLOAD = 256 * 1024
 MAX_PATHS = 100
-MAX_WORKERS = 64
-MAX_MIN_ESD = 100_000.0
 _ID_RE = re.compile(r"[A-Za-z0-9_.:\-]{1,64}", re.ASCII)
 
 
@@ -40,6 +38,7 @@ class Scope(StrEnum):
     CURRENT = "current"  # stop this item, go on with the queue (the dashboard's stop)
     QUEUE = "queue"  # let this item finish, then pause the queue
     ALL = "all"  # stop this item and drop the queue
+    LIVE = "live"  # stop the live acquisitions (committed frames kept); the queue goes on
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,10 +53,13 @@ class SettingsPatch:
     workers: int | None = None
     min_esd_um: float | None = None
     remove_previous_mask: bool | None = None
+    live: bool | None = None  # the service's: follow the imager (update_config only)
 
     def apply(self, base: RunSettings) -> RunSettings:
         changes: dict[str, Any] = {
-            f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if getattr(self, f.name) is not None and f.name != "live"
         }
         if changes.get("process_id") == "":
             changes["process_id"] = None
@@ -161,53 +163,6 @@ def parse_id(value: Any, field: str = "id") -> str | None:
     return text
 
 
-def _bool(value: Any, field: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
-    raise ConfigError(f"{field}: must be true or false, got {type(value).__name__}")
-
-
-def _number(value: Any, field: str) -> float | None:
-    """A number or a numeric string; an empty string means the default (None)."""
-    if isinstance(value, str):
-        if not value.strip():
-            return None
-        try:
-            number = float(value)
-        except ValueError as exc:
-            raise ConfigError(f"{field}: {value[:40]!r} is not a number") from exc
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        number = float(value)
-    else:
-        raise ConfigError(f"{field}: must be a number, got {type(value).__name__}")
-    if not math.isfinite(number) or not 0 <= number <= MAX_MIN_ESD:
-        raise ConfigError(f"{field}: must be a number between 0 and {MAX_MIN_ESD:g}")
-    return number
-
-
-def _workers(value: Any, field: str) -> int:
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(f"{field}: must be a whole number")
-    if not 1 <= value <= MAX_WORKERS:
-        raise ConfigError(f"{field}: must be between 1 and {MAX_WORKERS}")
-    return value
-
-
-def _process_id(value: Any, field: str) -> str:
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise ConfigError(f"{field}: must be a string or a whole number")
-    text = str(value).strip()
-    if len(text) > 64 or any(c in text for c in "\t\r\n/\\\0"):
-        raise ConfigError(f"{field}: at most 64 characters, no tabs, newlines or slashes")
-    return text
-
-
 def parse_settings(value: Any, field: str = "settings") -> SettingsPatch:
     """The `settings` object of a command (missing or null: all defaults)."""
     if value is None:
@@ -215,15 +170,15 @@ def parse_settings(value: Any, field: str = "settings") -> SettingsPatch:
     if not isinstance(value, dict):
         raise ConfigError(f"{field}: must be a JSON object, not {type(value).__name__}")
     out: dict[str, Any] = {}
-    for key in ("force", "recursive", "ecotaxa", "keep", "remove_previous_mask"):
+    for key in ("force", "recursive", "ecotaxa", "keep", "remove_previous_mask", "live"):
         if value.get(key) is not None:
-            out[key] = _bool(value[key], f"{field}.{key}")
+            out[key] = bool_value(value[key], f"{field}.{key}")
     if value.get("process_id") is not None:
-        out["process_id"] = _process_id(value["process_id"], f"{field}.process_id")
+        out["process_id"] = process_id_value(value["process_id"], f"{field}.process_id")
     if value.get("worker_count") is not None:
-        out["workers"] = _workers(value["worker_count"], f"{field}.worker_count")
+        out["workers"] = workers_value(value["worker_count"], f"{field}.worker_count")
     if value.get("process_min_ESD") is not None:
-        out["min_esd_um"] = _number(value["process_min_ESD"], f"{field}.process_min_ESD")
+        out["min_esd_um"] = number_value(value["process_min_ESD"], f"{field}.process_min_ESD")
     return SettingsPatch(**out)
 
 
@@ -290,12 +245,12 @@ def parse_command(payload: bytes, data_root: Path | None = None) -> Command:
         paths = parse_paths(data.get("path"), data_root)
         settings = parse_settings(data.get("settings"))
         legacy = action is Action.SEGMENT
-        start = legacy or _bool(data.get("start_queue", False), "start_queue")
+        start = legacy or bool_value(data.get("start_queue", False), "start_queue")
         return Segment(cid, paths, settings, start, legacy)
     if action is Action.STOP:
         scope = data.get("scope", Scope.CURRENT.value)
         if not isinstance(scope, str) or scope not in {s.value for s in Scope}:
-            raise ConfigError("scope: must be one of current, queue, all")
+            raise ConfigError(f"scope: must be one of {', '.join(s.value for s in Scope)}")
         return Stop(cid, Scope(scope), legacy="scope" not in data)
     if action is Action.DEQUEUE:
         item = parse_id(data.get("item", data.get("id")), "item")

@@ -29,6 +29,8 @@ from segmenter.service.commands import (
     peek_action,
 )
 from segmenter.service.legacy import LegacyStream
+from segmenter.service.live import LiveFollower
+from segmenter.service.live_run import LiveRunning
 from segmenter.service.progress import Publisher
 from segmenter.service.queue import JobQueue, QueueItem
 from segmenter.service.runner import Running
@@ -58,6 +60,8 @@ class CommandHandlers:
     legacy: LegacyStream
     lock: threading.Condition
     _running: Running | None
+    _live: LiveRunning | None
+    live: LiveFollower
 
     def _changed(self) -> None:
         raise NotImplementedError
@@ -103,6 +107,8 @@ class CommandHandlers:
                 self._reply(command.id, action, Info.CONFIG_REFUSED, ok=False)
                 return
             self.defaults = command.settings.apply(self.defaults)
+            if command.settings.live is not None:
+                self.live.enabled = command.settings.live
             self._status(Info.CONFIG_UPDATED)
             self._reply(command.id, action, "defaults updated")
 
@@ -125,6 +131,9 @@ class CommandHandlers:
             self._legacy_stop(command)
             return
         action = command.action.value
+        if command.scope is Scope.LIVE:
+            self._stop_live_work(command)
+            return
         if command.scope is Scope.QUEUE:
             self.queue.paused = True
             self._reply(command.id, action, "queue paused: the current item goes on")
@@ -140,6 +149,20 @@ class CommandHandlers:
         self._request_stop(self._running)
         item_id = self._running.item.id
         self._reply(command.id, action, f"stopping {item_id}", item_id)
+
+    def _stop_live_work(self, command: Stop) -> None:
+        """Stop the live acquisition and drop those waiting; what was committed stays
+        (a batch `segment` of the folder later resumes from it)."""
+        dropped = self.live.stop_waiting()
+        names = [str(s.folder) for s in dropped]
+        if self._live is not None:
+            self._stop_live(self._live)
+            names.insert(0, str(self._live.source.folder))
+        text = f"stopping live {', '.join(names)}" if names else "no live acquisition"
+        self._reply(command.id, command.action.value, text)
+
+    def _stop_live(self, running: LiveRunning) -> None:
+        raise NotImplementedError
 
     def _legacy_stop(self, command: Stop) -> None:
         """The dashboard's stop: it is about its own oldest open unit, never about work

@@ -30,6 +30,7 @@ class Unit:
     item: str | None  # None: a command refused before it became a queue item
     terminal: str | None = None  # set once the unit has ended
     stopping: bool = False  # a stop reached it: its Interrupted answers that stop
+    started: bool = False  # its Started is out (said once, even if it runs twice)
 
 
 class LegacyStream:
@@ -57,10 +58,13 @@ class LegacyStream:
         self._units.append(Unit(None, text))
         self._flush()
 
-    def say(self, item_id: str, text: str) -> None:
-        """A non-terminal status (`Started`) of the unit `item_id`, if it is one."""
-        if self.owns(item_id):
-            self._publish(text)
+    def start(self, item_id: str) -> None:
+        """Unit `item_id` began running: `Started`, once (an item that gave way to a
+        live acquisition and runs again is not started again)."""
+        unit = self._unit(item_id)
+        if unit is not None and unit.terminal is None and not unit.started:
+            unit.started = True
+            self._publish(Status.STARTED)
 
     def first_open(self) -> str | None:
         """The oldest unit that has not ended (what a legacy stop is about)."""

@@ -26,6 +26,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from segmenter.errors import ConfigError
+from segmenter.live.imager import TOPIC as IMAGER_TOPIC
 from segmenter.service.outbox import Outbox, Outgoing
 from segmenter.service.status import (
     COMMAND_TOPIC,
@@ -112,7 +113,7 @@ class MqttTransport:
         on_command: Callable[[bytes], None] | None = None,
         on_connected: Callable[[bool], None] | None = None,
         will: bool = True,
-        subscriptions: tuple[str, ...] = ("segmenter/#",),
+        subscriptions: tuple[str, ...] = ("segmenter/#", IMAGER_TOPIC),
         on_message: Callable[[str, bytes, bool], None] | None = None,
     ) -> None:
         self.settings = settings

@@ -180,6 +180,16 @@ class JobQueue:
             self.current = None
         self.history.append(item)  # with `resume` set, load() puts it back in front
 
+    def requeue(self, item: QueueItem) -> None:
+        """The running item gave way (to a live acquisition): first again, to resume
+        from its journal; its counts start over (the acquisitions done are skipped)."""
+        if self.current is item:
+            self.current = None
+        item.state, item.started, item.message = ItemState.PENDING, None, None
+        item.acquisitions_done = item.frames_done = item.objects = item.failed_frames = 0
+        item.archives = []
+        self.pending.insert(0, item)
+
     def cancel(self, item_id: str, why: str) -> QueueItem | None:
         """Take pending item `item_id` out of the queue, interrupted; None if not pending."""
         for item in self.pending:

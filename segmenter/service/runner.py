@@ -19,6 +19,7 @@ from segmenter.engine import AcquisitionSummary, Progress, Segmenter
 from segmenter.errors import SegmenterError
 from segmenter.service.progress import AcquisitionProgress, Publisher
 from segmenter.service.queue import ItemState, QueueItem
+from segmenter.service.summary import publish_summaries
 from segmenter.settings import RunSettings
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ class Running:
     item: QueueItem
     legacy: bool = False  # a unit of the legacy stream: its statuses go on status/segmenter
     stops: int = 0  # stop requests that reached this item
+    preempted: bool = False  # it gives way to a live acquisition (and runs again after)
     in_engine: bool = False  # inside Segmenter.run: a stop must reach the engine
     tracker: AcquisitionProgress | None = None
     frames_base: int = 0  # frames and objects of the acquisitions that have finished
@@ -78,6 +80,7 @@ class ItemRunner:
                 if result is None:
                     break
                 summaries.extend(result)
+                publish_summaries(self.publisher, result, self.data_root, item.id)
                 self._account(running, result)
                 if not result or any(s.status == "interrupted" for s in result):
                     break  # a failed acquisition does not keep the others from running
@@ -100,7 +103,7 @@ class ItemRunner:
     ) -> list[AcquisitionSummary] | None:
         item = running.item
         with self.lock:
-            if running.stops:
+            if running.stops or running.preempted:
                 return None
             running.in_engine = True
         if settings.force and str(folder.resolve()) in item.begun:
@@ -129,7 +132,7 @@ class ItemRunner:
                 settings,
                 self.data_root,
                 on_progress,
-                stop_requested=lambda: running.stops > 0,
+                stop_requested=lambda: running.stops > 0 or running.preempted,
             )
         finally:
             self.engine.wait_idle()

@@ -20,10 +20,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from segmenter.engine import Segmenter
+from segmenter.live.imager import TOPIC as IMAGER_TOPIC
+from segmenter.live.watch import FolderWatcher
 from segmenter.service.commands import MAX_PAYLOAD
 from segmenter.service.handlers import CommandHandlers
 from segmenter.service.inbox import Inbox
 from segmenter.service.legacy import LegacyStream
+from segmenter.service.live import LIVE_TOPIC, FinderFactory, LiveFollower
+from segmenter.service.live_run import Beating, LiveRunning, LiveWork
+from segmenter.service.mqtt import MqttTransport
 from segmenter.service.progress import Publisher
 from segmenter.service.queue import ItemState, JobQueue
 from segmenter.service.runner import ItemRunner, Outcome, Running
@@ -51,17 +56,31 @@ class Received:
 
 
 @dataclass(frozen=True, slots=True)
+class FromImager:
+    """A payload the imager published on status/imager."""
+
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class Connected:
     """The transport (re)connected; `first` the first time since start."""
 
     first: bool
 
 
-class Service(CommandHandlers):
+class Service(LiveWork, CommandHandlers):
     """The segmenter service: owns the queue and its threads, not the transport."""
 
     def __init__(
-        self, data_root: Path, engine: Segmenter, publisher: Publisher, defaults: RunSettings
+        self,
+        data_root: Path,
+        engine: Segmenter,
+        publisher: Publisher,
+        defaults: RunSettings,
+        live: bool = True,
+        idle_timeout: float = 60.0,
+        make_finder: FinderFactory | None = None,
     ) -> None:
         self.data_root = data_root.resolve()
         self.engine, self.publisher, self.defaults = engine, publisher, defaults
@@ -69,6 +88,12 @@ class Service(CommandHandlers):
         self.legacy = LegacyStream(self._status)
         self.lock = threading.Condition()
         self._running: Running | None = None
+        self._live: LiveRunning | None = None
+        finder = make_finder or _folder_watcher
+        self.live = LiveFollower(
+            self.data_root, lambda folder: Beating(finder(folder), self._beat), idle_timeout
+        )
+        self.live.enabled = live
         self._closing = False
         self._abandoned = False  # shutdown gave up waiting: the saved queue stays as it is
         self._connected = threading.Event()
@@ -78,7 +103,7 @@ class Service(CommandHandlers):
             engine, self.data_root, publisher, self.lock, self._changed, self._beat
         )
         self._thread = threading.Thread(target=self._loop, name="segmenter-worker", daemon=True)
-        self.inbox: Inbox[Received | Connected] = Inbox()
+        self.inbox: Inbox[Received | FromImager | Connected] = Inbox()
         self._actor = threading.Thread(target=self._act, name="segmenter-commands", daemon=True)
 
     # -- life cycle ------------------------------------------------------------------
@@ -89,6 +114,9 @@ class Service(CommandHandlers):
         for item in self.queue.load():
             log.info("item %s resumes (%s)", item.id, ", ".join(item.paths))
         self.queue.save()
+        if self.live.enabled:
+            for folder in self.live.load():
+                log.info("live: %s resumes from its journal", folder)
         self._thread.start()
         self._actor.start()
 
@@ -113,6 +141,8 @@ class Service(CommandHandlers):
             self._closing = True
             if self._running is not None:
                 self._request_stop(self._running)
+            if self._live is not None:
+                self._stop_live(self._live)
             self.lock.notify_all()
         self._connected.set()
         ended = self.join(timeout)
@@ -142,6 +172,20 @@ class Service(CommandHandlers):
         if not self.inbox.put(Received(payload), len(payload)):
             log.warning("the service is closing: a command was not handled")
 
+    def message(self, topic: str, payload: bytes, retained: bool) -> None:
+        """Any message the transport got: the imager's (retained ones are old news) are
+        followed; the commands come through `receive`."""
+        if topic != IMAGER_TOPIC or retained:
+            return
+        if not self.inbox.put(FromImager(payload[:MAX_PAYLOAD]), len(payload)):
+            log.warning("the service is closing: an imager message was not handled")
+
+    def attach(self, transport: MqttTransport) -> None:
+        """Take commands, connects and the imager's messages from `transport`."""
+        transport.on_command = self.receive
+        transport.on_connected = self.connected
+        transport.on_message = self.message
+
     def connected(self, first: bool) -> None:
         self.inbox.put(Connected(first), 0)
 
@@ -153,6 +197,8 @@ class Service(CommandHandlers):
             try:
                 if isinstance(message, Received):
                     self.handle_payload(message.payload)
+                elif isinstance(message, FromImager):
+                    self._on_imager(message.payload)
                 else:
                     self._on_connected(message.first)
             except Exception:  # the service loop reports and carries on
@@ -169,6 +215,9 @@ class Service(CommandHandlers):
             tracker = self._running.tracker if self._running else None
             last = tracker.last if tracker and tracker.last else self._last_progress
             self.publisher.publish(PROGRESS_TOPIC, encode(last), retain=True)
+            if self._live is not None:
+                live = self._live.status.last
+                self.publisher.publish(LIVE_TOPIC, encode(live), qos=1, retain=True)
             self._connected.set()
 
     # -- worker thread ---------------------------------------------------------------
@@ -180,16 +229,23 @@ class Service(CommandHandlers):
         while True:
             with self.lock:
                 self.heartbeat.rest(WORKER)
-                while not self._closing and not self.queue.runnable():
+                while not self._closing and not self.live.take() and not self.queue.runnable():
                     self.lock.wait()
                 if self._closing:
                     return
                 self._beat()
-                item = self.queue.take_next()
-                assert item is not None
-                running = self._running = Running(item, legacy=self.legacy.owns(item.id))
-                self._changed()
-                self.legacy.say(item.id, Status.STARTED)
+                source = self.live.take()  # live frames first
+                if source is not None:
+                    self._live = self._live_running(source)
+                else:
+                    item = self.queue.take_next()
+                    assert item is not None
+                    running = self._running = Running(item, legacy=self.legacy.owns(item.id))
+                    self._changed()
+                    self.legacy.start(item.id)
+            if source is not None:
+                self._run_live()
+                continue
             outcome = self._runner.run(running)
             with self.lock:
                 self._finish(running, outcome)
@@ -198,6 +254,12 @@ class Service(CommandHandlers):
         if self._abandoned:
             return
         item = running.item
+        gave_way = running.preempted and not running.stops and not self._closing
+        if outcome.state is ItemState.INTERRUPTED and gave_way:
+            self.queue.requeue(item)  # it gave way to a live acquisition: resumed after it
+            self._running = None
+            self._changed()
+            return
         if outcome.state is ItemState.INTERRUPTED:
             item.resume = self._closing  # a shutdown, not a user: run it again at start
         self.queue.finish(item, outcome.state, outcome.message)
@@ -231,3 +293,7 @@ class Service(CommandHandlers):
         running = self._running.item.id if self._running else None
         message = QueueMessage(self.queue.paused, running, self.queue.snapshot_items())
         self.publisher.publish(QUEUE_TOPIC, encode(message), retain=True)
+
+
+def _folder_watcher(folder: Path) -> FolderWatcher:
+    return FolderWatcher(folder)

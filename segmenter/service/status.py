@@ -18,6 +18,7 @@ from typing import Any
 STATUS_TOPIC = "status/segmenter"
 QUEUE_TOPIC = "status/segmenter/queue"
 PROGRESS_TOPIC = "status/segmenter/progress"
+SUMMARY_TOPIC = "status/segmenter/summary"  # retained: the last acquisition's report figures
 REPLY_TOPIC = "status/segmenter/reply"
 OBJECT_TOPIC = "status/segmenter/object_id"
 METRIC_TOPIC = "status/segmenter/metric"

@@ -123,3 +123,25 @@ def test_a_failing_acquisition_shows_the_red_alert_and_the_queue_goes_on(
     errors = [x for x in d["details"] if x["state"] == "error"]
     assert len(errors) == 1 and "exception" in errors[0]["input_status"].lower()
     assert "done" not in errors[0]["input_status"].lower()
+
+
+def test_a_live_acquisition_leaves_the_dashboards_item_alone(
+    session: StartSession, acq_cache: Callable[..., Path], data_root: Path
+) -> None:
+    """The imager starts while the dashboard's item runs: the item gives way to the live
+    frames and resumes; the dashboard sees its item done once, with only its own frames."""
+    a = acquisition(acq_cache, data_root, 12, 38)
+    live_src = acq_cache(10, 640, 480, 39)
+    s = session("D")
+    assert s.h("enqueue", a) == 0, s.last_output
+    s.wait(lambda st: (st["templates"]["details"].get("index") or 0) >= 1, 60, "A's first frame")
+    play = [sys.executable, "-m", "segmenter", "replay", str(live_src), str(data_root)]
+    play += ["--as", "2026-06-02/S_live/A_live", "--rate", "10", "--broker", s.broker.address]
+    imager = subprocess.run(play, cwd=REPO, capture_output=True, timeout=120)
+    assert imager.returncode == 0, imager.stderr.decode()
+    assert s.h("wait-idle", "--results", 1, "--timeout", 120, "--settle", 3) == 0, s.summary()
+    d = s.digest()
+    assert results(d) == ["done"], s.summary()
+    assert {total for _, total in frames_shown(d)} == {12}, "the live frames were shown"
+    assert d["statuses"].count("Done") == 1 and d["statuses"].count("Started") == 1
+    assert (data_root / "img" / "2026-06-02" / "S_live" / "A_live" / "done.txt").exists()

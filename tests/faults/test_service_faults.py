@@ -28,8 +28,7 @@ def test_broker_down_at_start_then_up(broker: Broker, data_root: Path, copy_acq:
     engine = Segmenter(1)
     transport = MqttTransport(broker.settings, f"svc-{time.time_ns()}")
     service = Service(data_root, engine, transport, RunSettings(workers=1))
-    transport.on_command = service.receive
-    transport.on_connected = service.connected
+    service.attach(transport)
     service.start()
     transport.start()
     try:

@@ -78,8 +78,8 @@ def harness(broker: Broker, data_root: Path) -> Iterator[Callable[..., Harness]]
     process pool, as in production); it is shut down after the test."""
     started: list[Harness] = []
 
-    def start(delay: float = 0.0, workers: int = 1) -> Harness:
-        h = Harness(broker, data_root, delay, workers)
+    def start(delay: float = 0.0, workers: int = 1, idle_timeout: float = 60.0) -> Harness:
+        h = Harness(broker, data_root, delay, workers, idle_timeout)
         started.append(h)
         return h
 

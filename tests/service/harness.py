@@ -124,17 +124,25 @@ class Received:
     data: Any
     retained: bool
     at: float = field(default_factory=time.monotonic)
+    raw: bytes = b""  # the payload as it came
 
 
 class Recorder:
-    """Subscribes to status/segmenter/# and keeps every message; also sends commands."""
+    """Subscribes to `topic` (status/segmenter/#) and keeps every message; also sends
+    commands. `on_message` sees each message on arrival, in paho's thread."""
 
-    def __init__(self, broker: Broker) -> None:
+    def __init__(
+        self,
+        broker: Broker,
+        topic: str = "status/segmenter/#",
+        on_message: Callable[[Received], None] | None = None,
+    ) -> None:
         self.messages: list[Received] = []
+        self._hook = on_message
         self._cond = threading.Condition()
         self._subscribed = threading.Event()
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"rec-{time.time_ns()}")
-        client.on_connect = lambda c, *_: c.subscribe("status/segmenter/#", qos=1)
+        client.on_connect = lambda c, *_: c.subscribe(topic, qos=1)
         client.on_subscribe = lambda *_: self._subscribed.set()
         client.on_message = self._on_message
         client.reconnect_delay_set(1, 2)
@@ -144,8 +152,12 @@ class Recorder:
         assert self._subscribed.wait(10), "the recorder could not subscribe"
 
     def _on_message(self, _c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        payload = bytes(msg.payload)
+        received = Received(msg.topic, json.loads(payload), bool(msg.retain), raw=payload)
+        if self._hook is not None:
+            self._hook(received)
         with self._cond:
-            self.messages.append(Received(msg.topic, json.loads(msg.payload), bool(msg.retain)))
+            self.messages.append(received)
             self._cond.notify_all()
 
     def send(self, command: dict[str, Any] | bytes) -> None:
@@ -245,15 +257,21 @@ class Harness:
     """The service in this process, connected to a test broker."""
 
     def __init__(
-        self, broker: Broker, data_root: Path, delay: float = 0.0, workers: int = 1
+        self,
+        broker: Broker,
+        data_root: Path,
+        delay: float = 0.0,
+        workers: int = 1,
+        idle_timeout: float = 60.0,
     ) -> None:
         self.engine = SlowSegmenter(workers)  # 1: in this process; 2: a real process pool
         self.engine.delay = delay
         self.transport = MqttTransport(broker.settings, f"svc-{time.time_ns()}")
         defaults = RunSettings(workers=workers)
-        self.service = Service(data_root, self.engine, self.transport, defaults)
-        self.transport.on_command = self.service.receive
-        self.transport.on_connected = self.service.connected
+        self.service = Service(
+            data_root, self.engine, self.transport, defaults, idle_timeout=idle_timeout
+        )
+        self.service.attach(self.transport)
         self.service.start()
         self.transport.start()
         assert self.transport.subscribed.wait(10)

@@ -192,8 +192,9 @@ def test_terminals_keep_the_order_of_the_commands() -> None:
     stream = LegacyStream(said.append, lambda: now[0])
     for item in ("a", "b", "c"):
         stream.add(item)
-    stream.say("a", "Started")
-    stream.say("x", "Started")  # not a unit: says nothing
+    stream.start("a")
+    stream.start("a")  # an item that gave way to a live acquisition runs again: said once
+    stream.start("x")  # not a unit: says nothing
     stream.end("b", "Interrupted")
     assert said == ["Started"]
     stream.stopping("a")

@@ -1,0 +1,58 @@
+"""The quick-look report of an acquisition (streamer.report): at the end of each run
+(`after_run`, unless `RunSettings.report` is off) and from `segmenter report`."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from segmenter.acquisition import Acquisition
+from segmenter.errors import AcquisitionError, SegmenterError
+from segmenter.settings import RunSettings
+from streamer.journal import FrameStore
+from streamer.report import Report, write_report
+
+if TYPE_CHECKING:  # the engine calls after_run: no import of it at run time
+    from segmenter.engine.run import AcquisitionSummary
+
+log = logging.getLogger(__name__)
+
+
+def report(acq: Acquisition, seconds: float | None = None) -> Report:
+    """Write the report from the committed frames. `seconds` (the segmentation's): when
+    not given, the previous summary's figure is kept (None if there is none)."""
+    store = FrameStore(acq.layout.objects_dir)
+    if store.manifest() is None or next(store.read_frames(), None) is None:
+        raise AcquisitionError(f"{acq.path} has no committed frames: run segmenter segment")
+    if seconds is None:
+        seconds = _previous_seconds(acq.layout.report_file("summary", ".json"))
+    return write_report(
+        store, acq.layout, acq.metadata, acq.pixel_size_um, len(acq.frames), seconds
+    )
+
+
+def _previous_seconds(path: Path) -> float | None:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8")).get("seconds")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return float(value) if isinstance(value, int | float) else None
+
+
+def after_run(
+    acq: Acquisition, settings: RunSettings, summary: AcquisitionSummary
+) -> AcquisitionSummary:
+    """The engine's hook once an acquisition is archived: the report, unless turned off.
+    A report that cannot be written is logged; the archive stands."""
+    if not settings.report:
+        return summary
+    try:
+        written = report(acq, summary.seconds)
+    except (SegmenterError, OSError, ValueError) as exc:
+        log.warning("%s: report not written: %s", acq.path, exc)
+        return summary
+    log.info("%s: report %s", acq.rel, written.summary)
+    return replace(summary, report=str(written.summary))

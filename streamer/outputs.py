@@ -1,0 +1,32 @@
+"""An acquisition's EcoTaxa outputs from its committed frames: the TSV in its objects
+folder and the zip in export/ecotaxa/. Shared by the end of a run and `segmenter export`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamer import ecotaxa
+from streamer.errors import storage_error
+from streamer.journal import FrameStore
+from streamer.layout import Layout
+
+
+def write_tsv_and_archive(
+    store: FrameStore,
+    layout: Layout,
+    cells: ecotaxa.AcquisitionCells,
+    frames: int,
+    archive: bool = True,
+) -> Path | None:
+    """From the objects of the first `frames` committed frames: remove crops no frame
+    names, write the TSV, then (with `archive`) the zip. Returns the zip's path."""
+    store.remove_stale_crops(o.img_file_name for o in store.objects(frames))
+    ecotaxa.write_tsv(layout.tsv, cells, store.objects(frames))
+    if not archive:
+        return None
+    try:
+        layout.archive.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise storage_error(layout.archive.parent, exc) from exc
+    ecotaxa.write_archive(layout.archive, layout.tsv, layout.objects_dir, store.objects(frames))
+    return layout.archive

@@ -1,0 +1,107 @@
+"""The quick-look report of one acquisition, written beside its archive in export/ecotaxa/:
+`mosaic_<acq_id>.jpg` (the crops, largest first, with scale bars), `size_spectrum_<acq_id>.png`
+(the NBSS and the ESD histogram; needs matplotlib) and `summary_<acq_id>.json`.
+
+nbss.py      the size spectrum and its fit (pure)
+packing.py   shelf packing of rectangles (pure)
+mosaic.py    the mosaic image (OpenCV)
+spectrum.py  the size-spectrum figure (matplotlib, optional)
+summary.py   the summary's figures (pure)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from streamer.errors import storage_error
+from streamer.files import atomic_write, remove_temporaries
+from streamer.journal import CommittedFrame, FrameStore
+from streamer.layout import Layout
+from streamer.report import mosaic, nbss, spectrum, summary
+
+log = logging.getLogger(__name__)
+
+KINDS = ("mosaic", "size_spectrum", "summary")
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    summary: Path
+    mosaic: Path
+    size_spectrum: Path | None  # None without matplotlib
+    figures: dict[str, Any]
+
+
+def _crops(
+    folder: Path, names: list[str], pixel_um: float | None
+) -> Iterator[tuple[mosaic.Image, float | None]]:
+    for name in names:
+        image = cv2.imread(str(folder / name), cv2.IMREAD_COLOR)
+        if image is None:
+            log.warning("%s: crop %s is unreadable, left out of the mosaic", folder, name)
+            continue
+        yield np.asarray(image, np.uint8), pixel_um
+
+
+def write_report(
+    store: FrameStore,
+    layout: Layout,
+    metadata: Mapping[str, object],
+    pixel_um: float | None,
+    total_frames: int,
+    seconds: float | None,
+) -> Report:
+    """Read the committed frames once and write the three files (atomically)."""
+    started = time.monotonic()
+    frames: list[CommittedFrame] = []
+    sized: list[tuple[float, str]] = []  # (area in px, crop file name)
+    for frame in store.read_frames():
+        sized += [(float(o.features["area"]), o.img_file_name) for o in frame.objects]
+        frames.append(
+            CommittedFrame(frame.index, frame.name, frame.flat_from, (), (), frame.failed)
+        )
+    unit = "um" if pixel_um is not None else "px"
+    esds = [nbss.esd_from_area(area, pixel_um) for area, _name in sized]
+    good = sum(1 for f in frames if f.failed is None)
+    volume = summary.segmented_volume_ml(metadata, total_frames, good)
+    spec = nbss.compute(esds, volume or 1.0)
+    figures = summary.figures(
+        layout.acq_id, total_frames, frames, esds, unit, metadata, spec, seconds
+    )
+
+    try:
+        layout.archive.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise storage_error(layout.archive.parent, exc) from exc
+    for kind in KINDS:  # what a killed report left
+        remove_temporaries(layout.archive.parent, f".{kind}_{layout.file_id}.")
+    largest = [name for _area, name in sorted(sized, key=lambda s: -s[0])]
+    picture = mosaic.render(_crops(store.objects_dir, largest, pixel_um), layout.acq_id, len(sized))
+    mosaic_path = layout.report_file("mosaic", ".jpg")
+    atomic_write(mosaic_path, mosaic.encode_jpeg(picture.image))
+    figures["mosaic_objects"] = picture.shown
+
+    spectrum_path: Path | None = layout.report_file("size_spectrum", ".png")
+    if spectrum.have_matplotlib():
+        assert spectrum_path is not None
+        per = "mL" if volume else "acquisition"
+        png = spectrum.render_png(spec, esds, unit, per, f"{layout.acq_id}: {len(esds)} objects")
+        atomic_write(spectrum_path, png)
+    else:
+        log.warning("%s", spectrum.MISSING)
+        figures["notes"].append(spectrum.MISSING)
+        spectrum_path = None
+    figures["report_seconds"] = round(time.monotonic() - started, 3)
+    summary_path = layout.report_file("summary", ".json")
+    text = json.dumps(figures, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    atomic_write(summary_path, text.encode("utf-8"))
+    return Report(summary_path, mosaic_path, spectrum_path, figures)

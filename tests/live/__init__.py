@@ -1,0 +1,1 @@
+"""Live segmentation: the folder watcher and the replay tool."""
