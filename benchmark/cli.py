@@ -24,6 +24,7 @@ short to a long acquisition, stop latency, and (with --broker) MQTT end to end.
   python -m benchmark --json bench.json           the full run (several minutes)
   python -m benchmark --acquisition DATA/img/2026-03-10/S_12/A_1 --workers 4
   python -m benchmark live --rates 1 3            live segmentation of a replayed imager
+  python -m benchmark.cluster                     Dask LocalCluster of 2 against the pool of 2
 
 Without --acquisition it synthesises acquisitions (default 4056x3040, 6 and 30 objects
 per frame). Everything it writes goes to a temporary work folder, removed at the end.

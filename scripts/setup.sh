@@ -6,17 +6,18 @@
 #                     installs nodejs, npm and Node-RED into its home and saves the upstream
 #                     dashboard flows there, taken from DASHBOARD_GIT / PLANKTOSCOPE_GIT or
 #                     FLOWS_D / FLOWS_F when set (see its README); later runs need none
-#   --for-tests       all of the above, plus openssl and systemd-analyze: what the test
-#                     suite needs so that nothing skips (under CI=true a skip fails)
+#   --for-tests       all of the above, plus openssl and systemd-analyze and the project's
+#                     [cluster] extra (Dask): what the test suite needs so that nothing
+#                     skips (under CI=true a skip fails)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-broker=0 dashboard=0 tools=0
+broker=0 dashboard=0 tools=0 extras=dev,report
 for arg in "$@"; do
   case $arg in
     --with-broker) broker=1 ;;
     --with-dashboard) dashboard=1 ;;
-    --for-tests) broker=1 dashboard=1 tools=1 ;;
+    --for-tests) broker=1 dashboard=1 tools=1 extras=dev,report,cluster ;;
     *) echo "usage: scripts/setup.sh [--with-broker] [--with-dashboard] [--for-tests]" >&2; exit 2 ;;
   esac
 done
@@ -50,11 +51,12 @@ stamp=.venv/.installed
 if [[ ! -x .venv/bin/python ]]; then
   python3 -m venv .venv
 fi
-if [[ ! -f $stamp || pyproject.toml -nt $stamp ]]; then
-  echo "setup: installing the project into .venv" >&2
+# the stamp holds the extras installed: --for-tests after a plain set-up adds Dask
+if [[ ! -f $stamp || pyproject.toml -nt $stamp || $(cat "$stamp") != *"$extras"* ]]; then
+  echo "setup: installing the project into .venv ([$extras])" >&2
   .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-  .venv/bin/python -m pip install -q -e '.[dev,report]'
-  touch "$stamp"
+  .venv/bin/python -m pip install -q -e ".[$extras]"
+  echo "$extras" >"$stamp"
 fi
 
 if ((dashboard)); then

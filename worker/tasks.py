@@ -41,7 +41,7 @@ class StopFlag(Protocol):
 _attached = Attachments()
 _stop: StopFlag | None = None
 _faults: str | None = None  # see init_worker
-_buffer: U8 | None = None  # the frame being segmented, reused (see _load)
+_local = threading.local()  # per thread: the frame being segmented, reused (see _load)
 
 
 def init_worker(
@@ -60,7 +60,7 @@ def init_worker(
     worker the first time it reaches NAME (MARKER is a file it creates first);
     `killalways:NAME` at every attempt; `killflat:NAME:MARKER` the first time it decodes
     NAME for a flat field; `killmedian:median:MARKER` the first time it computes median
-    strips.
+    strips; `raiseonce:NAME:MARKER` raises the first time it reaches NAME.
     """
     global _stop, _faults
     _stop = stop
@@ -97,6 +97,9 @@ def _inject_fault(name: str, stage: str = "frame") -> None:
         if kind == "killalways" and stage == "frame":
             os.kill(os.getpid(), signal.SIGKILL)
         first = marker and not os.path.exists(marker)
+        if kind == "raiseonce" and stage == "frame" and first:
+            Path(marker).touch()
+            raise RuntimeError(f"injected fault at {name} (once)")
         killing = (("kill", "frame"), ("killflat", "flat"), ("killmedian", "median"))
         if first and (kind, stage) in killing:
             Path(marker).touch()
@@ -151,12 +154,13 @@ def unpack_mask(data: bytes, shape: tuple[int, int]) -> U8:
 
 
 def _load(ref: FrameRef, flat_idx: npt.NDArray[np.uint16]) -> U8:
-    """Decode a frame into this worker's reused buffer (a new 37 MB array per frame costs
-    thousands of page faults). The frame is consumed before the next one is loaded."""
-    global _buffer
-    if _buffer is None or _buffer.shape != flat_idx.shape:
-        _buffer = np.empty(flat_idx.shape, np.uint8)
-    frame = read_frame(Path(ref.path), _buffer)
+    """Decode a frame into this thread's reused buffer (a new 37 MB array per frame costs
+    thousands of page faults; a Dask worker may run several tasks at once, one per
+    thread). The frame is consumed before the next one is loaded."""
+    buffer: U8 | None = getattr(_local, "buffer", None)
+    if buffer is None or buffer.shape != flat_idx.shape:
+        buffer = _local.buffer = np.empty(flat_idx.shape, np.uint8)
+    frame = read_frame(Path(ref.path), buffer)
     if frame.shape != flat_idx.shape:
         h, w = flat_idx.shape[:2]
         got = f"{frame.shape[1]}x{frame.shape[0]}"
@@ -164,20 +168,19 @@ def _load(ref: FrameRef, flat_idx: npt.NDArray[np.uint16]) -> U8:
     return frame
 
 
-def _previous_mask(task: ChunkTask, shape: tuple[int, int]) -> U8 | None:
+def _previous_mask(task: ChunkTask, shape: tuple[int, int], flat_idx: Any) -> U8 | None:
     prev = task.previous
     if prev is None or not task.params.remove_previous_mask:
         return None
     if prev.packed is not None:
         return unpack_mask(prev.packed, shape)
-    if prev.frame is None or prev.flat is None:
+    if prev.frame is None or flat_idx is None:
         return None
-    flat_idx = _attached.get(prev.flat)
     try:
-        frame = _load(prev.frame, flat_idx)  # type: ignore[arg-type]
+        frame = _load(prev.frame, flat_idx)
     except FrameError:
         return None  # the previous frame failed: nothing to remove
-    return frame_threshold(frame, flat_idx, task.params)  # type: ignore[arg-type]
+    return frame_threshold(frame, flat_idx, task.params)
 
 
 def segment_one(ref: FrameRef, flat_idx: Any, task: ChunkTask, previous: U8 | None) -> Any:
@@ -201,13 +204,22 @@ def segment_one(ref: FrameRef, flat_idx: Any, task: ChunkTask, previous: U8 | No
 
 
 def run_chunk(task: ChunkTask) -> list[FrameOutcome]:
-    """Segment a task's frames in order; stop early (returning what is done) on request."""
+    """Segment a task's frames in order; stop early (returning what is done) on request.
+    The flats are read from shared memory by the names the task carries."""
     prev_flat = task.previous.flat if task.previous else None
     live = {task.flat.name} | ({prev_flat.name} if prev_flat else set())
     _attached.retain(live)  # flats of earlier recalculations and the flat stack go
     flat_idx = _attached.get(task.flat)
+    prev_idx = _attached.get(prev_flat) if prev_flat is not None else None
+    return run_chunk_with(task, flat_idx, prev_idx)
+
+
+def run_chunk_with(task: ChunkTask, flat_idx: Any, prev_flat_idx: Any = None) -> list[FrameOutcome]:
+    """`run_chunk` with the flats handed over as arrays: on a Dask cluster they are the
+    flat computed there once and replicated to every worker, resolved by Dask from the
+    futures the task is submitted with (`task.flat` then names that future's key)."""
     shape = (int(flat_idx.shape[0]), int(flat_idx.shape[1]))
-    previous = _previous_mask(task, shape)
+    previous = _previous_mask(task, shape, prev_flat_idx)
     out: list[FrameOutcome] = []
     for ref in task.frames:
         if _stopping():
@@ -239,6 +251,37 @@ def decode_into(stack: SharedArray, slot: int, path: str) -> tuple[int, int]:
     if not fits:
         raise FrameError(printable_name(Path(path)), f"size {fw}x{fh} differs from {w}x{h}")
     return fw, fh
+
+
+def decode_frame(path: str, shape: tuple[int, int]) -> U8:
+    """One flat-field frame of the acquisition's (height, width), decoded: on a Dask
+    cluster the array stays on its worker until the median task takes it."""
+    _inject_fault(Path(path).name, "flat")
+    frame = read_frame(Path(path))
+    if frame.shape[:2] != shape:
+        (fh, fw), (h, w) = frame.shape[:2], shape
+        raise FrameError(printable_name(Path(path)), f"size {fw}x{fh} differs from {w}x{h}")
+    return frame
+
+
+def frame_rows(frame: U8, y0: int, y1: int) -> U8:
+    """Rows y0:y1 of a decoded frame: what one median strip needs of it."""
+    return frame[y0:y1]
+
+
+def join_rows(*strips: npt.NDArray[np.uint16]) -> npt.NDArray[np.uint16]:
+    return np.concatenate(strips)
+
+
+def median_flat(*frames: U8) -> npt.NDArray[np.uint16]:
+    """The flat of `frames` (whole frames or the same rows of each) as `median << 8`
+    (the upper middle for an even count), as `median_into_flat` computes it."""
+    _inject_fault("median", "median")
+    stack = np.stack(frames)
+    out = np.empty(stack.shape[1:], np.uint8)
+    median_rows(stack, out, 0, stack.shape[1])
+    del stack
+    return np.left_shift(out.astype(np.uint16), 8)
 
 
 def median_into_flat(stack: SharedArray, count: int, flat: SharedArray, y0: int, y1: int) -> None:

@@ -4,8 +4,12 @@ benchmark's): one parser for each kind of value, each failing with one clear lin
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from segmenter.errors import ConfigError
+
+if TYPE_CHECKING:
+    from segmenter.engine.cluster import ClusterSpec
 
 
 def positive_int(text: str) -> int:
@@ -64,3 +68,14 @@ def broker(text: str) -> str:
     except ConfigError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from exc
     return text
+
+
+def cluster(text: str) -> ClusterSpec:
+    """`local:N` or a Dask scheduler's address, checked (Dask itself is imported later,
+    when the run starts, so that a missing install is one line saying what to do)."""
+    from segmenter.engine.cluster import parse_cluster
+
+    try:
+        return parse_cluster(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc

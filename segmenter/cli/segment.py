@@ -15,7 +15,7 @@ from pathlib import Path
 from types import FrameType
 
 from segmenter.acquisition import resolve_data_root
-from segmenter.cli.args import non_negative_float, positive_int
+from segmenter.cli.args import cluster, non_negative_float, positive_int
 from segmenter.cli.bar import TerminalBar
 from segmenter.engine import AcquisitionSummary, Segmenter
 from segmenter.errors import SegmenterError
@@ -27,6 +27,8 @@ SEGMENT_EPILOG = """\
 examples:
   segmenter segment /home/pi/data/img/2026-03-10/sample1/acq1
   segmenter segment data/img --workers 3 --json > summary.json
+  segmenter segment data/img --cluster local:8          # 8 Dask worker processes here
+  segmenter segment /shared/data/img --cluster tcp://head:8786   # a running Dask cluster
 
 A frame that cannot be read (truncated, another size) is skipped and named in the
 summary; the rest is archived. Ctrl-C stops after the frames in progress; run the
@@ -69,6 +71,14 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
         type=positive_int,
         default=default_workers(),
         help=f"worker processes; 1 runs in this process (default: {default_workers()})",
+    )
+    p.add_argument(
+        "--cluster",
+        type=cluster,
+        metavar="ADDRESS",
+        help="run on Dask instead of --workers: tcp://HOST:8786 (a running `dask scheduler`; "
+        "the data on a filesystem the workers share, at the same path) or local:N "
+        "(N worker processes on this machine); needs pip install '.[cluster]'",
     )
     p.add_argument(
         "--force",
@@ -167,7 +177,7 @@ def cmd_segment(args: argparse.Namespace) -> int:
     settings = run_settings(args)
     bar = TerminalBar() if sys.stderr.isatty() and not args.json else None
     summaries: list[AcquisitionSummary] = []
-    with Segmenter(settings.worker_count) as seg, _stop_on_signals(seg):
+    with Segmenter(settings.worker_count, args.cluster) as seg, _stop_on_signals(seg):
         for data_root, paths in roots.items():
             summaries += seg.run(paths, settings, data_root, bar or (lambda _e: None))
             if any(s.status == "interrupted" for s in summaries):

@@ -3,6 +3,8 @@ dispatch of frames, the frame loop that commits them in order and polls for stop
 the run of one acquisition to its archive.
 
 pool.py           the process pool behind a seam (inline for one worker)
+cluster.py        a Dask cluster behind the same seam (--cluster); cluster_flat.py its
+                  flat field, cluster_worker.py its worker set-up
 shared_memory.py  blocks the parent creates and unlinks; the start-up sweep
 dispatch.py       a bounded, ordered map of frames over the pool, crash isolation
 flatfield.py      the flat-field rules (and when a live run may apply them), computed on the pool

@@ -20,18 +20,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
-import numpy.typing as npt
-
 from segmenter.engine.dispatch import OrderedDispatch
 from segmenter.engine.flatfield import (
-    compute_flat,
     next_average,
     settled_flat_window,
     should_recalculate,
 )
-from segmenter.engine.pool import WorkerPool
-from segmenter.engine.shared_memory import SharedBlock
+from segmenter.engine.pool import FlatField, WorkerPool
 from segmenter.engine.source import FrameSource
 from segmenter.errors import AcquisitionError, FrameError, Interrupted
 from streamer.journal import CommittedFrame, FrameStore
@@ -45,7 +40,7 @@ log = logging.getLogger(__name__)
 
 HEADER_BYTES = 65536  # where a frame's JPEG header (after its EXIF) is found
 CommitCallback = Callable[[CommittedFrame], None]
-FlatCallback = Callable[[int, npt.NDArray[np.generic]], None]
+FlatCallback = Callable[[int, FlatField], None]
 
 
 def frame_shape(frames: Sequence[Path]) -> tuple[int, int]:
@@ -128,7 +123,7 @@ class FrameScheduler:
         chunk = 4 if params.remove_previous_mask else 1
         self.dispatch = OrderedDispatch(pool, self.refs, len(state.committed), chunk, self._task)
         self.shape: tuple[int, int] | None = None
-        self.flat: SharedBlock | None = None  # None until the flat in effect is computed
+        self.flat: FlatField | None = None  # None until the flat in effect is computed
         self.boundary_mask: bytes | None = None  # the mask before a flat change, packed
         # A resume right at a flat change: the mask of the frame before it needs the old flat.
         self.boundary_pending = (
@@ -198,16 +193,16 @@ class FrameScheduler:
                 old.close()
             self.boundary_pending = False
         self.flat = self._flat_block(window)
-        self.on_flat(self.state.flat_from, self.flat.array)
+        self.on_flat(self.state.flat_from, self.flat)
         return True
 
-    def _flat_block(self, window: range) -> SharedBlock:
+    def _flat_block(self, window: range) -> FlatField:
         if self.shape is None:  # the size most frames known by now have
             self.shape = frame_shape([Path(r.path) for r in self.refs])
         log.debug("flat from frames %d..%d", window.start, window.stop - 1)
-        return compute_flat(self.pool, [self.refs[i] for i in window], self.shape)
+        return self.pool.compute_flat([self.refs[i] for i in window], self.shape)
 
-    def _threshold_of(self, ref: FrameRef, flat: SharedBlock) -> bytes | None:
+    def _threshold_of(self, ref: FrameRef, flat: FlatField) -> bytes | None:
         try:
             frame = read_frame(Path(ref.path))
         except FrameError:  # a frame that failed has no mask to remove

@@ -13,12 +13,16 @@ import logging
 import multiprocessing as mp
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
-from worker.tasks import init_worker
+import numpy as np
+import numpy.typing as npt
+
+from worker.shared import SharedArray
+from worker.tasks import FrameRef, init_worker
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +81,18 @@ class StopEvent:
     @property
     def raw(self) -> Any:
         return self._event
+
+
+class FlatField(Protocol):
+    """A computed flat as the frame loop holds it: `ref` goes into the tasks, `array` is
+    read by the parent (debug image, previous-frame masks), `close()` frees it."""
+
+    ref: SharedArray
+
+    @property
+    def array(self) -> npt.NDArray[np.generic]: ...
+
+    def close(self) -> None: ...
 
 
 class WorkerPool:
@@ -140,6 +156,13 @@ class WorkerPool:
         self.rebuilds += 1
         log.warning("a worker process died; starting a new pool (%d)", self.rebuilds)
         self._executor = self._create()
+
+    def compute_flat(self, frames: Sequence[FrameRef], shape: tuple[int, int]) -> FlatField:
+        """The flat of `frames` (engine.flatfield: on the pool, into shared memory); a
+        pool whose workers share no memory with this process computes it its own way."""
+        from segmenter.engine.flatfield import compute_flat  # it imports this module
+
+        return compute_flat(self, frames, shape)
 
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)

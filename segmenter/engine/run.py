@@ -16,7 +16,7 @@ import numpy as np
 from segmenter.acquisition import Acquisition
 from segmenter.engine.events import LiveState, Progress, ProgressCallback
 from segmenter.engine.frames import FrameScheduler, RunState
-from segmenter.engine.pool import WorkerPool
+from segmenter.engine.pool import FlatField, WorkerPool
 from segmenter.engine.source import BatchFrames, FrameSource
 from segmenter.errors import AcquisitionError, storage_error
 from segmenter.report import after_run
@@ -209,7 +209,7 @@ class AcquisitionRun:
                 f"{failed[0].failed}); not archived: fix the frames and run again"
             )
 
-    def _on_flat(self, flat_from: int, flat: np.ndarray) -> None:
+    def _on_flat(self, flat_from: int, flat: FlatField) -> None:
         self._emit("flat")
         if not self.settings.keep:
             return
@@ -218,7 +218,7 @@ class AcquisitionRun:
             self.layout.clean_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise storage_error(self.layout.clean_dir, exc) from exc
-        ok, data = cv2.imencode(".jpg", np.right_shift(flat, 8).astype(np.uint8))
+        ok, data = cv2.imencode(".jpg", np.right_shift(flat.array, 8).astype(np.uint8))
         if ok:
             atomic_write(self.layout.clean_dir / name, bytes(data))
 

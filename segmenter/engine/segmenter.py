@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from segmenter.acquisition import find_acquisitions, load_acquisition
 from segmenter.engine.events import Progress, ProgressCallback
@@ -26,6 +27,9 @@ from segmenter.errors import (
 )
 from segmenter.settings import RunSettings
 
+if TYPE_CHECKING:
+    from segmenter.engine.cluster import ClusterSpec
+
 log = logging.getLogger(__name__)
 
 
@@ -36,9 +40,15 @@ def _ignore(_: Progress) -> None:
 class Segmenter:
     """The engine the CLI and the service share: a pool, `run()`, `stop()`."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, cluster: ClusterSpec | None = None) -> None:
+        """`workers` processes here, or the Dask cluster `cluster` (engine.cluster)."""
         sweep_stale()
-        self.pool = WorkerPool(workers)
+        if cluster is None:
+            self.pool = WorkerPool(workers)
+        else:
+            from segmenter.engine.cluster import ClusterPool  # Dask only when asked for
+
+            self.pool = ClusterPool(cluster)
         self._idle = threading.Event()
         self._idle.set()
         self._lock = threading.Lock()  # orders stop() against the start and end of a run
@@ -118,6 +128,10 @@ class Segmenter:
         data_root: Path,
         on_progress: ProgressCallback,
     ) -> list[AcquisitionSummary]:
+        if self.pool.mode == "cluster" and len(folders) > 1:
+            from segmenter.engine.cluster_runs import run_overlapped
+
+            return run_overlapped(self, self.pool.stop, folders, settings, data_root, on_progress)
         summaries: list[AcquisitionSummary] = []
         for folder in folders:
             if self.pool.stop.is_set():
