@@ -207,10 +207,10 @@ def test_a_batch_item_gives_way_to_live_frames_and_ends_once(
 ) -> None:
     """The dashboard's item is running when the imager starts: it gives way, the live
     acquisition runs, then the item resumes; the dashboard sees one Started, one Done."""
-    batch_src = acq_cache(30, 640, 480, 42)
+    batch_src = acq_cache(20, 640, 480, 42)
     batch = data_root / batch_src.relative_to(batch_src.parents[3])
     shutil.copytree(batch_src, batch)
-    h = harness(workers=2, delay=0.4)  # 12 s or more: the imager starts meanwhile
+    h = harness(workers=2, delay=0.3)  # 6 s or more: the imager starts meanwhile
     recorder.send({"action": "segment", "path": str(batch), "id": "dash"})
     recorder.wait(
         lambda r: any(p["item"] == "dash" and p["frame"] >= 2 for p in r.on(PROGRESS)), 60
