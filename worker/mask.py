@@ -66,17 +66,20 @@ class Windows:
 
 
 def tile_max(mask: U8, tile: int) -> U8:
-    """Maximum of each `tile` x `tile` block (the last row and column may be partial)."""
+    """Maximum of each `tile` x `tile` block (the last row and column may be partial).
+
+    Rows first: the maximum over a block of whole rows is an elementwise maximum of
+    contiguous rows (vectorised), which leaves a small array for the columns."""
     h, w = mask.shape
     full_h, full_w = h // tile, w // tile
-    cols = np.empty((h, -(-w // tile)), np.uint8)
-    cols[:, :full_w] = mask[:, : full_w * tile].reshape(h, full_w, tile).max(axis=2)
-    if full_w * tile < w:
-        cols[:, -1] = mask[:, full_w * tile :].max(axis=1)
-    out = np.empty((-(-h // tile), cols.shape[1]), np.uint8)
-    out[:full_h] = cols[: full_h * tile].reshape(full_h, tile, -1).max(axis=1)
+    rows = np.empty((-(-h // tile), w), np.uint8)
+    np.max(mask[: full_h * tile].reshape(full_h, tile, w), axis=1, out=rows[:full_h])
     if full_h * tile < h:
-        out[-1] = cols[full_h * tile :].max(axis=0)
+        np.max(mask[full_h * tile :], axis=0, out=rows[-1])
+    out = np.empty((rows.shape[0], -(-w // tile)), np.uint8)
+    out[:, :full_w] = rows[:, : full_w * tile].reshape(-1, full_w, tile).max(axis=2)
+    if full_w * tile < w:
+        out[:, -1] = rows[:, full_w * tile :].max(axis=1)
     return out
 
 
