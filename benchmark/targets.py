@@ -84,7 +84,9 @@ def _dataset_targets(entry: Json) -> list[Json]:
 def targets(report: Json) -> list[Json]:
     """Every target this report has a figure for."""
     out = [t for entry in report["datasets"] for t in _dataset_targets(entry)]
-    full_size = report["settings"]["size"] == FULL_SIZE and not report["settings"]["acquisition"]
+    full_size = (
+        list(report["settings"]["size"]) == FULL_SIZE and not report["settings"]["acquisition"]
+    )
     size_lacks = [] if full_size else ["4056x3040 frames"]
     if report.get("stop"):
         out.append(_target("stop_p95_s", report["stop"]["p95_s"], "engine", []))

@@ -29,7 +29,7 @@ from benchmark.mqtt import measure_mqtt
 from benchmark.report import table
 from benchmark.run import run_benchmark
 from benchmark.settings import BenchSettings
-from benchmark.targets import per_frame_limit, recommended_workers
+from benchmark.targets import per_frame_limit, recommended_workers, targets
 from segmenter.cli import args
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -191,6 +191,9 @@ def test_targets(report: dict[str, Any]) -> None:
         in next(t for t in report["targets"] if t["name"] == "peak_pss_mb")["lacks"]
     )
     assert "not comparable: needs 4056x3040 frames" in table(report)
+    full = {**report, "settings": {**report["settings"], "size": (4056, 3040)}}
+    in_flight = next(t for t in targets(full) if t["name"] == "in_flight_vs_frame")
+    assert in_flight["comparable"] is True  # a tuple, as the settings hold it before JSON
 
 
 def test_recommended_workers(report: dict[str, Any]) -> None:
