@@ -17,17 +17,21 @@ from segmenter.cli.args import broker, frame_size, positive_int
 DESCRIPTION = """\
 Measure the segmenter on this machine, for the same frames in one run: the cv2.imread
 floor, per-stage time per frame in one process, the float64 baseline side by side,
-flat-field time, throughput for 1..N workers, peak memory of all processes from a
-short to a long acquisition, stop latency, and (with --broker) MQTT end to end.
+flat-field time, throughput for 1..N workers and the --workers to use, peak memory of
+all processes from a short to a long acquisition, stop latency, and (with --broker) MQTT
+end to end.
 
-  python -m benchmark --quick                     smoke run, under a minute on 2 cores
-  python -m benchmark --json bench.json           the full run (several minutes)
+  segmenter benchmark --quick --json quick.json   about 40 s on 2 cores
+  segmenter benchmark --json bench.json           the full run (15-20 minutes here)
+  segmenter benchmark --memory-workers 3          the full run, peak memory as on a Pi 5
   python -m benchmark --acquisition DATA/img/2026-03-10/S_12/A_1 --workers 4
   python -m benchmark live --rates 1 3            live segmentation of a replayed imager
   python -m benchmark.cluster                     Dask LocalCluster of 2 against the pool of 2
 
 Without --acquisition it synthesises acquisitions (default 4056x3040, 6 and 30 objects
-per frame). Everything it writes goes to a temporary work folder, removed at the end.
+per frame). The targets' verdicts say which figures are comparable with the targets (only
+the full run's inputs are: 4056x3040 frames, 400-frame acquisitions, 3 workers for memory).
+Everything it writes goes to a temporary work folder, removed at the end.
 """
 
 
@@ -44,6 +48,15 @@ def build_parser(prog: str = "python -m benchmark") -> argparse.ArgumentParser:
     p.add_argument("--size", type=frame_size, metavar="WxH", help="frame size (4056x3040)")
     p.add_argument("--workers", type=positive_int, metavar="N", help="measure 1..N workers (cores)")
     p.add_argument("--repeats", type=positive_int, metavar="R", help="repeats, median kept (3)")
+    p.add_argument(
+        "--throughput-frames",
+        type=int,
+        metavar="N",
+        help="frames of the throughput acquisition, the dataset's frames reused (400; 0: as given)",
+    )
+    p.add_argument(
+        "--throughput-repeats", type=positive_int, metavar="R", help="throughput repeats (1)"
+    )
     p.add_argument("--baseline-frames", type=positive_int, metavar="N", help="baseline frames (3)")
     p.add_argument(
         "--memory-frames", type=positive_int, nargs=2, metavar=("SHORT", "LONG"), help="(50 400)"
@@ -69,6 +82,8 @@ def settings_from(args: argparse.Namespace) -> BenchSettings:
         "max_workers": args.workers,
         "repeats": args.repeats,
         "baseline_frames": args.baseline_frames,
+        "throughput_frames": args.throughput_frames,
+        "throughput_repeats": args.throughput_repeats,
         "memory_frames": tuple(args.memory_frames) if args.memory_frames else None,
         "memory_workers": args.memory_workers,
         "stops": args.stops,

@@ -21,10 +21,10 @@ from benchmark.inputs import Dataset, given_dataset, linked_acquisition, synth_d
 from benchmark.machine import machine_info
 from benchmark.memory import measure_growth
 from benchmark.mqtt import measure_mqtt, service_available
-from benchmark.report import targets
 from benchmark.settings import BenchSettings
 from benchmark.stages import flat_index_of, measure_stages
 from benchmark.stop import measure_stop
+from benchmark.targets import recommended_workers, targets
 from benchmark.throughput import measure_throughput
 from segmenter.service.mqtt import DEFAULT_PORT, parse_broker
 from segmenter.settings import RunSettings
@@ -54,7 +54,16 @@ def densest(datasets: list[Dataset]) -> Dataset:
     return max(datasets, key=lambda d: d.objects_target or 0.0)
 
 
-def _dataset_entry(ds: Dataset, settings: BenchSettings, log: Log) -> Json:
+def throughput_dataset(ds: Dataset, settings: BenchSettings, workdir: Path) -> Dataset:
+    """`ds`, or an acquisition of `throughput_frames` reusing its frames when longer."""
+    n = settings.throughput_frames
+    if n <= len(ds.frames):
+        return ds
+    acq_id = f"bench_throughput_{ds.folder.name}"
+    return linked_acquisition(ds, workdir / "throughput" / ds.folder.name, n, acq_id)
+
+
+def _dataset_entry(ds: Dataset, settings: BenchSettings, workdir: Path, log: Log) -> Json:
     params = params_for(ds)
     entry: Json = {"dataset": ds.info()}
     if settings.runs("stages"):
@@ -65,8 +74,10 @@ def _dataset_entry(ds: Dataset, settings: BenchSettings, log: Log) -> Json:
         n, repeats = settings.baseline_frames, settings.repeats
         entry["baseline"] = measure_baseline(ds, params, n, repeats)
     if settings.runs("throughput"):
-        log(f"  throughput: {ds.name}, workers {settings.worker_counts}")
-        entry["throughput"] = measure_throughput(ds, settings.worker_counts, settings.repeats)
+        long = throughput_dataset(ds, settings, workdir)
+        log(f"  throughput: {long.name}, workers {settings.worker_counts}")
+        counts, repeats = settings.worker_counts, settings.throughput_repeats
+        entry["throughput"] = measure_throughput(long, counts, repeats)
     return entry
 
 
@@ -136,7 +147,7 @@ def run_benchmark(settings: BenchSettings, log: Log = stderr_log) -> Json:
     try:
         log(f"preparing input in {workdir}")
         datasets = prepare(settings, workdir)
-        report["datasets"] = [_dataset_entry(ds, settings, log) for ds in datasets]
+        report["datasets"] = [_dataset_entry(ds, settings, workdir, log) for ds in datasets]
         heavy = densest(datasets)
         if settings.runs("flat"):
             log("  flat field")
@@ -158,6 +169,7 @@ def run_benchmark(settings: BenchSettings, log: Log = stderr_log) -> Json:
     finally:
         if settings.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
+    report["recommended_workers"] = recommended_workers(report)
     report["targets"] = targets(report)
     report["load_average_end"] = list(os.getloadavg())
     report["seconds"] = time.perf_counter() - started

@@ -22,6 +22,8 @@ class BenchSettings:
     max_workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     repeats: int = 3
     baseline_frames: int = 3
+    throughput_frames: int = 400  # 0: the dataset's own frames
+    throughput_repeats: int = 1
     memory_frames: tuple[int, int] = (50, 400)
     memory_workers: int = 0  # 0: max_workers
     inflight_frames: int = 3
@@ -42,6 +44,7 @@ class BenchSettings:
             "max_workers": self.max_workers,
             "repeats": self.repeats,
             "baseline_frames": self.baseline_frames,
+            "throughput_repeats": self.throughput_repeats,
             "inflight_frames": self.inflight_frames,
             "stops": self.stops,
             "stop_frames": self.stop_frames,
@@ -50,6 +53,8 @@ class BenchSettings:
         for name, value in positive.items():
             if value < 1:
                 raise ValueError(f"{name} must be at least 1, got {value}")
+        if self.throughput_frames < 0:
+            raise ValueError("throughput frames must be 0 (the dataset's) or more")
         if not self.objects or any(k < 0 for k in self.objects):
             raise ValueError("objects must be one or more numbers >= 0")
         if min(self.size) < 128:
@@ -103,6 +108,8 @@ QUICK: dict[str, Any] = {
     "size": QUICK_SIZE,
     "repeats": 2,
     "baseline_frames": 2,
+    "throughput_frames": 0,
+    "throughput_repeats": 2,
     "memory_frames": (12, 48),
     "inflight_frames": 2,
     "stops": 5,

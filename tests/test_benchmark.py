@@ -26,8 +26,10 @@ from benchmark.common import median, percentile
 from benchmark.machine import cpu_model
 from benchmark.memory import process_tree, tree_memory
 from benchmark.mqtt import measure_mqtt
+from benchmark.report import table
 from benchmark.run import run_benchmark
 from benchmark.settings import BenchSettings
+from benchmark.targets import per_frame_limit, recommended_workers, targets
 from segmenter.cli import args
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,6 +46,8 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         max_workers=2,
         repeats=2,
         baseline_frames=2,
+        throughput_frames=6,
+        throughput_repeats=2,
         memory_frames=(4, 8),
         inflight_frames=2,
         stops=2,
@@ -116,12 +120,13 @@ def test_baseline_side_by_side(report: dict[str, Any]) -> None:
 
 
 def test_throughput_rows(report: dict[str, Any]) -> None:
+    """The throughput acquisition is 6 frames: the 4 of the dataset, reused."""
     for entry in report["datasets"]:
         rows = entry["throughput"]["rows"]
         assert [r["workers"] for r in rows] == [1, 2]
         assert rows[0]["mode"] == "inline" and rows[1]["mode"] == "processes"
         for r in rows:
-            assert r["frames"] == 4 and r["failed_frames"] == 0
+            assert r["frames"] == 6 and r["repeats"] == 2 and r["failed_frames"] == 0
             assert positive(r["wall_s"], r["segment_s"], r["frames_per_s"])
             assert r["segment_s"] <= r["wall_s"]
             assert close(r["frames_per_s"], r["frames"] / r["wall_s"])
@@ -165,11 +170,47 @@ def test_stop(report: dict[str, Any]) -> None:
 
 def test_targets(report: dict[str, Any]) -> None:
     names = {t["name"] for t in report["targets"]}
-    assert {"per_frame_vs_imread", "baseline_speedup", "two_workers_speedup"} <= names
+    assert {"per_frame_vs_imread", "vs_old_two_workers", "two_workers_speedup"} <= names
     assert {"stop_p95_s", "peak_pss_mb", "memory_growth", "in_flight_vs_frame"} <= names
     for t in report["targets"]:
         ok = t["value"] <= t["limit"] if t["comparison"] == "<=" else t["value"] >= t["limit"]
         assert t["met"] is ok
+        assert t["comparable"] is (not t["lacks"])
+    by_name = {(t["name"], t["scope"]): t for t in report["targets"]}
+    for entry in report["datasets"]:  # 480x360 frames, 6-frame throughput: not the targets'
+        scope = entry["dataset"]["name"]
+        assert by_name["per_frame_vs_imread", scope]["lacks"] == ["4056x3040 frames"]
+        assert by_name["two_workers_speedup", scope]["lacks"] == ["a 400-frame acquisition"]
+        rows = {r["workers"]: r for r in entry["throughput"]["rows"]}
+        assert rows[2]["frames"] == 6
+        old = by_name["vs_old_two_workers", scope]["value"]
+        assert close(old, entry["baseline"]["baseline_s"] * rows[2]["frames_per_s"])
+    assert by_name["stop_p95_s", "engine"]["comparable"] is True
+    assert (
+        "--memory-workers 3"
+        in next(t for t in report["targets"] if t["name"] == "peak_pss_mb")["lacks"]
+    )
+    assert "not comparable: needs 4056x3040 frames" in table(report)
+    full = {**report, "settings": {**report["settings"], "size": (4056, 3040)}}
+    in_flight = next(t for t in targets(full) if t["name"] == "in_flight_vs_frame")
+    assert in_flight["comparable"] is True  # a tuple, as the settings hold it before JSON
+
+
+def test_recommended_workers(report: dict[str, Any]) -> None:
+    rec = report["recommended_workers"]
+    assert rec["workers"] in (1, 2)
+    shares = {r["workers"]: r["relative"] for r in rec["relative_throughput"]}
+    assert set(shares) == {1, 2} and max(shares.values()) == pytest.approx(1.0, rel=0.2)
+    fake = {
+        "datasets": [
+            {"throughput": {"rows": [{"workers": n, "frames_per_s": f} for n, f in rows]}}
+            for rows in ([(1, 2.0), (2, 3.9), (3, 4.0)], [(1, 1.0), (2, 1.9), (3, 2.0)])
+        ]
+    }
+    assert recommended_workers(fake)["workers"] == 2  # type: ignore[index]
+    fake["datasets"][1]["throughput"]["rows"][2]["frames_per_s"] = 3.0
+    assert recommended_workers(fake)["workers"] == 3  # type: ignore[index]
+    assert per_frame_limit(6) == 3.0 and per_frame_limit(30) == 4.0 and per_frame_limit(2) == 3.0
 
 
 def test_readme_documents_every_field(report: dict[str, Any]) -> None:

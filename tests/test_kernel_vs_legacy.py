@@ -13,9 +13,9 @@ import pytest
 
 from benchmark import legacy
 from worker.correct import correct_inplace, correction_lut, flat_index, median_into
-from worker.features import convex_pixel_count
+from worker.features import convex_pixel_count, esd_kept
 from worker.kernel import Segmentation, segment_frame
-from worker.mask import find_regions
+from worker.mask import find_regions, first_erode, grow_and_close
 from worker.params import Params
 
 
@@ -158,3 +158,41 @@ def test_convex_pixel_count_equals_skimage_area_convex() -> None:
             assert convex_pixel_count(props.image) == int(props.area_convex), props.bbox
             checked += 1
     assert checked > 3000
+
+
+@pytest.mark.parametrize("sizes", [(2, 8, 8, 8), (3, 5, 9, 7), (1, 12, 3, 16), (4, 1, 1, 1)])
+def test_windows_cut_to_the_foreground_equal_full_frame_morphology(
+    sizes: tuple[int, int, int, int],
+) -> None:
+    """Clusters, long chains and lone specks on a large frame, odd and even kernel sizes:
+    the regions found in windows cut to the foreground plus twice the steps' radius are
+    those of the mask steps run on the whole frame."""
+    erode, dilate, close, erode2 = sizes
+    params = Params(
+        erode_size=erode, dilate_size=dilate, close_size=close, erode2_size=erode2, min_esd_um=3
+    )
+    rng = np.random.default_rng(sum(sizes))
+    mask = np.zeros((1201, 1603), np.uint8)
+    for _ in range(25):  # clusters of blobs a few pixels apart
+        cy, cx = int(rng.integers(-20, 1221)), int(rng.integers(-20, 1623))
+        for _ in range(int(rng.integers(1, 8))):
+            dy, dx = (int(v) for v in rng.integers(-60, 60, 2))
+            radius = int(rng.integers(2, 20))
+            cv2.circle(mask, (cx + dx, cy + dy), radius, 255, -1)
+    for _ in range(6):  # chains that cross many tiles
+        p0 = (int(rng.integers(0, 1603)), int(rng.integers(0, 1201)))
+        p1 = (int(rng.integers(0, 1603)), int(rng.integers(0, 1201)))
+        cv2.line(mask, p0, p1, 255, int(rng.integers(2, 6)))
+    mask |= ((rng.random(mask.shape) < 0.0005) * 255).astype(np.uint8)
+    regions = find_regions(mask, params)
+    cleaned = grow_and_close(first_erode(mask, params), params)
+    n, labels = cv2.connectedComponents(cleaned, connectivity=8)
+    areas = np.bincount(labels.ravel(), minlength=n)
+    kept = [lab for lab in range(1, n) if esd_kept(int(areas[lab]), params.min_esd_px)]
+    assert len(regions) == len(kept) > 10
+    for region in regions:
+        lab = labels[region.first_pixel]
+        h, w = region.image.shape
+        full = labels[region.top : region.top + h, region.left : region.left + w] == lab
+        assert np.array_equal(full, region.image)
+        assert areas[lab] == region.image.sum()

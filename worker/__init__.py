@@ -13,4 +13,14 @@ errors.py    the root of the error hierarchy, and the errors raised here
 
 It imports nothing of `segmenter` or `streamer`: no MQTT, no paths beyond reading one
 frame, no module state but explicit caches (a worker's attachments and frame buffer).
+
+Importing it asks for one OpenBLAS thread per process (unless OPENBLAS_NUM_THREADS is
+set), which holds only when it comes before numpy's first import, as in the pool's
+forkserver and behind `segmenter`: the pool is the parallelism. skimage's moments call
+`np.dot` on every region, and OpenBLAS's helper threads spun on the other core for it
+(17% of a dense frame's instructions under callgrind), taking it from the other worker.
 """
+
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")

@@ -17,6 +17,8 @@ import numpy.typing as npt
 from skimage.measure import regionprops
 from skimage.measure._regionprops import RegionProperties
 
+from worker.topology import Topology, topology
+
 Features = dict[str, float | int]
 
 
@@ -29,7 +31,7 @@ def _circularity(area: float, perimeter: float) -> float:
     return _ratio(4 * math.pi * area, perimeter**2)
 
 
-_EDGE_MIDPOINTS = np.array([[0, -0.5], [0, 0.5], [-0.5, 0], [0.5, 0]])
+_EDGE_STEPS = np.array([[0, -1], [0, 1], [-1, 0], [1, 0]])  # edge midpoints, doubled
 _EPS = 1e-9
 
 
@@ -37,27 +39,19 @@ def convex_pixel_count(image: npt.NDArray[np.bool_]) -> int:
     """skimage's `area_convex`, exactly, without rasterising the hull point by point.
 
     skimage takes the convex hull of the midpoints of every pixel edge and counts the
-    pixel centres inside it or on its border. Only the first and last pixel of each row
-    and column can be hull points; the count is then made row by row from where the
-    hull's edges cross the row (a convex polygon meets a row in one interval).
+    pixel centres inside it or on its border. Every pixel lies between the first and the
+    last pixel of its row, so the hull of those two pixels' edge midpoints per row is the
+    same hull; its vertices, doubled, are integers (cv2.convexHull on int32 is exact).
+    The count is then made row by row from where the hull's edges cross the row (a
+    convex polygon meets a row in one interval).
     """
     h, w = image.shape
     rows = np.flatnonzero(image.any(axis=1))
-    cols = np.flatnonzero(image.any(axis=0))
     first_c = image[rows].argmax(axis=1)
     last_c = w - 1 - image[rows, ::-1].argmax(axis=1)
-    first_r = image[:, cols].argmax(axis=0)
-    last_r = h - 1 - image[::-1, cols].argmax(axis=0)
-    ends = np.concatenate(
-        [
-            np.stack([rows, first_c], 1),
-            np.stack([rows, last_c], 1),
-            np.stack([first_r, cols], 1),
-            np.stack([last_r, cols], 1),
-        ]
-    )
-    points = (ends[:, None, :] + _EDGE_MIDPOINTS).reshape(-1, 2).astype(np.float32)
-    hull = cv2.convexHull(points).reshape(-1, 2).astype(np.float64)  # exact: halves
+    ends = np.concatenate([np.stack([rows, first_c], 1), np.stack([rows, last_c], 1)])
+    points = (2 * ends[:, None, :] + _EDGE_STEPS).reshape(-1, 2).astype(np.int32)
+    hull = cv2.convexHull(points).reshape(-1, 2).astype(np.float64) / 2  # exact: halves
     r0, c0 = hull[:, 0], hull[:, 1]
     r1, c1 = np.roll(r0, -1), np.roll(c0, -1)
     y = np.arange(h, dtype=np.float64)[:, None]
@@ -93,10 +87,11 @@ def esd_kept(area: int, min_esd_px: float) -> bool:
     return bool((2 * 2 * float(area) / math.pi) ** (1 / 2) >= min_esd_px)
 
 
-def shape_features(props: RegionProperties, offset: tuple[int, int]) -> Features:
-    """Shape features from skimage region properties, each property read once."""
-    area, filled = int(props.area), int(props.area_filled)
-    perimeter = float(props.perimeter)
+def shape_features(props: RegionProperties, topo: Topology, offset: tuple[int, int]) -> Features:
+    """Shape features from skimage region properties, each property read once, and the
+    integer ones skimage computes slowly (`worker.topology`, equal to skimage's)."""
+    area, filled = int(props.area), topo.area_filled
+    perimeter = topo.perimeter
     major, minor = float(props.axis_major_length), float(props.axis_minor_length)
     convex = convex_pixel_count(props.image)
     min_row, min_col, max_row, max_col = props.bbox
@@ -123,7 +118,7 @@ def shape_features(props: RegionProperties, offset: tuple[int, int]) -> Features
         "bounding_box_area": int(props.area_bbox),
         "eccentricity": float(props.eccentricity),
         "equivalent_diameter": float(props.equivalent_diameter_area),
-        "euler_number": int(props.euler_number),
+        "euler_number": topo.euler_number,
         "extent": float(props.extent),
         "local_centroid_col": float(local[1]),
         "local_centroid_row": float(local[0]),
@@ -158,7 +153,8 @@ def region_features(
     """Every SPEC 2.5 feature but `label` of a region whose bbox starts at `offset`."""
     props = regionprops(image.astype(np.uint8))[0]  # type: ignore[no-untyped-call]
     feats: Features = {"label": 0, "width": 0, "height": 0, "bx": offset[1], "by": offset[0]}
-    feats.update(shape_features(props, offset))
+    topo = topology(props.image)
+    feats.update(shape_features(props, topo, offset))
     feats["blur_laplacian"] = blur_laplacian(gray_crop)
-    feats.update(hsv_stats(color_crop, props.image_filled))
+    feats.update(hsv_stats(color_crop, topo.filled))
     return feats

@@ -1,0 +1,95 @@
+"""worker.topology and the windows' tile maximum against what they replace: skimage's
+`image_filled`, `area_filled`, `euler_number`, `perimeter` (the float compared by its
+bits), and a plain block maximum, on random regions (rings, lines, speckle, crop edges)
+and on every region of a real PlanktoScope frame and of a baseline frame."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from skimage.measure import label, regionprops
+
+from tests.conftest import REAL_FRAME, SHARED, require
+from worker.mask import threshold_mask, tile_max
+from worker.topology import perimeter, topology
+
+DENSE_FRAMES = SHARED / "baseline" / "dense" / "img"
+
+
+def assert_as_skimage(mask: np.ndarray) -> int:
+    """Every region of `mask` (8-connected): our values equal skimage's; the count."""
+    checked = 0
+    for region in regionprops(label(mask, connectivity=2)):  # type: ignore[no-untyped-call]
+        props = regionprops(region.image.astype(np.uint8))[0]  # type: ignore[no-untyped-call]
+        topo = topology(region.image)
+        assert np.array_equal(topo.filled, props.image_filled), region.bbox
+        assert topo.area_filled == int(props.area_filled), region.bbox
+        assert topo.euler_number == int(props.euler_number), region.bbox
+        assert topo.perimeter.hex() == float(props.perimeter).hex(), region.bbox
+        assert perimeter(region.image).hex() == topo.perimeter.hex()
+        checked += 1
+    return checked
+
+
+def random_mask(rng: np.random.Generator) -> np.ndarray:
+    h, w = (int(v) for v in rng.integers(1, 90, 2))
+    mask = np.zeros((h, w), np.uint8)
+    for _ in range(int(rng.integers(1, 6))):
+        centre = (int(rng.integers(0, w)), int(rng.integers(0, h)))
+        kind = rng.integers(0, 4)
+        if kind == 0:  # ellipses, half of them with an inner hole
+            axes = (int(rng.integers(0, 30)), int(rng.integers(0, 30)))
+            cv2.ellipse(mask, centre, axes, float(rng.uniform(0, 180)), 0, 360, 1, -1)
+            if rng.random() < 0.5:
+                inner = (axes[0] // 2, axes[1] // 2)
+                cv2.ellipse(mask, centre, inner, float(rng.uniform(0, 180)), 0, 360, 0, -1)
+        elif kind == 1:
+            end = (int(rng.integers(0, w)), int(rng.integers(0, h)))
+            cv2.line(mask, centre, end, 1, int(rng.integers(1, 3)))
+        elif kind == 2:  # speckle: diagonal contacts, one-pixel holes
+            mask |= (rng.random(mask.shape) < rng.uniform(0.05, 0.6)).astype(np.uint8)
+        else:  # punched holes
+            mask ^= (rng.random(mask.shape) < 0.1).astype(np.uint8)
+    return mask
+
+
+def test_topology_equals_skimage_on_random_regions() -> None:
+    rng = np.random.default_rng(3)
+    checked = sum(assert_as_skimage(random_mask(rng)) for _ in range(150))
+    assert checked > 5000
+
+
+@pytest.mark.parametrize("source", ["real", "dense"])
+def test_topology_equals_skimage_on_real_masks(source: str) -> None:
+    """Every thresholded region of the frame, small and large, holes included."""
+    if source == "real":
+        require(REAL_FRAME)
+        path = REAL_FRAME
+    else:
+        require(DENSE_FRAMES)
+        path = sorted(DENSE_FRAMES.rglob("*.jpg"))[0]
+    frame = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    mask = threshold_mask(np.asarray(frame, np.uint8))
+    assert assert_as_skimage(mask > 0) > 50
+
+
+def test_tile_max_is_the_block_maximum() -> None:
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        tile = int(rng.integers(1, 100))
+        h, w = (int(v) for v in rng.integers(tile, 400, 2))
+        mask = ((rng.random((h, w)) < rng.uniform(0, 0.01)) * rng.integers(1, 256)).astype(np.uint8)
+        out = tile_max(mask, tile)
+        rows, cols = -(-h // tile), -(-w // tile)
+        expected = np.array(
+            [
+                [
+                    mask[i * tile : (i + 1) * tile, j * tile : (j + 1) * tile].max()
+                    for j in range(cols)
+                ]
+                for i in range(rows)
+            ],
+            np.uint8,
+        )
+        assert np.array_equal(out, expected)
