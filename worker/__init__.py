@@ -4,6 +4,7 @@ decode.py    frames checked and decoded (`read_frame`)
 correct.py   the flat-field correction (exact lookup table) and the median of a stack
 mask.py      threshold, mask steps by windows, regions
 features.py  the SPEC 2.5 features of one region
+topology.py  skimage's integer region properties (filled area, Euler number, perimeter), exactly
 kernel.py    `segment_frame`: one frame to features and crop JPEGs
 params.py    the frozen pipeline parameters and the feature names
 records.py   what crosses the process boundary (records, crop bytes, failures)
@@ -18,7 +19,8 @@ Importing it asks for one OpenBLAS thread per process (unless OPENBLAS_NUM_THREA
 set), which holds only when it comes before numpy's first import, as in the pool's
 forkserver and behind `segmenter`: the pool is the parallelism. skimage's moments call
 `np.dot` on every region, and OpenBLAS's helper threads spun on the other core for it
-(17% of a dense frame's instructions under callgrind), taking it from the other worker.
+(over a quarter of a dense frame's instructions under callgrind), taking it from the
+other worker.
 """
 
 import os
