@@ -61,7 +61,9 @@ def test_after_a_double_clicked_stop_the_next_item_is_done(
     assert results(d) == ["stopped", "done"], s.summary()
     assert [c["action"] for c in d["commands"]] == ["segment", "stop", "stop", "segment"]
     stops = [r["t_ms"] for r in s.records() if r["kind"] == "publish" and "stop" in str(r)]
-    assert stops[1] - stops[0] < 50, f"the clicks were {stops[1] - stops[0]} ms apart"
+    # a double click: well inside the service's 2 s window (on a loaded machine Node-RED
+    # may take more than 50 ms between the two presses)
+    assert stops[1] - stops[0] < 1000, f"the clicks were {stops[1] - stops[0]} ms apart"
     assert d["statuses"].count("Interrupted") == 1 and d["statuses"][-1] == "Done"
     assert (3, 3) in frames_shown(d) and d["final_queue"]["active"] is False
 
