@@ -21,7 +21,7 @@ from types import FrameType
 from segmenter.acquisition import METADATA, resolve_data_root
 from segmenter.cli.args import positive_float
 from segmenter.cli.bar import TerminalBar
-from segmenter.cli.segment import add_run_options, print_summaries, run_settings
+from segmenter.cli.segment import add_run_options, on_signals, print_summaries, run_settings
 from segmenter.engine import Progress, Segmenter
 from segmenter.engine.source import LiveFrames
 from segmenter.errors import SegmenterError
@@ -76,15 +76,8 @@ def _ctrl_c(seg: Segmenter, source: LiveFrames) -> Iterator[None]:
         action.daemon = True
         action.start()  # never take a lock inside a signal handler
 
-    if threading.current_thread() is not threading.main_thread():
+    with on_signals(handler):
         yield
-        return
-    saved = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, previous in saved.items():
-            signal.signal(sig, previous)
 
 
 class StateLines:

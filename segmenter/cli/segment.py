@@ -9,7 +9,7 @@ import signal
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
@@ -140,8 +140,19 @@ def _stop_on_signals(seg: Segmenter) -> Iterator[None]:
         sys.stderr.write("\nstopping: finished frames are kept; run again to resume\n")
         threading.Thread(target=seg.stop, kwargs={"wait": False}, daemon=True).start()
 
+    with on_signals(handler):
+        yield
+
+
+SignalHandler = Callable[[int, FrameType | None], None]
+
+
+@contextmanager
+def on_signals(handler: SignalHandler) -> Iterator[None]:
+    """`handler` for SIGINT and SIGTERM while inside; the previous ones restored after.
+    Off the main thread nothing is installed (signals are delivered to it only)."""
     if threading.current_thread() is not threading.main_thread():
-        yield  # signals are delivered to the main thread only
+        yield
         return
     saved = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
