@@ -40,3 +40,18 @@ def test_outside_ci_a_skip_is_a_skip(
     result = pytester.runpytest("-p", "tests.conftest")
     result.assert_outcomes(skipped=2, xfailed=1)
     assert result.ret == 0
+
+
+def test_a_module_that_skips_itself_fails_the_run_under_ci(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`pytest.importorskip` at module level skips at collection, before any test runs."""
+    pytester.makepyfile(
+        'import pytest\npytest.importorskip("no_such_module_here")\n\ndef test_x():\n    pass\n'
+    )
+    monkeypatch.setenv("CI", "true")
+    result = pytester.runpytest("-p", "tests.conftest")
+    result.stdout.fnmatch_lines(["*skipped under CI=true*no_such_module_here*"])
+    assert result.ret != 0
+    monkeypatch.delenv("CI")
+    assert pytester.runpytest("-p", "tests.conftest").ret == 5  # outside CI: nothing ran
