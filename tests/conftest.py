@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +21,23 @@ REALDATA = SHARED / "realdata"
 REAL_FRAME = REALDATA / "planktoscope_raw" / "planktoscope_hq_4056x3040_main.jpeg"
 # Columns that differ between two runs of the same data by design.
 RUN_COLUMNS = {"process_datetime", "process_uuid", "process_id"}
+
+# Features whose last bits come from an OpenBLAS kernel in skimage, which differs between
+# CPUs (FMA or not): the perimeter's final dot product and everything made from it, and
+# the second moments' einsum (major and minor axes, orientation, eccentricity). The
+# engine sums the perimeter in a fixed order (worker.topology), equal to the baseline's
+# on every object; skimage's own perimeter, and the moments of both, may be an ulp off
+# the baseline on another CPU.
+PERIMETER_FEATURES = frozenset({"perim.", "circ.", "circex", "perimareaexc", "perimmajor"})
+MOMENT_FEATURES = frozenset({"major", "minor", "elongation", "eccentricity", "angle", "perimmajor"})
+
+
+def same_value(ours: float, old: float, loose: bool = False) -> bool:
+    """Equal (NaN for the old program's inf or NaN), or within 1e-12 when `loose`."""
+    if not math.isfinite(old):
+        return math.isnan(ours)
+    return ours == old or (loose and abs(ours - old) <= 1e-12 * abs(old))
+
 
 MakeAcq = Callable[..., tuple[Path, Path]]
 pytest_plugins = ["pytester", "tests.ci_skips"]  # ci_skips: under CI=true a skip fails

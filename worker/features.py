@@ -14,8 +14,7 @@ import math
 import cv2
 import numpy as np
 import numpy.typing as npt
-from skimage.measure import regionprops
-from skimage.measure._regionprops import RegionProperties
+from skimage.measure import inertia_tensor, inertia_tensor_eigvals, moments_central
 
 from worker.topology import Topology, topology
 
@@ -31,8 +30,20 @@ def _circularity(area: float, perimeter: float) -> float:
     return _ratio(4 * math.pi * area, perimeter**2)
 
 
+_SPACING = np.ones(2)  # regionprops' default spacing, passed on as it passes it
 _EDGE_STEPS = np.array([[0, -1], [0, 1], [-1, 0], [1, 0]])  # edge midpoints, doubled
-_EPS = 1e-9
+
+
+def _chain_columns(
+    ys: npt.NDArray[np.int64], xs: npt.NDArray[np.int64], rows2: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Where one hull chain (ys non-decreasing, doubled) crosses the doubled pixel rows
+    `rows2`: the first and the last pixel column at or beyond it, by integer division."""
+    s = np.searchsorted(ys, rows2, side="right") - 1
+    ya, xa = ys[s], xs[s]
+    den = ys[s + 1] - ya
+    num = xa * den + (rows2 - ya) * (xs[s + 1] - xa)  # crossing at num / den, doubled
+    return -(-num // (2 * den)), num // (2 * den)
 
 
 def convex_pixel_count(image: npt.NDArray[np.bool_]) -> int:
@@ -42,44 +53,36 @@ def convex_pixel_count(image: npt.NDArray[np.bool_]) -> int:
     pixel centres inside it or on its border. Every pixel lies between the first and the
     last pixel of its row, so the hull of those two pixels' edge midpoints per row is the
     same hull; its vertices, doubled, are integers (cv2.convexHull on int32 is exact).
-    The count is then made row by row from where the hull's edges cross the row (a
-    convex polygon meets a row in one interval).
+    Each pixel row crosses the hull's two chains, from its top vertex to its bottom one,
+    at rationals whose ceiling and floor are taken in integers. The top and bottom
+    vertices are the midpoints above the first row and below the last (odd doubled
+    rows), so a pixel row never meets a horizontal edge.
     """
-    h, w = image.shape
+    w = image.shape[1]
     rows = np.flatnonzero(image.any(axis=1))
     first_c = image[rows].argmax(axis=1)
     last_c = w - 1 - image[rows, ::-1].argmax(axis=1)
     ends = np.concatenate([np.stack([rows, first_c], 1), np.stack([rows, last_c], 1)])
     points = (2 * ends[:, None, :] + _EDGE_STEPS).reshape(-1, 2).astype(np.int32)
-    hull = cv2.convexHull(points).reshape(-1, 2).astype(np.float64) / 2  # exact: halves
-    r0, c0 = hull[:, 0], hull[:, 1]
-    r1, c1 = np.roll(r0, -1), np.roll(c0, -1)
-    y = np.arange(h, dtype=np.float64)[:, None]
-    crosses = (y >= np.minimum(r0, r1) - _EPS) & (y <= np.maximum(r0, r1) + _EPS)
-    level = np.abs(r1 - r0) < _EPS
-    with np.errstate(divide="ignore", invalid="ignore"):
-        x = c0 + (y - r0) / (r1 - r0) * (c1 - c0)
-    sloped = crosses & ~level
-    flat = crosses & level
-    lo = np.minimum(
-        np.where(sloped, x, np.inf).min(axis=1),
-        np.where(flat, np.minimum(c0, c1), np.inf).min(axis=1),
-    )
-    hi = np.maximum(
-        np.where(sloped, x, -np.inf).max(axis=1),
-        np.where(flat, np.maximum(c0, c1), -np.inf).max(axis=1),
-    )
-    inside = np.isfinite(lo)
-    left = np.maximum(np.ceil(lo[inside] - _EPS), 0)
-    right = np.minimum(np.floor(hi[inside] + _EPS), w - 1)
+    hull = cv2.convexHull(points).reshape(-1, 2).astype(np.int64)
+    n = len(hull)
+    top, bottom = int(hull[:, 0].argmin()), int(hull[:, 0].argmax())
+    one_way = (top + np.arange((bottom - top) % n + 1)) % n
+    other_way = (top - np.arange((top - bottom) % n + 1)) % n
+    rows2 = 2 * np.arange(rows[0], rows[-1] + 1, dtype=np.int64)
+    lo_a, hi_a = _chain_columns(hull[one_way, 0], hull[one_way, 1], rows2)
+    lo_b, hi_b = _chain_columns(hull[other_way, 0], hull[other_way, 1], rows2)
+    left = np.maximum(np.minimum(lo_a, lo_b), 0)
+    right = np.minimum(np.maximum(hi_a, hi_b), w - 1)
     return int(np.maximum(right - left + 1, 0).sum())
 
 
-def centroid(props: RegionProperties, offset: tuple[int, int]) -> tuple[float, float]:
-    """(row, col) in frame coordinates: skimage's mean of the frame coordinates."""
-    coords = (props.coords + np.asarray(offset)).astype(np.float64)
-    row, col = coords.mean(axis=0)
-    return float(row), float(col)
+def _sums(image: npt.NDArray[np.bool_]) -> tuple[int, int, int]:
+    """Pixel count and the sums of the pixels' row and column indices (exact integers)."""
+    rows = np.count_nonzero(image, axis=1)
+    cols = np.count_nonzero(image, axis=0)
+    area = int(rows.sum())
+    return area, int(rows @ np.arange(rows.size)), int(cols @ np.arange(cols.size))
 
 
 def esd_kept(area: int, min_esd_px: float) -> bool:
@@ -87,41 +90,54 @@ def esd_kept(area: int, min_esd_px: float) -> bool:
     return bool((2 * 2 * float(area) / math.pi) ** (1 / 2) >= min_esd_px)
 
 
-def shape_features(props: RegionProperties, topo: Topology, offset: tuple[int, int]) -> Features:
-    """Shape features from skimage region properties, each property read once, and the
-    integer ones skimage computes slowly (`worker.topology`, equal to skimage's)."""
-    area, filled = int(props.area), topo.area_filled
-    perimeter = topo.perimeter
-    major, minor = float(props.axis_major_length), float(props.axis_minor_length)
-    convex = convex_pixel_count(props.image)
-    min_row, min_col, max_row, max_col = props.bbox
-    y, x = centroid(props, offset)
-    local = props.centroid_local
+def shape_features(
+    image: npt.NDArray[np.bool_], topo: Topology, offset: tuple[int, int]
+) -> Features:
+    """Shape features of a region's tight boolean crop, as skimage's regionprops gives them.
+
+    Counts and the centroids are exact integers and quotients of exact integers (skimage
+    sums integer coordinates in float64, exactly), so they are computed from the row and
+    column counts. The second moments, which skimage sums in a float order, come from its
+    own `moments_central` and `inertia_tensor` called as regionprops calls them.
+    """
+    h, w = image.shape
+    area, row_sum, col_sum = _sums(image)
+    filled, perimeter = topo.area_filled, topo.perimeter
+    local = (row_sum / area, col_sum / area)  # skimage's M[1, 0] / M[0, 0], M[0, 1] / M[0, 0]
+    mu = moments_central(image.view(np.uint8), np.asarray(local), order=3, spacing=_SPACING)  # type: ignore[no-untyped-call]
+    tensor = inertia_tensor(image, mu)  # type: ignore[no-untyped-call]
+    l1, l2 = inertia_tensor_eigvals(image, T=tensor)  # type: ignore[no-untyped-call]
+    major, minor = 4 * math.sqrt(l1), 4 * math.sqrt(l2)
+    convex = convex_pixel_count(image)
+    a, b, _, c = tensor.flat
+    angle = (
+        (-math.pi / 4 if b >= 0 else math.pi / 4) if a - c == 0 else 0.5 * math.atan2(-2 * b, c - a)
+    )
     return {
-        "width": int(max_col - min_col),
-        "height": int(max_row - min_row),
+        "width": w,
+        "height": h,
         "circ.": _circularity(filled, perimeter),
         "area_exc": area,
         "area": filled,
         "%area": 1 - area / filled,
         "major": major,
         "minor": minor,
-        "y": y,
-        "x": x,
+        "y": (row_sum + area * offset[0]) / area,  # skimage's mean of frame coordinates
+        "x": (col_sum + area * offset[1]) / area,
         "convex_area": convex,
         "perim.": perimeter,
         "elongation": _ratio(major, minor),
         "perimareaexc": _ratio(perimeter, area),
         "perimmajor": _ratio(perimeter, major),
         "circex": _circularity(area, perimeter),
-        "angle": float(props.orientation) / math.pi * 180 + 90,
-        "bounding_box_area": int(props.area_bbox),
-        "eccentricity": float(props.eccentricity),
-        "equivalent_diameter": float(props.equivalent_diameter_area),
+        "angle": float(angle) / math.pi * 180 + 90,
+        "bounding_box_area": h * w,
+        "eccentricity": 0.0 if l1 == 0 else math.sqrt(1 - l2 / l1),
+        "equivalent_diameter": float((2 * 2 * np.float64(area) / math.pi) ** (1 / 2)),
         "euler_number": topo.euler_number,
-        "extent": float(props.extent),
-        "local_centroid_col": float(local[1]),
-        "local_centroid_row": float(local[0]),
+        "extent": area / (h * w),
+        "local_centroid_col": local[1],
+        "local_centroid_row": local[0],
         "solidity": area / convex,
     }
 
@@ -132,15 +148,22 @@ def blur_laplacian(gray_crop: npt.NDArray[np.uint8]) -> float:
 
 
 def hsv_stats(color_crop: npt.NDArray[np.uint8], filled: npt.NDArray[np.bool_]) -> Features:
-    """Mean and std of OpenCV 8-bit H, S, V over the filled region."""
-    channels = cv2.split(cv2.cvtColor(color_crop, cv2.COLOR_BGR2HSV))
-    names = ("Hue", "Saturation", "Value")
-    out: Features = {
-        f"Mean{n}": float(np.mean(c, where=filled)) for n, c in zip(names, channels, strict=True)
-    }
-    out.update(
-        {f"Std{n}": float(np.std(c, where=filled)) for n, c in zip(names, channels, strict=True)}
-    )
+    """Mean and std of OpenCV 8-bit H, S, V over the filled region, as numpy's
+    `mean(c, where=filled)` and `std(c, where=filled)` give them: the mean is an exact
+    integer sum over the count; the std repeats numpy's `_var` steps from that mean."""
+    hsv = cv2.cvtColor(color_crop, cv2.COLOR_BGR2HSV)
+    count = int(np.count_nonzero(filled))
+    out: Features = {}
+    stds: Features = {}
+    for k, name in enumerate(("Hue", "Saturation", "Value")):
+        channel = hsv[:, :, k]
+        mean = int(np.add.reduce(channel, axis=None, dtype=np.int64, where=filled)) / count
+        dev = np.subtract(channel, np.float64(mean))
+        np.square(dev, out=dev)
+        var = np.add.reduce(dev, axis=None, dtype=np.float64, where=filled) / np.intp(count)
+        out[f"Mean{name}"] = mean
+        stds[f"Std{name}"] = float(np.sqrt(var))
+    out.update(stds)
     return out
 
 
@@ -151,10 +174,9 @@ def region_features(
     offset: tuple[int, int] = (0, 0),
 ) -> Features:
     """Every SPEC 2.5 feature but `label` of a region whose bbox starts at `offset`."""
-    props = regionprops(image.astype(np.uint8))[0]  # type: ignore[no-untyped-call]
     feats: Features = {"label": 0, "width": 0, "height": 0, "bx": offset[1], "by": offset[0]}
-    topo = topology(props.image)
-    feats.update(shape_features(props, topo, offset))
+    topo = topology(image)
+    feats.update(shape_features(image, topo, offset))
     feats["blur_laplacian"] = blur_laplacian(gray_crop)
     feats.update(hsv_stats(color_crop, topo.filled))
     return feats
