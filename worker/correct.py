@@ -49,7 +49,7 @@ def correct_inplace(frame: U8, flat_idx: U16, lut: U8, gray: U8 | None = None) -
     for y in range(0, height, STRIP_ROWS):
         strip = frame[y : y + STRIP_ROWS]
         idx = index[: strip.shape[0]]
-        cv2.add(flat_idx[y : y + STRIP_ROWS], strip, dst=idx, dtype=cv2.CV_16U)
+        np.add(flat_idx[y : y + STRIP_ROWS], strip, out=idx)  # 4x cv2.add's mixed-type add
         np.take(lut, idx, out=strip, mode="clip")  # in range anyway; "clip" is faster
         if y == 0:
             strip[0, 0] = 0
