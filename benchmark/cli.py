@@ -17,11 +17,11 @@ from segmenter.cli.args import broker, frame_size, positive_int
 DESCRIPTION = """\
 Measure the segmenter on this machine, for the same frames in one run: the cv2.imread
 floor, per-stage time per frame in one process, the float64 baseline side by side,
-flat-field time, throughput for 1..N workers and the --workers to use, peak memory of
-all processes from a short to a long acquisition, stop latency, and (with --broker) MQTT
-end to end.
+flat-field time, throughput for 1..N workers and the --workers to use, a whole 20-frame
+`segmenter segment` process against the old method's, peak memory of all processes from
+a short to a long acquisition, stop latency, and (with --broker) MQTT end to end.
 
-  segmenter benchmark --quick --json quick.json   about 40 s on 2 cores
+  segmenter benchmark --quick --json quick.json   about a minute on 2 cores
   segmenter benchmark --json bench.json           the full run (15-20 minutes here)
   segmenter benchmark --memory-workers 3          the full run, peak memory as on a Pi 5
   python -m benchmark --acquisition DATA/img/2026-03-10/S_12/A_1 --workers 4

@@ -65,6 +65,26 @@ def _throughput_lines(entries: list[Json]) -> list[str]:
     return lines
 
 
+def _process_lines(process: Any) -> list[str]:
+    if not process:
+        return []
+    runs = [f"{s:.2f}" for s in process["old_runs_s"]]
+    found = f"{process['ours_objects']} objects, old {process['old_objects']}"
+    if not process["objects_match"]:
+        found += "  OBJECT COUNTS DIFFER"
+    return [
+        f"Whole process, {process['frames']} frames of {process['dataset']}"
+        f" (start-up and flat field included)",
+        _row(f"segmenter segment, {process['workers']} workers", [f"{process['ours_s']:.2f} s"]),
+        _row("segmenter segment, 1 worker", [f"{process['ours_1_worker_s']:.2f} s"]),
+        _row("the old method (legacy_process)", [f"{process['old_s']:.2f} s"]),
+        _row("  its runs", [" / ".join(runs) + " s"]),
+        _row(f"old / ours  [>= 9x with {process['workers']}]", [_x(process["old_vs_ours"])]),
+        _row("old / ours, 1 worker", [_x(process["old_vs_ours_1_worker"])]),
+        _row("found", [found]),
+    ]
+
+
 def _other_lines(report: Json) -> list[str]:
     lines = []
     flat = report.get("flat")
@@ -156,6 +176,7 @@ def table(report: Json) -> str:
     ]
     lines += _stage_lines(report["datasets"])
     lines += _throughput_lines(report["datasets"])
+    lines += _process_lines(report.get("process"))
     lines += _other_lines(report)
     lines += _recommended_lines(report.get("recommended_workers"))
     lines += _target_lines(report.get("targets") or [])

@@ -21,6 +21,7 @@ from benchmark.inputs import Dataset, given_dataset, linked_acquisition, synth_d
 from benchmark.machine import machine_info
 from benchmark.memory import measure_growth
 from benchmark.mqtt import measure_mqtt, service_available
+from benchmark.process import FRAMES, WORKERS, measure_process
 from benchmark.settings import BenchSettings
 from benchmark.stages import flat_index_of, measure_stages
 from benchmark.stop import measure_stop
@@ -52,6 +53,11 @@ def prepare(settings: BenchSettings, workdir: Path) -> list[Dataset]:
 
 def densest(datasets: list[Dataset]) -> Dataset:
     return max(datasets, key=lambda d: d.objects_target or 0.0)
+
+
+def lightest(datasets: list[Dataset]) -> Dataset:
+    """The lowest density (6 obj/frame by default, the real median): the process target's."""
+    return min(datasets, key=lambda d: d.objects_target or 0.0)
 
 
 def throughput_dataset(ds: Dataset, settings: BenchSettings, workdir: Path) -> Dataset:
@@ -155,6 +161,11 @@ def run_benchmark(settings: BenchSettings, log: Log = stderr_log) -> Json:
             report["flat"] = measure_flat(
                 ds, params_for(ds), settings.max_workers, settings.repeats
             )
+        if settings.runs("process"):
+            light = lightest(datasets)
+            log(f"  process: {FRAMES} frames of {light.name}, {WORKERS} workers, and the old one")
+            min_esd_px = params_for(light).min_esd_px
+            report["process"] = measure_process(light, workdir, min_esd_px, settings.repeats)
         if settings.runs("memory"):
             report["memory"] = _memory(settings, heavy, workdir, log)
         if settings.runs("stop"):

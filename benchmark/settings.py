@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-PARTS = ("stages", "baseline", "throughput", "flat", "memory", "stop", "mqtt")
+PARTS = ("stages", "baseline", "throughput", "flat", "process", "memory", "stop", "mqtt")
 FULL_SIZE = (4056, 3040)
 QUICK_SIZE = (2028, 1520)
 

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from benchmark.memory import process_tree, tree_memory
 from benchmark.mqtt import measure_mqtt
 from benchmark.report import table
 from benchmark.run import run_benchmark
-from benchmark.settings import BenchSettings
+from benchmark.settings import PARTS, BenchSettings
 from benchmark.targets import per_frame_limit, recommended_workers, targets
 from segmenter.cli import args
 
@@ -54,6 +55,22 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         stop_frames=80,
         stop_max_delay=0.05,
         workdir=tmp_path_factory.mktemp("bench"),
+        skip=("process",),  # its own test below: 6 child processes would double this fixture
+    )
+    return run_benchmark(settings, log=lambda _message: None)
+
+
+@pytest.fixture(scope="module")
+def process_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Only the process part: 20 frames (4 reused) of 400x300, one repeat of each run."""
+    others = tuple(p for p in PARTS if p != "process")
+    settings = BenchSettings(
+        frames=4,
+        objects=(30.0, 6.0),
+        size=(400, 300),
+        repeats=1,
+        workdir=tmp_path_factory.mktemp("bench_process"),
+        skip=others,
     )
     return run_benchmark(settings, log=lambda _message: None)
 
@@ -221,6 +238,39 @@ def test_recommended_workers(report: dict[str, Any]) -> None:
     fake["datasets"][1]["throughput"]["rows"][2]["frames_per_s"] = 3.0
     assert recommended_workers(fake)["workers"] == 3  # type: ignore[index]
     assert per_frame_limit(6) == 3.0 and per_frame_limit(30) == 4.0 and per_frame_limit(2) == 3.0
+
+
+def test_whole_process_against_the_old_one(process_report: dict[str, Any]) -> None:
+    """Both sides ran to the end on the same 20 frames, found the same objects, and the old
+    side wrote a crop per object, its TSV and its zip."""
+    assert "datasets" in process_report and "memory" not in process_report
+    p = process_report["process"]
+    assert p["dataset"] == "6 obj/frame" and (p["width"], p["height"]) == (400, 300)
+    assert p["frames"] == 20 and p["workers"] == 2 and p["repeats"] == 1
+    for key in ("ours", "ours_1_worker", "old"):
+        runs = p[f"{key}_runs_s"]
+        assert len(runs) == 1 and positive(*runs) and p[f"{key}_s"] == median(runs)
+    assert close(p["old_vs_ours"], p["old_s"] / p["ours_s"])
+    assert close(p["old_vs_ours_1_worker"], p["old_s"] / p["ours_1_worker_s"])
+    assert p["ours_objects"] == p["old_objects"] > 20 and p["objects_match"] is True
+    out = Path(p["old_out"])
+    crops = sorted(out.glob("*.jpg"))
+    assert len(crops) == p["old_objects"]
+    (tsv,) = out.glob("ecotaxa_*.tsv")
+    lines = tsv.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 2 + len(crops) and lines[1].split("\t")[0] in ("[t]", "[f]")
+    with zipfile.ZipFile(next(out.glob("ecotaxa_*.zip"))) as zf:
+        assert sorted(zf.namelist()) == sorted([c.name for c in crops] + [tsv.name])
+    (target,) = [t for t in process_report["targets"] if t["name"] == "vs_old_process"]
+    assert target["value"] == p["old_vs_ours"] and target["limit"] == 9.0
+    assert target["met"] is (p["old_vs_ours"] >= 9.0)
+    assert target["lacks"] == ["4056x3040 frames"] and target["comparable"] is False
+    printed = table(process_report)
+    assert "Whole process, 20 frames of 6 obj/frame" in printed and "DIFFER" not in printed
+    differ = {**p, "old_objects": p["old_objects"] + 1, "objects_match": False}
+    assert "OBJECT COUNTS DIFFER" in table({**process_report, "process": differ})
+    text = README.read_text(encoding="utf-8")
+    assert sorted(k for k in leaf_keys(p) if f"`{k}`" not in text) == []
 
 
 def test_readme_documents_every_field(report: dict[str, Any]) -> None:
