@@ -1,10 +1,13 @@
 """Object features (SPEC section 2.5) from a region's own mask and its unpadded crops.
 
-Each feature is a small function of skimage's region properties (current names), so
-it can be checked on a tiny array with a known answer. Every formula is written in the
-baseline's order of operations (its `orientation / pi * 180`, its centroid as the mean of
-frame coordinates, its `np.mean(channel, where=mask)`), so that the results equal its
-bit for bit, not only within rounding. `offset` is the crop's (top, left) in the frame.
+Each feature is skimage's region property of the old program (current names) computed
+without building a RegionProperties per region: counts, centroids and colour means from
+exact integer sums, the second moments from skimage's own functions, the integer
+topology from `worker.topology`. Every formula keeps the baseline's order of operations
+(its `orientation / pi * 180`, its centroid as the mean of frame coordinates, numpy's
+`std(where=)` steps), so that the results equal its bit for bit, not only within
+rounding. The moments go through OpenBLAS like skimage's, whose kernels round by CPU
+(see worker.topology for the perimeter). `offset` is the crop's (top, left) in the frame.
 """
 
 from __future__ import annotations
