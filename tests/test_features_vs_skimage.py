@@ -44,11 +44,11 @@ def assert_regions_match(mask: np.ndarray, color: np.ndarray, min_area: int = 1)
 def test_features_equal_skimage_on_random_regions() -> None:
     rng = np.random.default_rng(17)
     checked = 0
-    for _ in range(40):
+    for _ in range(25):
         mask = random_mask(rng)
         color = rng.integers(0, 256, (*mask.shape, 3), dtype=np.uint8)
         checked += assert_regions_match(mask > 0, color)
-    assert checked > 1200
+    assert checked > 700
 
 
 def test_features_equal_skimage_on_a_real_frame() -> None:
