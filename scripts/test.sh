@@ -6,4 +6,5 @@ scripts/setup.sh --for-tests
 echo "== ruff" && .venv/bin/ruff check segmenter worker streamer benchmark tests
 .venv/bin/ruff format --check segmenter worker streamer benchmark tests
 echo "== mypy" && .venv/bin/mypy
-echo "== pytest" && exec .venv/bin/python -m pytest "$@"
+# the 15 slowest tests are listed at the end: the suite should stay under ~10 minutes
+echo "== pytest" && exec .venv/bin/python -m pytest --durations=15 "$@"
