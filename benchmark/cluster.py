@@ -22,8 +22,9 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +122,19 @@ def measure_stops(ds: Dataset, workers: int, stops: int, after: int) -> Json:
     }
 
 
+@contextmanager
+def _both_sides(workers: int) -> Iterator[dict[str, Segmenter]]:
+    """The local pool and the cluster, warmed, in the order the runs alternate; closed."""
+    segs = {"local": Segmenter(workers), "cluster": _cluster(workers)}
+    try:
+        for seg in segs.values():
+            warm(seg.pool)
+        yield segs
+    finally:
+        for seg in segs.values():
+            seg.close()
+
+
 def measure_many(ds: Dataset, workers: int, count: int, repeats: int, workdir: Path) -> Json:
     """`count` acquisitions of `ds`'s frames in one run: the local pool takes them one
     after the other, the cluster two at a time (engine.cluster_runs)."""
@@ -128,11 +142,8 @@ def measure_many(ds: Dataset, workers: int, count: int, repeats: int, workdir: P
     for i in range(count):
         linked_acquisition(ds, root, len(ds.frames), f"bench_many_{i}")
     out: Json = {"acquisitions": count, "frames": count * len(ds.frames)}
-    segs = {"local": Segmenter(workers), "cluster": _cluster(workers)}
-    walls: dict[str, list[float]] = {mode: [] for mode in segs}
-    try:
-        for seg in segs.values():
-            warm(seg.pool)
+    walls: dict[str, list[float]] = {"local": [], "cluster": []}
+    with _both_sides(workers) as segs:
         for _ in range(repeats):
             for mode, seg in segs.items():
                 start = time.perf_counter()
@@ -140,9 +151,6 @@ def measure_many(ds: Dataset, workers: int, count: int, repeats: int, workdir: P
                 walls[mode].append(time.perf_counter() - start)
                 if [s.status for s in summaries] != ["done"] * count:
                     raise RuntimeError(f"benchmark run of {root} ended {summaries}")
-    finally:
-        for seg in segs.values():
-            seg.close()
     for mode, times in walls.items():
         out[mode] = {"wall_s": median(times), "frames_per_s": out["frames"] / median(times)}
     out["throughput_ratio"] = ratio(out["cluster"]["frames_per_s"], out["local"]["frames_per_s"])
@@ -154,17 +162,11 @@ def measure_cluster(
 ) -> Json:
     """Local and cluster runs alternate, so that the load of a shared machine weighs on
     both alike; medians of `repeats`."""
-    segs = {"local": Segmenter(workers), "cluster": _cluster(workers)}
-    runs: dict[str, list[Json]] = {mode: [] for mode in segs}
-    try:
-        for seg in segs.values():
-            warm(seg.pool)
+    runs: dict[str, list[Json]] = {"local": [], "cluster": []}
+    with _both_sides(workers) as segs:
         for _ in range(repeats):
             for mode, seg in segs.items():
                 runs[mode].append(run_once(seg, ds, workers))
-    finally:
-        for seg in segs.values():
-            seg.close()
     rows: list[Json] = []
     for mode, done in runs.items():
         wall = median([r["wall_s"] for r in done])

@@ -16,7 +16,7 @@ from tests.conftest import PERIMETER_FEATURES, same_value
 from worker.correct import correct_inplace, correction_lut, flat_index, median_into
 from worker.features import convex_pixel_count, esd_kept
 from worker.kernel import Segmentation, segment_frame
-from worker.mask import find_regions, first_erode, grow_and_close
+from worker.mask import Region, find_regions, first_erode, grow_and_close
 from worker.params import Params
 
 
@@ -107,6 +107,17 @@ def test_frames_match_the_old_method(seed: int, remove_previous: bool) -> None:
     assert total > 10  # the scenes do produce objects to compare
 
 
+def assert_regions_are_components(regions: list[Region], labels: np.ndarray) -> None:
+    """Each region is the full-frame component under its first pixel, whole."""
+    areas = np.bincount(labels.ravel())
+    for region in regions:
+        lab = labels[region.first_pixel]
+        h, w = region.image.shape
+        full = labels[region.top : region.top + h, region.left : region.left + w] == lab
+        assert np.array_equal(full, region.image)
+        assert areas[lab] == region.image.sum()
+
+
 def test_windowed_labels_equal_full_frame_on_dense_masks() -> None:
     """Many regions close together, touching edges: windows must not split or merge them."""
     rng = np.random.default_rng(5)
@@ -124,12 +135,7 @@ def test_windowed_labels_equal_full_frame_on_dense_masks() -> None:
         if math.sqrt(4 * (labels == lab).sum() / math.pi) >= params.min_esd_px
     ]
     assert len(regions) == len(kept) > 20
-    for region in regions:
-        lab = labels[region.first_pixel]
-        h, w = region.image.shape
-        full = labels[region.top : region.top + h, region.left : region.left + w] == lab
-        assert np.array_equal(full, region.image)
-        assert (labels == lab).sum() == region.image.sum()
+    assert_regions_are_components(regions, labels)
 
 
 def test_convex_pixel_count_equals_skimage_area_convex() -> None:
@@ -189,9 +195,4 @@ def test_windows_cut_to_the_foreground_equal_full_frame_morphology(
     areas = np.bincount(labels.ravel(), minlength=n)
     kept = [lab for lab in range(1, n) if esd_kept(int(areas[lab]), params.min_esd_px)]
     assert len(regions) == len(kept) > 10
-    for region in regions:
-        lab = labels[region.first_pixel]
-        h, w = region.image.shape
-        full = labels[region.top : region.top + h, region.left : region.left + w] == lab
-        assert np.array_equal(full, region.image)
-        assert areas[lab] == region.image.sum()
+    assert_regions_are_components(regions, labels)

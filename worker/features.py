@@ -150,12 +150,13 @@ def blur_laplacian(gray_crop: npt.NDArray[np.uint8]) -> float:
     return float(np.var(cv2.Laplacian(gray_crop, cv2.CV_64F)))
 
 
-def hsv_stats(color_crop: npt.NDArray[np.uint8], filled: npt.NDArray[np.bool_]) -> Features:
-    """Mean and std of OpenCV 8-bit H, S, V over the filled region, as numpy's
-    `mean(c, where=filled)` and `std(c, where=filled)` give them: the mean is an exact
-    integer sum over the count; the std repeats numpy's `_var` steps from that mean."""
+def hsv_stats(
+    color_crop: npt.NDArray[np.uint8], filled: npt.NDArray[np.bool_], count: int
+) -> Features:
+    """Mean and std of OpenCV 8-bit H, S, V over the filled region (`count` pixels), as
+    numpy's `mean(c, where=filled)` and `std(c, where=filled)` give them: the mean is an
+    exact integer sum over the count; the std repeats numpy's `_var` steps from it."""
     hsv = cv2.cvtColor(color_crop, cv2.COLOR_BGR2HSV)
-    count = int(np.count_nonzero(filled))
     out: Features = {}
     stds: Features = {}
     for k, name in enumerate(("Hue", "Saturation", "Value")):
@@ -181,5 +182,5 @@ def region_features(
     topo = topology(image)
     feats.update(shape_features(image, topo, offset))
     feats["blur_laplacian"] = blur_laplacian(gray_crop)
-    feats.update(hsv_stats(color_crop, topo.filled))
+    feats.update(hsv_stats(color_crop, topo.filled, topo.area_filled))
     return feats
