@@ -12,6 +12,7 @@ from typing import Any
 
 from segmenter.errors import AcquisitionError, ConfigError
 from streamer.layout import Layout
+from worker.inputs import FileTooLarge, NotRegularFile, read_regular
 
 log = logging.getLogger(__name__)
 
@@ -83,14 +84,19 @@ def _number(value: Any, key: str) -> float:
 
 
 def read_metadata(folder: Path) -> dict[str, Any]:
-    """metadata.json as a dict, with a clear error for anything that is not a JSON object."""
+    """metadata.json as a dict, with a clear error for anything that is not a JSON object
+    (only a regular file of at most MAX_METADATA_BYTES is read: a FIFO would block)."""
     path = folder / METADATA
     try:
-        if path.stat().st_size > MAX_METADATA_BYTES:
-            raise AcquisitionError(f"{path} is larger than {MAX_METADATA_BYTES} bytes")
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_regular(path, MAX_METADATA_BYTES).decode("utf-8"))
     except FileNotFoundError as exc:
         raise AcquisitionError(f"{folder} has no {METADATA}: it is not an acquisition") from exc
+    except (NotRegularFile, FileTooLarge) as exc:
+        raise AcquisitionError(f"{path} cannot be used: {exc.strerror}") from exc
+    except RecursionError:
+        raise AcquisitionError(
+            f"{path} is nested too deeply to be metadata (EcoTaxa values are flat)"
+        ) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise AcquisitionError(f"{path} is not readable JSON: {exc}") from exc
     if not isinstance(data, dict):

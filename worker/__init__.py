@@ -1,6 +1,7 @@
 """What runs inside a pool process: the pure per-frame kernel.
 
-decode.py    frames checked and decoded (`read_frame`)
+decode.py    frames checked and decoded (`read_frame`): size and header before the bytes
+inputs.py    input files read safely: regular files only, opened without blocking, bounded
 correct.py   the flat-field correction (exact lookup table) and the median of a stack
 mask.py      threshold, mask steps by windows, regions
 features.py  the SPEC 2.5 features of one region

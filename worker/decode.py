@@ -11,8 +11,12 @@ import numpy as np
 import numpy.typing as npt
 
 from worker.errors import FrameError
+from worker.inputs import NotRegularFile, open_regular, read_fd
 
 MAX_PIXELS = 64_000_000  # 8000 x 8000: larger is refused before it is decoded
+HEADER_BYTES = 65536  # where a frame's JPEG header (after its EXIF) is found
+HEADER_SLACK = 1 << 20  # EXIF, thumbnails and tables beside the image data
+MAX_FRAME_BYTES = 3 * MAX_PIXELS + HEADER_SLACK  # no sane JPEG of MAX_PIXELS is larger
 _SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 
 
@@ -54,6 +58,51 @@ def printable_name(path: Path) -> str:
     return os.fsencode(path.name).decode("utf-8", "backslashreplace")
 
 
+def _size_limit(name: str, head: bytes) -> int:
+    """The most bytes a frame with this header can sanely have: 3 bytes a pixel (more
+    than a JPEG at quality 100 takes) plus HEADER_SLACK. A header claiming more than
+    MAX_PIXELS is refused here, before the file is read."""
+    if head[:2] != b"\xff\xd8":
+        raise FrameError(name, "not a JPEG file")
+    size = jpeg_size(head)
+    if size is None:  # its frame header lies past HEADER_BYTES: the whole file tells
+        return MAX_FRAME_BYTES
+    if size[0] * size[1] > MAX_PIXELS:
+        raise FrameError(name, f"{size[0]}x{size[1]} is too large to decode safely")
+    return 3 * size[0] * size[1] + HEADER_SLACK
+
+
+def read_jpeg_bytes(path: Path) -> bytes:
+    """The bytes of a frame file, checked before they are read whole: a regular file
+    (a FIFO would block), not empty, a JPEG header of a sane size, and no more bytes than
+    that header's image can have. Memory is bounded by the frame's own size."""
+    try:
+        fd, size = open_regular(path)
+    except NotRegularFile as exc:
+        raise FrameError(path.name, str(exc.strerror)) from exc
+    except OSError as exc:
+        raise FrameError(path.name, f"cannot read: {exc.strerror}") from exc
+    try:
+        if size == 0:
+            raise FrameError(path.name, "the file is empty")
+        if size > MAX_FRAME_BYTES:
+            raise FrameError(path.name, f"{size / 1e6:.0f} MB is larger than any frame")
+        head = read_fd(fd, HEADER_BYTES)
+        limit = _size_limit(path.name, head)
+        if size > limit:
+            raise FrameError(
+                path.name, f"{size / 1e6:.0f} MB is more than its JPEG header's image can hold"
+            )
+        data = head + read_fd(fd, limit + 1 - len(head), len(head))
+    except OSError as exc:
+        raise FrameError(path.name, f"cannot read: {exc.strerror}") from exc
+    finally:
+        os.close(fd)
+    if len(data) > limit:  # it grew while read
+        raise FrameError(path.name, "the file grew while it was read")
+    return data
+
+
 def read_frame(path: Path, into: npt.NDArray[np.uint8] | None = None) -> npt.NDArray[np.uint8]:
     """Decode a frame as BGR uint8; straight into `into` when it has the frame's shape
     and this OpenCV can decode into a given array (no 37 MB temporary, no copy).
@@ -62,10 +111,7 @@ def read_frame(path: Path, into: npt.NDArray[np.uint8] | None = None) -> npt.NDA
     segfaults on one), and its object ids could not be written as text anyway."""
     if printable_name(path) != path.name:
         raise FrameError(printable_name(path), "its file name is not valid UTF-8; rename it")
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise FrameError(path.name, f"cannot read: {exc.strerror}") from exc
+    data = read_jpeg_bytes(path)
     check_jpeg(path.name, data)
     size = jpeg_size(data)
     if into is not None and size is not None and into.shape == (size[1], size[0], 3):

@@ -30,7 +30,8 @@ from segmenter.engine.pool import FlatField, WorkerPool
 from segmenter.engine.source import FrameSource
 from segmenter.errors import AcquisitionError, FrameError, Interrupted
 from streamer.journal import CommittedFrame, FrameStore
-from worker.decode import jpeg_size, read_frame
+from worker.decode import HEADER_BYTES, jpeg_size, read_frame
+from worker.inputs import read_head
 from worker.kernel import frame_threshold
 from worker.params import Params
 from worker.records import FrameFailure, FrameOutcome, FrameResult, ObjectRecord
@@ -38,7 +39,6 @@ from worker.tasks import ChunkTask, FrameRef, PreviousMask, pack_mask
 
 log = logging.getLogger(__name__)
 
-HEADER_BYTES = 65536  # where a frame's JPEG header (after its EXIF) is found
 CommitCallback = Callable[[CommittedFrame], None]
 FlatCallback = Callable[[int, FlatField], None]
 
@@ -49,8 +49,7 @@ def frame_shape(frames: Sequence[Path]) -> tuple[int, int]:
     sizes: Counter[tuple[int, int]] = Counter()
     for path in frames:
         try:
-            with open(path, "rb") as fh:
-                size = jpeg_size(fh.read(HEADER_BYTES))
+            size = jpeg_size(read_head(path, HEADER_BYTES))  # a FIFO is refused, not waited on
         except OSError:
             continue
         if size is not None:
