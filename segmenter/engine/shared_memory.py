@@ -29,17 +29,16 @@ SHM_DIR = Path("/dev/shm")
 
 
 _counter = itertools.count()
+_unremovable: set[str] = set()  # stale names another user owns, already logged
 
 
 class SharedBlock:
     """A shared array owned by this process; `close()` unlinks it (idempotent)."""
 
     def __init__(self, shape: tuple[int, ...], dtype: str) -> None:
-        name = f"{PREFIX}{os.getpid()}_{next(_counter)}"
         size = max(1, int(np.prod(shape)) * np.dtype(dtype).itemsize)
-        self._shm: shared_memory.SharedMemory | None = shared_memory.SharedMemory(
-            name=name, create=True, size=size
-        )
+        self._shm: shared_memory.SharedMemory | None = _create(size)
+        name = self._shm.name
         self.ref = SharedArray(name, tuple(shape), dtype)
         self.array: npt.NDArray[np.generic] = np.ndarray(shape, np.dtype(dtype), self._shm.buf)
 
@@ -51,6 +50,19 @@ class SharedBlock:
         shm.close()
         with suppress(FileNotFoundError):
             shm.unlink()
+
+
+def _create(size: int) -> shared_memory.SharedMemory:
+    """A new segment under the next free name of this pid: a stale one under the same
+    name (an earlier process with this pid, which the sweep could not remove) is
+    skipped, never reused."""
+    for _ in range(1000):
+        name = f"{PREFIX}{os.getpid()}_{next(_counter)}"
+        try:
+            return shared_memory.SharedMemory(name=name, create=True, size=size)
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{SHM_DIR}/{PREFIX}{os.getpid()}_*: 1000 stale names in a row")
 
 
 @contextmanager
@@ -130,22 +142,41 @@ def orphan_semaphores() -> list[str]:
     return sorted(name for name, inode in candidates.items() if inode not in mapped)
 
 
+def _unlink(name: str) -> bool:
+    """Remove /dev/shm/`name`; one that another user owns (a killed `sudo segmenter`
+    left it) stays, logged once per process: it costs its memory, not a start."""
+    path = SHM_DIR / name
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        if name not in _unremovable:
+            _unremovable.add(name)
+            log.warning(
+                "cannot remove %s left by a killed run (%s): remove it as its owner "
+                "(sudo rm %s) to free its memory",
+                path,
+                exc.strerror,
+                path,
+            )
+        return False
+    return True
+
+
 def sweep_stale() -> list[str]:
     """Unlink segments whose creating process is gone and semaphores nobody has open
     (both left by a SIGKILL)."""
     for name in orphan_semaphores():
-        with suppress(FileNotFoundError):
-            (SHM_DIR / name).unlink()
+        _unlink(name)
     removed = []
     for name in ours():
         try:
             pid = int(name[len(PREFIX) :].split("_", 1)[0])
         except ValueError:
             continue
-        if pid != os.getpid() and not _pid_alive(pid):
-            with suppress(FileNotFoundError):
-                (SHM_DIR / name).unlink()
-                removed.append(name)
+        if pid != os.getpid() and not _pid_alive(pid) and _unlink(name):
+            removed.append(name)
     if removed:
         log.info("removed %d shared memory segment(s) left by a killed run", len(removed))
     return removed
