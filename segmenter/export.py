@@ -18,7 +18,7 @@ from segmenter.report import report
 from segmenter.settings import RunSettings
 from streamer.journal import FrameStore
 from streamer.layout import acquisition_lock
-from streamer.outputs import write_tsv_and_archive
+from streamer.outputs import remove_leftovers, write_tsv_and_archive
 from worker.params import Params
 
 log = logging.getLogger(__name__)
@@ -85,6 +85,8 @@ def export(folder: Path, data_root: Path, process_id: str | None, with_report: b
     layout = acq.layout
     store = FrameStore(layout.objects_dir)
     with acquisition_lock(layout.objects_dir):
+        if removed := remove_leftovers(layout, store):  # a killed export's or run's
+            log.info("%s: removed %d temporary file(s) of an interrupted run", acq.rel, removed)
         manifest, frames, objects = _checked_journal(acq, store)
         params = _params(acq, manifest)
         settings = RunSettings(process_id=process_id or manifest.get("process_id"))

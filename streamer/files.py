@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 from streamer.errors import storage_error
+
+# `replacing`'s temporary names: .<final name>.<pid>.<8 hex digits>.tmp
+_TEMPORARY = re.compile(r"\..+\.[0-9]+\.[0-9a-f]{8}\.tmp")
 
 
 def fsync_path(path: Path) -> None:
@@ -52,12 +56,14 @@ def atomic_write(path: Path, data: bytes, durable: bool = False) -> None:
 
 
 def remove_temporaries(folder: Path, prefix: str = ".") -> int:
-    """Delete `<prefix>*.tmp` files a killed run left in `folder` (our temporary names
-    start with a dot and end with .tmp); returns how many. Nothing else is touched."""
+    """Delete the temporary files `replacing` gave a killed run in `folder` (names
+    starting with `prefix`); returns how many. Nothing else is touched, not even
+    another program's `.something.tmp`."""
     removed = 0
     with contextlib.suppress(FileNotFoundError, NotADirectoryError):
         for path in folder.iterdir():
-            if path.name.startswith(prefix) and path.name.endswith(".tmp") and path.is_file():
+            name = path.name
+            if name.startswith(prefix) and _TEMPORARY.fullmatch(name) and path.is_file():
                 with contextlib.suppress(FileNotFoundError):
                     path.unlink()
                     removed += 1

@@ -7,8 +7,10 @@ from pathlib import Path
 
 from streamer import ecotaxa
 from streamer.errors import storage_error
+from streamer.files import remove_temporaries
 from streamer.journal import FrameStore
 from streamer.layout import Layout
+from streamer.report import KINDS
 
 
 def write_tsv_and_archive(
@@ -30,3 +32,16 @@ def write_tsv_and_archive(
         raise storage_error(layout.archive.parent, exc) from exc
     ecotaxa.write_archive(layout.archive, layout.tsv, layout.objects_dir, store.objects(frames))
     return layout.archive
+
+
+def remove_leftovers(layout: Layout, store: FrameStore) -> int:
+    """The temporary files a killed run, export or report left for this acquisition
+    (never visible under a final name); only under the acquisition's lock. Returns how
+    many were removed."""
+    state = store.state_dir
+    folders = [layout.objects_dir, state, state / "frames", layout.clean_dir]
+    removed = sum(remove_temporaries(folder) for folder in folders)
+    export = layout.archive.parent
+    for name in (layout.archive.name, *(f"{kind}_{layout.file_id}" for kind in KINDS)):
+        removed += remove_temporaries(export, f".{name}.")
+    return removed + remove_temporaries(layout.folder, f".{layout.done_file.name}.")

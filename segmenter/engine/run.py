@@ -22,10 +22,10 @@ from segmenter.errors import AcquisitionError, storage_error
 from segmenter.report import after_run
 from segmenter.settings import RunSettings
 from streamer import ecotaxa
-from streamer.files import atomic_write, remove_temporaries
+from streamer.files import atomic_write
 from streamer.journal import CommittedFrame, FrameStore
 from streamer.layout import acquisition_lock
-from streamer.outputs import write_tsv_and_archive
+from streamer.outputs import remove_leftovers, write_tsv_and_archive
 from worker.params import Params
 
 log = logging.getLogger(__name__)
@@ -181,7 +181,9 @@ class AcquisitionRun:
         self._check_failures()
         self._emit("archive")
         archive = self._write_outputs(manifest)
-        return after_run(self.acq, self.settings, self._summary("done", archive))
+        summary = after_run(self.acq, self.settings, self._summary("done", archive))
+        self._write_done()  # last: a run killed before it (the report too) is resumed
+        return summary
 
     def _live_resumable(self, committed: list[CommittedFrame]) -> bool:
         """A live run resumes when its committed frames are the first frames found now
@@ -224,13 +226,11 @@ class AcquisitionRun:
 
     def _remove_temporaries(self) -> None:
         """Temporary files of a run that was killed (never visible under a final name)."""
-        acq, state = self.acq, self.store.state_dir
-        folders = [self.layout.objects_dir, state, state / "frames", self.layout.clean_dir]
-        removed = sum(remove_temporaries(folder) for folder in folders)
-        removed += remove_temporaries(self.layout.archive.parent, f".{self.layout.archive.name}.")
-        removed += remove_temporaries(acq.path, f".{self.layout.done_file.name}.")
+        removed = remove_leftovers(self.layout, self.store)
         if removed:
-            log.info("%s: removed %d temporary file(s) of an interrupted run", acq.rel, removed)
+            log.info(
+                "%s: removed %d temporary file(s) of an interrupted run", self.acq.rel, removed
+            )
 
     def _tsv_values(self, manifest: dict[str, Any]) -> ecotaxa.AcquisitionCells:
         return tsv_cells(self.acq, self.params, self.settings, manifest)
@@ -238,9 +238,11 @@ class AcquisitionRun:
     def _write_outputs(self, manifest: dict[str, Any]) -> str | None:
         n, cells = len(self.state.committed), self._tsv_values(manifest)
         archive = write_tsv_and_archive(self.store, self.layout, cells, n, self.settings.ecotaxa)
+        return None if archive is None else str(archive)
+
+    def _write_done(self) -> None:
         stamp = datetime.now(UTC).isoformat(timespec="seconds") + "\n"
         atomic_write(self.layout.done_file, stamp.encode(), durable=True)
-        return None if archive is None else str(archive)
 
     def _summary(
         self, status: str, archive: str | None = None, message: str | None = None
