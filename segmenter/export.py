@@ -19,6 +19,7 @@ from segmenter.settings import RunSettings
 from streamer.journal import FrameStore
 from streamer.layout import acquisition_lock
 from streamer.outputs import remove_leftovers, write_tsv_and_archive
+from streamer.owned import Outputs
 from worker.params import Params
 
 log = logging.getLogger(__name__)
@@ -91,9 +92,7 @@ def export(folder: Path, data_root: Path, process_id: str | None, with_report: b
         params = _params(acq, manifest)
         settings = RunSettings(process_id=process_id or manifest.get("process_id"))
         cells = tsv_cells(acq, params, settings, manifest)
-        for old in layout.objects_dir.glob("ecotaxa_*.tsv"):  # acq_id may have changed
-            if old != layout.tsv:
-                old.unlink()
+        Outputs(layout).claim([layout.tsv, layout.archive])
         archive = write_tsv_and_archive(store, layout, cells, frames)
         assert archive is not None
         if with_report:

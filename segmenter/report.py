@@ -13,6 +13,7 @@ from segmenter.acquisition import Acquisition
 from segmenter.errors import AcquisitionError, SegmenterError
 from segmenter.settings import RunSettings
 from streamer.journal import FrameStore
+from streamer.owned import Outputs, report_outputs
 from streamer.report import Report, write_report
 
 if TYPE_CHECKING:  # the engine calls after_run: no import of it at run time
@@ -27,6 +28,7 @@ def report(acq: Acquisition, seconds: float | None = None) -> Report:
     store = FrameStore(acq.layout.objects_dir)
     if store.manifest() is None or next(store.read_frames(), None) is None:
         raise AcquisitionError(f"{acq.path} has no committed frames: run segmenter segment")
+    Outputs(acq.layout).claim(report_outputs(acq.layout))  # another's file is refused
     if seconds is None:
         seconds = _previous_seconds(acq.layout.report_file("summary", ".json"))
     return write_report(

@@ -33,3 +33,12 @@ def storage_error(path: Path, exc: OSError) -> StorageError:
     if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
         return StorageError(f"cannot write {path}: {exc.strerror} (check the data root)")
     return StorageError(f"cannot write {path}: {exc.strerror or exc}")
+
+
+class ForeignFile(StorageError):
+    """A file this program did not write is where one of its outputs goes."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(
+            f"{path} exists and segmenter did not write it: move it away, then run again"
+        )

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
+import os
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from streamer.errors import StorageError, storage_error
+from streamer.errors import ForeignFile, StorageError, storage_error
 from streamer.files import atomic_write
 from worker.records import ObjectRecord
 
@@ -27,6 +28,7 @@ JOURNAL_VERSION = 2  # 2: labels from 0, `flat_from`; a journal of another versi
 
 STATE_DIR = ".segmenter"
 FAILED = "failed.json"  # why the last run failed the acquisition; removed when a run opens
+_CROP = re.compile(r"(.+)_[0-9]+\.jpg")  # <frame stem>_<n>.jpg
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +89,7 @@ class FrameStore:
                 "%s: settings or frames changed since the last run, starting over", self.objects_dir
             )
         self.clear()
+        self._refuse_foreign_crops(manifest["run"].get("frames") or [])
         try:
             self.frames_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -195,24 +198,59 @@ class FrameStore:
         path = self.frames_dir / f"{frame.index:06d}.jsonl"
         atomic_write(path, frame.to_line().encode("utf-8"), durable=True)  # folder fsynced
 
+    def _refuse_foreign_crops(self, frames: Sequence[str]) -> None:
+        """A new journal: a file already under a crop name of these frames is another's
+        (ForeignFile). Once the journal exists, such names are ours (`our_crops`)."""
+        stems = {Path(name).stem for name in frames}
+        try:
+            names = [e.name for e in os.scandir(self.objects_dir)] if stems else []
+        except FileNotFoundError:
+            return
+        for name in sorted(names):
+            match = _CROP.fullmatch(name)
+            if match and match[1] in stems:
+                raise ForeignFile(self.objects_dir / name)
+
+    def our_crops(self) -> set[str]:
+        """The crops this journal's runs wrote: those its lines name and, beside its
+        run.json, any `<frame stem>_<n>.jpg` of its frames (a run killed between a
+        frame's crops and its line left them unnamed)."""
+        names: set[str] = set()
+        stems: set[str] = set()
+        manifest = self._read_manifest()
+        if manifest is not None:
+            stems |= {Path(str(n)).stem for n in manifest.get("run", {}).get("frames") or []}
+        for path in self.frames_dir.glob("*.jsonl"):
+            try:
+                frame = CommittedFrame.from_line(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+            names |= {o.img_file_name for o in frame.objects}
+            stems.add(Path(frame.name).stem)
+        if manifest is not None and self.objects_dir.is_dir():
+            for entry in os.scandir(self.objects_dir):
+                match = _CROP.fullmatch(entry.name)
+                if match and match[1] in stems:
+                    names.add(entry.name)
+        return names
+
     def remove_stale_crops(self, keep: Iterable[str]) -> int:
-        """Delete crops in the objects folder that no committed frame names."""
-        wanted = set(keep)
-        removed = 0
-        for path in self.objects_dir.glob("*.jpg"):
-            if path.name not in wanted:
-                path.unlink()
-                removed += 1
-        return removed
+        """Delete our crops (`our_crops`) that no committed frame names; nothing else."""
+        stale = self.our_crops() - set(keep)
+        for name in stale:
+            (self.objects_dir / name).unlink(missing_ok=True)
+        return len(stale)
 
     def clear(self) -> None:
-        """Forget the run: committed lines and every crop and TSV in the folder."""
+        """Forget the run: its journal files and its crops (`our_crops`). Files this
+        program did not write stay, in the crops folder and in the journal's."""
         try:
-            if self.state_dir.exists():
-                shutil.rmtree(self.state_dir)
-            if self.objects_dir.is_dir():
-                for path in self.objects_dir.iterdir():
-                    if path.is_file() and (path.suffix == ".jpg" or path.name.endswith(".tsv")):
-                        path.unlink()
+            for name in self.our_crops():
+                (self.objects_dir / name).unlink(missing_ok=True)
+            for path in self.frames_dir.glob("*.jsonl"):
+                if path.stem.isdigit():
+                    path.unlink()
+            for name in ("run.json", FAILED):
+                (self.state_dir / name).unlink(missing_ok=True)
         except OSError as exc:
             raise storage_error(Path(exc.filename or self.objects_dir), exc) from exc

@@ -10,6 +10,7 @@ from streamer.errors import storage_error
 from streamer.files import remove_temporaries
 from streamer.journal import FrameStore
 from streamer.layout import Layout
+from streamer.owned import Outputs
 from streamer.report import KINDS
 
 
@@ -24,6 +25,7 @@ def write_tsv_and_archive(
     names, write the TSV, then (with `archive`) the zip. Returns the zip's path."""
     store.remove_stale_crops(o.img_file_name for o in store.objects(frames))
     ecotaxa.write_tsv(layout.tsv, cells, store.objects(frames))
+    Outputs(layout).remove_other_tsvs()  # of an earlier acq_id
     if not archive:
         return None
     try:

@@ -26,6 +26,7 @@ from streamer.files import atomic_write
 from streamer.journal import CommittedFrame, FrameStore
 from streamer.layout import acquisition_lock
 from streamer.outputs import remove_leftovers, write_tsv_and_archive
+from streamer.owned import Outputs, run_outputs
 from worker.params import Params
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,7 @@ class AcquisitionRun:
         self.params = settings.params(acq.pixel_size_um)
         self.layout = acq.layout
         self.store = FrameStore(self.layout.objects_dir)
+        self.outputs = Outputs(self.layout)  # what it wrote beside the journal
         self.started = time.monotonic()
         self.state = RunState()
 
@@ -132,8 +134,8 @@ class AcquisitionRun:
 
     def _forget_outputs(self) -> None:
         self.store.clear()
-        for path in (self.layout.archive, self.layout.done_file):
-            path.unlink(missing_ok=True)
+        self.outputs.remove(self.layout.archive)
+        self.layout.done_file.unlink(missing_ok=True)
 
     def run(self) -> AcquisitionSummary:
         """Segment and archive; one process at a time per acquisition (a second one is
@@ -151,6 +153,10 @@ class AcquisitionRun:
         }
         ecotaxa.build_columns(self._tsv_values(manifest))  # bad metadata fails before any work
         with acquisition_lock(self.layout.objects_dir):
+            settings = self.settings  # what is not ours is refused before any work
+            self.outputs.claim(
+                run_outputs(self.layout, settings.ecotaxa, settings.report, settings.keep)
+            )
             if self.settings.force:
                 self._forget_outputs()
             return self._run_locked(manifest)
@@ -216,6 +222,8 @@ class AcquisitionRun:
         if not self.settings.keep:
             return
         name = "flat_color.jpg" if flat_from == 0 else f"flat_{flat_from:05d}.jpg"
+        if not self.outputs.claim_or_skip(self.layout.clean_dir / name):
+            return
         try:
             self.layout.clean_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:

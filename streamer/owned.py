@@ -1,0 +1,110 @@
+"""Which files outside its journal this program wrote for an acquisition, so that a run
+replaces or removes only those (issue 21: a symlinked folder may hold anything).
+
+`objects/<rel>/.segmenter/outputs.json` lists them (paths below the data root): the TSV,
+the zip, the report, the flat images. A path is claimed (recorded, durably) before it is
+first written; one that exists and was never claimed is another's: `ForeignFile`. The
+crops are the journal's business (`FrameStore`)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from streamer.errors import ForeignFile, storage_error
+from streamer.files import atomic_write
+from streamer.journal import STATE_DIR
+from streamer.layout import Layout
+
+log = logging.getLogger(__name__)
+
+OUTPUTS = "outputs.json"
+REPORT_SUFFIXES = {"mosaic": ".jpg", "size_spectrum": ".png", "summary": ".json"}
+
+
+class Outputs:
+    """The record of the files written for one acquisition outside its journal."""
+
+    def __init__(self, layout: Layout) -> None:
+        self.layout = layout
+        self.path = layout.objects_dir / STATE_DIR / OUTPUTS
+
+    def recorded(self) -> set[str]:
+        """The paths claimed. A journal older than this record (a run.json, no
+        outputs.json) owns the standard output names of its acquisition."""
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            if not (self.path.parent / "run.json").is_file():
+                return set()
+            return {self._key(p) for p in run_outputs(self.layout, True, True, True)}
+        except (OSError, ValueError):
+            return set()
+        return {str(p) for p in data} if isinstance(data, list) else set()
+
+    def _key(self, path: Path) -> str:
+        return str(path.relative_to(self.layout.data_root))
+
+    def owns(self, path: Path) -> bool:
+        return self._key(path) in self.recorded()
+
+    def claim(self, paths: Iterable[Path]) -> None:
+        """Record `paths` as ours before they are written; ForeignFile for the first
+        one that exists unrecorded (nothing is recorded then)."""
+        known = self.recorded()
+        keys = set(known)
+        for path in paths:
+            key = self._key(path)
+            if key not in known and os.path.lexists(path):
+                raise ForeignFile(path)
+            keys.add(key)
+        if keys != known:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise storage_error(self.path.parent, exc) from exc
+            atomic_write(self.path, json.dumps(sorted(keys)).encode(), durable=True)
+
+    def claim_or_skip(self, path: Path) -> bool:
+        """claim() for an optional file (a debug image): False, logged, when another's."""
+        try:
+            self.claim([path])
+        except ForeignFile as exc:
+            log.warning("%s; not written", exc)
+            return False
+        return True
+
+    def remove(self, path: Path) -> None:
+        """Delete `path` if ours."""
+        if self.owns(path):
+            try:
+                path.unlink(missing_ok=True)
+            except OSError as exc:
+                raise storage_error(path, exc) from exc
+
+    def remove_other_tsvs(self) -> None:
+        """Our TSVs of an earlier acq_id (metadata.json changed), not the current one."""
+        for key in self.recorded():
+            path = self.layout.data_root / key
+            tsv = path.parent == self.layout.objects_dir and path.suffix == ".tsv"
+            if tsv and path != self.layout.tsv:
+                path.unlink(missing_ok=True)
+
+
+def run_outputs(layout: Layout, archive: bool, report: bool, keep: bool) -> list[Path]:
+    """What a run writes outside the journal, by its settings."""
+    paths = [layout.tsv]
+    if archive:
+        paths.append(layout.archive)
+    if report:
+        paths += report_outputs(layout)
+    if keep:
+        paths.append(layout.clean_dir / "flat_color.jpg")
+    return paths
+
+
+def report_outputs(layout: Layout) -> list[Path]:
+    return [layout.report_file(kind, suffix) for kind, suffix in REPORT_SUFFIXES.items()]
