@@ -6,7 +6,10 @@ journal.py  one JSONL line per committed frame (write, fsync, rename); resume
 ecotaxa.py  the EcoTaxa TSV and zip, with the checks EcoTaxa makes
 layout.py   where an acquisition's outputs go (objects/, export/, clean/, done.txt),
             and the lock that lets one process at a time work on it
-errors.py   StorageError, EcoTaxaError and AcquisitionBusy
+owned.py    the record of the files a run wrote beside its journal (only those are
+            replaced or removed; another's file under our name is ForeignFile)
+outputs.py  the TSV and zip from the journal, and the sweep of a killed run's temporaries
+errors.py   StorageError, EcoTaxaError, AcquisitionBusy and ForeignFile
 
 It imports nothing of `segmenter`; of `worker`, only its records and errors.
 """

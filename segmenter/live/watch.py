@@ -33,6 +33,7 @@ from pathlib import Path
 from segmenter.acquisition import is_frame, list_frames, read_metadata
 from segmenter.errors import AcquisitionError
 from segmenter.live.imager import INTEGRITY_FILE, IntegrityEntry, parse_integrity_line
+from worker.inputs import open_regular, read_fd
 
 log = logging.getLogger(__name__)
 
@@ -51,14 +52,18 @@ class IntegrityReader:
 
     def read(self) -> list[IntegrityEntry]:
         try:
-            with open(self.path, "rb") as f:
-                st = os.fstat(f.fileno())
-                if st.st_ino != self._inode or st.st_size < self.offset:  # replaced, truncated
-                    self._inode, self.offset = st.st_ino, 0
-                f.seek(self.offset)
-                chunk = f.read()
-        except FileNotFoundError:
+            fd, size = open_regular(self.path)  # a FIFO is not waited on
+        except OSError:
+            return []  # not there (yet), or not a file: the settle rule finds the frames
+        try:
+            inode = os.fstat(fd).st_ino
+            if inode != self._inode or size < self.offset:  # replaced, truncated
+                self._inode, self.offset = inode, 0
+            chunk = read_fd(fd, size - self.offset, self.offset)
+        except OSError:
             return []
+        finally:
+            os.close(fd)
         end = chunk.rfind(b"\n") + 1  # 0: no complete line yet
         self.offset += end
         entries = (parse_integrity_line(line) for line in chunk[:end].splitlines())
@@ -69,11 +74,15 @@ def _ends_with_marker(path: Path, size: int) -> bool:
     if size < len(JPEG_END):
         return False
     try:
-        with open(path, "rb") as f:
-            f.seek(size - len(JPEG_END))
-            return f.read(len(JPEG_END)) == JPEG_END
+        fd, _size = open_regular(path)
     except OSError:
         return False
+    try:
+        return read_fd(fd, len(JPEG_END), size - len(JPEG_END)) == JPEG_END
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 class FolderWatcher:

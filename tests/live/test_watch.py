@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import threading
 from pathlib import Path
 
 import cv2
@@ -187,3 +189,27 @@ def test_expected_without_metadata_is_none(tmp_path: Path) -> None:
     assert watcher.expected() is None
     (tmp_path / "metadata.json").write_text('{"acq_nb_frame": 4}')
     assert watcher.expected() == 4
+
+
+def test_a_fifo_integrity_check_is_ignored_without_blocking(folder: Path) -> None:
+    """Only regular files are read (issue 21): a FIFO's open would wait for a writer."""
+    (folder / INTEGRITY_FILE).unlink()
+    os.mkfifo(folder / INTEGRITY_FILE)
+    (folder / NAMES[0]).write_bytes(jpeg(0))
+    clock = FakeClock()
+    watcher = FolderWatcher(folder, settle=1.0, clock=clock)
+    found: list[list[Path]] = []
+
+    def poll() -> None:
+        watcher.poll()
+        clock.now += 2
+        found.append(watcher.poll())
+
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    poller.join(30)
+    if poller.is_alive():  # release the blocked open so the thread ends
+        os.close(os.open(folder / INTEGRITY_FILE, os.O_WRONLY | os.O_NONBLOCK))
+        poller.join(10)
+        pytest.fail("the watcher blocked on a FIFO integrity.check")
+    assert found == [[folder / NAMES[0]]]  # found by the settle rule instead
