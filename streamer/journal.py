@@ -235,11 +235,21 @@ class FrameStore:
         return names
 
     def remove_stale_crops(self, keep: Iterable[str]) -> int:
-        """Delete our crops (`our_crops`) that no committed frame names; nothing else."""
-        stale = self.our_crops() - set(keep)
-        for name in stale:
-            (self.objects_dir / name).unlink(missing_ok=True)
-        return len(stale)
+        """Delete our crops that no committed frame names (`keep`: those named by every
+        committed frame, so that no line needs reading again): the `<frame stem>_<n>.jpg`
+        of the run's frames or of a kept crop's frame. Nothing else."""
+        wanted = set(keep)
+        manifest = self._read_manifest() or {}
+        frames = manifest.get("run", {}).get("frames") or []
+        stems = {Path(str(n)).stem for n in frames}
+        stems |= {m[1] for m in map(_CROP.fullmatch, wanted) if m}
+        removed = 0
+        for path in self.objects_dir.glob("*.jpg"):
+            match = _CROP.fullmatch(path.name)
+            if match and match[1] in stems and path.name not in wanted:
+                path.unlink(missing_ok=True)
+                removed += 1
+        return removed
 
     def clear(self) -> None:
         """Forget the run: its journal files and its crops (`our_crops`). Files this

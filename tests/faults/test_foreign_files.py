@@ -123,3 +123,20 @@ def test_a_symlinked_clean_folder(make_acq: MakeAcq, capsys: Capsys) -> None:
     code, acq = segment(folder, capsys, "--keep")
     assert code == cli.EXIT_OK and acq["status"] == "done", acq
     assert theirs.read_bytes()[:2] == b"\xff\xd8" and notes.read_text() == "mine"
+
+
+def test_a_crop_a_killed_run_left_unnamed_is_removed(make_acq: MakeAcq, capsys: Capsys) -> None:
+    """A frame's crops are written before its line: a kill between them leaves crops no
+    line names. Beside our run.json they are ours, and the next run removes them."""
+    root, folder = make_acq(frames=4)
+    code, _ = segment(folder, capsys)
+    objects = root / "objects" / folder.relative_to(root / "img")
+    first = sorted(folder.glob("*.jpg"))[0]
+    left = objects / f"{first.stem}_99.jpg"
+    left.write_bytes(b"\xff\xd8 a crop \xff\xd9")
+    kept = objects / "holiday_1.jpg"
+    kept.write_bytes(b"mine")
+    (folder / "done.txt").unlink()
+    code, acq = segment(folder, capsys)
+    assert code == cli.EXIT_OK and acq["status"] == "done", acq
+    assert not left.exists() and kept.read_bytes() == b"mine"
