@@ -1,13 +1,15 @@
 """Object features (SPEC section 2.5) from a region's own mask and its unpadded crops.
 
 Each feature is skimage's region property of the old program (current names) computed
-without building a RegionProperties per region: counts, centroids and colour means from
-exact integer sums, the second moments from skimage's own functions, the integer
-topology from `worker.topology`. Every formula keeps the baseline's order of operations
-(its `orientation / pi * 180`, its centroid as the mean of frame coordinates, numpy's
-`std(where=)` steps), so that the results equal its bit for bit, not only within
-rounding. The moments go through OpenBLAS like skimage's, whose kernels round by CPU
-(see worker.topology for the perimeter). `offset` is the crop's (top, left) in the frame.
+without building a RegionProperties per region, and the same on every CPU
+(docs/exactness.md): counts, centroids and colour means from exact integer sums, H, S
+and V from OpenCV's integer formula (`worker.hsv`), the second moments correctly rounded
+from exact integers (`worker.moments`), the integer topology and the perimeter from
+`worker.topology`. Every other formula keeps the baseline's order of operations (its
+`orientation / pi * 180`, its centroid as the mean of frame coordinates, numpy's
+`std(where=)` steps), so that the results equal its bit for bit; the moments' equal its
+within 3e-14 (its last bits came from its machine's OpenBLAS, LAPACK and libm).
+`offset` is the crop's (top, left) in the frame.
 """
 
 from __future__ import annotations
