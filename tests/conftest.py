@@ -22,14 +22,16 @@ REAL_FRAME = REALDATA / "planktoscope_raw" / "planktoscope_hq_4056x3040_main.jpe
 # Columns that differ between two runs of the same data by design.
 RUN_COLUMNS = {"process_datetime", "process_uuid", "process_id"}
 
-# Features whose last bits come from an OpenBLAS kernel in skimage, which differs between
-# CPUs (FMA or not): the perimeter's final dot product and everything made from it, and
-# the second moments' einsum (major and minor axes, orientation, eccentricity). The
-# engine sums the perimeter in a fixed order (worker.topology), equal to the baseline's
-# on every object; skimage's own perimeter, and the moments of both, may be an ulp off
-# the baseline on another CPU.
+# Features whose last bits the old method (skimage) takes from the CPU: the perimeter's
+# final dot product (OpenBLAS) and everything made from it, and the second moments
+# (OpenBLAS's einsum, LAPACK's eigenvalues, libm's atan2: major and minor axes,
+# orientation, eccentricity). The engine computes them the same way on every CPU (the
+# perimeter summed in a fixed order, equal to the baseline's on every object; the
+# moments correctly rounded from exact integers, worker.moments): skimage's, and the
+# baseline's moments, may be an ulp or a few off them.
 PERIMETER_FEATURES = frozenset({"perim.", "circ.", "circex", "perimareaexc", "perimmajor"})
 MOMENT_FEATURES = frozenset({"major", "minor", "elongation", "eccentricity", "angle", "perimmajor"})
+CPU_ROUNDED = PERIMETER_FEATURES | MOMENT_FEATURES
 
 
 def same_value(ours: float, old: float, loose: bool = False) -> bool:

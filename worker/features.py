@@ -1,13 +1,15 @@
 """Object features (SPEC section 2.5) from a region's own mask and its unpadded crops.
 
 Each feature is skimage's region property of the old program (current names) computed
-without building a RegionProperties per region: counts, centroids and colour means from
-exact integer sums, the second moments from skimage's own functions, the integer
-topology from `worker.topology`. Every formula keeps the baseline's order of operations
-(its `orientation / pi * 180`, its centroid as the mean of frame coordinates, numpy's
-`std(where=)` steps), so that the results equal its bit for bit, not only within
-rounding. The moments go through OpenBLAS like skimage's, whose kernels round by CPU
-(see worker.topology for the perimeter). `offset` is the crop's (top, left) in the frame.
+without building a RegionProperties per region, and the same on every CPU
+(docs/exactness.md): counts, centroids and colour means from exact integer sums, H, S
+and V from OpenCV's integer formula (`worker.hsv`), the second moments correctly rounded
+from exact integers (`worker.moments`), the integer topology and the perimeter from
+`worker.topology`. Every other formula keeps the baseline's order of operations (its
+`orientation / pi * 180`, its centroid as the mean of frame coordinates, numpy's
+`std(where=)` steps), so that the results equal its bit for bit; the moments' equal its
+within 3e-14 (its last bits came from its machine's OpenBLAS, LAPACK and libm).
+`offset` is the crop's (top, left) in the frame.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ import math
 import cv2
 import numpy as np
 import numpy.typing as npt
-from skimage.measure import inertia_tensor, inertia_tensor_eigvals, moments_central
 
+from worker.hsv import bgr_to_hsv
+from worker.moments import atan2, eigenvalues, moments
 from worker.topology import Topology, topology
 
 Features = dict[str, float | int]
@@ -33,7 +36,6 @@ def _circularity(area: float, perimeter: float) -> float:
     return _ratio(4 * math.pi * area, perimeter**2)
 
 
-_SPACING = np.ones(2)  # regionprops' default spacing, passed on as it passes it
 _EDGE_STEPS = np.array([[0, -1], [0, 1], [-1, 0], [1, 0]])  # edge midpoints, doubled
 
 
@@ -80,17 +82,16 @@ def convex_pixel_count(image: npt.NDArray[np.bool_]) -> int:
     return int(np.maximum(right - left + 1, 0).sum())
 
 
-def _sums(image: npt.NDArray[np.bool_]) -> tuple[int, int, int]:
-    """Pixel count and the sums of the pixels' row and column indices (exact integers)."""
-    rows = np.count_nonzero(image, axis=1)
-    cols = np.count_nonzero(image, axis=0)
-    area = int(rows.sum())
-    return area, int(rows @ np.arange(rows.size)), int(cols @ np.arange(cols.size))
+def equivalent_diameter(area: int) -> float:
+    """skimage's `(2 * 2 * area / pi) ** (1 / 2)` with a correctly rounded square root:
+    libm's pow rounds it by CPU (glibc 2.36's, with FMA and without, misrounds 1 area in
+    1,200 below 2^24, not the same ones; none of the baseline's)."""
+    return math.sqrt(2 * 2 * float(area) / math.pi)
 
 
 def esd_kept(area: int, min_esd_px: float) -> bool:
-    """skimage's `equivalent_diameter_area >= min_esd_px`, with its arithmetic."""
-    return bool((2 * 2 * float(area) / math.pi) ** (1 / 2) >= min_esd_px)
+    """skimage's `equivalent_diameter_area >= min_esd_px`."""
+    return equivalent_diameter(area) >= min_esd_px
 
 
 def shape_features(
@@ -99,22 +100,24 @@ def shape_features(
     """Shape features of a region's tight boolean crop, as skimage's regionprops gives them.
 
     Counts and the centroids are exact integers and quotients of exact integers (skimage
-    sums integer coordinates in float64, exactly), so they are computed from the row and
-    column counts. The second moments, which skimage sums in a float order, come from its
-    own `moments_central` and `inertia_tensor` called as regionprops calls them.
+    sums integer coordinates in float64, exactly). The second moments, eigenvalues and
+    orientation are correctly rounded from exact integers (`worker.moments`): within
+    1e-12 of skimage's, and the same on every CPU, which skimage's are not.
     """
     h, w = image.shape
-    area, row_sum, col_sum = _sums(image)
+    m = moments(image)
+    area, row_sum, col_sum = m.n, m.sum_r, m.sum_c
     filled, perimeter = topo.area_filled, topo.perimeter
     local = (row_sum / area, col_sum / area)  # skimage's M[1, 0] / M[0, 0], M[0, 1] / M[0, 0]
-    mu = moments_central(image.view(np.uint8), np.asarray(local), order=3, spacing=_SPACING)  # type: ignore[no-untyped-call]
-    tensor = inertia_tensor(image, mu)  # type: ignore[no-untyped-call]
-    l1, l2 = inertia_tensor_eigvals(image, T=tensor)  # type: ignore[no-untyped-call]
+    l1, l2 = eigenvalues(m)
     major, minor = 4 * math.sqrt(l1), 4 * math.sqrt(l2)
     convex = convex_pixel_count(image)
-    a, b, _, c = tensor.flat
+    # skimage's orientation of the tensor [[C, -B], [-B, A]] / n^2: +-pi/4 when its
+    # diagonal is equal, else 0.5 * atan2(-2 * tensor[0, 1], tensor[1, 1] - tensor[0, 0])
     angle = (
-        (-math.pi / 4 if b >= 0 else math.pi / 4) if a - c == 0 else 0.5 * math.atan2(-2 * b, c - a)
+        (-math.pi / 4 if m.b <= 0 else math.pi / 4)
+        if m.a == m.c
+        else 0.5 * atan2(2 * m.b, m.a - m.c)
     )
     return {
         "width": w,
@@ -133,10 +136,10 @@ def shape_features(
         "perimareaexc": _ratio(perimeter, area),
         "perimmajor": _ratio(perimeter, major),
         "circex": _circularity(area, perimeter),
-        "angle": float(angle) / math.pi * 180 + 90,
+        "angle": angle / math.pi * 180 + 90,
         "bounding_box_area": h * w,
         "eccentricity": 0.0 if l1 == 0 else math.sqrt(1 - l2 / l1),
-        "equivalent_diameter": float((2 * 2 * np.float64(area) / math.pi) ** (1 / 2)),
+        "equivalent_diameter": equivalent_diameter(area),
         "euler_number": topo.euler_number,
         "extent": area / (h * w),
         "local_centroid_col": local[1],
@@ -153,14 +156,14 @@ def blur_laplacian(gray_crop: npt.NDArray[np.uint8]) -> float:
 def hsv_stats(
     color_crop: npt.NDArray[np.uint8], filled: npt.NDArray[np.bool_], count: int
 ) -> Features:
-    """Mean and std of OpenCV 8-bit H, S, V over the filled region (`count` pixels), as
-    numpy's `mean(c, where=filled)` and `std(c, where=filled)` give them: the mean is an
-    exact integer sum over the count; the std repeats numpy's `_var` steps from it."""
-    hsv = cv2.cvtColor(color_crop, cv2.COLOR_BGR2HSV)
+    """Mean and std of OpenCV 8-bit H, S, V (`worker.hsv`: x86-64 OpenCV's, in integers)
+    over the filled region (`count` pixels), as numpy's `mean(c, where=filled)` and
+    `std(c, where=filled)` give them: the mean is an exact integer sum over the count; the
+    std repeats numpy's `_var` steps from it (elementwise IEEE operations and numpy's
+    pairwise sum, whose order does not depend on the CPU)."""
     out: Features = {}
     stds: Features = {}
-    for k, name in enumerate(("Hue", "Saturation", "Value")):
-        channel = hsv[:, :, k]
+    for name, channel in zip(("Hue", "Saturation", "Value"), bgr_to_hsv(color_crop), strict=True):
         mean = int(np.add.reduce(channel, axis=None, dtype=np.int64, where=filled)) / count
         dev = np.subtract(channel, np.float64(mean))
         np.square(dev, out=dev)
