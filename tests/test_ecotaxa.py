@@ -16,6 +16,7 @@ import pytest
 
 from segmenter.errors import EcoTaxaError
 from streamer import ecotaxa
+from streamer.contract import FEATURES, INTEGER_FEATURES, OLD
 from streamer.ecotaxa import (
     ENCODING_COLUMN,
     build_columns,
@@ -23,11 +24,10 @@ from streamer.ecotaxa import (
     write_archive,
     write_tsv,
 )
-from worker.params import FEATURE_NAMES, INTEGER_FEATURES
 from worker.records import ObjectRecord
 
 BOM = b"\xef\xbb\xbf"
-FEATURE_COLUMNS = [f"object_{name}" for name in FEATURE_NAMES]
+FEATURE_COLUMNS = [f"object_{name}" for name in FEATURES[OLD]]
 
 METADATA: dict[str, object] = {
     "sample_id": "S_12",
@@ -50,7 +50,7 @@ def cells(
 
 def features(seed: float = 1.0) -> dict[str, float | int]:
     out: dict[str, float | int] = {}
-    for i, name in enumerate(FEATURE_NAMES):
+    for i, name in enumerate(FEATURES[OLD]):
         out[name] = i + 10 if name in INTEGER_FEATURES else seed * (i + 0.5)
     return out
 
@@ -95,7 +95,7 @@ def test_exact_header_type_rows_and_order(tmp_path: Path) -> None:
         "img_rank",
     ]
     assert types == ["[t]", "[t]", "[t]", "[f]", "[f]", "[t]", "[t]", "[t]", "[f]"] + ["[f]"] * len(
-        FEATURE_NAMES
+        FEATURES[OLD]
     ) + ["[t]", "[t]", "[f]"]
     row = rows[0]
     assert row[ENCODING_COLUMN] == "utf-8"

@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 
 from segmenter.engine.flatfield import flat_window, next_average, should_recalculate
+from streamer.contract import FEATURES, INTEGER_FEATURES, OLD
 from worker.correct import correct_inplace, correction_lut, flat_index, median_into
 from worker.features import esd_kept, region_features
 from worker.kernel import crop_box
 from worker.mask import Region, find_regions, remove_previous_mask, threshold_mask
-from worker.params import FEATURE_NAMES, INTEGER_FEATURES, Params
+from worker.params import Params
 
 ANY_SIZE = Params(min_esd_um=0)
 
@@ -132,8 +133,8 @@ def test_square_features() -> None:
     color[:] = (40, 60, 80)  # BGR
     gray = np.asarray(cv2.cvtColor(color, cv2.COLOR_BGR2GRAY), np.uint8)
     f = region_features(image, color, gray, (5, 3))
-    assert tuple(f) == FEATURE_NAMES
-    assert all(isinstance(f[name], int) for name in INTEGER_FEATURES)
+    assert tuple(f) == (*FEATURES[OLD], "focus")  # SPEC 2.5's, then SPEC 7's raw score
+    assert all(isinstance(f[name], int) for name in INTEGER_FEATURES.intersection(f))
     assert (f["width"], f["height"], f["bx"], f["by"]) == (9, 9, 3, 5)
     assert (f["area"], f["area_exc"], f["convex_area"], f["bounding_box_area"]) == (81,) * 4
     assert (f["%area"], f["extent"], f["solidity"], f["euler_number"]) == (0.0, 1.0, 1.0, 1)
