@@ -137,11 +137,9 @@ def test_header_names_and_ids(golden: Golden) -> None:
     """SPEC 7's columns and names, and EcoTaxa's header rules."""
     names, types, rows = ecotaxa.read_tsv(golden.tsv)
     ecotaxa.validate_header(names, types)
-    features = [
-        n for n in names if n.startswith("object_") and n in contract.column_names("2026-06")
-    ]
-    assert tuple(features) == contract.column_names(contract.NEW)
-    assert names.index("object_id") == names.index("object_StdValue") + 1
+    columns = contract.column_names(contract.NEW)  # in order, then object_id (SPEC 7)
+    start = names.index("object_label")
+    assert (*names[start : start + len(columns) + 1],) == (*columns, "object_id")
     first = rows[0]
     assert first["process_compat"] == "2026-06"
     assert first["process_pixel_applied"] == "True"
