@@ -148,3 +148,17 @@ def test_an_unknown_contract_is_refused_in_one_line(capsys: pytest.CaptureFixtur
         main(["segment", "somewhere", "--compat", "2026-13"])
     err = capsys.readouterr().err.strip().splitlines()
     assert KNOWN in err[-1]
+
+
+def test_the_service_s_default_contract(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`serve --compat`, else $SEGMENTER_COMPAT (systemd/segmenter.env), else 2026-06."""
+    from segmenter.cli.service import _default_compat
+
+    monkeypatch.delenv("SEGMENTER_COMPAT", raising=False)
+    assert _default_compat(None) == contract.DEFAULT == "2026-06"
+    monkeypatch.setenv("SEGMENTER_COMPAT", "2026-03")
+    assert _default_compat(None) == "2026-03"
+    assert _default_compat("2026-06") == "2026-06"
+    monkeypatch.setenv("SEGMENTER_COMPAT", "march")
+    with pytest.raises(ConfigError, match=f"^SEGMENTER_COMPAT: .*{KNOWN}$"):
+        _default_compat(None)

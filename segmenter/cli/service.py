@@ -73,7 +73,7 @@ def _add_serve(sub: SubParsers) -> None:
         help="a live acquisition whose imager goes silent this long is finished with the "
         "frames there (default: 60)",
     )
-    add_compat_option(p, default=contract.DEFAULT)
+    add_compat_option(p, default=None)  # None: $SEGMENTER_COMPAT, else the default
     p.add_argument(
         "--stop-timeout",
         type=float,
@@ -180,6 +180,17 @@ def _default_workers(explicit: int | None) -> int:
     return default_workers()
 
 
+def _default_compat(explicit: str | None) -> str:
+    """The service's output contract: --compat, else $SEGMENTER_COMPAT, else the default."""
+    if explicit:
+        return explicit
+    env = os.environ.get("SEGMENTER_COMPAT", "")
+    try:
+        return contract.checked(env) if env else contract.DEFAULT
+    except ConfigError as exc:
+        raise ConfigError(f"SEGMENTER_COMPAT: {exc}") from exc
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from segmenter.engine import Segmenter
     from segmenter.service.mqtt import BrokerSettings, MqttTransport, client_id
@@ -189,6 +200,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     broker = BrokerSettings.from_env(os.environ, args.broker)
     data_root = _data_root(args.data_root)
     workers = _default_workers(args.workers)
+    compat = _default_compat(args.compat)
     if logging.getLogger().level > logging.INFO:
         logging.getLogger("segmenter").setLevel(logging.INFO)
     stop = threading.Event()
@@ -201,7 +213,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_signal)
     with Segmenter(workers) as engine:
         transport = MqttTransport(broker, client_id("service"))
-        defaults = RunSettings(workers=workers, compat=args.compat)
+        defaults = RunSettings(workers=workers, compat=compat)
         service = Service(data_root, engine, transport, defaults, args.live, args.idle_timeout)
         service.attach(transport)
         service.start()
