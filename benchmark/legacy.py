@@ -221,9 +221,11 @@ def segment(
     min_esd_px: float,
     remove_previous_mask: bool = False,
     on_flat: Callable[[int], None] | None = None,
+    on_image: Callable[[str, U8, U8], None] | None = None,
 ) -> list[list[LegacyObject]]:
     """Its `_pipe` over (frame stem, BGR frame) pairs in name order: one list per frame.
-    `on_flat(j)` is told of each flat it computes (0 first, then each recalculation)."""
+    `on_flat(j)` is told of each flat it computes (0 first, then each recalculation),
+    `on_image(stem, corrected, mask)` of each frame's corrected image and cleaned mask."""
     images = [image for _, image in frames]
     flat = manual_median(images[:SPAN], min(SPAN, len(images)))
     if on_flat:
@@ -241,6 +243,8 @@ def segment(
         raw = threshold(image)
         mask = clean(raw, previous if remove_previous_mask else None)
         previous = raw
+        if on_image:
+            on_image(stem, image, mask)
         found = objects(image, mask, min_esd_px, stem, total)
         out.append(found)
         count = len(found)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from segmenter.errors import AcquisitionError, ConfigError
+from streamer import contract
 from streamer.layout import Layout
 from worker.inputs import FileTooLarge, NotRegularFile, read_regular
 
@@ -129,8 +130,13 @@ class Acquisition:
 
     @property
     def layout(self) -> Layout:
-        """Where its outputs go."""
+        """Where its outputs go (file names of the 2026-03 contract)."""
         return Layout(self.data_root, self.rel, self.acq_id)
+
+    def layout_for(self, compat: str) -> Layout:
+        """Where its outputs go in an output contract (its file names differ)."""
+        name_id = contract.file_id(compat, self.sample_id, self.acq_id)
+        return Layout(self.data_root, self.rel, self.acq_id, name_id)
 
 
 def ecotaxa_metadata(raw: dict[str, Any], folder: Path) -> dict[str, Any]:

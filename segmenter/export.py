@@ -16,6 +16,7 @@ from segmenter.engine.run import tsv_cells
 from segmenter.errors import AcquisitionError, ConfigError
 from segmenter.report import report
 from segmenter.settings import RunSettings
+from streamer import contract
 from streamer.journal import FrameStore
 from streamer.layout import acquisition_lock
 from streamer.outputs import remove_leftovers, write_tsv_and_archive
@@ -79,21 +80,50 @@ def _params(acq: Acquisition, manifest: dict[str, Any]) -> Params:
     return params
 
 
-def export(folder: Path, data_root: Path, process_id: str | None, with_report: bool) -> Exported:
-    """Rebuild one acquisition's TSV and zip (and its report) from its journal."""
+def _compat(acq: Acquisition, manifest: dict[str, Any], asked: str | None) -> str:
+    """The output contract of the re-export: the run's own unless `asked`; 2026-06 needs
+    a journal made with its raw values."""
+    compat = contract.checked(asked) if asked is not None else contract.of_manifest(manifest)
+    if compat == contract.NEW and manifest.get("run", {}).get("records") != contract.NEW:
+        raise AcquisitionError(
+            f"{acq.path} was segmented before the {contract.NEW} output contract existed: "
+            f"export it with --compat {contract.OLD}, or run segmenter segment --force"
+        )
+    return compat
+
+
+def export(
+    folder: Path,
+    data_root: Path,
+    process_id: str | None,
+    with_report: bool,
+    compat: str | None = None,
+) -> Exported:
+    """Rebuild one acquisition's TSV and zip (and its report) from its journal, in the
+    output contract of its run unless `compat` names another (then recorded as the run's)."""
     started = time.monotonic()
     acq = load_acquisition(folder, data_root)
-    layout = acq.layout
-    store = FrameStore(layout.objects_dir)
-    with acquisition_lock(layout.objects_dir):
-        if removed := remove_leftovers(layout, store):  # a killed export's or run's
-            log.info("%s: removed %d temporary file(s) of an interrupted run", acq.rel, removed)
+    store = FrameStore(acq.layout.objects_dir)
+    with acquisition_lock(acq.layout.objects_dir):
         manifest, frames, objects = _checked_journal(acq, store)
         params = _params(acq, manifest)
-        settings = RunSettings(process_id=process_id or manifest.get("process_id"))
+        chosen = _compat(acq, manifest, compat)
+        before = acq.layout_for(contract.of_manifest(manifest))
+        layout = acq.layout_for(chosen)
+        removed = remove_leftovers(before, store)  # a killed export's or run's
+        if layout.archive != before.archive:
+            removed += remove_leftovers(layout, store)
+        if removed:
+            log.info("%s: removed %d temporary file(s) of an interrupted run", acq.rel, removed)
+        pid = process_id or manifest.get("process_id")
+        settings = RunSettings(process_id=pid, compat=chosen)
         cells = tsv_cells(acq, params, settings, manifest)
         Outputs(layout).claim([layout.tsv, layout.archive])
         archive = write_tsv_and_archive(store, layout, cells, frames)
+        if before.archive != layout.archive:  # the other contract's names: replaced
+            Outputs(before).remove(before.archive)
+        if manifest.get("compat", contract.LEGACY) != chosen:
+            store.set_manifest({**manifest, "compat": chosen})
         assert archive is not None
         if with_report:
             report(acq)

@@ -12,7 +12,7 @@ from segmenter.acquisition import Acquisition, find_acquisitions, list_frames, l
 from segmenter.engine.run import tsv_cells
 from segmenter.errors import SegmenterError
 from segmenter.settings import RunSettings
-from streamer import ecotaxa
+from streamer import contract, ecotaxa
 from streamer.journal import FrameStore
 
 NEW, PARTIAL, DONE, FAILED = "new", "partial", "done", "failed"
@@ -62,8 +62,11 @@ def describe(folder: Path, data_root: Path) -> Listed:
         except SegmenterError:
             frames = 0
         return Listed(rel or str(folder), FAILED, frames, 0, 0, None, str(exc))
-    layout = acq.layout
-    store = FrameStore(layout.objects_dir)
+    store = FrameStore(acq.layout.objects_dir)
+    try:  # the names of the contract its run was made with
+        layout = acq.layout_for(contract.of_manifest(store.manifest() or {}))
+    except SegmenterError:
+        layout = acq.layout
     problem = _metadata_problem(acq)
     names = [p.name for p in acq.frames]
     done = layout.done_file.exists()

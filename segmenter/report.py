@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from segmenter.acquisition import Acquisition
 from segmenter.errors import AcquisitionError, SegmenterError
 from segmenter.settings import RunSettings
+from streamer import contract
 from streamer.journal import FrameStore
 from streamer.owned import Outputs, report_outputs
 from streamer.report import Report, write_report
@@ -26,14 +27,16 @@ def report(acq: Acquisition, seconds: float | None = None) -> Report:
     """Write the report from the committed frames. `seconds` (the segmentation's): when
     not given, the previous summary's figure is kept (None if there is none)."""
     store = FrameStore(acq.layout.objects_dir)
-    if store.manifest() is None or next(store.read_frames(), None) is None:
+    manifest = store.manifest()
+    if manifest is None or next(store.read_frames(), None) is None:
         raise AcquisitionError(f"{acq.path} has no committed frames: run segmenter segment")
-    Outputs(acq.layout).claim(report_outputs(acq.layout))  # another's file is refused
+    # the run's file names; sizes come from the journal, in pixels whatever the
+    # contract, and are converted once with process_pixel (never twice)
+    layout = acq.layout_for(contract.of_manifest(manifest))
+    Outputs(layout).claim(report_outputs(layout))  # another's file is refused
     if seconds is None:
-        seconds = _previous_seconds(acq.layout.report_file("summary", ".json"))
-    return write_report(
-        store, acq.layout, acq.metadata, acq.pixel_size_um, len(acq.frames), seconds
-    )
+        seconds = _previous_seconds(layout.report_file("summary", ".json"))
+    return write_report(store, layout, acq.metadata, acq.pixel_size_um, len(acq.frames), seconds)
 
 
 def _previous_seconds(path: Path) -> float | None:

@@ -8,6 +8,7 @@ import os
 from dataclasses import dataclass
 
 from segmenter.errors import ConfigError
+from streamer import contract
 from worker.params import Params
 
 
@@ -29,8 +30,10 @@ class RunSettings:
     min_esd_um: float = 20.0
     remove_previous_mask: bool = False
     report: bool = True  # the quick-look report beside the archive (segmenter.report)
+    compat: str = contract.DEFAULT  # the output contract (streamer.contract)
 
     def __post_init__(self) -> None:
+        contract.checked(self.compat)
         if self.workers < 0 or self.workers > 256:
             raise ConfigError(f"worker count must be between 1 and 256, got {self.workers}")
         if not math.isfinite(self.min_esd_um) or self.min_esd_um < 0:

@@ -24,9 +24,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from streamer import contract
 from streamer.errors import EcoTaxaError, StorageError
 from streamer.files import replacing
-from worker.params import FEATURE_NAMES, INTEGER_FEATURES
+from worker.errors import ConfigError
 from worker.records import ObjectRecord
 
 ENCODING_COLUMN = "process_tsv_encoding"
@@ -107,6 +108,8 @@ class AcquisitionCells:
     metadata: Mapping[str, object]
     process: Mapping[str, object]
     extra: Mapping[str, object] = field(default_factory=dict)
+    compat: str = contract.OLD  # the output contract (streamer.contract)
+    pixel_um: float | None = None  # micrometres per pixel, for the 2026-06 conversion
 
 
 def _merged(cells: AcquisitionCells) -> tuple[dict[str, object], dict[str, object]]:
@@ -137,7 +140,7 @@ def build_columns(cells: AcquisitionCells) -> list[Column]:
     before, after = _merged(cells)
     columns = [Column(ENCODING_COLUMN, "[t]", ENCODING_VALUE)]
     columns += [_constant_column(k, v) for k, v in before.items() if k != ENCODING_COLUMN]
-    columns += [Column(f"object_{feature}", "[f]") for feature in FEATURE_NAMES]
+    columns += [Column(name, "[f]") for name in contract.column_names(cells.compat)]
     columns += [Column("object_id", "[t]"), Column("img_file_name", "[t]")]
     columns.append(Column("img_rank", "[f]", "1"))
     columns += [_constant_column(k, v) for k, v in after.items() if k != ENCODING_COLUMN]
@@ -193,11 +196,14 @@ def _feature_cell(name: str, value: object) -> str:
         raise EcoTaxaError(f"column object_{name}: {value!r} is not a number")
     if value is None or not math.isfinite(value):
         return ""  # EcoTaxa reads an empty cell as NA
-    return _number(value, name in INTEGER_FEATURES)
+    return _number(value, name in contract.INTEGER_FEATURES)
 
 
-def _object_cells(record: ObjectRecord, ids: set[str], files: set[str]) -> dict[str, str]:
-    """The per-object cells of one row; `ids` and `files` collect what was seen."""
+def _object_cells(
+    record: ObjectRecord, cells: AcquisitionCells, ids: set[str], files: set[str]
+) -> dict[str, str]:
+    """The per-object cells of one row, in the contract of `cells`; `ids` and `files`
+    collect what was seen."""
     object_id, file_name = record.object_id, record.img_file_name
     if not object_id:
         raise EcoTaxaError(f"column 'object_id': empty for image {file_name!r}")
@@ -209,12 +215,16 @@ def _object_cells(record: ObjectRecord, ids: set[str], files: set[str]) -> dict[
         raise EcoTaxaError(f"column 'img_file_name': {file_name!r} appears twice")
     ids.add(object_id)
     files.add(file_name)
-    cells = {"object_id": object_id, "img_file_name": file_name}
-    for name in FEATURE_NAMES:
-        if name not in record.features:
+    row = {"object_id": object_id, "img_file_name": file_name}
+    try:
+        values = contract.features(record, cells.compat, cells.pixel_um)
+    except ConfigError as exc:
+        raise EcoTaxaError(str(exc)) from exc
+    for name in contract.FEATURES[cells.compat]:
+        if name not in values:
             raise EcoTaxaError(f"column object_{name}: missing for object {object_id!r}")
-        cells[f"object_{name}"] = _feature_cell(name, record.features[name])
-    return cells
+        row[f"object_{name}"] = _feature_cell(name, values[name])
+    return row
 
 
 def write_tsv(path: Path, cells: AcquisitionCells, objects: Iterable[ObjectRecord]) -> int:
@@ -232,7 +242,7 @@ def write_tsv(path: Path, cells: AcquisitionCells, objects: Iterable[ObjectRecor
         ids: set[str] = set()
         files: set[str] = set()
         for record in objects:
-            row = _object_cells(record, ids, files)
+            row = _object_cells(record, cells, ids, files)
             writer.writerow([row[c.name] if c.cell is None else c.cell for c in columns])
             count += 1
     return count

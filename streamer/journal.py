@@ -97,6 +97,11 @@ class FrameStore:
         atomic_write(self.state_dir / "run.json", json.dumps(manifest).encode(), durable=True)
         return manifest, []
 
+    def set_manifest(self, manifest: dict[str, Any]) -> None:
+        """Replace the manifest of the open run (what it records beside its frames, e.g.
+        the output contract, which a resumed run may change)."""
+        atomic_write(self.state_dir / "run.json", json.dumps(manifest).encode(), durable=True)
+
     def manifest(self) -> dict[str, Any] | None:
         """The run's manifest as committed, or None (no journal, or unreadable)."""
         return self._read_manifest()

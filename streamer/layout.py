@@ -37,6 +37,7 @@ class Layout:
     data_root: Path
     rel: Path  # the acquisition's folder below img/
     acq_id: str
+    name_id: str | None = None  # the id in file names when not acq_id's (streamer.contract)
 
     @property
     def folder(self) -> Path:
@@ -44,8 +45,9 @@ class Layout:
 
     @property
     def file_id(self) -> str:
-        """acq_id as the baseline puts it in file names: spaces become `_`."""
-        return self.acq_id.replace(" ", "_")
+        """The id in the file names: `name_id` when the output contract gives one, else
+        acq_id as the baseline puts it in file names (spaces become `_`)."""
+        return self.name_id if self.name_id is not None else self.acq_id.replace(" ", "_")
 
     @property
     def objects_dir(self) -> Path:

@@ -15,19 +15,20 @@ import numpy as np
 import pytest
 
 from segmenter.errors import EcoTaxaError
-from streamer import ecotaxa
+from streamer import contract, ecotaxa
+from streamer.contract import FEATURES, INTEGER_FEATURES, NEW, OLD
 from streamer.ecotaxa import (
     ENCODING_COLUMN,
     build_columns,
     read_tsv,
+    validate_header,
     write_archive,
     write_tsv,
 )
-from worker.params import FEATURE_NAMES, INTEGER_FEATURES
 from worker.records import ObjectRecord
 
 BOM = b"\xef\xbb\xbf"
-FEATURE_COLUMNS = [f"object_{name}" for name in FEATURE_NAMES]
+FEATURE_COLUMNS = [f"object_{name}" for name in FEATURES[OLD]]
 
 METADATA: dict[str, object] = {
     "sample_id": "S_12",
@@ -50,7 +51,7 @@ def cells(
 
 def features(seed: float = 1.0) -> dict[str, float | int]:
     out: dict[str, float | int] = {}
-    for i, name in enumerate(FEATURE_NAMES):
+    for i, name in enumerate(FEATURES[OLD]):
         out[name] = i + 10 if name in INTEGER_FEATURES else seed * (i + 0.5)
     return out
 
@@ -95,7 +96,7 @@ def test_exact_header_type_rows_and_order(tmp_path: Path) -> None:
         "img_rank",
     ]
     assert types == ["[t]", "[t]", "[t]", "[f]", "[f]", "[t]", "[t]", "[t]", "[f]"] + ["[f]"] * len(
-        FEATURE_NAMES
+        FEATURES[OLD]
     ) + ["[t]", "[t]", "[f]"]
     row = rows[0]
     assert row[ENCODING_COLUMN] == "utf-8"
@@ -315,3 +316,48 @@ def test_metadata_keys_that_repeat_ignoring_case_keep_the_first() -> None:
     columns = build_columns(cells(metadata, {}))
     assert [c.name for c in columns][:3] == [ENCODING_COLUMN, "sample_id", "process_id"]
     assert columns[1].cell == "s" and "SAMPLE_ID" not in [c.name for c in columns]
+
+
+# --- output contracts (streamer.contract) ----------------------------------------------
+
+
+def raw_2026_06(i: int) -> ObjectRecord:
+    """A record as the worker now writes it: SPEC 2.5's values in pixels, then 2026-06's."""
+    raw = record(i)
+    extra = {"focus": math.nan if i else 0.25, "bw": 10, "bh": 11, "threshold": 236.0}
+    return ObjectRecord(raw.object_id, raw.img_file_name, {**raw.features, **extra}, [[1, 2]])
+
+
+def test_the_2026_06_contract_s_columns_and_values(tmp_path: Path) -> None:
+    """SPEC 7's order; sizes x px, areas x px*px, perimareaexc x 1/px; the focus score in
+    blur_laplacian (empty without gradient); a table EcoTaxa's header rules accept."""
+    path = tmp_path / "ecotaxa_S_12_1.tsv"
+    extra = contract.extra_columns(contract.NEW, 0.75)
+    acq = ecotaxa.AcquisitionCells(METADATA, PROCESS, extra, contract.NEW, 0.75)
+    records = [raw_2026_06(0), raw_2026_06(1)]
+    assert write_tsv(path, acq, records) == 2
+    names, types, rows = read_tsv(path)
+    validate_header(names, types)
+    start = names.index("object_label")
+    assert names[start : start + len(FEATURES[contract.NEW])] == list(contract.column_names(NEW))
+    assert names[-2:] == ["process_compat", "process_pixel_applied"]
+    assert types[-2:] == ["[t]", "[t]"] and rows[0]["process_pixel_applied"] == "True"
+    for row, rec in zip(rows, records, strict=True):
+        raw = rec.features
+        assert float(row["object_width"]) == raw["width"] * 0.75
+        assert float(row["object_area"]) == raw["area"] * (0.75 * 0.75)
+        assert float(row["object_perimareaexc"]) == raw["perimareaexc"] * (1.0 / 0.75)
+        assert float(row["object_x"]) == raw["x"]
+        assert (row["object_bw"], row["object_bh"], row["object_threshold"]) == (
+            "10",
+            "11",
+            "236.0",
+        )
+    assert (rows[0]["object_blur_laplacian"], rows[1]["object_blur_laplacian"]) == ("0.25", "")
+
+
+def test_the_2026_06_contract_needs_the_raw_values(tmp_path: Path) -> None:
+    acq = ecotaxa.AcquisitionCells(METADATA, PROCESS, {}, contract.NEW, None)
+    with pytest.raises(EcoTaxaError, match="export it with --compat 2026-03"):
+        write_tsv(tmp_path / "ecotaxa_x.tsv", acq, [record(0)])  # a journal made before
+    assert not list(tmp_path.iterdir())  # nothing half written

@@ -22,7 +22,7 @@ from worker.decode import read_frame
 # recalculate before frame 7; remove_previous_mask is on as well.
 DENSE = {"frames": 14, "objects": 6, "bursts": (6,), "burst": 40, "width": 800, "height": 600,
          "seed": 11}  # fmt: skip
-SETTINGS = RunSettings(min_esd_um=15.0, remove_previous_mask=True)
+SETTINGS = RunSettings(min_esd_um=15.0, remove_previous_mask=True, compat="2026-03")
 
 
 def run(root: Path, folder: Path, settings: RunSettings, workers: int) -> AcquisitionSummary:

@@ -1,4 +1,5 @@
-"""Golden tests: the engine against what the old PlanktoScope segmenter itself produced.
+"""Golden tests: the engine against what the old PlanktoScope segmenter itself produced,
+in the 2026-03 output contract (tests/test_golden_2026_06.py: the default one).
 
 `../shared/baseline/` holds acquisitions with the old program's own TSV, crops and MQTT
 messages (its README). Each is segmented here with the same threshold (15 um at
@@ -23,7 +24,7 @@ import pytest
 
 from segmenter.engine import Segmenter
 from segmenter.settings import RunSettings
-from streamer import ecotaxa
+from streamer import contract, ecotaxa
 from tests.conftest import SHARED, require
 from tests.test_kernel_vs_legacy import decoded
 
@@ -53,7 +54,7 @@ def read_tsv(path: Path) -> tuple[list[str], list[str], list[dict[str, str]]]:
     return rows[0], rows[1], [dict(zip(rows[0], r, strict=True)) for r in rows[2:]]
 
 
-def segment_case(case: str, root: Path, workers: int) -> Golden:
+def segment_case(case: str, root: Path, workers: int, compat: str = contract.OLD) -> Golden:
     require(BASELINE / case)
     shutil.copytree(BASELINE / case / "img", root / "img")
     run = json.loads((BASELINE / case / "baseline" / "run.json").read_text())
@@ -62,6 +63,7 @@ def segment_case(case: str, root: Path, workers: int) -> Golden:
         remove_previous_mask=run["settings"]["remove_previous_mask"],
         process_id=str(run["settings"]["process_id"]),
         workers=workers,
+        compat=compat,
     )
     folder = next((root / "img").glob("**/metadata.json")).parent
     with Segmenter(workers) as seg:

@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 
 from segmenter.engine.flatfield import flat_window, next_average, should_recalculate
+from streamer.contract import FEATURES, INTEGER_FEATURES, OLD
 from worker.correct import correct_inplace, correction_lut, flat_index, median_into
-from worker.features import esd_kept, region_features
+from worker.features import esd_kept, focus_score, outer_contour, region_features
 from worker.kernel import crop_box
 from worker.mask import Region, find_regions, remove_previous_mask, threshold_mask
-from worker.params import FEATURE_NAMES, INTEGER_FEATURES, Params
+from worker.params import Params
 
 ANY_SIZE = Params(min_esd_um=0)
 
@@ -132,8 +133,8 @@ def test_square_features() -> None:
     color[:] = (40, 60, 80)  # BGR
     gray = np.asarray(cv2.cvtColor(color, cv2.COLOR_BGR2GRAY), np.uint8)
     f = region_features(image, color, gray, (5, 3))
-    assert tuple(f) == FEATURE_NAMES
-    assert all(isinstance(f[name], int) for name in INTEGER_FEATURES)
+    assert tuple(f) == (*FEATURES[OLD], "focus")  # SPEC 2.5's, then SPEC 7's raw score
+    assert all(isinstance(f[name], int) for name in INTEGER_FEATURES.intersection(f))
     assert (f["width"], f["height"], f["bx"], f["by"]) == (9, 9, 3, 5)
     assert (f["area"], f["area_exc"], f["convex_area"], f["bounding_box_area"]) == (81,) * 4
     assert (f["%area"], f["extent"], f["solidity"], f["euler_number"]) == (0.0, 1.0, 1.0, 1)
@@ -216,3 +217,32 @@ def test_recalculation_rule_is_the_baselines() -> None:
     for i, count in enumerate([3, 5, 4]):
         average = next_average(average, count, i)
     assert average == 4.0
+
+
+# --- SPEC 7's focus score and contour ----------------------------------------------------
+
+
+def test_focus_score_is_978s_exactly_and_nan_without_gradient() -> None:
+    """Against #978's float32 recipe (tests.test_golden_2026_06.focus_978) on random
+    crops and masks: equal to the last bit; a flat crop has no gradient (an empty cell)."""
+    from tests.test_golden_2026_06 import focus_978
+
+    rng = np.random.default_rng(5)
+    for _ in range(40):
+        h, w = rng.integers(1, 60, size=2)
+        color = rng.integers(0, 256, size=(h, w, 3), dtype=np.uint8)
+        gray = np.asarray(cv2.cvtColor(color, cv2.COLOR_BGR2GRAY), np.uint8)
+        filled = rng.random((h, w)) < 0.6
+        expected = focus_978(color, filled)
+        got = focus_score(gray, filled)
+        assert (math.isnan(got) and expected is None) or got == expected
+    flat = np.full((9, 7), 200, np.uint8)
+    assert math.isnan(focus_score(flat, np.ones((9, 7), bool)))
+
+
+def test_outer_contour_is_in_frame_coordinates() -> None:
+    image = np.zeros((12, 20), bool)
+    image[2:10, 3:18] = True
+    image[5:7, 8:12] = False  # a hole: only the outer ring counts
+    points = outer_contour(image, (100, 200))
+    assert sorted(points) == [[203, 102], [203, 109], [217, 102], [217, 109]]

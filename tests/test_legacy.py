@@ -81,7 +81,7 @@ def edge(
 @pytest.mark.parametrize("workers", [1, 2])
 def test_engine_equals_the_old_method_on_short_acquisitions(edge: Edge, workers: int) -> None:
     root, folder, expected = edge
-    settings = RunSettings(min_esd_um=20.0, remove_previous_mask=True, force=True)
+    settings = RunSettings(min_esd_um=20.0, remove_previous_mask=True, force=True, compat="2026-03")
     with Segmenter(workers) as seg:
         (summary,) = seg.run([folder], settings, root)
     assert summary.status == "done" and summary.archive

@@ -76,7 +76,9 @@ def test_ls_new_partial_done_and_failed(
     _, _, rows = read_tsv(next((root / "objects" / finished["path"]).glob("ecotaxa_*.tsv")))
     assert finished["state"] == "done" and finished["committed"] == 4
     assert finished["objects"] == len(rows) > 0
-    assert finished["archive"] == str(root / "export" / "ecotaxa" / "ecotaxa_synth_a3.zip")
+    assert finished["archive"] == str(
+        root / "export" / "ecotaxa" / "ecotaxa_synth_s3_synth_a3.zip"
+    )  # SPEC 7 names
     bad = items["synth_a4"]
     assert bad["state"] == "failed" and "3 of 4 frames failed" in bad["reason"]
     assert bad["archive"] is None
@@ -106,7 +108,7 @@ def test_export_after_a_metadata_edit_equals_a_fresh_segmentation(
     assert main(["export", str(folder), "--json"]) == 0
     (result,) = json.loads(capsys.readouterr().out)
     archive = Path(result["archive"])
-    assert archive.name == "ecotaxa_A_fixed.zip" and not old_tsv.exists()
+    assert archive.name == "ecotaxa_S_fixed_A_fixed.zip" and not old_tsv.exists()  # SPEC 7
 
     fresh_root = tmp_path / "b"
     shutil.copytree(root / "img", fresh_root / "img")
@@ -117,7 +119,7 @@ def test_export_after_a_metadata_edit_equals_a_fresh_segmentation(
     assert archive_content(archive) == archive_content(fresh_zip)
     ids = {read_tsv(next(r.rglob("ecotaxa_*.tsv")))[2][0]["process_id"] for r in (root, fresh_root)}
     assert ids == {"synthetic_S_fixed_p7"}  # the run's process id, the new sample_id
-    figures = json.loads((root / "export" / "ecotaxa" / "summary_A_fixed.json").read_text())
+    figures = json.loads((root / "export" / "ecotaxa" / "summary_S_fixed_A_fixed.json").read_text())
     assert figures["objects_per_ml"] == pytest.approx(result["objects"] / 0.5)
 
 
@@ -178,7 +180,7 @@ def test_ls_and_export_after_a_live_run(
     fresh_root = tmp_path / "fresh"
     shutil.copytree(root / "img", fresh_root / "img", ignore=shutil.ignore_patterns("done.txt"))
     assert segment(fresh_root, fresh_root / src.relative_to(src_root)) == "done"
-    name = "ecotaxa_synth_a9.zip"
+    name = "ecotaxa_S_live_synth_a9.zip"  # SPEC 7: sample and acquisition ids
     assert archive_content(root / "export" / "ecotaxa" / name) == archive_content(
         fresh_root / "export" / "ecotaxa" / name
     )

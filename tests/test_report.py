@@ -18,6 +18,7 @@ from segmenter.acquisition import load_acquisition
 from segmenter.engine import Segmenter
 from segmenter.report import report
 from segmenter.settings import RunSettings
+from streamer import contract
 from streamer.ecotaxa import read_tsv
 from streamer.report import mosaic, spectrum
 from tests.conftest import MakeAcq
@@ -41,7 +42,14 @@ def files(root: Path, file_id: str) -> dict[str, Path]:
 
 
 def esds(rows: list[dict[str, str]], pixel: float) -> list[float]:
-    return [2 * math.sqrt(float(r["object_area"]) / math.pi) * pixel for r in rows]
+    """ESDs in um from a TSV's object_area: um^2 already where process_pixel_applied says
+    so (the 2026-06 contract), pixels otherwise; never converted twice."""
+    return [
+        2
+        * math.sqrt(float(r["object_area"]) / math.pi)
+        * (1.0 if r.get("process_pixel_applied") == "True" else pixel)
+        for r in rows
+    ]
 
 
 def has_colour(image: np.ndarray, bgr: tuple[int, int, int], tolerance: int = 30) -> bool:
@@ -80,7 +88,7 @@ def test_synthetic_acquisition_report(make_acq: MakeAcq) -> None:
     root, folder = make_acq(frames=8, objects=6)
     summary = run(root, folder)
     meta = json.loads((folder / "metadata.json").read_text())
-    out = files(root, meta["acq_id"])
+    out = files(root, contract.combined_id(meta["sample_id"], meta["acq_id"]))
     assert summary["report"] == str(out["summary"])
     _, _, rows = read_tsv(next((root / "objects").rglob("ecotaxa_*.tsv")))
     crops = {p.name: p.read_bytes() for p in (root / "objects").rglob("*.jpg")}
@@ -104,7 +112,9 @@ def test_without_imaged_volume_or_pixel_size_it_says_so(make_acq: MakeAcq) -> No
     meta.pop("acq_imaged_volume", None)
     (folder / "metadata.json").write_text(json.dumps(meta))
     run(root, folder)
-    figures = json.loads(files(root, meta["acq_id"])["summary"].read_text())
+    figures = json.loads(
+        files(root, contract.combined_id(meta["sample_id"], meta["acq_id"]))["summary"].read_text()
+    )
     assert figures["objects_per_ml"] is None and figures["esd_unit"] == "px"
     assert any("acq_imaged_volume" in n for n in figures["notes"])
     assert any("process_pixel" in n for n in figures["notes"])

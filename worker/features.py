@@ -180,10 +180,60 @@ def region_features(
     gray_crop: npt.NDArray[np.uint8],
     offset: tuple[int, int] = (0, 0),
 ) -> Features:
-    """Every SPEC 2.5 feature but `label` of a region whose bbox starts at `offset`."""
+    """Every SPEC 2.5 feature but `label` of a region whose bbox starts at `offset`, in
+    its order, then `focus` (SPEC 7's focus score)."""
     feats: Features = {"label": 0, "width": 0, "height": 0, "bx": offset[1], "by": offset[0]}
     topo = topology(image)
     feats.update(shape_features(image, topo, offset))
     feats["blur_laplacian"] = blur_laplacian(gray_crop)
     feats.update(hsv_stats(color_crop, topo.filled, topo.area_filled))
+    feats["focus"] = focus_score(gray_crop, topo.filled)  # raw, for the 2026-06 contract
     return feats
+
+
+def focus_score(gray_crop: npt.NDArray[np.uint8], filled: npt.NDArray[np.bool_]) -> float:
+    """The focus score of PlanktoScope #978 (higher = sharper), NaN without gradient.
+
+    On the tight bbox crop `gray_crop` and the filled region `filled` (same shape):
+    ``band = dilate(filled, 3x3 square)``, ``L = Laplacian(gray, ksize=3)``,
+    ``gx, gy = Sobel(gray, ksize=3)``, and
+
+        score = float(sum_band(L*L)) / float(sum_band(gx*gx + gy*gy))
+
+    with both sums exact int64 integers. Upstream computes L, gx, gy in float32; on a uint8
+    image they are integers (|L| <= 2040, |g| <= 1020; kernels [[2,0,2],[0,-8,0],[2,0,2]]
+    and [[-1,0,1],[-2,0,2],[-1,0,1]], border reflect-101), and so are their squares, all
+    exact in float32 (< 2**24). Only upstream's float32 *sums* round, in an order that
+    depends on the CPU's SIMD width; here the sums are exact and the one rounding is the
+    float64 division, so the score is the same on every CPU. NaN (an empty cell, MQTT
+    null) where upstream returns None: gradient sum <= 1e-6, i.e. 0.
+    """
+    band = cv2.dilate(filled.view(np.uint8), np.ones((3, 3), np.uint8)).view(bool)
+    lap = cv2.Laplacian(gray_crop, cv2.CV_16S, ksize=3)[band].astype(np.int64)
+    gx = cv2.Sobel(gray_crop, cv2.CV_16S, 1, 0, ksize=3)[band].astype(np.int64)
+    gy = cv2.Sobel(gray_crop, cv2.CV_16S, 0, 1, ksize=3)[band].astype(np.int64)
+    gradient = int(gx @ gx) + int(gy @ gy)
+    if gradient == 0:
+        return math.nan
+    return int(lap @ lap) / gradient
+
+
+def outer_contour(image: npt.NDArray[np.bool_], offset: tuple[int, int]) -> list[list[int]]:
+    """The region's outer contour as [x, y] frame points, simplified as upstream's
+    `metric` payload carries it (#940): the outer ring (holes ignored, so the filled
+    object's), Teh-Chin chain approximation, then Douglas-Peucker with a tolerance of
+    max(0.8, 0.004 * perimeter), then at most 60 points taken at a regular step."""
+    contours, _ = cv2.findContours(
+        image.view(np.uint8),
+        cv2.RETR_EXTERNAL,
+        cv2.CHAIN_APPROX_TC89_KCOS,
+        offset=(offset[1], offset[0]),
+    )
+    if not contours:
+        return []
+    ring = max(contours, key=cv2.contourArea)
+    ring = cv2.approxPolyDP(ring, max(0.8, 0.004 * cv2.arcLength(ring, True)), True)
+    points = ring.reshape(-1, 2)
+    if len(points) > 60:
+        points = points[:: len(points) // 60][:60]
+    return [[int(x), int(y)] for x, y in points]

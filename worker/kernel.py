@@ -3,6 +3,7 @@ or network I/O, no module state; the caller holds the previous frame's mask."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import cv2
@@ -10,8 +11,14 @@ import numpy as np
 import numpy.typing as npt
 
 from worker.correct import U16, correct_inplace, correction_lut
-from worker.features import region_features
-from worker.mask import Region, find_regions, remove_previous_mask, threshold_mask
+from worker.features import outer_contour, region_features
+from worker.mask import (
+    Region,
+    find_regions,
+    remove_previous_mask,
+    threshold_mask,
+    triangle_threshold,
+)
 from worker.params import Params
 
 U8 = npt.NDArray[np.uint8]
@@ -36,18 +43,25 @@ def encode_jpeg(image: U8, quality: int) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class Segmentation:
-    """Per-object features (label = index within the frame) and crop JPEGs."""
+    """Per-object features (label = index within the frame), crop JPEGs and outer
+    contours ([x, y] frame points, for the 2026-06 `metric` payload)."""
 
     features: list[dict[str, float | int]]
     crops: list[bytes]
+    contours: list[list[list[int]]]
 
 
-def object_features(region: Region, corrected: U8, gray: U8, index: int) -> dict[str, float | int]:
-    """The features of a kept region; `label` is its index within the frame."""
+def object_features(
+    region: Region, corrected: U8, gray: U8, index: int, threshold: float = math.nan
+) -> dict[str, float | int]:
+    """The features of a kept region, in pixels; `label` is its index within the frame.
+    After SPEC 2.5's: `focus`, `bw`, `bh` (the box) and the frame's `threshold`, which
+    the 2026-06 output contract writes (streamer.contract)."""
     h, w = region.image.shape
     box = (slice(region.top, region.top + h), slice(region.left, region.left + w))
     feats = region_features(region.image, corrected[box], gray[box], (region.top, region.left))
     feats["label"] = index
+    feats.update(bw=w, bh=h, threshold=threshold)
     return feats
 
 
@@ -57,12 +71,16 @@ def object_crop(region: Region, corrected: U8, params: Params) -> bytes:
     return encode_jpeg(corrected[y0:y1, x0:x1], params.jpeg_quality)
 
 
-def measure(corrected: U8, gray: U8, mask: U8, params: Params) -> Segmentation:
-    """Regions of a cleaned-to-be mask -> features and encoded crops."""
+def measure(
+    corrected: U8, gray: U8, mask: U8, params: Params, threshold: float = math.nan
+) -> Segmentation:
+    """Regions of a cleaned-to-be mask -> features, encoded crops and contours;
+    `threshold` is the value the frame's triangle threshold chose."""
     regions = find_regions(mask, params)
     return Segmentation(
-        [object_features(r, corrected, gray, i) for i, r in enumerate(regions)],
+        [object_features(r, corrected, gray, i, threshold) for i, r in enumerate(regions)],
         [object_crop(r, corrected, params) for r in regions],
+        [outer_contour(r.image, (r.top, r.left)) for r in regions],
     )
 
 
@@ -76,9 +94,9 @@ def segment_frame(
     """
     gray = np.empty(frame.shape[:2], np.uint8)
     correct_inplace(frame, flat_idx, correction_lut(params.clip_max), gray)
-    raw = threshold_mask(gray)
+    threshold, raw = triangle_threshold(gray)
     mask = remove_previous_mask(raw, previous) if params.remove_previous_mask else raw
-    return measure(frame, gray, mask, params), raw
+    return measure(frame, gray, mask, params, threshold), raw
 
 
 def frame_threshold(frame: U8, flat_idx: U16, params: Params) -> U8:

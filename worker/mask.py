@@ -19,10 +19,16 @@ from worker.params import Params
 U8 = npt.NDArray[np.uint8]
 
 
+def triangle_threshold(gray: U8) -> tuple[float, U8]:
+    """Inverted triangle threshold: the value cv2.threshold chose and the mask, where
+    dark organisms become 255."""
+    value, mask = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_TRIANGLE)
+    return float(value), np.asarray(mask, dtype=np.uint8)
+
+
 def threshold_mask(gray: U8) -> U8:
     """Inverted triangle threshold: dark organisms become 255."""
-    _, mask = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_TRIANGLE)
-    return np.asarray(mask, dtype=np.uint8)
+    return triangle_threshold(gray)[1]
 
 
 def remove_previous_mask(mask: U8, previous: U8 | None) -> U8:

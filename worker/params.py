@@ -1,7 +1,8 @@
 """The frozen, validated parameters of the per-frame pipeline (SPEC section 2).
 
 The mask steps read their kernels from `Params` and the EcoTaxa `process_*` step columns
-are generated from it, so what is recorded cannot drift from what ran.
+are generated from it, so what is recorded cannot drift from what ran. The object
+columns per output contract are `streamer.contract`'s.
 """
 
 from __future__ import annotations
@@ -11,62 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from worker.errors import ConfigError
-
-#: Object feature names, in the column order of SPEC section 2.5.
-FEATURE_NAMES: tuple[str, ...] = (
-    "label",
-    "width",
-    "height",
-    "bx",
-    "by",
-    "circ.",
-    "area_exc",
-    "area",
-    "%area",
-    "major",
-    "minor",
-    "y",
-    "x",
-    "convex_area",
-    "perim.",
-    "elongation",
-    "perimareaexc",
-    "perimmajor",
-    "circex",
-    "angle",
-    "bounding_box_area",
-    "eccentricity",
-    "equivalent_diameter",
-    "euler_number",
-    "extent",
-    "local_centroid_col",
-    "local_centroid_row",
-    "solidity",
-    "blur_laplacian",
-    "MeanHue",
-    "MeanSaturation",
-    "MeanValue",
-    "StdHue",
-    "StdSaturation",
-    "StdValue",
-)
-
-
-#: Features that are whole numbers (written without a decimal point).
-INTEGER_FEATURES: frozenset[str] = frozenset(
-    {
-        "label",
-        "width",
-        "height",
-        "bx",
-        "by",
-        "area_exc",
-        "area",
-        "convex_area",
-        "bounding_box_area",
-        "euler_number",
-    }
-)
 
 
 @dataclass(frozen=True, slots=True)

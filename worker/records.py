@@ -15,22 +15,34 @@ Feature = float | int
 
 @dataclass(frozen=True, slots=True)
 class ObjectRecord:
-    """One segmented object: its id, crop file name and features (SPEC 2.5 names)."""
+    """One segmented object: its id, crop file name, features in pixels (SPEC 2.5 names,
+    then `focus`, `bw`, `bh`, `threshold`; a journal older than those lacks them) and its
+    outer contour ([x, y] frame points; None in older journals)."""
 
     object_id: str
     img_file_name: str
     features: dict[str, Feature]
+    contour: list[list[int]] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "object_id": self.object_id,
             "img_file_name": self.img_file_name,
             "features": self.features,
         }
+        if self.contour is not None:
+            data["contour"] = self.contour
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ObjectRecord:
-        return cls(str(data["object_id"]), str(data["img_file_name"]), dict(data["features"]))
+        contour = data.get("contour")
+        return cls(
+            str(data["object_id"]),
+            str(data["img_file_name"]),
+            dict(data["features"]),
+            None if contour is None else [[int(x), int(y)] for x, y in contour],
+        )
 
 
 @dataclass(frozen=True, slots=True)

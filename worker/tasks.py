@@ -189,8 +189,8 @@ def segment_one(ref: FrameRef, flat_idx: Any, task: ChunkTask, previous: U8 | No
     frame = _load(ref, flat_idx)
     seg, raw = segment_frame(frame, flat_idx, task.params, previous)
     objects = tuple(
-        ObjectRecord(f"{ref.stem}_{i}", f"{ref.stem}_{i}.jpg", feats)
-        for i, feats in enumerate(seg.features)
+        ObjectRecord(f"{ref.stem}_{i}", f"{ref.stem}_{i}.jpg", feats, contour)
+        for i, (feats, contour) in enumerate(zip(seg.features, seg.contours, strict=True))
     )
     result = FrameResult(
         ref.index,

@@ -49,6 +49,16 @@ def non_negative_float(text: str) -> float:
     return value
 
 
+def compat(text: str) -> str:
+    """An output contract's name (streamer.contract), or one line listing the known ones."""
+    from streamer import contract
+
+    try:
+        return contract.checked(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
 def frame_size(text: str) -> tuple[int, int]:
     try:
         w, h = (int(v) for v in text.lower().split("x"))

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from segmenter.acquisition import find_acquisitions, resolve_data_root
-from segmenter.cli.segment import EXIT_FAILED, EXIT_OK
+from segmenter.cli.segment import EXIT_FAILED, EXIT_OK, add_compat_option
 from segmenter.errors import SegmenterError
 
 REPORT_EPILOG = """\
@@ -85,6 +85,7 @@ def add_output_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     _root_arg(p)
     p.add_argument("--process-id", help="id for process_id (default: the run's own)")
     p.add_argument("--no-report", dest="report", action="store_false", help="skip the report")
+    add_compat_option(p, default=None)
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
 
 
@@ -135,7 +136,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from segmenter.export import export
 
     def one(folder: Path, root: Path) -> dict[str, Any]:
-        done = export(folder, root, args.process_id, args.report)
+        done = export(folder, root, args.process_id, args.report, args.compat)
         print(
             f"exported: {done.path}: {done.objects} objects in {done.seconds:.2f} s "
             f"-> {done.archive}",

@@ -15,11 +15,12 @@ from pathlib import Path
 from types import FrameType
 
 from segmenter.acquisition import resolve_data_root
-from segmenter.cli.args import cluster, non_negative_float, positive_int
+from segmenter.cli.args import cluster, compat, non_negative_float, positive_int
 from segmenter.cli.bar import TerminalBar
 from segmenter.engine import AcquisitionSummary, Segmenter
 from segmenter.errors import SegmenterError
 from segmenter.settings import RunSettings, default_workers
+from streamer import contract
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -112,7 +113,23 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
         help="ignore what was already dark on the previous frame (stuck objects)",
     )
     p.add_argument("--process-id", help="id written into process_id (default: a new uuid)")
+    add_compat_option(p, default=contract.DEFAULT)
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+
+
+def add_compat_option(p: argparse.ArgumentParser, default: str | None) -> None:
+    """`--compat`: the output contract (what the archive and the metric payload hold)."""
+    shown = default or "the run's own"
+    p.add_argument(
+        "--compat",
+        type=compat,
+        default=default,
+        metavar="CONTRACT",
+        help=f"output contract: {contract.NEW} (today's PlanktoScope: micrometres, bw/bh/"
+        f"threshold, focus score, combined ids) or {contract.OLD} (the March 2026 "
+        f"segmenter's pixels and names, for continuity) (default: "
+        f"{shown})",
+    )
 
 
 def run_settings(args: argparse.Namespace) -> RunSettings:
@@ -127,6 +144,7 @@ def run_settings(args: argparse.Namespace) -> RunSettings:
         min_esd_um=args.min_esd,
         remove_previous_mask=args.remove_previous_mask,
         report=args.report,
+        compat=args.compat,
     )
 
 

@@ -20,8 +20,10 @@ from types import FrameType
 from typing import Any, TypeAlias
 
 from segmenter.cli.args import broker, positive_float, positive_int
+from segmenter.cli.segment import add_compat_option
 from segmenter.errors import ConfigError, SegmenterError
 from segmenter.settings import RunSettings, default_workers
+from streamer import contract
 
 log = logging.getLogger("segmenter.serve")
 
@@ -71,6 +73,7 @@ def _add_serve(sub: SubParsers) -> None:
         help="a live acquisition whose imager goes silent this long is finished with the "
         "frames there (default: 60)",
     )
+    add_compat_option(p, default=None)  # None: $SEGMENTER_COMPAT, else the default
     p.add_argument(
         "--stop-timeout",
         type=float,
@@ -127,6 +130,7 @@ def _add_send(sub: SubParsers) -> None:
     s.add_argument("--min-esd", type=float, metavar="UM", help="smallest ESD kept")
     s.add_argument("--workers", type=positive_int, help="worker processes for this item")
     s.add_argument("--process-id", help="id written into process_id")
+    add_compat_option(s, default=None)
     s.add_argument("--enqueue", action="store_true", help="queue only (a paused queue stays)")
     s.add_argument("--no-wait", action="store_true", help="return once the item is queued")
     st = cmds.add_parser("stop", help="stop the current item, the queue, or live work")
@@ -176,6 +180,17 @@ def _default_workers(explicit: int | None) -> int:
     return default_workers()
 
 
+def _default_compat(explicit: str | None) -> str:
+    """The service's output contract: --compat, else $SEGMENTER_COMPAT, else the default."""
+    if explicit:
+        return explicit
+    env = os.environ.get("SEGMENTER_COMPAT", "")
+    try:
+        return contract.checked(env) if env else contract.DEFAULT
+    except ConfigError as exc:
+        raise ConfigError(f"SEGMENTER_COMPAT: {exc}") from exc
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from segmenter.engine import Segmenter
     from segmenter.service.mqtt import BrokerSettings, MqttTransport, client_id
@@ -185,6 +200,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     broker = BrokerSettings.from_env(os.environ, args.broker)
     data_root = _data_root(args.data_root)
     workers = _default_workers(args.workers)
+    compat = _default_compat(args.compat)
     if logging.getLogger().level > logging.INFO:
         logging.getLogger("segmenter").setLevel(logging.INFO)
     stop = threading.Event()
@@ -197,7 +213,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_signal)
     with Segmenter(workers) as engine:
         transport = MqttTransport(broker, client_id("service"))
-        defaults = RunSettings(workers=workers)
+        defaults = RunSettings(workers=workers, compat=compat)
         service = Service(data_root, engine, transport, defaults, args.live, args.idle_timeout)
         service.attach(transport)
         service.start()
@@ -230,6 +246,8 @@ def _segment_command(args: argparse.Namespace) -> dict[str, Any]:
         settings["worker_count"] = args.workers
     if args.process_id is not None:
         settings["process_id"] = args.process_id
+    if args.compat is not None:
+        settings["compat"] = args.compat
     paths = [str(Path(p).resolve()) if Path(p).exists() else p for p in args.paths]
     # `enqueue`, not the dashboard's `segment`: the client follows its item on the
     # service's own topics, and the dashboard's legacy stream never shows it

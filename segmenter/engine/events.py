@@ -35,6 +35,8 @@ class Progress:
     elapsed: float = 0.0
     committed: tuple[ObjectRecord, ...] = ()  # phase "frame": the objects of that frame
     live: LiveState | None = None  # a live acquisition's state
+    compat: str = "2026-03"  # the run's output contract, for the `metric` payload
+    pixel_um: float | None = None  # micrometres per pixel (the 2026-06 conversion)
 
 
 ProgressCallback = Callable[[Progress], None]

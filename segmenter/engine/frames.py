@@ -262,7 +262,9 @@ class FrameScheduler:
     def _labelled(self, result: FrameResult) -> CommittedFrame:
         first = self.state.objects  # labels run over the acquisition from 0
         objects = tuple(
-            ObjectRecord(o.object_id, o.img_file_name, {**o.features, "label": first + i})
+            ObjectRecord(
+                o.object_id, o.img_file_name, {**o.features, "label": first + i}, o.contour
+            )
             for i, o in enumerate(result.objects)
         )
         sizes = tuple(len(c) for c in result.crops)

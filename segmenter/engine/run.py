@@ -21,7 +21,7 @@ from segmenter.engine.source import BatchFrames, FrameSource
 from segmenter.errors import AcquisitionError, storage_error
 from segmenter.report import after_run
 from segmenter.settings import RunSettings
-from streamer import ecotaxa
+from streamer import contract, ecotaxa
 from streamer.files import atomic_write
 from streamer.journal import CommittedFrame, FrameStore
 from streamer.layout import acquisition_lock
@@ -66,9 +66,13 @@ def process_columns(
 def tsv_cells(
     acq: Acquisition, params: Params, settings: RunSettings, manifest: dict[str, Any]
 ) -> ecotaxa.AcquisitionCells:
-    """The per-acquisition TSV cells: metadata, the baseline's process columns, ours."""
+    """The per-acquisition TSV cells in the output contract `settings.compat`: metadata,
+    the baseline's process columns, ours (streamer.contract says what differs)."""
+    compat, px = settings.compat, params.pixel_size_um
     process = process_columns(acq, params, settings, manifest)
-    return ecotaxa.AcquisitionCells(acq.metadata, process, params.extra_columns())
+    extra = {**params.extra_columns(), **contract.extra_columns(compat, px)}
+    metadata = contract.metadata_cells(compat, acq.metadata)
+    return ecotaxa.AcquisitionCells(metadata, process, extra, compat, px)
 
 
 class AcquisitionRun:
@@ -87,7 +91,7 @@ class AcquisitionRun:
         self.source: FrameSource = source or BatchFrames(acq.frames)
         self.scheduler: FrameScheduler | None = None
         self.params = settings.params(acq.pixel_size_um)
-        self.layout = acq.layout
+        self.layout = acq.layout_for(settings.compat)
         self.store = FrameStore(self.layout.objects_dir)
         self.outputs = Outputs(self.layout)  # what it wrote beside the journal
         self.started = time.monotonic()
@@ -114,6 +118,8 @@ class AcquisitionRun:
                 time.monotonic() - self.started,
                 frame.objects if frame else (),
                 self._live_state(done) if self.source.live else None,
+                self.settings.compat,
+                self.params.pixel_size_um,
             )
         )
 
@@ -146,7 +152,9 @@ class AcquisitionRun:
             else {"frames": [p.name for p in self.source.frames]}
         )
         manifest = {
-            "run": {"params": asdict(self.params), **frames},
+            # `records`: journals made before the raw values of 2026-06 start over
+            "run": {"params": asdict(self.params), "records": contract.NEW, **frames},
+            "compat": self.settings.compat,
             "process_uuid": str(uuid.uuid4()),
             "process_datetime": datetime.now(UTC).replace(tzinfo=None).isoformat(),
             "process_id": self.settings.process_id,  # for `segmenter export`
@@ -164,10 +172,14 @@ class AcquisitionRun:
     def _run_locked(self, manifest: dict[str, Any]) -> AcquisitionSummary:
         acq = self.acq
         self._remove_temporaries()
+        compat = manifest["compat"]
         manifest, committed = self.store.open(manifest)
         if committed and self.source.live and not self._live_resumable(committed):
             self.store.clear()
             manifest, committed = self.store.open(manifest)
+        if manifest.get("compat") != compat:  # resumed under another contract
+            manifest = {**manifest, "compat": compat}
+            self.store.set_manifest(manifest)
         self.state = RunState.replay(committed, self.params)
         if committed:
             log.info("%s: resuming after %d committed frames", acq.rel, len(committed))

@@ -18,6 +18,7 @@ from typing import Any
 from segmenter.errors import ConfigError
 from segmenter.service.values import bool_value, number_value, process_id_value, workers_value
 from segmenter.settings import RunSettings
+from streamer import contract
 
 MAX_PAYLOAD = 256 * 1024
 MAX_PATHS = 100
@@ -53,6 +54,7 @@ class SettingsPatch:
     workers: int | None = None
     min_esd_um: float | None = None
     remove_previous_mask: bool | None = None
+    compat: str | None = None  # the output contract (streamer.contract)
     live: bool | None = None  # the service's: follow the imager (update_config only)
 
     def apply(self, base: RunSettings) -> RunSettings:
@@ -179,6 +181,11 @@ def parse_settings(value: Any, field: str = "settings") -> SettingsPatch:
         out["workers"] = workers_value(value["worker_count"], f"{field}.worker_count")
     if value.get("process_min_ESD") is not None:
         out["min_esd_um"] = number_value(value["process_min_ESD"], f"{field}.process_min_ESD")
+    if value.get("compat") is not None:
+        try:
+            out["compat"] = contract.checked(value["compat"])
+        except ConfigError as exc:
+            raise ConfigError(f"{field}.compat: {exc}") from exc
     return SettingsPatch(**out)
 
 

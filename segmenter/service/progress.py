@@ -27,6 +27,7 @@ from segmenter.service.status import (
     encode,
     progress_text,
 )
+from streamer import contract
 
 log = logging.getLogger(__name__)
 
@@ -81,13 +82,13 @@ class AcquisitionProgress:
         self.publish_progress(event)
 
     def _publish_objects(self, event: Progress) -> None:
-        """Per object of the frame just committed (the event carries them)."""
+        """Per object of the frame just committed (the event carries them), the metric
+        in the run's output contract (streamer.contract.metric)."""
         for obj in event.committed:
             label = str(obj.features.get("label", ""))  # the old program sent the label here
             self.publisher.publish(OBJECT_TOPIC, encode(ObjectIdMessage(label)))
-            self.publisher.publish(
-                METRIC_TOPIC, encode(MetricMessage.of(obj.object_id, obj.features))
-            )
+            features = contract.metric(obj, event.compat, event.pixel_um)
+            self.publisher.publish(METRIC_TOPIC, encode(MetricMessage.of(obj.object_id, features)))
 
     def rate(self, event: Progress) -> tuple[float | None, float | None]:
         """Frames per second since this run began (resumed frames excluded), and ETA."""

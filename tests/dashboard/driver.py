@@ -61,8 +61,11 @@ def _load_harness() -> ModuleType:
 class Session:
     """mosquitto + `segmenter serve` + the dashboard's Node-RED, for one flavour."""
 
-    def __init__(self, folder: Path, data_root: Path, flavor: str = "D") -> None:
+    def __init__(
+        self, folder: Path, data_root: Path, flavor: str = "D", compat: str = "2026-06"
+    ) -> None:
         self.folder, self.data_root, self.flavor = folder, data_root, flavor
+        self.compat = compat  # the service's output contract
         self.H = _load_harness()
         self.broker = Broker(folder)
         self.outfile = folder / f"dashboard_{flavor}.jsonl"
@@ -79,7 +82,7 @@ class Session:
         self.broker.start()
         serve = [sys.executable, "-m", "segmenter", "-v", "serve"]
         serve += ["--broker", self.broker.address, "--data-root", str(self.data_root)]
-        self._start([*serve, "--workers", "2"], "serve.log")
+        self._start([*serve, "--workers", "2", "--compat", self.compat], "serve.log")
         self._start(
             [str(DH / "run_harness.sh"), str(self.broker.port), str(self.outfile)],
             "node-red.log",

@@ -18,8 +18,11 @@ SIZE = (2028, 1520)  # large enough that a stop lands mid-acquisition on 2 worke
 StartSession = Callable[[str], Session]
 
 
-@pytest.fixture
-def session(tmp_path: Path, data_root: Path) -> Iterator[StartSession]:
+@pytest.fixture(params=["2026-06", "2026-03"])
+def session(
+    request: pytest.FixtureRequest, tmp_path: Path, data_root: Path
+) -> Iterator[StartSession]:
+    """Each scenario with the service in each output contract (streamer.contract)."""
     started: list[Session] = []
 
     def start(flavor: str) -> Session:
@@ -28,7 +31,7 @@ def session(tmp_path: Path, data_root: Path) -> Iterator[StartSession]:
             pytest.skip(why)  # under CI=true a failure (tests/ci_skips.py)
         folder = tmp_path / f"session_{flavor}"
         folder.mkdir()
-        s = Session(folder, data_root, flavor)
+        s = Session(folder, data_root, flavor, request.param)
         started.append(s)
         s.start()
         return s

@@ -61,7 +61,7 @@ def test_it_ends_when_the_announced_frames_are_in(source: Path, tmp_path: Path) 
     assert proc.returncode == 0, err.decode()
     assert "live: ended: all 14 frames announced are in" in err.decode()
     assert '"status": "done"' in out.decode()
-    archive = root / "export" / "ecotaxa" / "ecotaxa_synth_a3.zip"
+    archive = root / "export" / "ecotaxa" / "ecotaxa_synth_s3_synth_a3.zip"  # SPEC 7 names
     assert archive_content(archive) == archive_content(batch(root / "img" / REL, tmp_path))
 
 

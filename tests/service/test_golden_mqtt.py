@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from streamer import contract
 from tests.conftest import MOMENT_FEATURES, REPO, require, same_value
 from tests.service.harness import Broker, Recorder
 from tests.test_golden import BASELINE, CASES, MIN_ESD_UM
@@ -46,33 +47,25 @@ def serve(broker: Broker, tmp_path: Path) -> object:
     log.close()
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("case", CASES)
-def test_one_legacy_command_gives_the_old_programs_messages(
-    case: str, serve: Path, recorder: Recorder
-) -> None:
+def run_case(case: str, root: Path, recorder: Recorder, **extra: object) -> dict[str, list[Any]]:
+    """Send the legacy `segment` command of a baseline case (settings plus `extra`), wait
+    for its `Done` and its metrics; return the old program's messages."""
     require(BASELINE / case)
-    root = serve
     shutil.copytree(BASELINE / case / "img", root / "img", dirs_exist_ok=True)
     folder = next((root / "img").glob("**/metadata.json")).parent
     run = json.loads((BASELINE / case / "baseline" / "run.json").read_text())["settings"]
     recorder.wait(lambda r: "Ready" in r.statuses(), timeout=30)
     before = len(recorder.statuses())
-    recorder.send(
-        {
-            "action": "segment",
-            "path": [str(folder)],
-            "settings": {
-                "force": False,
-                "recursive": True,
-                "ecotaxa": True,
-                "keep": False,
-                "process_id": run["process_id"],
-                "process_min_ESD": MIN_ESD_UM,
-                "remove_previous_mask": run["remove_previous_mask"],
-            },
-        }
-    )
+    settings = {
+        "force": False,
+        "recursive": True,
+        "ecotaxa": True,
+        "keep": False,
+        "process_id": run["process_id"],
+        "process_min_ESD": MIN_ESD_UM,
+        "remove_previous_mask": run["remove_previous_mask"],
+    }
+    recorder.send({"action": "segment", "path": [str(folder)], "settings": settings | extra})
     recorder.wait(lambda r: "Done" in r.statuses()[before:], timeout=180)
     old = legacy_messages(case)
     expected = ["Started", *(m["status"] for m in old["status/segmenter"]), "Done"]  # type: ignore[index]
@@ -80,8 +73,43 @@ def test_one_legacy_command_gives_the_old_programs_messages(
     recorder.wait(
         lambda r: len(r.on("status/segmenter/metric")) >= len(old["status/segmenter/metric"])
     )
+    return old
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", CASES)
+def test_one_legacy_command_gives_the_old_programs_messages(
+    case: str, serve: Path, recorder: Recorder
+) -> None:
+    """In the 2026-03 output contract, asked for in the command's settings."""
+    old = run_case(case, serve, recorder, compat="2026-03")
     assert recorder.on("status/segmenter/object_id") == old["status/segmenter/object_id"]
     assert_same_metrics(recorder.on("status/segmenter/metric"), old["status/segmenter/metric"])
+
+
+def test_the_default_contract_s_metric_payload(serve: Path, recorder: Recorder) -> None:
+    """The service's default, 2026-06 (SPEC 7): the old program's metric payloads with
+    sizes in micrometres (x 0.75, x 0.75^2, x 1/0.75), `bw`, `bh` (its width and height
+    in pixels), `threshold`, the focus score, and `contour` as upstream sends it: a JSON
+    text of [x, y] frame points, here inside the object's box."""
+    old = run_case("dense", serve, recorder)
+    ours = recorder.on("status/segmenter/metric")
+    assert [m["name"] for m in ours] == [m["name"] for m in old["status/segmenter/metric"]]
+    factors = dict.fromkeys(contract.LINEAR, 0.75) | dict.fromkeys(contract.SQUARE, 0.75 * 0.75)
+    factors |= dict.fromkeys(contract.INVERSE, 1 / 0.75)
+    for mine, theirs in zip(ours, old["status/segmenter/metric"], strict=True):
+        got, base = mine["metadata"], theirs["metadata"]
+        assert list(got) == [*contract.FEATURES[contract.NEW], "contour"], mine["name"]
+        assert (got["bw"], got["bh"]) == (base["width"], base["height"])
+        assert isinstance(got["threshold"], float) and 0 < got["threshold"] < 255
+        assert got["blur_laplacian"] is None or got["blur_laplacian"] > 0
+        for name, factor in factors.items():
+            assert same_value(got[name], base[name] * factor, loose=True), (mine["name"], name)
+        points = json.loads(got["contour"])
+        assert len(points) >= 3
+        for x, y in points:
+            assert base["bx"] <= x < base["bx"] + base["width"], mine["name"]
+            assert base["by"] <= y < base["by"] + base["height"], mine["name"]
 
 
 def assert_same_metrics(ours: list[Any], theirs: list[Any]) -> None:

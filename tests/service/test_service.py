@@ -101,7 +101,7 @@ def test_full_run_exact_sequence_with_mosquitto_clients(
     root = folder.parents[3]
     assert (folder / "done.txt").is_file()
     assert (root / "clean" / folder.relative_to(root / "img") / "flat_color.jpg").is_file()
-    tsv = root / "objects" / folder.relative_to(root / "img") / "ecotaxa_synth_a1.tsv"
+    tsv = root / "objects" / folder.relative_to(root / "img") / "ecotaxa_synth_s1_synth_a1.tsv"
     _names, _types, rows = read_tsv(tsv)
     ids = [row["object_id"] for row in rows]
     rec.wait(lambda r: len(r.on("status/segmenter/metric")) == len(ids))
@@ -148,7 +148,7 @@ def test_stop_in_the_middle_then_resume(
     first_frame = next(COUNT_RE.search(s) for s in second if COUNT_RE.search(s))
     assert first_frame is not None and int(first_frame[1]) == committed + 1  # resumed
     assert (folder / "done.txt").is_file()
-    assert (data_root / "export" / "ecotaxa" / "ecotaxa_synth_a2.zip").is_file()
+    assert (data_root / "export" / "ecotaxa" / "ecotaxa_synth_s2_synth_a2.zip").is_file()
 
 
 def test_a_second_segment_is_queued_never_busy(

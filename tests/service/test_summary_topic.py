@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
+from streamer import contract
 from tests.service.conftest import CopyAcq
 from tests.service.harness import Broker, Harness, Recorder, check_dashboard
 
@@ -31,8 +32,9 @@ def test_summary_published_retained_on_the_services_topic(
     root = first.parents[3]
     summaries = recorder.on(TOPIC)
     for folder, message in zip((first, second), summaries, strict=True):
-        acq_id = json.loads((folder / "metadata.json").read_text())["acq_id"]
-        written = json.loads((root / "export" / "ecotaxa" / f"summary_{acq_id}.json").read_text())
+        meta = json.loads((folder / "metadata.json").read_text())
+        name = f"summary_{contract.combined_id(meta['sample_id'], meta['acq_id'])}.json"
+        written = json.loads((root / "export" / "ecotaxa" / name).read_text())
         assert message == {
             "item": message["item"],
             "acquisition": str(folder.relative_to(root / "img")),
