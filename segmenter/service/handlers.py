@@ -1,7 +1,9 @@
 """What each command does to the queue, the running item and the legacy stream.
 
 Runs in the service's command thread, under the service's lock; never waits for
-segmentation. Every command gets an answer on the reply topic. Only `segment` (a unit
+segmentation. Every command gets an answer on the reply topic, once the queue it changed
+is saved: under a burst, the service saves and publishes the queue once per batch
+(service.py), so a command costs the same however long the queue is. Only `segment` (a unit
 of the legacy stream), the dashboard's stop and `update_config` say anything on
 `status/segmenter`; see legacy.py for the rules.
 """
@@ -35,7 +37,6 @@ from segmenter.service.progress import Publisher
 from segmenter.service.queue import JobQueue, QueueItem
 from segmenter.service.runner import Running
 from segmenter.service.status import (
-    REPLY_TOPIC,
     STATUS_TOPIC,
     Info,
     ReplyMessage,
@@ -62,8 +63,9 @@ class CommandHandlers:
     _running: Running | None
     _live: LiveRunning | None
     live: LiveFollower
+    _replies: list[bytes]  # answers waiting for the queue's next save (service._flush)
 
-    def _changed(self) -> None:
+    def _changed(self, later: bool = False) -> None:
         raise NotImplementedError
 
     def handle_payload(self, payload: bytes) -> None:
@@ -82,7 +84,7 @@ class CommandHandlers:
                 legacy = isinstance(command, Segment) and command.legacy
                 self._refuse(command.id, command.action.value, str(exc), legacy)
                 return
-            self._changed()
+            self._changed(later=True)  # saved and published with the next batch
             self.lock.notify_all()
 
     def _dispatch(self, command: Command) -> None:
@@ -197,8 +199,8 @@ class CommandHandlers:
     def _reply(
         self, cid: str | None, action: str, message: str, item: str | None = None, ok: bool = True
     ) -> None:
-        reply = ReplyMessage(cid, action, ok, message, item)
-        self.publisher.publish(REPLY_TOPIC, encode(reply), qos=1)
+        """Sent once what the command changed is saved (at the batch's end)."""
+        self._replies.append(encode(ReplyMessage(cid, action, ok, message, item)))
 
     def _refuse(self, cid: str | None, action: str, message: str, legacy: bool) -> None:
         """A refused command: a reply; a refused `segment` is also a unit that ends at

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -36,6 +37,7 @@ from segmenter.service.sdnotify import Heartbeat
 from segmenter.service.status import (
     PROGRESS_TOPIC,
     QUEUE_TOPIC,
+    REPLY_TOPIC,
     ProgressMessage,
     QueueMessage,
     Status,
@@ -46,6 +48,9 @@ from segmenter.settings import RunSettings
 
 log = logging.getLogger(__name__)
 WORKER, COMMANDS = "worker thread", "command thread"  # their names for the heartbeat
+#: seconds: under a burst of commands the queue is saved and published (and the replies
+#: sent) at most this often, not once per command (each is the whole queue)
+FLUSH_EVERY = 0.2
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +103,9 @@ class Service(LiveWork, CommandHandlers):
         self._abandoned = False  # shutdown gave up waiting: the saved queue stays as it is
         self._connected = threading.Event()
         self._last_progress = ProgressMessage(item=None, state="idle")
+        self._dirty = False  # the queue changed since it was last saved and published
+        self._replies: list[bytes] = []
+        self._flushed_at = 0.0
         self.heartbeat = Heartbeat()
         self._runner = ItemRunner(
             engine, self.data_root, publisher, self.lock, self._changed, self._beat
@@ -165,9 +173,10 @@ class Service(LiveWork, CommandHandlers):
         self._abandoned = True
         self.legacy.end(item.id, Status.INTERRUPTED)
 
-    # -- transport callbacks (paho's network thread): queue and return -----------------
+    # -- transport callbacks (paho's network thread): queue and return, never wait -----
     def receive(self, payload: bytes) -> None:
-        """A command payload arrived; waits only while the inbox is full."""
+        """A command payload arrived: into the inbox (the transport holds the broker back
+        while the inbox is full)."""
         payload = payload[: MAX_PAYLOAD + 1]  # the parser refuses anything longer
         if not self.inbox.put(Received(payload), len(payload)):
             log.warning("the service is closing: a command was not handled")
@@ -185,26 +194,49 @@ class Service(LiveWork, CommandHandlers):
         transport.on_command = self.receive
         transport.on_connected = self.connected
         transport.on_message = self.message
+        transport.flow = self.inbox
+        self.inbox.on_room = transport.release_acks
 
     def connected(self, first: bool) -> None:
         self.inbox.put(Connected(first), 0)
 
     # -- command thread --------------------------------------------------------------
     def _act(self) -> None:
-        """Everything that arrives, in order."""
-        while (message := self.inbox.get()) is not None:
-            self.heartbeat.beat(COMMANDS)
-            try:
-                if isinstance(message, Received):
-                    self.handle_payload(message.payload)
-                elif isinstance(message, FromImager):
-                    self._on_imager(message.payload)
-                else:
-                    self._on_connected(message.first)
-            except Exception:  # the service loop reports and carries on
-                log.exception("handling a message failed")
-            finally:
-                self.heartbeat.rest(COMMANDS)
+        """Everything that arrives, in order; the queue saved and published, and the
+        replies sent, after each batch (FLUSH_EVERY)."""
+        while True:
+            message = self.inbox.get(self._flush_due())
+            if message is None:
+                with self.lock:
+                    self._flush()
+                if self.inbox.closed:
+                    return
+                continue
+            self._handle(message)
+            if self._flush_due() == 0:
+                with self.lock:
+                    self._flush()
+
+    def _flush_due(self) -> float | None:
+        """Seconds until the pending changes are due out; None when nothing is pending."""
+        with self.lock:
+            if not self._dirty and not self._replies:
+                return None
+            return max(0.0, self._flushed_at + FLUSH_EVERY - time.monotonic())
+
+    def _handle(self, message: Received | FromImager | Connected) -> None:
+        self.heartbeat.beat(COMMANDS)
+        try:
+            if isinstance(message, Received):
+                self.handle_payload(message.payload)
+            elif isinstance(message, FromImager):
+                self._on_imager(message.payload)
+            else:
+                self._on_connected(message.first)
+        except Exception:  # the service loop reports and carries on
+            log.exception("handling a message failed")
+        finally:
+            self.heartbeat.rest(COMMANDS)
 
     def _on_connected(self, first: bool) -> None:
         """Republish the retained state; Ready the first time."""
@@ -283,11 +315,22 @@ class Service(LiveWork, CommandHandlers):
         self.legacy.end(item.id, terminal)  # Interrupted instead if a stop reached it
 
     # -- publishing (always under the lock, so statuses keep their order) -------------
-    def _changed(self) -> None:
-        if self._abandoned:
-            return
-        self.queue.save()
-        self._publish_queue()
+    def _changed(self, later: bool = False) -> None:
+        """The queue changed: save and publish it now, or with the batch (`later`)."""
+        self._dirty = True
+        if not later:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Save and publish the queue if it changed, then send the replies waiting."""
+        if self._dirty and not self._abandoned:
+            self.queue.save()
+            self._publish_queue()
+        self._dirty = False
+        for reply in self._replies:
+            self.publisher.publish(REPLY_TOPIC, reply, qos=1)
+        self._replies.clear()
+        self._flushed_at = time.monotonic()
 
     def _publish_queue(self) -> None:
         running = self._running.item.id if self._running else None
