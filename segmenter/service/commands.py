@@ -22,6 +22,9 @@ from segmenter.settings import RunSettings
 MAX_PAYLOAD = 256 * 1024
 MAX_PATHS = 100
 _ID_RE = re.compile(r"[A-Za-z0-9_.:\-]{1,64}", re.ASCII)
+# what a payload the parser refused (too large, too deep, cut short) says it is
+_RAW_ACTION_RE = re.compile(rb'"action"\s*:\s*"([a-z_]{1,20})"')
+_RAW_ID_RE = re.compile(rb'"id"\s*:\s*"?([A-Za-z0-9_.:\-]{1,64})[",}\s]')
 
 
 class Action(StrEnum):
@@ -138,13 +141,19 @@ def _load(payload: bytes) -> dict[str, Any]:
 
 
 def peek_action(payload: bytes) -> tuple[str | None, str | None]:
-    """(action, id) of a payload that failed to parse, as far as they can be read."""
+    """(action, id) of a payload that failed to parse, as far as they can be read: from
+    its JSON, else from its text (a `segment` the parser cannot read is still a unit of
+    work the dashboard waits on)."""
     try:
         data = json.loads(payload)
     except (ValueError, RecursionError):
-        return None, None
+        data = None
     if not isinstance(data, dict):
-        return None, None
+        action, cid = _RAW_ACTION_RE.search(payload), _RAW_ID_RE.search(payload)
+        return (
+            action[1].decode() if action else None,
+            cid[1].decode() if cid else None,
+        )
     action = data.get("action") if isinstance(data.get("action"), str) else None
     try:
         return action, parse_id(data.get("id"))
