@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import ssl
 import sys
 import threading
 import time
@@ -31,6 +32,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from segmenter.errors import ConfigError
 from segmenter.live.imager import TOPIC as IMAGER_TOPIC
+from segmenter.service import broker_errors
 from segmenter.service.outbox import Outbox, Outgoing
 from segmenter.service.status import (
     COMMAND_TOPIC,
@@ -137,6 +139,7 @@ class MqttTransport:
         self.last_error: str | None = None
         self._warned: tuple[str, float] | None = None  # (reason, when) of the last warning
         self._connects = 0
+        self._refused = False  # the broker refused this attempt (CONNACK)
         self.flow: FlowControl | None = None  # the service's inbox: acks wait while full
         self._held: deque[tuple[int, int]] = deque()  # (mid, qos) not acknowledged yet
         self._ack_lock = threading.Lock()
@@ -202,7 +205,8 @@ class MqttTransport:
         self, client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any
     ) -> None:
         if reason.is_failure:
-            self._connect_failed(f"the broker refused the connection: {reason}")
+            self._refused = True  # the disconnect that follows is this, not news
+            self._connect_failed(broker_errors.refusal(str(reason), self.settings.username))
             return
         self._connects += 1
         self._warned = None
@@ -220,6 +224,8 @@ class MqttTransport:
         # the exception being handled
         exc = sys.exc_info()[1]
         reason = (exc.strerror if isinstance(exc, OSError) else None) or str(exc or "")
+        if isinstance(exc, ssl.SSLError) and self.settings.tls:
+            reason = broker_errors.tls_failed(reason, self.settings.port)
         self._connect_failed(reason or "no reason given")
 
     def _connect_failed(self, reason: str) -> None:
@@ -238,9 +244,15 @@ class MqttTransport:
     def _on_disconnect(
         self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any
     ) -> None:
+        was_connected = self.connected.is_set()
         self.connected.clear()
         self.subscribed.clear()
-        if reason.is_failure:
+        if not was_connected:  # the end of an attempt that never connected
+            refused, self._refused = self._refused, False
+            if not refused:
+                reason = broker_errors.closed_unanswered(self.settings.port, self.settings.tls)
+                self._connect_failed(reason)
+        elif reason.is_failure:
             log.warning("lost the MQTT broker at %s (%s); reconnecting", self.address, reason)
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
