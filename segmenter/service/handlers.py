@@ -44,6 +44,7 @@ from segmenter.service.status import (
     StatusMessage,
     encode,
     exception_text,
+    public_text,
 )
 from segmenter.settings import RunSettings
 
@@ -200,12 +201,13 @@ class CommandHandlers:
         self, cid: str | None, action: str, message: str, item: str | None = None, ok: bool = True
     ) -> None:
         """Sent once what the command changed is saved (at the batch's end)."""
-        self._replies.append(encode(ReplyMessage(cid, action, ok, message, item)))
+        text = public_text(message, self.data_root)
+        self._replies.append(encode(ReplyMessage(cid, action, ok, text, item)))
 
     def _refuse(self, cid: str | None, action: str, message: str, legacy: bool) -> None:
         """A refused command: a reply; a refused `segment` is also a unit that ends at
         once with an error (the dashboard waits for one)."""
         log.warning("command refused: %s", message)
         if legacy:
-            self.legacy.refused(exception_text(message))
+            self.legacy.refused(exception_text(public_text(message, self.data_root)))
         self._reply(cid, action, message, ok=False)

@@ -27,7 +27,7 @@ from segmenter.service.commands import MAX_PAYLOAD
 from segmenter.service.handlers import CommandHandlers
 from segmenter.service.inbox import Inbox
 from segmenter.service.legacy import LegacyStream
-from segmenter.service.live import LIVE_TOPIC, FinderFactory, LiveFollower
+from segmenter.service.live import FinderFactory, LiveFollower
 from segmenter.service.live_run import Beating, LiveRunning, LiveWork
 from segmenter.service.mqtt import MqttTransport
 from segmenter.service.progress import Publisher
@@ -43,6 +43,8 @@ from segmenter.service.status import (
     Status,
     encode,
     exception_text,
+    public_item,
+    public_text,
 )
 from segmenter.settings import RunSettings
 
@@ -248,8 +250,7 @@ class Service(LiveWork, CommandHandlers):
             last = tracker.last if tracker and tracker.last else self._last_progress
             self.publisher.publish(PROGRESS_TOPIC, encode(last), retain=True)
             if self._live is not None:
-                live = self._live.status.last
-                self.publisher.publish(LIVE_TOPIC, encode(live), qos=1, retain=True)
+                self._live.status.republish()
             self._connected.set()
 
     # -- worker thread ---------------------------------------------------------------
@@ -307,7 +308,8 @@ class Service(LiveWork, CommandHandlers):
         )
         self.publisher.publish(PROGRESS_TOPIC, encode(self._last_progress), retain=True)
         if outcome.state is ItemState.FAILED:
-            terminal = exception_text(outcome.message or "the item failed")
+            why = public_text(outcome.message or "the item failed", self.data_root)
+            terminal = exception_text(why)
         elif outcome.state is ItemState.INTERRUPTED:
             terminal = Status.INTERRUPTED
         else:
@@ -334,7 +336,8 @@ class Service(LiveWork, CommandHandlers):
 
     def _publish_queue(self) -> None:
         running = self._running.item.id if self._running else None
-        message = QueueMessage(self.queue.paused, running, self.queue.snapshot_items())
+        items = [public_item(i, self.data_root) for i in self.queue.snapshot_items()]
+        message = QueueMessage(self.queue.paused, running, items)
         self.publisher.publish(QUEUE_TOPIC, encode(message), retain=True)
 
 
