@@ -57,12 +57,13 @@ class SettingsPatch:
     min_esd_um: float | None = None
     remove_previous_mask: bool | None = None
     live: bool | None = None  # the service's: follow the imager (update_config only)
+    notes: tuple[str, ...] = ()  # what was changed on the way in (said in the reply)
 
     def apply(self, base: RunSettings) -> RunSettings:
         changes: dict[str, Any] = {
             f.name: getattr(self, f.name)
             for f in fields(self)
-            if getattr(self, f.name) is not None and f.name != "live"
+            if getattr(self, f.name) is not None and f.name not in ("live", "notes")
         }
         if changes.get("process_id") == "":
             changes["process_id"] = None
@@ -185,7 +186,8 @@ def parse_settings(value: Any, field: str = "settings") -> SettingsPatch:
     if value.get("process_id") is not None:
         out["process_id"] = process_id_value(value["process_id"], f"{field}.process_id")
     if value.get("worker_count") is not None:
-        out["workers"] = workers_value(value["worker_count"], f"{field}.worker_count")
+        workers, note = workers_value(value["worker_count"], f"{field}.worker_count")
+        out["workers"], out["notes"] = workers, (note,) if note else ()
     if value.get("process_min_ESD") is not None:
         out["min_esd_um"] = number_value(value["process_min_ESD"], f"{field}.process_min_ESD")
     return SettingsPatch(**out)

@@ -25,6 +25,7 @@ from segmenter.service.commands import (
     Resume,
     Scope,
     Segment,
+    SettingsPatch,
     Stop,
     UpdateConfig,
     parse_command,
@@ -113,7 +114,7 @@ class CommandHandlers:
             if command.settings.live is not None:
                 self.live.enabled = command.settings.live
             self._status(Info.CONFIG_UPDATED)
-            self._reply(command.id, action, "defaults updated")
+            self._reply(command.id, action, _with_notes("defaults updated", command.settings))
 
     def _enqueue(self, command: Segment) -> None:
         settings = command.settings.apply(self.defaults)
@@ -127,7 +128,8 @@ class CommandHandlers:
             self.legacy.add(item.id)
         if command.start_queue:
             self.queue.paused = False
-        self._reply(command.id, command.action.value, f"queued at position {position}", item.id)
+        text = _with_notes(f"queued at position {position}", command.settings)
+        self._reply(command.id, command.action.value, text, item.id)
 
     def _stop(self, command: Stop) -> None:
         if command.legacy:
@@ -211,3 +213,7 @@ class CommandHandlers:
         if legacy:
             self.legacy.refused(exception_text(public_text(message, self.data_root)))
         self._reply(cid, action, message, ok=False)
+
+
+def _with_notes(text: str, settings: SettingsPatch) -> str:
+    return "; ".join((text, *settings.notes))

@@ -281,6 +281,9 @@ class Service(LiveWork, CommandHandlers):
                 continue
             outcome = self._runner.run(running)
             with self.lock:
+                workers = self.defaults.worker_count
+            self.engine.ensure_workers(workers)  # an item's own count does not outlive it
+            with self.lock:
                 self._finish(running, outcome)
 
     def _finish(self, running: Running, outcome: Outcome) -> None:
