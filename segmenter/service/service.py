@@ -19,6 +19,7 @@ import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from segmenter.engine import Segmenter
 from segmenter.live.imager import TOPIC as IMAGER_TOPIC
@@ -329,17 +330,19 @@ class Service(LiveWork, CommandHandlers):
     def _flush(self) -> None:
         """Save and publish the queue if it changed, then send the replies waiting."""
         if self._dirty and not self._abandoned:
-            self.queue.save()
-            self._publish_queue()
+            items = self.queue.snapshot_items()
+            self.queue.save(items)
+            self._publish_queue(items)
         self._dirty = False
         for reply in self._replies:
             self.publisher.publish(REPLY_TOPIC, reply, qos=1)
         self._replies.clear()
         self._flushed_at = time.monotonic()
 
-    def _publish_queue(self) -> None:
+    def _publish_queue(self, items: list[dict[str, Any]] | None = None) -> None:
         running = self._running.item.id if self._running else None
-        items = [public_item(i, self.data_root) for i in self.queue.snapshot_items()]
+        items = self.queue.snapshot_items() if items is None else items
+        items = [public_item(i, self.data_root) for i in items]
         message = QueueMessage(self.queue.paused, running, items)
         self.publisher.publish(QUEUE_TOPIC, encode(message), retain=True)
 

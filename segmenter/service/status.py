@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -101,8 +101,10 @@ def _finite(value: Any) -> Any:
 
 
 def encode(message: object) -> bytes:
-    """A dataclass message as strict JSON (no NaN: the dashboard's parser rejects it)."""
-    data = asdict(message)  # type: ignore[call-overload]
+    """A dataclass message as strict JSON (no NaN: the dashboard's parser rejects it).
+    Its fields are taken as they are (no message nests another; `asdict`'s deep copy
+    was most of the cost of publishing a long queue)."""
+    data = {f.name: getattr(message, f.name) for f in fields(message)}  # type: ignore[arg-type]
     return json.dumps(data, ensure_ascii=False, allow_nan=False).encode("utf-8")
 
 
