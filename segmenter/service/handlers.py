@@ -17,6 +17,7 @@ from pathlib import Path
 
 from segmenter.engine import Segmenter
 from segmenter.errors import ConfigError
+from segmenter.service.actor import Batch
 from segmenter.service.commands import (
     Action,
     Command,
@@ -65,7 +66,7 @@ class CommandHandlers:
     _running: Running | None
     _live: LiveRunning | None
     live: LiveFollower
-    _replies: list[bytes]  # answers waiting for the queue's next save (service._flush)
+    batch: Batch  # the replies wait for the queue's next save (actor.py)
 
     def _changed(self, later: bool = False) -> None:
         raise NotImplementedError
@@ -204,7 +205,7 @@ class CommandHandlers:
     ) -> None:
         """Sent once what the command changed is saved (at the batch's end)."""
         text = public_text(message, self.data_root)
-        self._replies.append(encode(ReplyMessage(cid, action, ok, text, item)))
+        self.batch.replies.append(encode(ReplyMessage(cid, action, ok, text, item)))
 
     def _refuse(self, cid: str | None, action: str, message: str, legacy: bool) -> None:
         """A refused command: a reply; a refused `segment` is also a unit that ends at

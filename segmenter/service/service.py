@@ -1,6 +1,6 @@
 """The orchestrator: commands in, one worker thread running queue items, statuses out.
 
-The transport's callbacks only put what arrives into a bounded inbox (`receive`,
+The transport's callbacks only put what arrives into the inbox, never waiting (`receive`,
 `connected`); one command thread takes it from there and acts under a short lock
 (handlers.py); it never waits for segmentation. One worker thread takes items one at a
 time and runs them through the blocking `Segmenter.run` (see runner.py). Everything is
@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from segmenter.engine import Segmenter
 from segmenter.live.imager import TOPIC as IMAGER_TOPIC
 from segmenter.live.watch import FolderWatcher
+from segmenter.service.actor import Arrival, Batch, Connected, FromImager, Received, act
 from segmenter.service.commands import MAX_PAYLOAD
 from segmenter.service.handlers import CommandHandlers
 from segmenter.service.inbox import Inbox
@@ -51,30 +51,6 @@ from segmenter.settings import RunSettings
 
 log = logging.getLogger(__name__)
 WORKER, COMMANDS = "worker thread", "command thread"  # their names for the heartbeat
-#: seconds: under a burst of commands the queue is saved and published (and the replies
-#: sent) at most this often, not once per command (each is the whole queue)
-FLUSH_EVERY = 0.2
-
-
-@dataclass(frozen=True, slots=True)
-class Received:
-    """A command payload from the transport."""
-
-    payload: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class FromImager:
-    """A payload the imager published on status/imager."""
-
-    payload: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class Connected:
-    """The transport (re)connected; `first` the first time since start."""
-
-    first: bool
 
 
 class Service(LiveWork, CommandHandlers):
@@ -106,16 +82,17 @@ class Service(LiveWork, CommandHandlers):
         self._abandoned = False  # shutdown gave up waiting: the saved queue stays as it is
         self._connected = threading.Event()
         self._last_progress = ProgressMessage(item=None, state="idle")
-        self._dirty = False  # the queue changed since it was last saved and published
-        self._replies: list[bytes] = []
-        self._flushed_at = 0.0
+        self.batch = Batch()  # what the command thread owes: the queue's save, replies
         self.heartbeat = Heartbeat()
         self._runner = ItemRunner(
             engine, self.data_root, publisher, self.lock, self._changed, self._beat
         )
         self._thread = threading.Thread(target=self._loop, name="segmenter-worker", daemon=True)
-        self.inbox: Inbox[Received | FromImager | Connected] = Inbox()
-        self._actor = threading.Thread(target=self._act, name="segmenter-commands", daemon=True)
+        self.inbox: Inbox[Arrival] = Inbox()
+        commands = (self.inbox, self.batch, self.lock, self._handle, self._flush)
+        self._actor = threading.Thread(
+            target=act, args=commands, name="segmenter-commands", daemon=True
+        )
 
     # -- life cycle ------------------------------------------------------------------
     def start(self) -> None:
@@ -203,31 +180,8 @@ class Service(LiveWork, CommandHandlers):
     def connected(self, first: bool) -> None:
         self.inbox.put(Connected(first), 0)
 
-    # -- command thread --------------------------------------------------------------
-    def _act(self) -> None:
-        """Everything that arrives, in order; the queue saved and published, and the
-        replies sent, after each batch (FLUSH_EVERY)."""
-        while True:
-            message = self.inbox.get(self._flush_due())
-            if message is None:
-                with self.lock:
-                    self._flush()
-                if self.inbox.closed:
-                    return
-                continue
-            self._handle(message)
-            if self._flush_due() == 0:
-                with self.lock:
-                    self._flush()
-
-    def _flush_due(self) -> float | None:
-        """Seconds until the pending changes are due out; None when nothing is pending."""
-        with self.lock:
-            if not self._dirty and not self._replies:
-                return None
-            return max(0.0, self._flushed_at + FLUSH_EVERY - time.monotonic())
-
-    def _handle(self, message: Received | FromImager | Connected) -> None:
+    # -- command thread (actor.act) ---------------------------------------------------
+    def _handle(self, message: Arrival) -> None:
         self.heartbeat.beat(COMMANDS)
         try:
             if isinstance(message, Received):
@@ -323,21 +277,19 @@ class Service(LiveWork, CommandHandlers):
     # -- publishing (always under the lock, so statuses keep their order) -------------
     def _changed(self, later: bool = False) -> None:
         """The queue changed: save and publish it now, or with the batch (`later`)."""
-        self._dirty = True
+        self.batch.changed = True
         if not later:
             self._flush()
 
     def _flush(self) -> None:
         """Save and publish the queue if it changed, then send the replies waiting."""
-        if self._dirty and not self._abandoned:
+        changed, replies = self.batch.take()
+        if changed and not self._abandoned:
             items = self.queue.snapshot_items()
             self.queue.save(items)
             self._publish_queue(items)
-        self._dirty = False
-        for reply in self._replies:
+        for reply in replies:
             self.publisher.publish(REPLY_TOPIC, reply, qos=1)
-        self._replies.clear()
-        self._flushed_at = time.monotonic()
 
     def _publish_queue(self, items: list[dict[str, Any]] | None = None) -> None:
         running = self._running.item.id if self._running else None

@@ -1,5 +1,6 @@
-"""The transport under load: commands are handled off paho's network thread, through a
-bounded inbox, and one publisher delivers every QoS 1 message, however many at once."""
+"""The transport under load: commands are handled off paho's network thread, through an
+inbox that never holds that thread back, and one publisher delivers every QoS 1 message,
+however many at once."""
 
 from __future__ import annotations
 
