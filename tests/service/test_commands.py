@@ -114,6 +114,20 @@ def test_other_actions(root: Path) -> None:
     assert update == UpdateConfig(None, SettingsPatch(workers=2))
 
 
+def test_a_worker_count_beyond_the_machine_is_lowered_with_a_note() -> None:
+    """For `segment`, `enqueue` and `update_config` alike (one rule: values.py)."""
+    limit = max_workers()
+    for payload in (
+        cmd(action="update_config", config={"worker_count": 1000}),
+        cmd(action="enqueue", path="img", settings={"worker_count": "1000"}),
+    ):
+        command = parse_command(payload)
+        assert isinstance(command, UpdateConfig | Segment)
+        assert command.settings.workers == limit
+        (note,) = command.settings.notes
+        assert f"worker_count: 1000 lowered to {limit}, the most this machine runs" in note
+
+
 MALFORMED: list[tuple[bytes, str]] = [
     (b"{not json", "payload"),
     (b"\xff\xfe", "payload"),
