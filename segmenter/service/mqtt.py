@@ -140,6 +140,7 @@ class MqttTransport:
         self._warned: tuple[str, float] | None = None  # (reason, when) of the last warning
         self._connects = 0
         self._refused = False  # the broker refused this attempt (CONNACK)
+        self._closing = False  # close() called: a disconnect is ours, not news
         self.flow: FlowControl | None = None  # the service's inbox: acks wait while full
         self._held: deque[tuple[int, int]] = deque()  # (mid, qos) not acknowledged yet
         self._ack_lock = threading.Lock()
@@ -197,6 +198,7 @@ class MqttTransport:
             if not self.outbox.flush(timeout):
                 log.warning("could not deliver every message within %g s", timeout)
         self.outbox.close()
+        self._closing = True
         self.client.disconnect()
         self.client.loop_stop()
 
@@ -247,6 +249,8 @@ class MqttTransport:
         was_connected = self.connected.is_set()
         self.connected.clear()
         self.subscribed.clear()
+        if self._closing:
+            return
         if not was_connected:  # the end of an attempt that never connected
             refused, self._refused = self._refused, False
             if not refused:
