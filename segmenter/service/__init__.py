@@ -8,8 +8,10 @@ runner.py    one queue item through the engine, acquisition by acquisition
 progress.py  engine Progress events -> progress statuses, per-object messages
 handlers.py  what each command does (the command thread)
 service.py   the orchestrator: inbox -> command thread, one worker thread, statuses out
-inbox.py     the bounded inbox between paho's network thread and the command thread
+actor.py     the command thread: arrivals in order, the queue saved and replies sent per batch
+inbox.py     the inbox between paho's network thread (never waits) and the command thread
 outbox.py    the one publisher thread (QoS 1 never dropped)
-mqtt.py      the paho-mqtt 2 transport (reconnects, Last Will, TLS, credentials)
+mqtt.py      the paho-mqtt 2 transport (reconnects, Last Will, TLS, credentials, acks)
+broker_errors.py  a failed connection said once with its fix
 sdnotify.py  systemd READY/STOPPING/WATCHDOG notifications, the progress heartbeat
 """

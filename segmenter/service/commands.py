@@ -23,6 +23,9 @@ from streamer import contract
 MAX_PAYLOAD = 256 * 1024
 MAX_PATHS = 100
 _ID_RE = re.compile(r"[A-Za-z0-9_.:\-]{1,64}", re.ASCII)
+# what a payload the parser refused (too large, too deep, cut short) says it is
+_RAW_ACTION_RE = re.compile(rb'"action"\s*:\s*"([a-z_]{1,20})"')
+_RAW_ID_RE = re.compile(rb'"id"\s*:\s*"?([A-Za-z0-9_.:\-]{1,64})[",}\s]')
 
 
 class Action(StrEnum):
@@ -56,12 +59,13 @@ class SettingsPatch:
     remove_previous_mask: bool | None = None
     compat: str | None = None  # the output contract (streamer.contract)
     live: bool | None = None  # the service's: follow the imager (update_config only)
+    notes: tuple[str, ...] = ()  # what was changed on the way in (said in the reply)
 
     def apply(self, base: RunSettings) -> RunSettings:
         changes: dict[str, Any] = {
             f.name: getattr(self, f.name)
             for f in fields(self)
-            if getattr(self, f.name) is not None and f.name != "live"
+            if getattr(self, f.name) is not None and f.name not in ("live", "notes")
         }
         if changes.get("process_id") == "":
             changes["process_id"] = None
@@ -140,13 +144,19 @@ def _load(payload: bytes) -> dict[str, Any]:
 
 
 def peek_action(payload: bytes) -> tuple[str | None, str | None]:
-    """(action, id) of a payload that failed to parse, as far as they can be read."""
+    """(action, id) of a payload that failed to parse, as far as they can be read: from
+    its JSON, else from its text (a `segment` the parser cannot read is still a unit of
+    work the dashboard waits on)."""
     try:
         data = json.loads(payload)
     except (ValueError, RecursionError):
-        return None, None
+        data = None
     if not isinstance(data, dict):
-        return None, None
+        action, cid = _RAW_ACTION_RE.search(payload), _RAW_ID_RE.search(payload)
+        return (
+            action[1].decode() if action else None,
+            cid[1].decode() if cid else None,
+        )
     action = data.get("action") if isinstance(data.get("action"), str) else None
     try:
         return action, parse_id(data.get("id"))
@@ -178,7 +188,8 @@ def parse_settings(value: Any, field: str = "settings") -> SettingsPatch:
     if value.get("process_id") is not None:
         out["process_id"] = process_id_value(value["process_id"], f"{field}.process_id")
     if value.get("worker_count") is not None:
-        out["workers"] = workers_value(value["worker_count"], f"{field}.worker_count")
+        workers, note = workers_value(value["worker_count"], f"{field}.worker_count")
+        out["workers"], out["notes"] = workers, (note,) if note else ()
     if value.get("process_min_ESD") is not None:
         out["min_esd_um"] = number_value(value["process_min_ESD"], f"{field}.process_min_ESD")
     if value.get("compat") is not None:

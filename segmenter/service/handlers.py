@@ -1,7 +1,9 @@
 """What each command does to the queue, the running item and the legacy stream.
 
 Runs in the service's command thread, under the service's lock; never waits for
-segmentation. Every command gets an answer on the reply topic. Only `segment` (a unit
+segmentation. Every command gets an answer on the reply topic, once the queue it changed
+is saved: under a burst, the service saves and publishes the queue once per batch
+(service.py), so a command costs the same however long the queue is. Only `segment` (a unit
 of the legacy stream), the dashboard's stop and `update_config` say anything on
 `status/segmenter`; see legacy.py for the rules.
 """
@@ -15,6 +17,7 @@ from pathlib import Path
 
 from segmenter.engine import Segmenter
 from segmenter.errors import ConfigError
+from segmenter.service.actor import Batch
 from segmenter.service.commands import (
     Action,
     Command,
@@ -23,6 +26,7 @@ from segmenter.service.commands import (
     Resume,
     Scope,
     Segment,
+    SettingsPatch,
     Stop,
     UpdateConfig,
     parse_command,
@@ -35,7 +39,6 @@ from segmenter.service.progress import Publisher
 from segmenter.service.queue import JobQueue, QueueItem
 from segmenter.service.runner import Running
 from segmenter.service.status import (
-    REPLY_TOPIC,
     STATUS_TOPIC,
     Info,
     ReplyMessage,
@@ -43,6 +46,7 @@ from segmenter.service.status import (
     StatusMessage,
     encode,
     exception_text,
+    public_text,
 )
 from segmenter.settings import RunSettings
 
@@ -62,8 +66,9 @@ class CommandHandlers:
     _running: Running | None
     _live: LiveRunning | None
     live: LiveFollower
+    batch: Batch  # the replies wait for the queue's next save (actor.py)
 
-    def _changed(self) -> None:
+    def _changed(self, later: bool = False) -> None:
         raise NotImplementedError
 
     def handle_payload(self, payload: bytes) -> None:
@@ -82,7 +87,7 @@ class CommandHandlers:
                 legacy = isinstance(command, Segment) and command.legacy
                 self._refuse(command.id, command.action.value, str(exc), legacy)
                 return
-            self._changed()
+            self._changed(later=True)  # saved and published with the next batch
             self.lock.notify_all()
 
     def _dispatch(self, command: Command) -> None:
@@ -110,7 +115,7 @@ class CommandHandlers:
             if command.settings.live is not None:
                 self.live.enabled = command.settings.live
             self._status(Info.CONFIG_UPDATED)
-            self._reply(command.id, action, "defaults updated")
+            self._reply(command.id, action, _with_notes("defaults updated", command.settings))
 
     def _enqueue(self, command: Segment) -> None:
         settings = command.settings.apply(self.defaults)
@@ -124,7 +129,8 @@ class CommandHandlers:
             self.legacy.add(item.id)
         if command.start_queue:
             self.queue.paused = False
-        self._reply(command.id, command.action.value, f"queued at position {position}", item.id)
+        text = _with_notes(f"queued at position {position}", command.settings)
+        self._reply(command.id, command.action.value, text, item.id)
 
     def _stop(self, command: Stop) -> None:
         if command.legacy:
@@ -197,13 +203,18 @@ class CommandHandlers:
     def _reply(
         self, cid: str | None, action: str, message: str, item: str | None = None, ok: bool = True
     ) -> None:
-        reply = ReplyMessage(cid, action, ok, message, item)
-        self.publisher.publish(REPLY_TOPIC, encode(reply), qos=1)
+        """Sent once what the command changed is saved (at the batch's end)."""
+        text = public_text(message, self.data_root)
+        self.batch.replies.append(encode(ReplyMessage(cid, action, ok, text, item)))
 
     def _refuse(self, cid: str | None, action: str, message: str, legacy: bool) -> None:
         """A refused command: a reply; a refused `segment` is also a unit that ends at
         once with an error (the dashboard waits for one)."""
         log.warning("command refused: %s", message)
         if legacy:
-            self.legacy.refused(exception_text(message))
+            self.legacy.refused(exception_text(public_text(message, self.data_root)))
         self._reply(cid, action, message, ok=False)
+
+
+def _with_notes(text: str, settings: SettingsPatch) -> str:
+    return "; ".join((text, *settings.notes))

@@ -18,7 +18,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from segmenter.acquisition import METADATA
@@ -26,7 +26,7 @@ from segmenter.engine import AcquisitionSummary, Progress
 from segmenter.engine.source import FrameFinder, LiveFrames
 from segmenter.live.imager import END_REASONS, ImagerEvent, Kind
 from segmenter.service.progress import Publisher
-from segmenter.service.status import encode
+from segmenter.service.status import encode, public_text
 from streamer.files import atomic_write
 
 log = logging.getLogger(__name__)
@@ -176,8 +176,15 @@ class LiveMessage:
 class LiveStatus:
     """The retained live status of one live acquisition."""
 
-    def __init__(self, publisher: Publisher, source: LiveFrames, waiting: Callable[[], list[str]]):
+    def __init__(
+        self,
+        publisher: Publisher,
+        source: LiveFrames,
+        waiting: Callable[[], list[str]],
+        data_root: Path,
+    ) -> None:
         self.publisher, self.source, self.waiting = publisher, source, waiting
+        self.data_root = data_root  # published paths are relative to it
         self.last: LiveMessage = LiveMessage(str(source.folder), "waiting")
         self._sent_at = 0.0
 
@@ -228,4 +235,16 @@ class LiveStatus:
 
     def _send(self, message: LiveMessage, now: float) -> None:
         self.last, self._sent_at = message, now
-        self.publisher.publish(LIVE_TOPIC, encode(message), qos=1, retain=True)
+        self.republish()
+
+    def republish(self) -> None:
+        """The last status again (after a reconnect), its paths relative to the data root."""
+        root, last = self.data_root, self.last
+        public = replace(
+            last,
+            folder=public_text(last.folder, root),
+            archive=last.archive and public_text(last.archive, root),
+            message=last.message and public_text(last.message, root),
+            waiting=tuple(public_text(w, root) for w in last.waiting),
+        )
+        self.publisher.publish(LIVE_TOPIC, encode(public), qos=1, retain=True)

@@ -22,6 +22,7 @@ from segmenter.live.imager import parse_imager
 from segmenter.service.live import LiveFollower, LiveStatus
 from segmenter.service.progress import Publisher
 from segmenter.service.runner import Running
+from segmenter.service.status import error_message
 from segmenter.service.summary import publish_summaries
 from segmenter.settings import RunSettings
 
@@ -126,7 +127,8 @@ class LiveWork:
         def waiting() -> list[str]:
             return [str(s.folder) for s in self.live.waiting]
 
-        return LiveRunning(source, LiveStatus(self.publisher, source, waiting))
+        status = LiveStatus(self.publisher, source, waiting, self.data_root)
+        return LiveRunning(source, status)
 
     def _run_live(self) -> None:
         running = self._live
@@ -140,7 +142,9 @@ class LiveWork:
             publish_summaries(self.publisher, [summary], self.data_root, None)
         except Exception as exc:  # the service loop reports and carries on
             log.exception("live acquisition %s failed", running.source.folder)
-            summary = AcquisitionSummary(str(running.source.folder), "failed", message=repr(exc))
+            summary = AcquisitionSummary(
+                str(running.source.folder), "failed", message=error_message(exc)
+            )
         with self.lock:
             if self._abandoned:
                 return

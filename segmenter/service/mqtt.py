@@ -2,7 +2,10 @@
 
 It owns the connection (credentials, TLS, Last Will `{"status": "Dead"}`), reconnects
 with backoff and resubscribes after a broker restart, hands each command payload to the
-service (which only queues it: paho's network thread never waits on the service) and
+service (which only queues it: paho's network thread never waits on the service, or
+keepalives would stop and the broker would publish `Dead`; while the service's inbox is
+full, the acknowledgements of QoS 1/2 messages are held back, which stops the broker
+sending more: `flow`), and
 publishes what the service gives it through one publisher thread (outbox.py), in order.
 Retained state (queue, progress) goes out at QoS 0 and is republished on every connect,
 so a stale copy queued during an outage can never overwrite a newer one; the legacy
@@ -14,19 +17,22 @@ from __future__ import annotations
 
 import logging
 import os
+import ssl
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from segmenter.errors import ConfigError
 from segmenter.live.imager import TOPIC as IMAGER_TOPIC
+from segmenter.service import broker_errors
 from segmenter.service.outbox import Outbox, Outgoing
 from segmenter.service.status import (
     COMMAND_TOPIC,
@@ -40,6 +46,14 @@ log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 1883
 REPEAT_WARNING = 300.0  # seconds: while the broker stays away, say so again this often
+
+
+class FlowControl(Protocol):
+    """What the transport asks of the service's inbox (inbox.py)."""
+
+    def has_room(self) -> bool: ...
+
+    def overflowing(self) -> bool: ...
 
 
 def parse_broker(text: str) -> tuple[str, int | None]:
@@ -125,7 +139,14 @@ class MqttTransport:
         self.last_error: str | None = None
         self._warned: tuple[str, float] | None = None  # (reason, when) of the last warning
         self._connects = 0
+        self._refused = False  # the broker refused this attempt (CONNACK)
+        self._closing = False  # close() called: a disconnect is ours, not news
+        self.flow: FlowControl | None = None  # the service's inbox: acks wait while full
+        self._held: deque[tuple[int, int]] = deque()  # (mid, qos) not acknowledged yet
+        self._ack_lock = threading.Lock()
+        self._dropped = 0  # QoS 0 messages dropped past the inbox's hard bound
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
+        client.manual_ack_set(True)  # acknowledged by _ack(), held while the inbox is full
         if will:
             client.will_set(STATUS_TOPIC, encode(StatusMessage(Status.DEAD)), qos=1)
         if settings.username:
@@ -177,6 +198,7 @@ class MqttTransport:
             if not self.outbox.flush(timeout):
                 log.warning("could not deliver every message within %g s", timeout)
         self.outbox.close()
+        self._closing = True
         self.client.disconnect()
         self.client.loop_stop()
 
@@ -185,10 +207,13 @@ class MqttTransport:
         self, client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any
     ) -> None:
         if reason.is_failure:
-            self._connect_failed(f"the broker refused the connection: {reason}")
+            self._refused = True  # the disconnect that follows is this, not news
+            self._connect_failed(broker_errors.refusal(str(reason), self.settings.username))
             return
         self._connects += 1
         self._warned = None
+        with self._ack_lock:
+            self._held.clear()  # a clean session: the broker forgot those messages
         log.info("connected to the MQTT broker at %s", self.address)
         for topic in self.subscriptions:
             client.subscribe(topic, qos=1)
@@ -201,6 +226,8 @@ class MqttTransport:
         # the exception being handled
         exc = sys.exc_info()[1]
         reason = (exc.strerror if isinstance(exc, OSError) else None) or str(exc or "")
+        if isinstance(exc, ssl.SSLError) and self.settings.tls:
+            reason = broker_errors.tls_failed(reason, self.settings.port)
         self._connect_failed(reason or "no reason given")
 
     def _connect_failed(self, reason: str) -> None:
@@ -219,12 +246,25 @@ class MqttTransport:
     def _on_disconnect(
         self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any
     ) -> None:
+        was_connected = self.connected.is_set()
         self.connected.clear()
         self.subscribed.clear()
-        if reason.is_failure:
+        if self._closing:
+            return
+        if not was_connected:  # the end of an attempt that never connected
+            refused, self._refused = self._refused, False
+            if not refused:
+                reason = broker_errors.closed_unanswered(self.settings.port, self.settings.tls)
+                self._connect_failed(reason)
+        elif reason.is_failure:
             log.warning("lost the MQTT broker at %s (%s); reconnecting", self.address, reason)
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        if msg.qos == 0 and self.flow is not None and self.flow.overflowing():
+            self._dropped += 1  # nothing holds QoS 0 back: past the hard bound, drop it
+            if self._dropped % 1000 == 1:
+                log.warning("the service is far behind: %d QoS 0 messages dropped", self._dropped)
+            return
         payload = bytes(msg.payload)
         try:
             if self.on_message is not None:
@@ -239,6 +279,28 @@ class MqttTransport:
                 self.on_command(payload)
         except Exception:  # never let a handler kill the network thread
             log.exception("handling a message on %s failed", msg.topic)
+        finally:
+            self._ack(msg.mid, msg.qos)
+
+    def _ack(self, mid: int, qos: int) -> None:
+        """Acknowledge now, or hold it (and every later one: acks go in order) while the
+        inbox is full; the broker sends no more than its in-flight window meanwhile."""
+        if qos == 0:
+            return
+        with self._ack_lock:
+            if self._held or (self.flow is not None and not self.flow.has_room()):
+                self._held.append((mid, qos))
+                return
+        self.client.ack(mid, qos)
+
+    def release_acks(self) -> None:
+        """The inbox has room again (its consumer's thread): send the held acks."""
+        with self._ack_lock:
+            if not self._held:
+                return
+            held, self._held = self._held, deque()
+            for mid, qos in held:
+                self.client.ack(mid, qos)
 
 
 def client_id(role: str) -> str:

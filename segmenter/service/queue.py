@@ -14,7 +14,7 @@ import logging
 import time
 import uuid
 from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -72,8 +72,12 @@ class QueueItem:
         return RunSettings(**self.settings)
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
+        """A copy as plain JSON values (by hand: `asdict` deep-copies, 10x slower)."""
+        data = {name: getattr(self, name) for name in self.__dataclass_fields__}
         data["state"] = self.state.value
+        for key in ("paths", "archives", "begun"):
+            data[key] = list(data[key])
+        data["settings"] = dict(self.settings)
         return data
 
     @classmethod
@@ -125,9 +129,11 @@ class JobQueue:
         self.paused = paused
         return resumed
 
-    def save(self) -> None:
-        """Write the queue atomically; a failure is logged, the queue goes on in memory."""
-        data = {"version": 1, "paused": self.paused, "items": self.snapshot_items()}
+    def save(self, items: list[dict[str, Any]] | None = None) -> None:
+        """Write the queue (`items`: its snapshot_items(), when already taken) atomically;
+        a failure is logged, the queue goes on in memory."""
+        items = self.snapshot_items() if items is None else items
+        data = {"version": 1, "paused": self.paused, "items": items}
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             atomic_write(self.path, json.dumps(data, indent=1).encode("utf-8"), durable=True)

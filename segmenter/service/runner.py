@@ -19,6 +19,7 @@ from segmenter.engine import AcquisitionSummary, Progress, Segmenter
 from segmenter.errors import SegmenterError
 from segmenter.service.progress import AcquisitionProgress, Publisher
 from segmenter.service.queue import ItemState, QueueItem
+from segmenter.service.status import error_message
 from segmenter.service.summary import publish_summaries
 from segmenter.settings import RunSettings
 
@@ -86,8 +87,7 @@ class ItemRunner:
                     break  # a failed acquisition does not keep the others from running
         except Exception as exc:  # the service loop reports and carries on
             log.exception("item %s failed", item.id)
-            text = str(exc) if isinstance(exc, SegmenterError) else repr(exc)
-            return Outcome(ItemState.FAILED, text)
+            return Outcome(ItemState.FAILED, error_message(exc))
         return self._outcome(item, summaries)
 
     def _outcome(self, item: QueueItem, summaries: list[AcquisitionSummary]) -> Outcome:

@@ -1,6 +1,6 @@
 """The orchestrator: commands in, one worker thread running queue items, statuses out.
 
-The transport's callbacks only put what arrives into a bounded inbox (`receive`,
+The transport's callbacks only put what arrives into the inbox, never waiting (`receive`,
 `connected`); one command thread takes it from there and acts under a short lock
 (handlers.py); it never waits for segmentation. One worker thread takes items one at a
 time and runs them through the blocking `Segmenter.run` (see runner.py). Everything is
@@ -16,17 +16,19 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from segmenter.engine import Segmenter
 from segmenter.live.imager import TOPIC as IMAGER_TOPIC
 from segmenter.live.watch import FolderWatcher
+from segmenter.service.actor import Arrival, Batch, Connected, FromImager, Received, act
 from segmenter.service.commands import MAX_PAYLOAD
 from segmenter.service.handlers import CommandHandlers
 from segmenter.service.inbox import Inbox
 from segmenter.service.legacy import LegacyStream
-from segmenter.service.live import LIVE_TOPIC, FinderFactory, LiveFollower
+from segmenter.service.live import FinderFactory, LiveFollower
 from segmenter.service.live_run import Beating, LiveRunning, LiveWork
 from segmenter.service.mqtt import MqttTransport
 from segmenter.service.progress import Publisher
@@ -36,37 +38,19 @@ from segmenter.service.sdnotify import Heartbeat
 from segmenter.service.status import (
     PROGRESS_TOPIC,
     QUEUE_TOPIC,
+    REPLY_TOPIC,
     ProgressMessage,
     QueueMessage,
     Status,
     encode,
     exception_text,
+    public_item,
+    public_text,
 )
 from segmenter.settings import RunSettings
 
 log = logging.getLogger(__name__)
 WORKER, COMMANDS = "worker thread", "command thread"  # their names for the heartbeat
-
-
-@dataclass(frozen=True, slots=True)
-class Received:
-    """A command payload from the transport."""
-
-    payload: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class FromImager:
-    """A payload the imager published on status/imager."""
-
-    payload: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class Connected:
-    """The transport (re)connected; `first` the first time since start."""
-
-    first: bool
 
 
 class Service(LiveWork, CommandHandlers):
@@ -98,13 +82,17 @@ class Service(LiveWork, CommandHandlers):
         self._abandoned = False  # shutdown gave up waiting: the saved queue stays as it is
         self._connected = threading.Event()
         self._last_progress = ProgressMessage(item=None, state="idle")
+        self.batch = Batch()  # what the command thread owes: the queue's save, replies
         self.heartbeat = Heartbeat()
         self._runner = ItemRunner(
             engine, self.data_root, publisher, self.lock, self._changed, self._beat
         )
         self._thread = threading.Thread(target=self._loop, name="segmenter-worker", daemon=True)
-        self.inbox: Inbox[Received | FromImager | Connected] = Inbox()
-        self._actor = threading.Thread(target=self._act, name="segmenter-commands", daemon=True)
+        self.inbox: Inbox[Arrival] = Inbox()
+        commands = (self.inbox, self.batch, self.lock, self._handle, self._flush)
+        self._actor = threading.Thread(
+            target=act, args=commands, name="segmenter-commands", daemon=True
+        )
 
     # -- life cycle ------------------------------------------------------------------
     def start(self) -> None:
@@ -165,9 +153,10 @@ class Service(LiveWork, CommandHandlers):
         self._abandoned = True
         self.legacy.end(item.id, Status.INTERRUPTED)
 
-    # -- transport callbacks (paho's network thread): queue and return -----------------
+    # -- transport callbacks (paho's network thread): queue and return, never wait -----
     def receive(self, payload: bytes) -> None:
-        """A command payload arrived; waits only while the inbox is full."""
+        """A command payload arrived: into the inbox (the transport holds the broker back
+        while the inbox is full)."""
         payload = payload[: MAX_PAYLOAD + 1]  # the parser refuses anything longer
         if not self.inbox.put(Received(payload), len(payload)):
             log.warning("the service is closing: a command was not handled")
@@ -185,26 +174,26 @@ class Service(LiveWork, CommandHandlers):
         transport.on_command = self.receive
         transport.on_connected = self.connected
         transport.on_message = self.message
+        transport.flow = self.inbox
+        self.inbox.on_room = transport.release_acks
 
     def connected(self, first: bool) -> None:
         self.inbox.put(Connected(first), 0)
 
-    # -- command thread --------------------------------------------------------------
-    def _act(self) -> None:
-        """Everything that arrives, in order."""
-        while (message := self.inbox.get()) is not None:
-            self.heartbeat.beat(COMMANDS)
-            try:
-                if isinstance(message, Received):
-                    self.handle_payload(message.payload)
-                elif isinstance(message, FromImager):
-                    self._on_imager(message.payload)
-                else:
-                    self._on_connected(message.first)
-            except Exception:  # the service loop reports and carries on
-                log.exception("handling a message failed")
-            finally:
-                self.heartbeat.rest(COMMANDS)
+    # -- command thread (actor.act) ---------------------------------------------------
+    def _handle(self, message: Arrival) -> None:
+        self.heartbeat.beat(COMMANDS)
+        try:
+            if isinstance(message, Received):
+                self.handle_payload(message.payload)
+            elif isinstance(message, FromImager):
+                self._on_imager(message.payload)
+            else:
+                self._on_connected(message.first)
+        except Exception:  # the service loop reports and carries on
+            log.exception("handling a message failed")
+        finally:
+            self.heartbeat.rest(COMMANDS)
 
     def _on_connected(self, first: bool) -> None:
         """Republish the retained state; Ready the first time."""
@@ -216,8 +205,7 @@ class Service(LiveWork, CommandHandlers):
             last = tracker.last if tracker and tracker.last else self._last_progress
             self.publisher.publish(PROGRESS_TOPIC, encode(last), retain=True)
             if self._live is not None:
-                live = self._live.status.last
-                self.publisher.publish(LIVE_TOPIC, encode(live), qos=1, retain=True)
+                self._live.status.republish()
             self._connected.set()
 
     # -- worker thread ---------------------------------------------------------------
@@ -248,6 +236,9 @@ class Service(LiveWork, CommandHandlers):
                 continue
             outcome = self._runner.run(running)
             with self.lock:
+                workers = self.defaults.worker_count
+            self.engine.ensure_workers(workers)  # an item's own count does not outlive it
+            with self.lock:
                 self._finish(running, outcome)
 
     def _finish(self, running: Running, outcome: Outcome) -> None:
@@ -275,7 +266,8 @@ class Service(LiveWork, CommandHandlers):
         )
         self.publisher.publish(PROGRESS_TOPIC, encode(self._last_progress), retain=True)
         if outcome.state is ItemState.FAILED:
-            terminal = exception_text(outcome.message or "the item failed")
+            why = public_text(outcome.message or "the item failed", self.data_root)
+            terminal = exception_text(why)
         elif outcome.state is ItemState.INTERRUPTED:
             terminal = Status.INTERRUPTED
         else:
@@ -283,15 +275,27 @@ class Service(LiveWork, CommandHandlers):
         self.legacy.end(item.id, terminal)  # Interrupted instead if a stop reached it
 
     # -- publishing (always under the lock, so statuses keep their order) -------------
-    def _changed(self) -> None:
-        if self._abandoned:
-            return
-        self.queue.save()
-        self._publish_queue()
+    def _changed(self, later: bool = False) -> None:
+        """The queue changed: save and publish it now, or with the batch (`later`)."""
+        self.batch.changed = True
+        if not later:
+            self._flush()
 
-    def _publish_queue(self) -> None:
+    def _flush(self) -> None:
+        """Save and publish the queue if it changed, then send the replies waiting."""
+        changed, replies = self.batch.take()
+        if changed and not self._abandoned:
+            items = self.queue.snapshot_items()
+            self.queue.save(items)
+            self._publish_queue(items)
+        for reply in replies:
+            self.publisher.publish(REPLY_TOPIC, reply, qos=1)
+
+    def _publish_queue(self, items: list[dict[str, Any]] | None = None) -> None:
         running = self._running.item.id if self._running else None
-        message = QueueMessage(self.queue.paused, running, self.queue.snapshot_items())
+        items = self.queue.snapshot_items() if items is None else items
+        items = [public_item(i, self.data_root) for i in items]
+        message = QueueMessage(self.queue.paused, running, items)
         self.publisher.publish(QUEUE_TOPIC, encode(message), retain=True)
 
 

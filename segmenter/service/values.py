@@ -3,12 +3,38 @@
 from __future__ import annotations
 
 import math
+import os
 from typing import Any
 
 from segmenter.errors import ConfigError
 
-MAX_WORKERS = 64
+#: MB one worker process takes (PSS, measured on 4056x3040 frames: issue 21)
+WORKER_MB = 120
 MAX_MIN_ESD = 100_000.0
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))  # the cores this process may use
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _memory_mb() -> int:
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2**20
+    except (ValueError, OSError, AttributeError):
+        return 1024  # unknown: as small as a Pi
+
+
+def max_workers(cores: int | None = None, memory_mb: int | None = None) -> int:
+    """The most workers a command may ask for on this machine: one per core (more only
+    adds memory and switching), and at WORKER_MB each no more than half the memory (the
+    other half: the controller's flat stack, 333 MB on HQ frames, the OS, the broker and
+    the dashboard). A Pi 5 (4 cores, 4-8 GB): 4; a 512 MB board: 2."""
+    cores = _cores() if cores is None else cores
+    memory_mb = _memory_mb() if memory_mb is None else memory_mb
+    return max(1, min(cores, memory_mb // 2 // WORKER_MB))
 
 
 def bool_value(value: Any, field: str) -> bool:
@@ -37,16 +63,23 @@ def number_value(value: Any, field: str) -> float | None:
     return number
 
 
-def workers_value(value: Any, field: str) -> int:
+def workers_value(value: Any, field: str) -> tuple[int, str | None]:
+    """(the count to use, a note when it was lowered to `max_workers()`). Lowered, not
+    refused: the dashboard sends its own count with every `segment`, and a refusal
+    would fail its item on a smaller machine; the note goes into the reply."""
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value)
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(f"{field}: must be a whole number")
-    if not 1 <= value <= MAX_WORKERS:
-        raise ConfigError(f"{field}: must be between 1 and {MAX_WORKERS}")
-    return value
+    if value < 1:
+        raise ConfigError(f"{field}: must be at least 1")
+    limit = max_workers()
+    if value <= limit:
+        return value, None
+    note = f"{field}: {value} lowered to {limit}, the most this machine runs"
+    return limit, f"{note} ({_cores()} cores, {_memory_mb()} MB, ~{WORKER_MB} MB a worker)"
 
 
 def process_id_value(value: Any, field: str) -> str:

@@ -55,3 +55,58 @@ def test_a_burst_of_1000_commands_is_all_answered(
     assert recorder.item("job")["state"] == "interrupted"
     lost = [r.getMessage() for r in caplog.records if "publish" in r.getMessage()]
     assert lost == [], f"{len(lost)} messages not published, e.g. {lost[:1]}"
+
+
+BIG_BURST = 2000
+SEND_TIMEOUT = 10.0  # seconds: `segmenter send` gives up on a reply after this
+
+
+def test_a_burst_of_2000_enqueues_keeps_the_service_alive(
+    harness: Callable[..., Harness], copy_acq: CopyAcq, recorder: Recorder
+) -> None:
+    """The queue paused, 2,000 `enqueue` at once: the broker never takes the service for
+    dead (a short keepalive: 4.5 s without a packet is `Dead`), no reply comes twice and
+    each command is answered within the send client's timeout (1,000 queued, the rest
+    refused as the queue is full)."""
+    folder = copy_acq(frames=2, seed=4)
+    harness(keepalive=3)
+    recorder.send({"action": "stop", "scope": "queue", "id": "pause"})
+    recorder.wait(lambda r: len(r.on("status/segmenter/reply")) >= 1)
+    sent: dict[str, float] = {}
+    infos = []
+    for n in range(BIG_BURST):
+        command = {"action": "enqueue", "path": [str(folder)], "id": f"b{n}"}
+        sent[f"b{n}"] = time.monotonic()
+        infos.append(recorder.client.publish("segmenter/segment", json.dumps(command), qos=1))
+    recorder.wait(lambda r: len(r.on("status/segmenter/reply")) >= BIG_BURST + 1, timeout=90)
+    time.sleep(0.5)  # a duplicate would come right behind
+    with recorder._cond:
+        replies = [m for m in recorder.messages if m.topic == "status/segmenter/reply"]
+    ids = [m.data["id"] for m in replies[1:]]
+    assert len(ids) == len(set(ids)) == BIG_BURST, "a reply came twice, or one is missing"
+    late = {m.data["id"]: round(m.at - sent[m.data["id"]], 1) for m in replies[1:]}
+    slowest = max(late.values())
+    assert slowest < SEND_TIMEOUT, f"the slowest answer took {slowest} s"
+    assert sum(m.data["ok"] for m in replies[1:]) == 1000  # the queue's bound
+    assert "Dead" not in recorder.statuses()
+
+
+def test_a_full_inbox_does_not_stop_the_keepalives(
+    harness: Callable[..., Harness], recorder: Recorder
+) -> None:
+    """The command thread held up (its lock taken) while 1,500 commands arrive, past the
+    inbox's 1,000: the network thread goes on (no `Dead`, which a blocked one gets), the
+    broker keeps what the service cannot take yet, and all are answered once, after."""
+    h = harness(keepalive=2)
+    count = 1500
+    with h.service.lock:
+        for n in range(count):
+            payload = json.dumps({"action": "resume", "id": f"r{n}"})
+            recorder.client.publish("segmenter/segment", payload, qos=1)
+        time.sleep(9)  # a silent client is declared dead by now (seen after 6 s)
+        assert "Dead" not in recorder.statuses()
+        assert len(h.service.inbox._items) < count  # the broker keeps the rest
+    recorder.wait(lambda r: len(r.on("status/segmenter/reply")) >= count, timeout=60)
+    ids = [m["id"] for m in recorder.on("status/segmenter/reply")]
+    assert sorted(ids) == sorted(f"r{n}" for n in range(count))
+    assert "Dead" not in recorder.statuses()

@@ -96,7 +96,7 @@ def test_a_replay_at_one_frame_per_second_is_segmented_live(
     assert (folder / "done.txt").exists()
     states = [m["state"] for m in live_states(recorder)]
     assert states[0] == "waiting" and "keeping up" in states
-    assert archive_content(Path(done["archive"])) == archive_content(
+    assert archive_content(data_root / done["archive"]) == archive_content(
         batch_archive(folder, tmp_path)
     )
     assert recorder.statuses() == ["Ready"], "live work on the dashboard's status topic"
@@ -121,7 +121,7 @@ def test_a_restart_mid_acquisition_resumes_from_the_journal(
     done = wait_live(recorder, "done", 60)
     assert done["segmented"] == 20 and stopped_at < 20
     folder = data_root / "img" / REL
-    assert archive_content(Path(done["archive"])) == archive_content(
+    assert archive_content(data_root / done["archive"]) == archive_content(
         batch_archive(folder, tmp_path)
     )
 
@@ -139,7 +139,7 @@ def test_an_imager_gone_silent_is_finished_at_the_idle_timeout(
     done = wait_live(recorder, "done", 60)
     assert done["segmented"] == 12 and "no new frame for 1.5 s" in done["reason"]
     folder = data_root / "img" / REL
-    assert archive_content(Path(done["archive"])) == archive_content(
+    assert archive_content(data_root / done["archive"]) == archive_content(
         batch_archive(folder, tmp_path, 12)
     )
 
@@ -231,7 +231,7 @@ def test_a_batch_item_gives_way_to_live_frames_and_ends_once(
     ]
     assert "pending" in queue_states[queue_states.index("running") :], "it never gave way"
     assert done["segmented"] == 20 and h.engine.pool.rebuilds == 0
-    assert archive_content(Path(done["archive"])) == archive_content(
+    assert archive_content(data_root / done["archive"]) == archive_content(
         batch_archive(data_root / "img" / REL, tmp_path)
     )
 
@@ -252,7 +252,7 @@ def test_update_config_applies_from_the_next_acquisition(
     finished(proc)
     done = wait_live(recorder, "done", 60)
     folder = data_root / "img" / REL
-    assert archive_content(Path(done["archive"])) == archive_content(
+    assert archive_content(data_root / done["archive"]) == archive_content(
         batch_archive(folder, tmp_path)  # the defaults the acquisition began with
     )
     recorder.send({"action": "segment", "path": str(folder), "id": "next"})

@@ -74,12 +74,14 @@ def recorder(broker: Broker) -> Iterator[Recorder]:
 
 @pytest.fixture
 def harness(broker: Broker, data_root: Path) -> Iterator[Callable[..., Harness]]:
-    """harness(delay=0.0, workers=1) starts the service in-process (workers=2: with a real
+    """harness(delay=0.0, workers=1, ...) starts the service in-process (workers=2: with a real
     process pool, as in production); it is shut down after the test."""
     started: list[Harness] = []
 
-    def start(delay: float = 0.0, workers: int = 1, idle_timeout: float = 60.0) -> Harness:
-        h = Harness(broker, data_root, delay, workers, idle_timeout)
+    def start(
+        delay: float = 0.0, workers: int = 1, idle_timeout: float = 60.0, keepalive: int = 20
+    ) -> Harness:
+        h = Harness(broker, data_root, delay, workers, idle_timeout, keepalive)
         started.append(h)
         return h
 

@@ -11,7 +11,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -263,10 +263,12 @@ class Harness:
         delay: float = 0.0,
         workers: int = 1,
         idle_timeout: float = 60.0,
+        keepalive: int = 20,
     ) -> None:
         self.engine = SlowSegmenter(workers)  # 1: in this process; 2: a real process pool
         self.engine.delay = delay
-        self.transport = MqttTransport(broker.settings, f"svc-{time.time_ns()}")
+        settings = replace(broker.settings, keepalive=keepalive)
+        self.transport = MqttTransport(settings, f"svc-{time.time_ns()}")
         defaults = RunSettings(workers=workers)
         self.service = Service(
             data_root, self.engine, self.transport, defaults, idle_timeout=idle_timeout

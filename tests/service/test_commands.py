@@ -20,6 +20,7 @@ from segmenter.service.commands import (
     UpdateConfig,
     parse_command,
 )
+from segmenter.service.values import max_workers
 from segmenter.settings import RunSettings
 
 
@@ -58,8 +59,9 @@ def test_the_dashboard_command(root: Path) -> None:
     assert isinstance(command, Segment) and command.start_queue and command.legacy
     assert command.paths == ((root / "img/2026-03-10/S_12/A_1").resolve(),)
     settings = command.settings.apply(RunSettings())
+    workers = min(3, max_workers())  # lowered on a smaller machine (test_service_inputs)
     assert settings == RunSettings(
-        force=False, recursive=True, ecotaxa=True, keep=True, process_id="1", workers=3
+        force=False, recursive=True, ecotaxa=True, keep=True, process_id="1", workers=workers
     )
 
 
@@ -112,6 +114,20 @@ def test_other_actions(root: Path) -> None:
     assert update == UpdateConfig(None, SettingsPatch(workers=2))
 
 
+def test_a_worker_count_beyond_the_machine_is_lowered_with_a_note() -> None:
+    """For `segment`, `enqueue` and `update_config` alike (one rule: values.py)."""
+    limit = max_workers()
+    for payload in (
+        cmd(action="update_config", config={"worker_count": 1000}),
+        cmd(action="enqueue", path="img", settings={"worker_count": "1000"}),
+    ):
+        command = parse_command(payload)
+        assert isinstance(command, UpdateConfig | Segment)
+        assert command.settings.workers == limit
+        (note,) = command.settings.notes
+        assert f"worker_count: 1000 lowered to {limit}, the most this machine runs" in note
+
+
 MALFORMED: list[tuple[bytes, str]] = [
     (b"{not json", "payload"),
     (b"\xff\xfe", "payload"),
@@ -158,7 +174,6 @@ MALFORMED: list[tuple[bytes, str]] = [
     (cmd(action="segment", path="img", settings={"worker_count": 0}), "settings.worker_count"),
     (cmd(action="segment", path="img", settings={"worker_count": 2.5}), "settings.worker_count"),
     (cmd(action="segment", path="img", settings={"worker_count": "two"}), "settings.worker_count"),
-    (cmd(action="segment", path="img", settings={"worker_count": 999}), "settings.worker_count"),
     (cmd(action="segment", path="img", settings={"worker_count": True}), "settings.worker_count"),
     (cmd(action="segment", path="img", id="has space"), "id"),
     (cmd(action="segment", path="img", id=True), "id"),

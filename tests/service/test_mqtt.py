@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import logging
 import shutil
 import subprocess
 import threading
@@ -95,8 +96,8 @@ def _connects(settings: BrokerSettings, timeout: float = 5.0) -> bool:
         transport.close(dead=False)
 
 
-@pytest.mark.mqtt
-def test_username_password_and_tls(tmp_path: Path) -> None:
+def _secure_broker(tmp_path: Path) -> tuple[subprocess.Popen[bytes], int, Path]:
+    """A mosquitto asking for user `seg`, password `pw`, over TLS: (process, port, CA)."""
     if not Path(MOSQUITTO).exists() or not shutil.which("openssl"):
         pytest.skip("mosquitto or openssl is not installed")
     passwords = tmp_path / "passwd"
@@ -127,12 +128,48 @@ def test_username_password_and_tls(tmp_path: Path) -> None:
             f"keyfile {key}",
         ],
     )
+    return proc, port, ca
+
+
+@pytest.mark.mqtt
+def test_username_password_and_tls(tmp_path: Path) -> None:
+    proc, port, ca = _secure_broker(tmp_path)
     try:
         good = BrokerSettings("127.0.0.1", port, "seg", "pw", True, str(ca))
         assert _connects(good)
         assert not _connects(BrokerSettings("127.0.0.1", port, "seg", "wrong", True, str(ca)), 1)
         assert not _connects(BrokerSettings("127.0.0.1", port, "seg", "pw"), 1)  # no TLS
     finally:
+        proc.terminate()
+        proc.wait(5)
+
+
+@pytest.mark.mqtt
+@pytest.mark.parametrize(
+    ("tls", "password", "fix"),
+    [(True, "wrong", "MQTT_PASSWORD"), (False, "pw", "MQTT_TLS")],
+    ids=["wrong password", "plain to a TLS port"],
+)
+def test_a_broker_refusal_is_said_once_with_its_fix(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, tls: bool, password: str, fix: str
+) -> None:
+    """A wrong password, or a plain connection to a TLS listener: one warning that says
+    what is wrong and how to fix it, then quiet retries (was: `Not authorized` once, then
+    `lost the MQTT broker ... (Unspecified error)` at every retry; a plain connection to
+    a TLS port said only `Unspecified error`)."""
+    proc, port, ca = _secure_broker(tmp_path)
+    settings = BrokerSettings("127.0.0.1", port, "seg", password, tls, str(ca) if tls else None)
+    transport = MqttTransport(settings, f"t-{time.time_ns()}", will=False)
+    try:
+        with caplog.at_level(logging.INFO, "segmenter.service.mqtt"):
+            transport.start()
+            time.sleep(4.5)  # retries after 1, 2 s...
+            assert not transport.connected.is_set()
+        warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+        assert len(warnings) == 1, warnings
+        assert fix in warnings[0], warnings[0]
+    finally:
+        transport.close(dead=False)
         proc.terminate()
         proc.wait(5)
 

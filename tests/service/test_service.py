@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from segmenter.service.status import Info, reserved_words
+from segmenter.service.values import max_workers
 from streamer.ecotaxa import read_tsv
 from tests.service.conftest import CopyAcq
 from tests.service.harness import (
@@ -94,7 +95,7 @@ def test_full_run_exact_sequence_with_mosquitto_clients(
     expected += [f"Segmenting image {n}, image {i}/6" for i, n in enumerate(names, 1)]
     assert statuses == [*expected, "Done"]
     check_dashboard(statuses)
-    assert h.engine.pool.workers == 2  # worker_count honoured
+    assert h.engine.pool.workers == 1  # the item's own count ended with it
 
     rec = recorder
     rec.wait(lambda r: "Done" in r.statuses())
@@ -112,6 +113,7 @@ def test_full_run_exact_sequence_with_mosquitto_clients(
     assert metrics[0]["metadata"]["area"] == float(rows[0]["object_area"])
     items = rec.on("status/segmenter/queue")[-1]["items"]
     assert [(i["state"], i["frames_done"], i["objects"]) for i in items] == [("done", 6, len(ids))]
+    assert items[0]["settings"]["workers"] == min(2, max_workers())  # worker_count honoured
     progress = [p for p in rec.on("status/segmenter/progress") if p["item"]]
     assert progress[-1]["state"] == "done" and progress[-2]["frame"] == 6
     assert all(p["item"] == items[0]["id"] for p in progress)
