@@ -18,11 +18,12 @@ from segmenter.report import report
 from segmenter.settings import RunSettings
 from streamer import contract
 from streamer.journal import FrameStore
-from streamer.layout import acquisition_lock
+from streamer.layout import Layout, acquisition_lock
 from streamer.outputs import write_tsv_and_archive
 from worker.params import Params
 
 log = logging.getLogger(__name__)
+REPORT_FILES = (("mosaic", ".jpg"), ("size_spectrum", ".png"), ("summary", ".json"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +92,15 @@ def _compat(acq: Acquisition, manifest: dict[str, Any], asked: str | None) -> st
     return compat
 
 
+def _rename_report(before: Layout, after: Layout) -> None:
+    """The report's files under the names of the contract now chosen (their content does
+    not depend on it: sizes come from the journal)."""
+    for kind, suffix in REPORT_FILES:
+        old = before.report_file(kind, suffix)
+        if old.exists():
+            old.replace(after.report_file(kind, suffix))
+
+
 def export(
     folder: Path,
     data_root: Path,
@@ -116,7 +126,8 @@ def export(
             if old != layout.tsv:
                 old.unlink()
         archive = write_tsv_and_archive(store, layout, cells, frames)
-        if before.archive != layout.archive:  # the other contract's names: replaced
+        if before.file_id != layout.file_id:  # the other contract's names: replaced
+            _rename_report(before, layout)
             before.archive.unlink(missing_ok=True)
         if manifest.get("compat", contract.LEGACY) != chosen:
             store.set_manifest({**manifest, "compat": chosen})
