@@ -18,9 +18,9 @@ from segmenter.report import report
 from segmenter.settings import RunSettings
 from streamer import contract
 from streamer.journal import FrameStore
-from streamer.layout import acquisition_lock
+from streamer.layout import Layout, acquisition_lock
 from streamer.outputs import remove_leftovers, write_tsv_and_archive
-from streamer.owned import Outputs
+from streamer.owned import Outputs, report_outputs
 from worker.params import Params
 
 log = logging.getLogger(__name__)
@@ -92,6 +92,16 @@ def _compat(acq: Acquisition, manifest: dict[str, Any], asked: str | None) -> st
     return compat
 
 
+def _rename_report(before: Layout, after: Layout) -> None:
+    """The report's files under the names of the contract now chosen (their content does
+    not depend on it: sizes come from the journal)."""
+    ours = Outputs(before)
+    for old, new in zip(report_outputs(before), report_outputs(after), strict=True):
+        if old.exists() and ours.owns(old):
+            Outputs(after).claim([new])  # another's file under the new name is refused
+            old.replace(new)
+
+
 def export(
     folder: Path,
     data_root: Path,
@@ -120,7 +130,8 @@ def export(
         cells = tsv_cells(acq, params, settings, manifest)
         Outputs(layout).claim([layout.tsv, layout.archive])
         archive = write_tsv_and_archive(store, layout, cells, frames)
-        if before.archive != layout.archive:  # the other contract's names: replaced
+        if before.file_id != layout.file_id:  # the other contract's names: replaced
+            _rename_report(before, layout)
             Outputs(before).remove(before.archive)
         if manifest.get("compat", contract.LEGACY) != chosen:
             store.set_manifest({**manifest, "compat": chosen})

@@ -9,8 +9,9 @@ says how the file is encoded. All real columns are then found by name, BOM-aware
 
 Columns: that one, then the baseline's columns in its order (metadata keys, its process
 columns, `object_<feature>`, `object_id`, `img_file_name`, `img_rank`), then this
-project's own process columns (see `AcquisitionCells`); `validate_header` makes
-EcoTaxa's header checks.
+project's own process columns (see `AcquisitionCells`); the object columns and their
+values are those of the cells' output contract (`streamer.contract`); `validate_header`
+makes EcoTaxa's header checks.
 """
 
 from __future__ import annotations

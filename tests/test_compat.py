@@ -97,8 +97,12 @@ def test_export_keeps_the_run_s_contract_unless_asked(
     assert ls(root, capsys)["synth_a12"]["archive"] == str(old)
     assert main(["export", str(folder)]) == 0  # now the run's contract is 2026-03
     assert archive_of(root) == old
-    summary = root / "export" / "ecotaxa" / "summary_synth_a12.json"
-    assert summary.is_file()
+    reports = sorted(p.name for p in (root / "export" / "ecotaxa").glob("[!e]*"))
+    assert reports == [
+        "mosaic_synth_a12.jpg",
+        "size_spectrum_synth_a12.png",
+        "summary_synth_a12.json",
+    ]
 
 
 def test_sizes_converted_once_and_the_report_in_micrometres_in_both(

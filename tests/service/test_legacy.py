@@ -84,7 +84,7 @@ def cli_segment(folder: Path) -> dict[str, Any]:
     """What `segmenter send segment FOLDER --id cli-job` publishes."""
     args = argparse.Namespace(
         paths=[str(folder)], id="cli-job", enqueue=False, min_esd=None, workers=None,
-        process_id=None, force=None, recursive=None, ecotaxa=None, keep=None,
+        process_id=None, compat=None, force=None, recursive=None, ecotaxa=None, keep=None,
         remove_previous_mask=None,
     )  # fmt: skip
     return _segment_command(args)
