@@ -1,0 +1,165 @@
+"""EcoTaxa's API, the calls an upload needs, over httpx with a timeout on every call.
+
+All routes are under the server's API root (`URL`, e.g. https://ecotaxa.obs-vlfr.fr/api):
+`POST /login` (JSON username/password, the token as a JSON string; 403 when wrong),
+`POST /user_files/` (multipart `file` + `path`; the server unpacks the zip into the folder
+named like it, which is the import's source), `POST /file_import/{project}` (`job_id`),
+`GET /jobs/{id}/` (trailing slash required), `GET /samples/search`,
+`POST /object_set/{project}/summary`.
+
+Two kinds of failure: `EcoTaxaUnreachable` (no network, a timeout, a 5xx: worth waiting
+for) and `EcoTaxaRefused` (a 4xx: the same request will fail again; its message is one
+line saying what to do)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from segmenter.errors import SegmenterError
+
+#: connect / read / write / pool seconds; an upload's write of a large zip has its own
+TIMEOUT = httpx.Timeout(20.0, read=60.0, write=60.0)
+UPLOAD_TIMEOUT = httpx.Timeout(20.0, read=600.0, write=600.0)
+
+
+class EcoTaxaUnreachable(SegmenterError):
+    """The network or the server is down or failing (5xx): try again later."""
+
+
+class EcoTaxaRefused(SegmenterError):
+    """EcoTaxa refused the request (4xx): retrying the same request will not help."""
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A job's state as `GET /jobs/{id}/` gives it (P, R, A, E or F)."""
+
+    id: int
+    state: str
+    progress_pct: int | None = None
+    progress_msg: str | None = None
+    errors: list[str] = field(default_factory=list)
+    question: dict[str, Any] = field(default_factory=dict)
+    result: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def finished(self) -> bool:
+        return self.state in ("A", "E", "F")
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200].strip()
+    detail = body.get("detail", body) if isinstance(body, dict) else body
+    return detail if isinstance(detail, str) else json.dumps(detail)[:300]
+
+
+class EcoTaxaClient:
+    """One logged-in session with an EcoTaxa server (`login` first)."""
+
+    def __init__(self, url: str, *, transport: httpx.BaseTransport | None = None) -> None:
+        self.url = url.rstrip("/")
+        self._http = httpx.Client(base_url=self.url, timeout=TIMEOUT, transport=transport)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> EcoTaxaClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def _call(self, method: str, route: str, **kwargs: Any) -> Any:
+        try:
+            response = self._http.request(method, route, **kwargs)
+        except httpx.TransportError as exc:
+            raise EcoTaxaUnreachable(
+                f"EcoTaxa at {self.url} cannot be reached ({type(exc).__name__}: {exc})"
+            ) from exc
+        if response.status_code >= 500:
+            raise EcoTaxaUnreachable(
+                f"EcoTaxa at {self.url} failed on {method} {route}: "
+                f"HTTP {response.status_code} {_detail(response)}"
+            )
+        if response.status_code in (401, 403) and route == "/login":
+            raise EcoTaxaRefused(
+                f"EcoTaxa at {self.url} refused the login (HTTP {response.status_code}): "
+                "check the user and the password (ECOTAXA_PASSWORD or --password-file)"
+            )
+        if response.status_code >= 400:
+            raise EcoTaxaRefused(
+                f"EcoTaxa refused {method} {route}: HTTP {response.status_code} {_detail(response)}"
+            )
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise EcoTaxaUnreachable(
+                f"EcoTaxa at {self.url} answered {method} {route} with no JSON "
+                "(is URL the API root, ending in /api?)"
+            ) from exc
+
+    def login(self, user: str, password: str) -> None:
+        token = self._call("POST", "/login", json={"username": user, "password": password})
+        if not isinstance(token, str) or not token:
+            raise EcoTaxaRefused(f"EcoTaxa at {self.url} gave no token at login")
+        self._http.headers["Authorization"] = f"Bearer {token}"
+
+    def sample_ids(self, project: int, sample_id: str) -> list[str]:
+        """The ids of the project's samples that match `sample_id` (EcoTaxa matches
+        case-insensitively; the caller compares)."""
+        found = self._call(
+            "GET", "/samples/search", params={"project_ids": str(project), "id_pattern": sample_id}
+        )
+        return [str(s.get("orig_id")) for s in found if isinstance(s, dict)]
+
+    def total_objects(self, project: int) -> int:
+        body = self._call(
+            "POST", f"/object_set/{project}/summary", params={"only_total": "false"}, json={}
+        )
+        return int(body.get("total_objects") or 0)
+
+    def upload(self, archive: Path, remote: str) -> str:
+        """Send `archive` as `remote` (a path ending in its name); returns the server's path."""
+        with archive.open("rb") as fh:
+            files = {"file": (archive.name, fh, "application/zip")}
+            stored = self._call(
+                "POST", "/user_files/", files=files, data={"path": remote}, timeout=UPLOAD_TIMEOUT
+            )
+        return str(stored)
+
+    def start_import(self, project: int, source: str, *, skip_existing: bool = False) -> int:
+        body = self._call(
+            "POST",
+            f"/file_import/{project}",
+            json={
+                "source_path": source,
+                "skip_loaded_files": False,
+                "skip_existing_objects": skip_existing,
+                "update_mode": "",
+                "taxo_mappings": {},
+            },
+        )
+        errors = body.get("errors") or []
+        if errors:
+            raise EcoTaxaRefused("EcoTaxa refused the import: " + "; ".join(map(str, errors)))
+        return int(body["job_id"])
+
+    def job(self, job_id: int) -> Job:
+        body = self._call("GET", f"/jobs/{job_id}/")
+        return Job(
+            id=job_id,
+            state=str(body.get("state")),
+            progress_pct=body.get("progress_pct"),
+            progress_msg=body.get("progress_msg"),
+            errors=[str(e) for e in body.get("errors") or []],
+            question=body.get("question") or {},
+            result=body.get("result") or {},
+        )

@@ -1,0 +1,227 @@
+"""One acquisition's archive to EcoTaxa: look the sample up, upload, import, follow the
+job to its end; every step recorded in the upload book first, so that a retry or a
+restart goes on from the step it was at and never imports an acquisition twice.
+
+Waiting: the network or EcoTaxa down (`EcoTaxaUnreachable`) is retried with a doubling
+delay until `retry_for` seconds have gone by; the upload then stays pending in the book
+(the next `segmenter upload`, or the service, takes it up). A refusal fails the upload
+with EcoTaxa's reason; a refused login stops everything (`LoginRefused`).
+
+Never twice: the import request is recorded as sent before it is sent. When its answer
+was lost, the import is asked for again with `skip_existing_objects`, so that EcoTaxa
+adds only what the first request did not (jobs run one at a time, so the second runs
+after the first), and the objects are counted in the project."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from segmenter.errors import SegmenterError
+from segmenter.upload.api import EcoTaxaClient, EcoTaxaRefused, EcoTaxaUnreachable, Job
+from segmenter.upload.book import (
+    FAILED,
+    IMPORTED,
+    IMPORTING,
+    OPEN_STATES,
+    PENDING,
+    SKIPPED,
+    UPLOADING,
+    Upload,
+    UploadBook,
+)
+
+REMOTE_ROOT = "planktoscope"  # the folder of the user's files on the server
+#: the reason kept when an import was asked for again after its answer was lost
+AGAIN = "asked again after a lost answer: only objects not yet in the project counted"
+
+
+class LoginRefused(SegmenterError):
+    """Wrong user or password: no acquisition can be sent."""
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """An acquisition's archive, ready to send."""
+
+    acquisition: str  # below img/
+    archive: Path
+    sample_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Server:
+    url: str
+    user: str
+    password: str
+    project: int
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    again: bool = False  # send a sample the project holds already
+    retry_for: float = 600.0  # seconds of waiting for the network before leaving it pending
+    first_delay: float = 2.0
+    max_delay: float = 60.0
+    poll: float = 2.0  # seconds between looks at a running job
+
+
+Report = Callable[[Upload, str], None]
+
+
+def remote_path(target: Target) -> str:
+    """Where the zip goes among the user's files: a fresh folder per attempt, so that an
+    attempt never lands on the half-unpacked files of another."""
+    return f"{REMOTE_ROOT}/{target.archive.stem}-{secrets.token_hex(4)}/{target.archive.name}"
+
+
+def job_outcome(job: Job) -> tuple[str, str | None]:
+    """(state, reason) of a finished job: F imported, E its errors, A its question."""
+    if job.state == "F":
+        return IMPORTED, None
+    if job.state == "A":
+        question = "; ".join(f"{k}: {v}" for k, v in job.question.items()) or "a question"
+        return FAILED, (f"EcoTaxa asks {question} (answer it on EcoTaxa's page of job {job.id})")
+    shown = job.errors[:3] + ([f"and {len(job.errors) - 3} more"] if len(job.errors) > 3 else [])
+    return FAILED, f"EcoTaxa's import (job {job.id}) failed: " + ("; ".join(shown) or "no reason")
+
+
+class Uploader:
+    """Sends acquisitions to one project, one at a time, recording each step in `book`."""
+
+    def __init__(
+        self,
+        server: Server,
+        book: UploadBook,
+        policy: Policy,
+        *,
+        report: Report,
+        stop: threading.Event | None = None,
+        client: Callable[[str], EcoTaxaClient] = EcoTaxaClient,
+    ) -> None:
+        self.server, self.book, self.policy, self.report = server, book, policy, report
+        self.stop = stop or threading.Event()
+        self._make_client = client
+        self._client: EcoTaxaClient | None = None
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def _session(self) -> EcoTaxaClient:
+        if self._client is None:
+            client = self._make_client(self.server.url)
+            try:
+                client.login(self.server.user, self.server.password)
+            except EcoTaxaRefused as exc:
+                client.close()
+                raise LoginRefused(str(exc)) from exc
+            except BaseException:
+                client.close()
+                raise
+            self._client = client
+        return self._client
+
+    def _put(self, upload: Upload, **changes: object) -> Upload:
+        return self.book.put(replace(upload, **changes))  # type: ignore[arg-type]
+
+    def start(self, target: Target) -> Upload:
+        """The book's record for `target`: an open one is taken up where it was, a
+        finished one (or one for another project) starts again."""
+        known = self.book.get(target.acquisition)
+        same = known is not None and (known.url, known.project) == (
+            self.server.url,
+            self.server.project,
+        )
+        if known is not None and same and known.state in OPEN_STATES:
+            return known
+        return self.book.put(
+            Upload(
+                acquisition=target.acquisition,
+                archive=str(target.archive),
+                sample_id=target.sample_id,
+                url=self.server.url,
+                project=self.server.project,
+            )
+        )
+
+    def send(self, target: Target) -> Upload:
+        """Send one acquisition; returns its record once imported, skipped, failed, or
+        left pending after `retry_for` seconds without EcoTaxa (or a stop)."""
+        upload = self.start(target)
+        deadline = time.monotonic() + self.policy.retry_for
+        delay = self.policy.first_delay
+        while True:
+            try:
+                return self._advance(upload, target)
+            except EcoTaxaUnreachable as exc:
+                upload = self.book.get(target.acquisition) or upload
+                upload = self._put(upload, reason=str(exc), attempts=upload.attempts + 1)
+                self.close()  # log in again after the outage
+                left = deadline - time.monotonic()
+                if left <= 0 or self.stop.is_set():
+                    return upload
+                wait = min(delay, left)
+                self.report(upload, f"waiting {wait:.0f} s for EcoTaxa: {exc}")
+                if self.stop.wait(wait):
+                    return upload
+                delay = min(delay * 2, self.policy.max_delay)
+            except LoginRefused:
+                raise
+            except EcoTaxaRefused as exc:
+                upload = self.book.get(target.acquisition) or upload
+                return self._put(upload, state=FAILED, reason=str(exc))
+
+    def _advance(self, upload: Upload, target: Target) -> Upload:
+        client = self._session()
+        project = self.server.project
+        if upload.state == PENDING:
+            if not self.policy.again and self._sample_in_project(client, target.sample_id):
+                return self._put(
+                    upload,
+                    state=SKIPPED,
+                    reason=f"sample {target.sample_id} is in project {project} already "
+                    "(--again sends it anyway)",
+                )
+            upload = self._put(upload, state=UPLOADING, reason=None)
+        if upload.state == UPLOADING:
+            self.report(upload, f"uploading {target.archive.name}")
+            remote = remote_path(target)
+            client.upload(target.archive, remote)
+            source = remote.removesuffix(".zip")  # the server unpacks it there
+            upload = self._put(
+                upload, state=IMPORTING, source=source, job_id=None, import_sent=False, reason=None
+            )
+        if upload.job_id is None:
+            resent = upload.import_sent  # its answer was lost: maybe EcoTaxa has it
+            upload = self._put(upload, reason=AGAIN if resent else None, import_sent=True)
+            job_id = client.start_import(
+                project, str(upload.source), skip_existing=self.policy.again or resent
+            )
+            upload = self._put(upload, job_id=job_id)
+        return self._follow(client, upload)
+
+    def _follow(self, client: EcoTaxaClient, upload: Upload) -> Upload:
+        assert upload.job_id is not None
+        while True:
+            job = client.job(upload.job_id)
+            if job.finished:
+                break
+            pct = f"{job.progress_pct}%" if job.progress_pct is not None else job.state
+            self.report(upload, f"importing (job {job.id}): {pct} {job.progress_msg or ''}")
+            if self.stop.wait(self.policy.poll):
+                raise EcoTaxaUnreachable("stopped while EcoTaxa imports (the job goes on)")
+        state, reason = job_outcome(job)
+        if state != IMPORTED:
+            return self._put(upload, state=state, reason=reason)
+        rows = int(job.result.get("rowcount") or 0)
+        return self._put(upload, state=IMPORTED, objects=rows)
+
+    def _sample_in_project(self, client: EcoTaxaClient, sample_id: str) -> bool:
+        found = client.sample_ids(self.server.project, sample_id)
+        return any(s.casefold() == sample_id.casefold() for s in found)

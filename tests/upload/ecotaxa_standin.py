@@ -1,0 +1,376 @@
+"""A STAND-IN for EcoTaxa's back-end (ecotaxa/ecotaxa_back), for the upload tests: a real
+HTTP server on loopback (http.server in a thread), not EcoTaxa. It copies only the
+behaviours `segmenter upload` relies on, as issue 27 measured them on EcoTaxa's own
+back-end, under `/api`:
+
+- `POST /login` JSON {username, password}: the token as a JSON string; 403 when wrong.
+  Every other route wants `Authorization: Bearer <token>` (401 without).
+- `POST /user_files/` multipart `file` + `path` (ending in the file's name, no `..`): the
+  zip is stored, unpacked into the folder named like it (`run1/ecotaxa_x.zip` ->
+  `run1/ecotaxa_x/`; a zip whose members already sit in a top folder of that name is
+  unpacked beside it, EcoTaxa's rule), then deleted. Unpacking drops every file whose
+  content is not an archive, text/TSV, JPEG, PNG, GIF or TIFF (by content, not name).
+  Returns the zip's server-side path as a JSON string.
+- `POST /file_import/{project}` {source_path, skip_existing_objects, ...}: a job,
+  `{"job_id": N, "errors": []}`; 422 when the source folder does not exist.
+- `GET /jobs/{id}/` (the trailing slash is required: without it, 404): `state` P
+  (pending), R (running), A (asking: `question`, for unknown annotators or taxa), E
+  (`errors`: per-line messages, e.g. an object already in the project, a missing image),
+  F (`result.rowcount`); `progress_pct`, `progress_msg`. Jobs run one at a time.
+- `POST /object_set/{project}/summary?only_total=...` (a JSON body of filters is
+  required): `total_objects`.
+- `GET /samples/search?project_ids=..&id_pattern=..`: the samples (`sampleid`, `projid`,
+  `orig_id`), the pattern matched case-insensitively, `*` for any.
+
+The import checks what it receives with EcoTaxa's rules as this project's tests check
+them (`streamer.ecotaxa.read_tsv` and `validate_header`, tests/test_ecotaxa*.py): TSVs
+named `ecotaxa*.tsv` anywhere below the source, a name line and a type line, every
+`img_file_name` an image beside the TSV, `object_id` unique in the project.
+
+Faults for the tests: `down()` / `up()` stop and restart the listener on the same port;
+`cut_uploads = n` makes the next n uploads drop the connection half-way through the body
+and take the server down for `cut_for` seconds."""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+import fnmatch
+import json
+import re
+import secrets
+import shutil
+import threading
+import time
+import zipfile
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from segmenter.errors import EcoTaxaError
+from streamer.ecotaxa import read_tsv, validate_header
+
+MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"II*\x00", b"MM\x00*",
+         b"PK\x03\x04", b"\x1f\x8b")  # fmt: skip
+KNOWN_TAXA = frozenset({"living", "detritus", "copepoda"})
+
+
+def kept_on_unpack(path: Path) -> bool:
+    """EcoTaxa's unpacking keeps archives, text and the images it reads, by content."""
+    head = path.read_bytes()[:16]
+    if any(head.startswith(m) for m in MAGIC):
+        return True
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return "\x00" not in text
+
+
+@dataclass
+class StandInJob:
+    id: int
+    project: int
+    source: Path
+    skip_existing: bool
+    state: str = "P"
+    progress_pct: int = 0
+    progress_msg: str = ""
+    errors: list[str] = field(default_factory=list)
+    question: dict[str, Any] = field(default_factory=dict)
+    result: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Project:
+    samples: dict[str, int] = field(default_factory=dict)  # orig_id -> sampleid
+    objects: dict[str, str] = field(default_factory=dict)  # object_id -> orig sample id
+
+
+class EcoTaxaStandIn:
+    def __init__(self, root: Path, *, user: str = "pi", password: str = "s3cret") -> None:
+        self.root = root
+        self.files = root / "user_files"
+        self.files.mkdir(parents=True, exist_ok=True)
+        self.user, self.password = user, password
+        self.tokens: set[str] = set()
+        self.projects: dict[int, Project] = {1: Project(), 2: Project()}
+        self.jobs: dict[int, StandInJob] = {}
+        self.requests: list[str] = []  # "METHOD /route" of every request, in order
+        self.cut_uploads = 0
+        self.cut_for = 1.0
+        self.lock = threading.Lock()
+        self._queue: list[int] = []
+        self._wake = threading.Condition(self.lock)
+        self._closing = False
+        self._server: ThreadingHTTPServer | None = None
+        self.port = 0
+        threading.Thread(target=self._run_jobs, daemon=True, name="standin-jobs").start()
+
+    # --- the listener ---------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api"
+
+    def up(self) -> EcoTaxaStandIn:
+        handler = type("Handler", (_Handler,), {"standin": self})
+        server = ThreadingHTTPServer(("127.0.0.1", self.port), handler)
+        server.daemon_threads = True
+        self.port = server.server_address[1]
+        self._server = server
+        threading.Thread(target=server.serve_forever, daemon=True, name="standin").start()
+        return self
+
+    def down(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+
+    def close(self) -> None:
+        self.down()
+        with self.lock:
+            self._closing = True
+            self._wake.notify_all()
+
+    def away_for(self, seconds: float) -> None:
+        """Go down now (from a request's thread) and come back after `seconds`."""
+
+        def bounce() -> None:
+            self.down()
+            time.sleep(seconds)
+            self.up()
+
+        threading.Thread(target=bounce, daemon=True).start()
+
+    # --- the project ----------------------------------------------------------------------
+
+    def seed(self, project: int, sample_id: str, object_ids: list[str]) -> None:
+        """Objects someone else imported before (a sample the tests do not send)."""
+        with self.lock:
+            proj = self.projects[project]
+            proj.samples.setdefault(sample_id, len(proj.samples) + 100)
+            proj.objects.update(dict.fromkeys(object_ids, sample_id))
+
+    def objects_of(self, project: int, sample_id: str) -> list[str]:
+        with self.lock:
+            return [o for o, s in self.projects[project].objects.items() if s == sample_id]
+
+    # --- the jobs, one at a time ----------------------------------------------------------
+
+    def _run_jobs(self) -> None:
+        while True:
+            with self.lock:
+                while not self._queue and not self._closing:
+                    self._wake.wait()
+                if self._closing:
+                    return
+                job = self.jobs[self._queue.pop(0)]
+                job.state, job.progress_msg = "R", "reading the TSV"
+            time.sleep(0.2)  # long enough for a client to see R
+            self._import(job)
+
+    def _import(self, job: StandInJob) -> None:
+        rows: list[tuple[Path, dict[str, str]]] = []
+        errors: list[str] = []
+        for tsv in sorted(job.source.rglob("ecotaxa*.tsv")):
+            try:
+                names, types, found = read_tsv(tsv)
+                validate_header(names, types)
+            except EcoTaxaError as exc:
+                errors.append(f"{tsv.name}: {exc}")
+                continue
+            rows += [(tsv.parent, row) for row in found]
+        if not rows and not errors:
+            errors.append("no ecotaxa*.tsv file in the source")
+        with self.lock:
+            proj = self.projects[job.project]
+            taxa = {r.get("object_annotation_category", "") for _d, r in rows} - {""}
+            if taxa - KNOWN_TAXA and not errors:
+                job.state = "A"
+                job.question = {"missing_taxa": sorted(taxa - KNOWN_TAXA)}
+                return
+            new: list[tuple[str, str]] = []
+            for folder, row in rows:
+                object_id = row.get("object_id", "")
+                image = folder / row.get("img_file_name", "")
+                if not image.is_file():
+                    errors.append(f"Missing Image '{row.get('img_file_name')}' for {object_id}")
+                elif object_id in proj.objects:
+                    if not job.skip_existing:
+                        errors.append(f"Object '{object_id}' already in project {job.project}")
+                elif not row.get("sample_id"):
+                    errors.append(f"object {object_id}: no sample_id")
+                else:
+                    new.append((object_id, row["sample_id"]))
+            if errors:
+                job.state, job.errors = "E", errors
+                return
+            for object_id, sample in new:
+                proj.samples.setdefault(sample, len(proj.samples) + 100)
+                proj.objects[object_id] = sample
+            job.state, job.progress_pct = "F", 100
+            job.progress_msg, job.result = "Done", {"rowcount": len(new)}
+
+    # --- the routes -----------------------------------------------------------------------
+
+    def store(self, path: str, data: bytes) -> str:
+        if ".." in path or not path.endswith(".zip"):
+            raise ValueError("Forbidden")
+        target = self.files / path.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        stem = target.name.removesuffix(".zip")
+        with zipfile.ZipFile(target) as archive:
+            names = archive.namelist()
+            into = target.parent if names and names[0].startswith(f"{stem}/") else (
+                target.parent / stem)  # fmt: skip
+            archive.extractall(into)
+        for member in names:
+            file = into / member
+            if file.is_file() and not kept_on_unpack(file):
+                file.unlink()
+        target.unlink()
+        return str(target)
+
+    def start_import(self, project: int, body: dict[str, Any]) -> dict[str, Any]:
+        source = self.files / str(body.get("source_path", "")).lstrip("/")
+        if ".." in str(body.get("source_path")) or not source.is_dir():
+            raise FileNotFoundError(str(body.get("source_path")))
+        with self.lock:
+            job = StandInJob(len(self.jobs) + 1, project, source,
+                             bool(body.get("skip_existing_objects")))  # fmt: skip
+            self.jobs[job.id] = job
+            self._queue.append(job.id)
+            self._wake.notify_all()
+        return {"job_id": job.id, "errors": []}
+
+    def job_json(self, job_id: int) -> dict[str, Any]:
+        with self.lock:
+            job = self.jobs[job_id]
+            return {"id": job.id, "state": job.state, "progress_pct": job.progress_pct,
+                    "progress_msg": job.progress_msg, "errors": list(job.errors),
+                    "question": dict(job.question), "result": dict(job.result)}  # fmt: skip
+
+    def samples(self, project_ids: str, pattern: str) -> list[dict[str, Any]]:
+        pattern = (pattern or "*").lower()
+        with self.lock:
+            return [{"sampleid": sid, "projid": pid, "orig_id": orig}
+                    for pid in map(int, re.findall(r"\d+", project_ids)) if pid in self.projects
+                    for orig, sid in self.projects[pid].samples.items()
+                    if fnmatch.fnmatchcase(orig.lower(), pattern)]  # fmt: skip
+
+
+class _Handler(BaseHTTPRequestHandler):
+    standin: EcoTaxaStandIn
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        pass
+
+    def _send(self, status: int, body: Any) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            data = b""
+            while size := int(self.rfile.readline().strip() or b"0", 16):
+                data += self.rfile.read(size)
+                self.rfile.readline()
+            self.rfile.readline()
+            return data
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+    def _authorised(self) -> bool:
+        token = self.headers.get("Authorization", "").removeprefix("Bearer ")
+        if token in self.standin.tokens:
+            return True
+        self._send(401, {"detail": "Not authenticated"})
+        return False
+
+    def do_GET(self) -> None:
+        s = self.standin
+        url = urlsplit(self.path)
+        s.requests.append(f"GET {url.path}")
+        query = {k: v[0] for k, v in parse_qs(url.query).items()}
+        if not self._authorised():
+            return
+        if m := re.fullmatch(r"/api/jobs/(\d+)/", url.path):
+            if int(m[1]) not in s.jobs:
+                return self._send(404, {"detail": "Job not found"})
+            return self._send(200, s.job_json(int(m[1])))
+        if url.path == "/api/samples/search":
+            return self._send(200, s.samples(query["project_ids"], query["id_pattern"]))
+        self._send(404, {"detail": "Not Found"})
+
+    def do_POST(self) -> None:
+        s = self.standin
+        url = urlsplit(self.path)
+        s.requests.append(f"POST {url.path}")
+        if url.path == "/api/user_files/" and s.cut_uploads > 0:
+            s.cut_uploads -= 1
+            self.rfile.read(int(self.headers.get("Content-Length") or 0) // 2)
+            self.close_connection = True
+            s.away_for(s.cut_for)
+            self.connection.shutdown(2)
+            return
+        body = self._body()
+        if url.path == "/api/login":
+            creds = json.loads(body)
+            if (creds.get("username"), creds.get("password")) != (s.user, s.password):
+                return self._send(403, {"detail": "Login failed"})
+            token = secrets.token_urlsafe(16)
+            s.tokens.add(token)
+            return self._send(200, token)
+        if not self._authorised():
+            return
+        if url.path == "/api/user_files/":
+            return self._user_file(body)
+        if m := re.fullmatch(r"/api/file_import/(\d+)", url.path):
+            if int(m[1]) not in s.projects:
+                return self._send(404, {"detail": "Project not found"})
+            try:
+                return self._send(200, s.start_import(int(m[1]), json.loads(body)))
+            except FileNotFoundError as exc:
+                return self._send(422, {"detail": f"source_path {exc} not found"})
+        if m := re.fullmatch(r"/api/object_set/(\d+)/summary", url.path):
+            if not body:
+                return self._send(422, {"detail": "filters body required"})
+            with s.lock:
+                total = len(s.projects[int(m[1])].objects)
+            return self._send(200, {"total_objects": total})
+        self._send(404, {"detail": "Not Found"})
+
+    def _user_file(self, body: bytes) -> None:
+        head = f"Content-Type: {self.headers['Content-Type']}\r\n\r\n".encode()
+        message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
+        fields: dict[str, tuple[str | None, bytes]] = {}
+        for part in message.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            payload = part.get_payload(decode=True)
+            data = payload if isinstance(payload, bytes) else b""
+            fields[str(name)] = (part.get_filename(), data)
+        if "file" not in fields:
+            return self._send(422, {"detail": "file is required"})
+        filename, data = fields["file"]
+        path = fields.get("path", (None, (filename or "").encode()))[1].decode()
+        if not filename or not path.endswith(filename):
+            return self._send(422, {"detail": "path must end with the file's name"})
+        try:
+            self._send(200, self.standin.store(path, data))
+        except (ValueError, zipfile.BadZipFile) as exc:
+            self._send(422, {"detail": str(exc)})
+
+
+def make_standin(root: Path) -> EcoTaxaStandIn:
+    """A running stand-in whose files live under `root`."""
+    shutil.rmtree(root / "user_files", ignore_errors=True)
+    return EcoTaxaStandIn(root).up()
