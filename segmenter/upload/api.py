@@ -112,17 +112,19 @@ class EcoTaxaClient:
             raise EcoTaxaRefused(f"EcoTaxa at {self.url} gave no token at login")
         self._http.headers["Authorization"] = f"Bearer {token}"
 
-    def sample_ids(self, project: int, sample_id: str) -> list[str]:
-        """The ids of the project's samples that match `sample_id` (EcoTaxa matches
-        case-insensitively; the caller compares)."""
+    def samples(self, project: int, sample_id: str) -> dict[str, int]:
+        """The project's samples matching `sample_id` (EcoTaxa matches case-insensitively;
+        the caller compares): their id (`orig_id`) -> EcoTaxa's number (`sampleid`)."""
         found = self._call(
             "GET", "/samples/search", params={"project_ids": str(project), "id_pattern": sample_id}
         )
-        return [str(s.get("orig_id")) for s in found if isinstance(s, dict)]
+        return {str(s["orig_id"]): int(s["sampleid"]) for s in found if isinstance(s, dict)}
 
-    def total_objects(self, project: int) -> int:
+    def total_objects(self, project: int, sample: int | None = None) -> int:
+        """The objects in the project, or in one of its samples (EcoTaxa's number)."""
+        filters = {} if sample is None else {"samples": str(sample)}
         body = self._call(
-            "POST", f"/object_set/{project}/summary", params={"only_total": "false"}, json={}
+            "POST", f"/object_set/{project}/summary", params={"only_total": "true"}, json=filters
         )
         return int(body.get("total_objects") or 0)
 

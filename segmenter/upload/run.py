@@ -10,7 +10,7 @@ with EcoTaxa's reason; a refused login stops everything (`LoginRefused`).
 Never twice: the import request is recorded as sent before it is sent. When its answer
 was lost, the import is asked for again with `skip_existing_objects`, so that EcoTaxa
 adds only what the first request did not (jobs run one at a time, so the second runs
-after the first), and the objects are counted in the project."""
+after the first), and the sample's objects are then counted in the project."""
 
 from __future__ import annotations
 
@@ -181,7 +181,7 @@ class Uploader:
         client = self._session()
         project = self.server.project
         if upload.state == PENDING:
-            if not self.policy.again and self._sample_in_project(client, target.sample_id):
+            if not self.policy.again and self._sample(client, target.sample_id) is not None:
                 return self._put(
                     upload,
                     state=SKIPPED,
@@ -219,9 +219,14 @@ class Uploader:
         state, reason = job_outcome(job)
         if state != IMPORTED:
             return self._put(upload, state=state, reason=reason)
-        rows = int(job.result.get("rowcount") or 0)
-        return self._put(upload, state=IMPORTED, objects=rows)
+        objects = int(job.result.get("rowcount") or 0)
+        if upload.reason == AGAIN:  # the first request's objects count too
+            sample = self._sample(client, upload.sample_id)
+            if sample is not None:
+                objects = client.total_objects(self.server.project, sample)
+        return self._put(upload, state=IMPORTED, objects=objects)
 
-    def _sample_in_project(self, client: EcoTaxaClient, sample_id: str) -> bool:
-        found = client.sample_ids(self.server.project, sample_id)
-        return any(s.casefold() == sample_id.casefold() for s in found)
+    def _sample(self, client: EcoTaxaClient, sample_id: str) -> int | None:
+        """EcoTaxa's number of the project's sample `sample_id`, None if it has none."""
+        found = client.samples(self.server.project, sample_id)
+        return next((n for s, n in found.items() if s.casefold() == sample_id.casefold()), None)

@@ -18,7 +18,7 @@ back-end, under `/api`:
   (`errors`: per-line messages, e.g. an object already in the project, a missing image),
   F (`result.rowcount`); `progress_pct`, `progress_msg`. Jobs run one at a time.
 - `POST /object_set/{project}/summary?only_total=...` (a JSON body of filters is
-  required): `total_objects`.
+  required; `samples`, EcoTaxa's sample numbers comma-separated): `total_objects`.
 - `GET /samples/search?project_ids=..&id_pattern=..`: the samples (`sampleid`, `projid`,
   `orig_id`), the pattern matched case-insensitively, `*` for any.
 
@@ -29,7 +29,8 @@ named `ecotaxa*.tsv` anywhere below the source, a name line and a type line, eve
 
 Faults for the tests: `down()` / `up()` stop and restart the listener on the same port;
 `cut_uploads = n` makes the next n uploads drop the connection half-way through the body
-and take the server down for `cut_for` seconds."""
+and take the server down for `cut_for` seconds; `lose_import_answers = n` makes the next n
+imports start their job and drop the connection instead of answering."""
 
 from __future__ import annotations
 
@@ -99,7 +100,9 @@ class EcoTaxaStandIn:
         self.projects: dict[int, Project] = {1: Project(), 2: Project()}
         self.jobs: dict[int, StandInJob] = {}
         self.requests: list[str] = []  # "METHOD /route" of every request, in order
+        self.imports: list[dict[str, Any]] = []  # the body of every import request
         self.cut_uploads = 0
+        self.lose_import_answers = 0
         self.cut_for = 1.0
         self.lock = threading.Lock()
         self._queue: list[int] = []
@@ -185,7 +188,8 @@ class EcoTaxaStandIn:
                 continue
             rows += [(tsv.parent, row) for row in found]
         if not rows and not errors:
-            errors.append("no ecotaxa*.tsv file in the source")
+            found_any = any(job.source.rglob("ecotaxa*.tsv"))
+            errors.append("no object in the TSVs" if found_any else "no ecotaxa*.tsv file")
         with self.lock:
             proj = self.projects[job.project]
             taxa = {r.get("object_annotation_category", "") for _d, r in rows} - {""}
@@ -237,6 +241,7 @@ class EcoTaxaStandIn:
         return str(target)
 
     def start_import(self, project: int, body: dict[str, Any]) -> dict[str, Any]:
+        self.imports.append(body)
         source = self.files / str(body.get("source_path", "")).lstrip("/")
         if ".." in str(body.get("source_path")) or not source.is_dir():
             raise FileNotFoundError(str(body.get("source_path")))
@@ -338,14 +343,23 @@ class _Handler(BaseHTTPRequestHandler):
             if int(m[1]) not in s.projects:
                 return self._send(404, {"detail": "Project not found"})
             try:
-                return self._send(200, s.start_import(int(m[1]), json.loads(body)))
+                answer = s.start_import(int(m[1]), json.loads(body))
             except FileNotFoundError as exc:
                 return self._send(422, {"detail": f"source_path {exc} not found"})
+            if s.lose_import_answers > 0:
+                s.lose_import_answers -= 1
+                self.close_connection = True
+                self.connection.shutdown(2)
+                return None
+            return self._send(200, answer)
         if m := re.fullmatch(r"/api/object_set/(\d+)/summary", url.path):
             if not body:
                 return self._send(422, {"detail": "filters body required"})
+            wanted = str(json.loads(body).get("samples") or "")
             with s.lock:
-                total = len(s.projects[int(m[1])].objects)
+                proj = s.projects[int(m[1])]
+                keep = {o for o, n in proj.samples.items() if str(n) in wanted.split(",")}
+                total = sum(1 for o in proj.objects.values() if not wanted or o in keep)
             return self._send(200, {"total_objects": total})
         self._send(404, {"detail": "Not Found"})
 

@@ -22,7 +22,9 @@ def the_tsv(root: Path) -> list[dict[str, str]]:
     return read_tsv(tsv)[2]
 
 
-def run_json(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, Any], str]:
+def run_json(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> tuple[int, dict[str, Any], str]:
     code = main(argv)
     out, err = capsys.readouterr()
     return code, json.loads(out), err
