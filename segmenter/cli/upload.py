@@ -18,10 +18,12 @@ from typing import Any
 from segmenter.cli.args import non_negative_float
 from segmenter.cli.segment import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, on_signals
 from segmenter.errors import ConfigError, SegmenterError
+from segmenter.upload.config import project_number, server_settings
 
 UPLOAD_EPILOG = """\
 environment: ECOTAXA_URL, ECOTAXA_USER, ECOTAXA_PROJECT stand for the flags;
-ECOTAXA_PASSWORD (or --password-file FILE, its first line) is the password.
+ECOTAXA_PASSWORD (or --password-file FILE / ECOTAXA_PASSWORD_FILE, its first line) is the
+password.
 
 For each acquisition's archive (export/ecotaxa/ecotaxa_<acq_id>.zip): log in, look the
 sample up in the project (there already: skipped, unless --again), upload, import, follow
@@ -67,33 +69,6 @@ def add_upload_command(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     )
     p.add_argument("--dry-run", action="store_true", help="say what would be sent, send nothing")
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
-
-
-def _project(text: str | None) -> int:
-    if not text:
-        raise ConfigError("give --project ID (or set ECOTAXA_PROJECT)")
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise ConfigError(f"--project {text!r}: EcoTaxa's project number is a whole number")
-    return value
-
-
-def _password(args: argparse.Namespace) -> str:
-    if args.password_file is not None:
-        try:
-            lines = args.password_file.read_text(encoding="utf-8").splitlines()
-        except OSError as exc:
-            raise ConfigError(f"cannot read {args.password_file}: {exc.strerror}") from exc
-        if lines and lines[0]:
-            return str(lines[0])
-        raise ConfigError(f"{args.password_file} is empty: put the password on its first line")
-    password = os.environ.get("ECOTAXA_PASSWORD")
-    if not password:
-        raise ConfigError("give the password in ECOTAXA_PASSWORD or --password-file FILE")
-    return password
 
 
 class _Line:
@@ -147,21 +122,26 @@ def cmd_upload(args: argparse.Namespace) -> int:
         raise ConfigError("give --url (EcoTaxa's API root) or set ECOTAXA_URL")
     if not args.user:
         raise ConfigError("give --user or set ECOTAXA_USER")
-    project = _project(args.project)
+    project = project_number(args.project)
     found, errors = find_targets(args.paths, args.data_root)
     for error in errors:
         print(f"segmenter: error: {error}", file=sys.stderr)
     if args.dry_run:
         return _dry_run(args, project, found, errors)
-    password = _password(args)
     try:
         from segmenter.upload.book import UploadBook
-        from segmenter.upload.run import LoginRefused, Policy, Server, Uploader
+        from segmenter.upload.run import LoginRefused, Policy, Uploader
     except ImportError as exc:
         raise ConfigError(
             f"segmenter upload needs {exc.name}: pip install 'planktoscope-segmenter[upload]'"
         ) from exc
-    server = Server(args.url, args.user, password, project)
+    server = server_settings(
+        os.environ,
+        url=args.url,
+        user=args.user,
+        project=str(project),
+        password_file=args.password_file,
+    )
     policy = Policy(again=args.again, retry_for=args.retry_for)
     stop = threading.Event()
     line = _Line(quiet=args.json)

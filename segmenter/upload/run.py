@@ -34,6 +34,7 @@ from segmenter.upload.book import (
     Upload,
     UploadBook,
 )
+from segmenter.upload.config import Server
 
 REMOTE_ROOT = "planktoscope"  # the folder of the user's files on the server
 #: the reason kept when an import was asked for again after its answer was lost
@@ -51,14 +52,6 @@ class Target:
     acquisition: str  # below img/
     archive: Path
     sample_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class Server:
-    url: str
-    user: str
-    password: str
-    project: int
 
 
 @dataclass(frozen=True, slots=True)
