@@ -25,6 +25,7 @@ from segmenter.service.commands import (
     Segment,
     Stop,
     UpdateConfig,
+    UploadRequest,
     parse_command,
     peek_action,
 )
@@ -44,6 +45,7 @@ from segmenter.service.status import (
     encode,
     exception_text,
 )
+from segmenter.service.uploads import ServiceUploads
 from segmenter.settings import RunSettings
 
 log = logging.getLogger(__name__)
@@ -62,6 +64,7 @@ class CommandHandlers:
     _running: Running | None
     _live: LiveRunning | None
     live: LiveFollower
+    uploads: ServiceUploads
 
     def _changed(self) -> None:
         raise NotImplementedError
@@ -101,6 +104,9 @@ class CommandHandlers:
         elif isinstance(command, Resume):
             self.queue.paused = False
             self._reply(command.id, action, "queue running")
+        elif isinstance(command, UploadRequest):
+            sent = self.uploads.request(command.paths, command.again)
+            self._reply(command.id, action, f"upload of {len(sent)} acquisition(s) queued")
         elif isinstance(command, UpdateConfig):
             if self._running is not None:  # refused, in words the dashboard ignores
                 self._status(Info.CONFIG_REFUSED)

@@ -42,6 +42,7 @@ from segmenter.service.status import (
     encode,
     exception_text,
 )
+from segmenter.service.uploads import ServiceUploads
 from segmenter.settings import RunSettings
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,7 @@ class Service(LiveWork, CommandHandlers):
         live: bool = True,
         idle_timeout: float = 60.0,
         make_finder: FinderFactory | None = None,
+        uploads: ServiceUploads | None = None,
     ) -> None:
         self.data_root = data_root.resolve()
         self.engine, self.publisher, self.defaults = engine, publisher, defaults
@@ -102,6 +104,8 @@ class Service(LiveWork, CommandHandlers):
         self._runner = ItemRunner(
             engine, self.data_root, publisher, self.lock, self._changed, self._beat
         )
+        self.uploads = uploads or ServiceUploads(self.data_root, None, publisher)
+        self._runner.after = self.uploads.after
         self._thread = threading.Thread(target=self._loop, name="segmenter-worker", daemon=True)
         self.inbox: Inbox[Received | FromImager | Connected] = Inbox()
         self._actor = threading.Thread(target=self._act, name="segmenter-commands", daemon=True)
@@ -119,6 +123,7 @@ class Service(LiveWork, CommandHandlers):
                 log.info("live: %s resumes from its journal", folder)
         self._thread.start()
         self._actor.start()
+        self.uploads.start()
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the worker thread to end; True if it did."""
@@ -151,6 +156,7 @@ class Service(LiveWork, CommandHandlers):
                 self._abandon()
         self.inbox.close()
         self._actor.join(5)
+        self.uploads.shutdown()
         return ended
 
     def _abandon(self) -> None:

@@ -19,7 +19,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 from segmenter.errors import SegmenterError
 from segmenter.upload.api import EcoTaxaClient, EcoTaxaRefused, EcoTaxaUnreachable, Job
@@ -35,6 +34,7 @@ from segmenter.upload.book import (
     UploadBook,
 )
 from segmenter.upload.config import Server
+from segmenter.upload.targets import Target
 
 REMOTE_ROOT = "planktoscope"  # the folder of the user's files on the server
 #: the reason kept when an import was asked for again after its answer was lost
@@ -43,15 +43,6 @@ AGAIN = "asked again after a lost answer: only objects not yet in the project co
 
 class LoginRefused(SegmenterError):
     """Wrong user or password: no acquisition can be sent."""
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """An acquisition's archive, ready to send."""
-
-    acquisition: str  # below img/
-    archive: Path
-    sample_id: str
 
 
 @dataclass(frozen=True, slots=True)

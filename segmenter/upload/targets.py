@@ -3,11 +3,20 @@ its archive found where `segment` and `export` write it (streamer.layout)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from segmenter.acquisition import find_acquisitions, load_acquisition, resolve_data_root
 from segmenter.errors import SegmenterError
-from segmenter.upload.run import Target
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """An acquisition's archive, ready to send."""
+
+    acquisition: str  # below img/
+    archive: Path
+    sample_id: str
 
 
 def target_of(folder: Path, data_root: Path) -> Target:

@@ -11,6 +11,7 @@ import pytest
 
 from segmenter.cli import main
 from segmenter.synth import SynthSpec, write_acquisition
+from tests.service.conftest import broker, recorder  # noqa: F401 (the service tests' fixtures)
 from tests.upload.ecotaxa_standin import EcoTaxaStandIn, make_standin
 
 

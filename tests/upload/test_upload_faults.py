@@ -12,8 +12,8 @@ from pathlib import Path
 from segmenter.acquisition import find_acquisitions
 from segmenter.upload.book import IMPORTED, IMPORTING, UPLOADING, Upload, UploadBook
 from segmenter.upload.config import Server
-from segmenter.upload.run import AGAIN, Policy, Target, Uploader
-from segmenter.upload.targets import target_of
+from segmenter.upload.run import AGAIN, Policy, Uploader
+from segmenter.upload.targets import Target, target_of
 from streamer.ecotaxa import read_tsv
 from tests.upload.ecotaxa_standin import EcoTaxaStandIn
 
