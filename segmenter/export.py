@@ -78,7 +78,14 @@ def _params(acq: Acquisition, manifest: dict[str, Any]) -> Params:
     return params
 
 
-def export(folder: Path, data_root: Path, process_id: str | None, with_report: bool) -> Exported:
+def export(
+    folder: Path,
+    data_root: Path,
+    process_id: str | None,
+    with_report: bool,
+    *,
+    sample_folder: bool = False,
+) -> Exported:
     """Rebuild one acquisition's TSV and zip (and its report) from its journal."""
     started = time.monotonic()
     acq = load_acquisition(folder, data_root)
@@ -92,7 +99,8 @@ def export(folder: Path, data_root: Path, process_id: str | None, with_report: b
         for old in layout.objects_dir.glob("ecotaxa_*.tsv"):  # acq_id may have changed
             if old != layout.tsv:
                 old.unlink()
-        archive = write_tsv_and_archive(store, layout, cells, frames)
+        top = acq.sample_folder if sample_folder else ""
+        archive = write_tsv_and_archive(store, layout, cells, frames, folder=top)
         assert archive is not None
         if with_report:
             report(acq)

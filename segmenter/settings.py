@@ -29,6 +29,7 @@ class RunSettings:
     min_esd_um: float = 20.0
     remove_previous_mask: bool = False
     report: bool = True  # the quick-look report beside the archive (segmenter.report)
+    sample_folder: bool = False  # the zip's members in a folder named after sample_id (#731)
 
     def __post_init__(self) -> None:
         if self.workers < 0 or self.workers > 256:

@@ -85,6 +85,11 @@ def add_output_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     _root_arg(p)
     p.add_argument("--process-id", help="id for process_id (default: the run's own)")
     p.add_argument("--no-report", dest="report", action="store_false", help="skip the report")
+    p.add_argument(
+        "--sample-folder",
+        action="store_true",
+        help="put the zip's files in a folder named after sample_id (EcoTaxa's batch upload)",
+    )
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
 
 
@@ -135,7 +140,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from segmenter.export import export
 
     def one(folder: Path, root: Path) -> dict[str, Any]:
-        done = export(folder, root, args.process_id, args.report)
+        done = export(folder, root, args.process_id, args.report, sample_folder=args.sample_folder)
         print(
             f"exported: {done.path}: {done.objects} objects in {done.seconds:.2f} s "
             f"-> {done.archive}",

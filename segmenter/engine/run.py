@@ -237,7 +237,10 @@ class AcquisitionRun:
 
     def _write_outputs(self, manifest: dict[str, Any]) -> str | None:
         n, cells = len(self.state.committed), self._tsv_values(manifest)
-        archive = write_tsv_and_archive(self.store, self.layout, cells, n, self.settings.ecotaxa)
+        folder = self.acq.sample_folder if self.settings.sample_folder else ""
+        archive = write_tsv_and_archive(
+            self.store, self.layout, cells, n, self.settings.ecotaxa, folder=folder
+        )
         stamp = datetime.now(UTC).isoformat(timespec="seconds") + "\n"
         atomic_write(self.layout.done_file, stamp.encode(), durable=True)
         return None if archive is None else str(archive)
