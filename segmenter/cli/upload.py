@@ -95,11 +95,14 @@ class _Line:
             self.shown = False
 
 
-def outcome_line(upload: Any, seconds: float) -> str:
-    """The one line saying what EcoTaxa did with an acquisition."""
+def outcome_line(upload: Any, seconds: float, started: float) -> str:
+    """The one line saying what EcoTaxa did with an acquisition (`started`: time.time()
+    when this run took it up: a record older than that was imported by an earlier run)."""
     where = f"project {upload.project}"
     if upload.state == "imported":
         note = f" ({upload.reason})" if upload.reason else ""
+        if upload.updated < started:
+            note += " (imported earlier: --again sends it anyway)"
         return (
             f"imported: {upload.acquisition}: {upload.objects} objects into {where} "
             f"(job {upload.job_id}, {seconds:.1f} s){note}"
@@ -158,11 +161,11 @@ def cmd_upload(args: argparse.Namespace) -> int:
                 for target in targets:
                     if stop.is_set():
                         break
-                    started = time.monotonic()
+                    started, clock = time.monotonic(), time.time()
                     upload = uploader.send(target)
                     seconds = time.monotonic() - started
                     line.clear()
-                    print(outcome_line(upload, seconds), file=sys.stderr)
+                    print(outcome_line(upload, seconds, clock), file=sys.stderr)
                     results.append({**upload.to_json(), "seconds": round(seconds, 2)})
                     ok = ok and upload.state in ("imported", "skipped")
             except LoginRefused as exc:

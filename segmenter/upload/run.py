@@ -124,6 +124,8 @@ class Uploader:
         )
         if known is not None and same and known.state in OPEN_STATES:
             return known
+        if known is not None and same and known.state == IMPORTED and not self.policy.again:
+            return known  # imported before: kept as it is (--again sends it anyway)
         return self.book.put(
             Upload(
                 acquisition=target.acquisition,
@@ -138,6 +140,8 @@ class Uploader:
         """Send one acquisition; returns its record once imported, skipped, failed, or
         left pending after `retry_for` seconds without EcoTaxa (or a stop)."""
         upload = self.start(target)
+        if upload.state == IMPORTED:
+            return upload
         deadline = time.monotonic() + self.policy.retry_for
         delay = self.policy.first_delay
         while True:

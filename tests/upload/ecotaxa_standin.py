@@ -388,3 +388,22 @@ def make_standin(root: Path) -> EcoTaxaStandIn:
     """A running stand-in whose files live under `root`."""
     shutil.rmtree(root / "user_files", ignore_errors=True)
     return EcoTaxaStandIn(root).up()
+
+
+def main() -> None:
+    """`python -m tests.upload.ecotaxa_standin DIR [PORT]`: serve until Ctrl-C, to try
+    `segmenter upload` by hand (projects 1 and 2, user pi, password s3cret)."""
+    import sys
+
+    standin = EcoTaxaStandIn(Path(sys.argv[1]))
+    standin.port = int(sys.argv[2]) if len(sys.argv) > 2 else 0
+    standin.up()
+    print(f"EcoTaxa stand-in at {standin.url} (user {standin.user}, password {standin.password})")
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        standin.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -49,12 +49,18 @@ def test_upload_imports_every_object_once_then_skips_the_sample(
         *(r["img_file_name"] for r in rows),
         f"ecotaxa_{rows[0]['acq_id']}.tsv",
     }
-    # a second run finds the sample in the project: nothing sent again
-    imports = standin.requests.count("POST /api/file_import/1")
+    # a second run: the book says it was imported, nothing is asked of EcoTaxa
+    asked = len(standin.requests)
+    code, summary, err = run_json(["upload", str(data_root), *login, "--json"], capsys)
+    assert code == 0 and summary["uploads"][0]["state"] == "imported"
+    assert "(imported earlier: --again sends it anyway)" in err
+    assert len(standin.requests) == asked
+    # without the book (another instrument sent it): the sample is found in the project
+    (data_root / ".segmenter" / "uploads.json").unlink()
     code, summary, err = run_json(["upload", str(data_root), *login, "--json"], capsys)
     assert code == 0 and summary["uploads"][0]["state"] == "skipped"
     assert f"sample {sample} is in project 1 already" in err
-    assert standin.requests.count("POST /api/file_import/1") == imports == 1
+    assert standin.requests.count("POST /api/file_import/1") == 1
     assert len(standin.objects_of(1, sample)) == len(rows)
 
 
