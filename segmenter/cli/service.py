@@ -81,9 +81,11 @@ def _add_serve(sub: SubParsers) -> None:
     p.add_argument(
         "--upload-after",
         action="store_true",
-        help="upload each archived acquisition to EcoTaxa (ECOTAXA_URL, ECOTAXA_USER, "
-        "ECOTAXA_PROJECT, ECOTAXA_PASSWORD or ECOTAXA_PASSWORD_FILE; with ECOTAXA_URL set, "
-        "the MQTT `upload` command works without this flag)",
+        default=os.environ.get("ECOTAXA_UPLOAD_AFTER", "").lower() in ("1", "true", "yes"),
+        help="upload each archived acquisition to EcoTaxa (also ECOTAXA_UPLOAD_AFTER=1; "
+        "needs ECOTAXA_URL, ECOTAXA_USER, ECOTAXA_PROJECT, ECOTAXA_PASSWORD or "
+        "ECOTAXA_PASSWORD_FILE; with ECOTAXA_URL set, the MQTT `upload` command works "
+        "without it)",
     )
 
 
