@@ -94,6 +94,8 @@ class EcoTaxaClient:
                 f"EcoTaxa at {self.url} refused the login (HTTP {response.status_code}): "
                 "check the user and the password (ECOTAXA_PASSWORD or --password-file)"
             )
+        if response.status_code == 401:  # the token expired: the caller logs in again
+            raise EcoTaxaUnreachable(f"EcoTaxa at {self.url} ended the session (HTTP 401)")
         if response.status_code >= 400:
             raise EcoTaxaRefused(
                 f"EcoTaxa refused {method} {route}: HTTP {response.status_code} {_detail(response)}"

@@ -67,6 +67,23 @@ def test_a_restart_while_the_job_runs_follows_the_same_job(
     assert len(standin.imports) == 1
 
 
+def test_an_expired_session_logs_in_again(data_root: Path, standin: EcoTaxaStandIn) -> None:
+    t = target(data_root)
+    up = uploader(standin, data_root)
+    forget = {"uploading ecotaxa_synth_a3.zip"}  # once: the server forgets every token
+
+    def expire(_upload: object, text: str) -> None:
+        if text in forget:
+            forget.clear()
+            standin.tokens.clear()
+
+    up.report = expire
+    done = up.send(t)
+    assert done.state == IMPORTED and done.attempts == 1
+    assert standin.requests.count("POST /api/login") == 2
+    assert standin.requests.count("POST /api/user_files/") == 2  # refused (401), then sent
+
+
 def test_a_restart_mid_upload_sends_the_archive_again(
     data_root: Path, standin: EcoTaxaStandIn
 ) -> None:
