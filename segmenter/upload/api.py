@@ -28,7 +28,13 @@ UPLOAD_TIMEOUT = httpx.Timeout(20.0, read=600.0, write=600.0)
 
 
 class EcoTaxaUnreachable(SegmenterError):
-    """The network or the server is down or failing (5xx): try again later."""
+    """The network or the server is down or failing (5xx): try again later.
+    `server_error`: EcoTaxa itself answered 500 (a fault of its own, which may come back
+    for the same request: the caller bounds how often it tries)."""
+
+    def __init__(self, message: str, server_error: bool = False) -> None:
+        super().__init__(message)
+        self.server_error = server_error
 
 
 class EcoTaxaRefused(SegmenterError):
@@ -87,7 +93,8 @@ class EcoTaxaClient:
         if response.status_code >= 500:
             raise EcoTaxaUnreachable(
                 f"EcoTaxa at {self.url} failed on {method} {route}: "
-                f"HTTP {response.status_code} {_detail(response)}"
+                f"HTTP {response.status_code} {_detail(response)}",
+                server_error=response.status_code == 500,
             )
         if response.status_code in (401, 403) and route == "/login":
             raise EcoTaxaRefused(

@@ -52,6 +52,7 @@ class Policy:
     first_delay: float = 2.0
     max_delay: float = 60.0
     poll: float = 2.0  # seconds between looks at a running job
+    server_errors: int = 5  # EcoTaxa's own HTTP 500s in a row before the upload fails
 
 
 Report = Callable[[Upload, str], None]
@@ -144,11 +145,16 @@ class Uploader:
             return upload
         deadline = time.monotonic() + self.policy.retry_for
         delay = self.policy.first_delay
+        server_errors = 0
         while True:
             try:
                 return self._advance(upload, target)
             except EcoTaxaUnreachable as exc:
                 upload = self.book.get(target.acquisition) or upload
+                server_errors = server_errors + 1 if exc.server_error else 0
+                if server_errors >= self.policy.server_errors:
+                    reason = f"{exc} ({server_errors} times in a row)"
+                    return self._put(upload, state=FAILED, reason=reason)
                 upload = self._put(upload, reason=str(exc), attempts=upload.attempts + 1)
                 self.close()  # log in again after the outage
                 left = deadline - time.monotonic()

@@ -30,7 +30,8 @@ named `ecotaxa*.tsv` anywhere below the source, a name line and a type line, eve
 Faults for the tests: `down()` / `up()` stop and restart the listener on the same port;
 `cut_uploads = n` makes the next n uploads drop the connection half-way through the body
 and take the server down for `cut_for` seconds; `lose_import_answers = n` makes the next n
-imports start their job and drop the connection instead of answering."""
+imports start their job and drop the connection instead of answering; `errors_500 = n`
+answers the next n POSTs but the login with HTTP 500."""
 
 from __future__ import annotations
 
@@ -103,6 +104,7 @@ class EcoTaxaStandIn:
         self.imports: list[dict[str, Any]] = []  # the body of every import request
         self.cut_uploads = 0
         self.lose_import_answers = 0
+        self.errors_500 = 0  # the next n requests get HTTP 500 (EcoTaxa's own fault)
         self.cut_for = 1.0
         self.lock = threading.Lock()
         self._queue: list[int] = []
@@ -320,6 +322,10 @@ class _Handler(BaseHTTPRequestHandler):
         s = self.standin
         url = urlsplit(self.path)
         s.requests.append(f"POST {url.path}")
+        if s.errors_500 > 0 and url.path != "/api/login":
+            s.errors_500 -= 1
+            self._body()
+            return self._send(500, {"detail": "Internal Server Error"})
         if url.path == "/api/user_files/" and s.cut_uploads > 0:
             s.cut_uploads -= 1
             self.rfile.read(int(self.headers.get("Content-Length") or 0) // 2)

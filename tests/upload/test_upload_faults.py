@@ -84,6 +84,19 @@ def test_an_expired_session_logs_in_again(data_root: Path, standin: EcoTaxaStand
     assert standin.requests.count("POST /api/user_files/") == 2  # refused (401), then sent
 
 
+def test_ecotaxas_own_errors_are_tried_again_a_few_times(
+    data_root: Path, standin: EcoTaxaStandIn
+) -> None:
+    t = target(data_root)
+    standin.errors_500 = 2  # passing trouble
+    assert uploader(standin, data_root).send(t).state == IMPORTED
+    (data_root / ".segmenter" / "uploads.json").unlink()
+    standin.errors_500 = 1000  # a fault that stays: no endless loop
+    done = uploader(standin, data_root).send(replace(t, sample_id="another"))
+    assert done.state == "failed"
+    assert done.reason.endswith("HTTP 500 Internal Server Error (5 times in a row)")  # type: ignore[union-attr]
+
+
 def test_a_restart_mid_upload_sends_the_archive_again(
     data_root: Path, standin: EcoTaxaStandIn
 ) -> None:
