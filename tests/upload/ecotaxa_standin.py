@@ -24,7 +24,7 @@ back-end, under `/api`:
 
 The import checks what it receives with EcoTaxa's rules as this project's tests check
 them (`streamer.ecotaxa.read_tsv` and `validate_header`, tests/test_ecotaxa*.py): TSVs
-named `ecotaxa*.tsv` anywhere below the source, a name line and a type line, every
+named `ecotaxa*.tsv` or `ecotaxa*.txt` anywhere below the source, a name line and a type line, every
 `img_file_name` an image beside the TSV, `object_id` unique in the project.
 
 Faults for the tests: `down()` / `up()` stop and restart the listener on the same port;
@@ -35,27 +35,24 @@ answers the next n POSTs but the login with HTTP 500."""
 
 from __future__ import annotations
 
-import email.parser
-import email.policy
 import fnmatch
-import json
 import re
-import secrets
 import shutil
 import threading
 import time
 import zipfile
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 from segmenter.errors import EcoTaxaError
 from streamer.ecotaxa import read_tsv, validate_header
+from tests.upload.standin_http import StandInHandler
 
 MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"II*\x00", b"MM\x00*",
          b"PK\x03\x04", b"\x1f\x8b")  # fmt: skip
+TSV_PATTERNS = ("ecotaxa*.tsv", "ecotaxa*.txt")  # looked for in every folder below the source
 KNOWN_TAXA = frozenset({"living", "detritus", "copepoda"})
 
 
@@ -121,7 +118,7 @@ class EcoTaxaStandIn:
         return f"http://127.0.0.1:{self.port}/api"
 
     def up(self) -> EcoTaxaStandIn:
-        handler = type("Handler", (_Handler,), {"standin": self})
+        handler = type("Handler", (StandInHandler,), {"standin": self})
         server = ThreadingHTTPServer(("127.0.0.1", self.port), handler)
         server.daemon_threads = True
         self.port = server.server_address[1]
@@ -181,7 +178,8 @@ class EcoTaxaStandIn:
     def _import(self, job: StandInJob) -> None:
         rows: list[tuple[Path, dict[str, str]]] = []
         errors: list[str] = []
-        for tsv in sorted(job.source.rglob("ecotaxa*.tsv")):
+        tsvs = sorted(p for pattern in TSV_PATTERNS for p in job.source.rglob(pattern))
+        for tsv in tsvs:
             try:
                 names, types, found = read_tsv(tsv)
                 validate_header(names, types)
@@ -190,8 +188,7 @@ class EcoTaxaStandIn:
                 continue
             rows += [(tsv.parent, row) for row in found]
         if not rows and not errors:
-            found_any = any(job.source.rglob("ecotaxa*.tsv"))
-            errors.append("no object in the TSVs" if found_any else "no ecotaxa*.tsv file")
+            errors.append("no object in the TSVs" if tsvs else "no ecotaxa*.tsv file")
         with self.lock:
             proj = self.projects[job.project]
             taxa = {r.get("object_annotation_category", "") for _d, r in rows} - {""}
@@ -269,125 +266,6 @@ class EcoTaxaStandIn:
                     for pid in map(int, re.findall(r"\d+", project_ids)) if pid in self.projects
                     for orig, sid in self.projects[pid].samples.items()
                     if fnmatch.fnmatchcase(orig.lower(), pattern)]  # fmt: skip
-
-
-class _Handler(BaseHTTPRequestHandler):
-    standin: EcoTaxaStandIn
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet
-        pass
-
-    def _send(self, status: int, body: Any) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def _body(self) -> bytes:
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            data = b""
-            while size := int(self.rfile.readline().strip() or b"0", 16):
-                data += self.rfile.read(size)
-                self.rfile.readline()
-            self.rfile.readline()
-            return data
-        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
-
-    def _authorised(self) -> bool:
-        token = self.headers.get("Authorization", "").removeprefix("Bearer ")
-        if token in self.standin.tokens:
-            return True
-        self._send(401, {"detail": "Not authenticated"})
-        return False
-
-    def do_GET(self) -> None:
-        s = self.standin
-        url = urlsplit(self.path)
-        s.requests.append(f"GET {url.path}")
-        query = {k: v[0] for k, v in parse_qs(url.query).items()}
-        if not self._authorised():
-            return
-        if m := re.fullmatch(r"/api/jobs/(\d+)/", url.path):
-            if int(m[1]) not in s.jobs:
-                return self._send(404, {"detail": "Job not found"})
-            return self._send(200, s.job_json(int(m[1])))
-        if url.path == "/api/samples/search":
-            return self._send(200, s.samples(query["project_ids"], query["id_pattern"]))
-        self._send(404, {"detail": "Not Found"})
-
-    def do_POST(self) -> None:
-        s = self.standin
-        url = urlsplit(self.path)
-        s.requests.append(f"POST {url.path}")
-        if s.errors_500 > 0 and url.path != "/api/login":
-            s.errors_500 -= 1
-            self._body()
-            return self._send(500, {"detail": "Internal Server Error"})
-        if url.path == "/api/user_files/" and s.cut_uploads > 0:
-            s.cut_uploads -= 1
-            self.rfile.read(int(self.headers.get("Content-Length") or 0) // 2)
-            self.close_connection = True
-            s.away_for(s.cut_for)
-            self.connection.shutdown(2)
-            return
-        body = self._body()
-        if url.path == "/api/login":
-            creds = json.loads(body)
-            if (creds.get("username"), creds.get("password")) != (s.user, s.password):
-                return self._send(403, {"detail": "Login failed"})
-            token = secrets.token_urlsafe(16)
-            s.tokens.add(token)
-            return self._send(200, token)
-        if not self._authorised():
-            return
-        if url.path == "/api/user_files/":
-            return self._user_file(body)
-        if m := re.fullmatch(r"/api/file_import/(\d+)", url.path):
-            if int(m[1]) not in s.projects:
-                return self._send(404, {"detail": "Project not found"})
-            try:
-                answer = s.start_import(int(m[1]), json.loads(body))
-            except FileNotFoundError as exc:
-                return self._send(422, {"detail": f"source_path {exc} not found"})
-            if s.lose_import_answers > 0:
-                s.lose_import_answers -= 1
-                self.close_connection = True
-                self.connection.shutdown(2)
-                return None
-            return self._send(200, answer)
-        if m := re.fullmatch(r"/api/object_set/(\d+)/summary", url.path):
-            if not body:
-                return self._send(422, {"detail": "filters body required"})
-            wanted = str(json.loads(body).get("samples") or "")
-            with s.lock:
-                proj = s.projects[int(m[1])]
-                keep = {o for o, n in proj.samples.items() if str(n) in wanted.split(",")}
-                total = sum(1 for o in proj.objects.values() if not wanted or o in keep)
-            return self._send(200, {"total_objects": total})
-        self._send(404, {"detail": "Not Found"})
-
-    def _user_file(self, body: bytes) -> None:
-        head = f"Content-Type: {self.headers['Content-Type']}\r\n\r\n".encode()
-        message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
-        fields: dict[str, tuple[str | None, bytes]] = {}
-        for part in message.iter_parts():
-            name = part.get_param("name", header="content-disposition")
-            payload = part.get_payload(decode=True)
-            data = payload if isinstance(payload, bytes) else b""
-            fields[str(name)] = (part.get_filename(), data)
-        if "file" not in fields:
-            return self._send(422, {"detail": "file is required"})
-        filename, data = fields["file"]
-        path = fields.get("path", (None, (filename or "").encode()))[1].decode()
-        if not filename or not path.endswith(filename):
-            return self._send(422, {"detail": "path must end with the file's name"})
-        try:
-            self._send(200, self.standin.store(path, data))
-        except (ValueError, zipfile.BadZipFile) as exc:
-            self._send(422, {"detail": str(exc)})
 
 
 def make_standin(root: Path) -> EcoTaxaStandIn:
