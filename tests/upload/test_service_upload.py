@@ -4,6 +4,8 @@ is down; progress on status/segmenter/upload, never on status/segmenter."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ from segmenter.synth import SynthSpec, write_acquisition
 from segmenter.upload.book import UploadBook
 from segmenter.upload.config import Server
 from segmenter.upload.run import Policy
+from tests.conftest import REPO
 from tests.service.harness import Broker, Recorder, SlowSegmenter
 from tests.upload.ecotaxa_standin import EcoTaxaStandIn
 
@@ -29,12 +32,14 @@ FAST = Policy(retry_for=float("inf"), first_delay=0.2, max_delay=0.5, poll=0.1)
 class UploadingService:
     """The service in this process with EcoTaxa uploads set up (as `serve` does)."""
 
-    def __init__(self, broker: Broker, root: Path, server: Server | None, auto: bool) -> None:
+    def __init__(
+        self, broker: Broker, root: Path, server: Server | None, auto: bool, live: bool = False
+    ) -> None:
         self.engine = SlowSegmenter(1)
         self.transport = MqttTransport(broker.settings, f"svc-{time.time_ns()}")
         uploads = ServiceUploads(root, server, self.transport, auto=auto, policy=FAST)
         self.service = Service(root, self.engine, self.transport, RunSettings(workers=1),
-                               live=False, uploads=uploads)  # fmt: skip
+                               live=live, uploads=uploads)  # fmt: skip
         self.service.attach(self.transport)
         self.service.start()
         self.transport.start()
@@ -117,3 +122,23 @@ def test_upload_after_each_acquisition_survives_an_outage_and_a_restart(
     assert done["objects"] == len(standin.objects_of(1, done["sample_id"])) > 0
     assert len(standin.imports) == 1
     legacy_clean(recorder)
+
+
+def test_upload_after_a_live_acquisition(
+    broker: Broker, recorder: Recorder, data_root: Path, standin: EcoTaxaStandIn, tmp_path: Path
+) -> None:
+    spec = SynthSpec(frames=10, objects=4, width=640, height=480, seed=12)
+    source = write_acquisition(tmp_path / "source", spec)
+    rel = "2026-06-01/S_up/A_up"
+    svc = UploadingService(broker, data_root, server_of(standin), auto=True, live=True)
+    try:
+        replay = [sys.executable, "-m", "segmenter", "replay", str(source), str(data_root)]
+        replay += ["--as", rel, "--rate", "50", "--broker", broker.address, "--qos", "1"]
+        done = subprocess.run(replay, cwd=REPO, capture_output=True, timeout=120, check=False)
+        assert done.returncode == 0, done.stderr.decode()
+        recorder.wait(lambda r: any(m["acquisition"] == rel for m in uploads(r, "imported")), 90)
+    finally:
+        svc.close()
+    (imported,) = [m for m in uploads(recorder, "imported") if m["acquisition"] == rel]
+    assert imported["objects"] == len(standin.objects_of(1, imported["sample_id"])) > 0
+    assert set(recorder.statuses()) <= {"Ready", "Dead"}  # the live run and its upload: silent
