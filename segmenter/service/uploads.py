@@ -16,6 +16,7 @@ import math
 import threading
 from collections import deque
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -129,7 +130,7 @@ class ServiceUploads:
         self._publish({"acquisition": upload.acquisition, "state": upload.state, "message": text})
 
     def _loop(self) -> None:
-        from segmenter.upload.run import LoginRefused, Policy, Uploader
+        from segmenter.upload.run import LoginRefused, Uploader
 
         assert self.server is not None
         while not self._stop.is_set():
@@ -139,11 +140,11 @@ class ServiceUploads:
                 if self._stop.is_set():
                     return
                 acquisition, again = self._todo[0]
-            policy = self.policy or default_policy()
+            policy = replace(self.policy or default_policy(), again=again)
             uploader = Uploader(
                 self.server,
                 self.book,
-                Policy(again, policy.retry_for, policy.first_delay, policy.max_delay, policy.poll),
+                policy,
                 report=self._progress,
                 stop=self._stop,
             )

@@ -38,7 +38,7 @@ from segmenter.upload.targets import Target
 
 REMOTE_ROOT = "planktoscope"  # the folder of the user's files on the server
 #: the reason kept when an import was asked for again after its answer was lost
-AGAIN = "asked again after a lost answer: only objects not yet in the project counted"
+AGAIN = "the import was asked for again after a lost answer; the sample's objects counted"
 
 
 class LoginRefused(SegmenterError):
