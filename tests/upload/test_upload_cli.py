@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from segmenter.cli import main
+from segmenter.synth import SynthSpec, write_acquisition
 from segmenter.upload.book import UploadBook
 from streamer.ecotaxa import read_tsv
 from tests.upload.ecotaxa_standin import EcoTaxaStandIn
@@ -189,3 +190,15 @@ def test_still_down_leaves_it_pending_and_the_next_run_finishes(
     standin.up()
     assert main(["upload", str(data_root), *login]) == 0
     assert "imported: " in capsys.readouterr().err
+
+
+def test_an_acquisition_without_archive_is_named_and_the_others_sent(
+    data_root: Path, standin: EcoTaxaStandIn, login: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = SynthSpec(frames=2, objects=2, width=640, height=480, seed=5)
+    new = write_acquisition(data_root, spec)  # never segmented
+    code, summary, err = run_json(["upload", str(data_root), *login, "--json"], capsys)
+    assert code == 1
+    assert "no finished archive" in err and f"run `segmenter segment {new}` first" in err
+    states = [u.get("state") for u in summary["uploads"]]
+    assert states == [None, "imported"] and not summary["ok"]
