@@ -40,6 +40,7 @@ class Upload:
     state: str = PENDING
     source: str | None = None  # the unpacked folder on the server, the import's source
     import_sent: bool = False  # the import was asked for (its answer may have been lost)
+    skip_existing: bool = False  # sent again after a lost answer: skip_existing_objects
     job_id: int | None = None
     objects: int | None = None
     reason: str | None = None

@@ -8,9 +8,11 @@ delay until `retry_for` seconds have gone by; the upload then stays pending in t
 with EcoTaxa's reason; a refused login stops everything (`LoginRefused`).
 
 Never twice: the import request is recorded as sent before it is sent. When its answer
-was lost, the import is asked for again with `skip_existing_objects`, so that EcoTaxa
-adds only what the first request did not (jobs run one at a time, so the second runs
-after the first), and the sample's objects are then counted in the project."""
+was lost: if the sample is in the project, the import ran (EcoTaxa moves the source of a
+finished import to the trash: it cannot be imported again) and its objects are counted;
+if not, the request may still wait for its turn (jobs run one at a time), so the archive
+is sent again and imported with `skip_existing_objects`: whichever job runs second adds
+nothing the first added."""
 
 from __future__ import annotations
 
@@ -37,8 +39,9 @@ from segmenter.upload.config import Server
 from segmenter.upload.targets import Target
 
 REMOTE_ROOT = "planktoscope"  # the folder of the user's files on the server
-#: the reason kept when an import was asked for again after its answer was lost
-AGAIN = "the import was asked for again after a lost answer; the sample's objects counted"
+#: the notes kept when the answer to an import request was lost
+FOUND = "the answer to the import was lost; the sample's objects counted in the project"
+AGAIN = "sent again after a lost answer, existing objects skipped; the sample's objects counted"
 
 
 class LoginRefused(SegmenterError):
@@ -191,12 +194,18 @@ class Uploader:
             upload = self._put(
                 upload, state=IMPORTING, source=source, job_id=None, import_sent=False, reason=None
             )
+        if upload.job_id is None and upload.import_sent:  # its answer was lost
+            sample = None if self.policy.again else self._sample(client, target.sample_id)
+            if sample is not None:  # it ran: EcoTaxa moved the source away, nothing to redo
+                objects = client.total_objects(project, sample)
+                return self._put(upload, state=IMPORTED, objects=objects, reason=FOUND)
+            # maybe still waiting for its turn: send again, import only what is missing then
+            upload = self._put(upload, state=UPLOADING, import_sent=False, skip_existing=True)
+            return self._advance(upload, target)
         if upload.job_id is None:
-            resent = upload.import_sent  # its answer was lost: maybe EcoTaxa has it
-            upload = self._put(upload, reason=AGAIN if resent else None, import_sent=True)
-            job_id = client.start_import(
-                project, str(upload.source), skip_existing=self.policy.again or resent
-            )
+            upload = self._put(upload, import_sent=True)
+            skip = self.policy.again or upload.skip_existing
+            job_id = client.start_import(project, str(upload.source), skip_existing=skip)
             upload = self._put(upload, job_id=job_id)
         return self._follow(client, upload)
 
@@ -214,10 +223,11 @@ class Uploader:
         if state != IMPORTED:
             return self._put(upload, state=state, reason=reason)
         objects = int(job.result.get("rowcount") or 0)
-        if upload.reason == AGAIN:  # the first request's objects count too
+        if upload.skip_existing:  # asked again: the first request's objects count too
             sample = self._sample(client, upload.sample_id)
             if sample is not None:
                 objects = client.total_objects(self.server.project, sample)
+            return self._put(upload, state=IMPORTED, objects=objects, reason=AGAIN)
         return self._put(upload, state=IMPORTED, objects=objects)
 
     def _sample(self, client: EcoTaxaClient, sample_id: str) -> int | None:

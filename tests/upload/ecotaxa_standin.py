@@ -12,7 +12,8 @@ back-end, under `/api`:
   content is not an archive, text/TSV, JPEG, PNG, GIF or TIFF (by content, not name).
   Returns the zip's server-side path as a JSON string.
 - `POST /file_import/{project}` {source_path, skip_existing_objects, ...}: a job,
-  `{"job_id": N, "errors": []}`; 422 when the source folder does not exist.
+  `{"job_id": N, "errors": []}`; 422 when the source folder does not exist. A job that
+  finishes (F) moves its source folder to the user's `Trash/`.
 - `GET /jobs/{id}/` (the trailing slash is required: without it, 404): `state` P
   (pending), R (running), A (asking: `question`, for unknown annotators or taxa), E
   (`errors`: per-line messages, e.g. an object already in the project, a missing image),
@@ -31,7 +32,8 @@ Faults for the tests: `down()` / `up()` stop and restart the listener on the sam
 `cut_uploads = n` makes the next n uploads drop the connection half-way through the body
 and take the server down for `cut_for` seconds; `lose_import_answers = n` makes the next n
 imports start their job and drop the connection instead of answering; `errors_500 = n`
-answers the next n POSTs but the login with HTTP 500."""
+answers the next n POSTs but the login with HTTP 500; `run_jobs.clear()` holds the
+jobs pending (as behind another user's long job) until `run_jobs.set()`."""
 
 from __future__ import annotations
 
@@ -102,6 +104,8 @@ class EcoTaxaStandIn:
         self.cut_uploads = 0
         self.lose_import_answers = 0
         self.errors_500 = 0  # the next n requests get HTTP 500 (EcoTaxa's own fault)
+        self.run_jobs = threading.Event()  # cleared: jobs stay pending (P) until it is set
+        self.run_jobs.set()
         self.cut_for = 1.0
         self.lock = threading.Lock()
         self._queue: list[int] = []
@@ -137,6 +141,7 @@ class EcoTaxaStandIn:
         with self.lock:
             self._closing = True
             self._wake.notify_all()
+        self.run_jobs.set()
 
     def away_for(self, seconds: float) -> None:
         """Go down now (from a request's thread) and come back after `seconds`."""
@@ -168,6 +173,8 @@ class EcoTaxaStandIn:
             with self.lock:
                 while not self._queue and not self._closing:
                     self._wake.wait()
+            self.run_jobs.wait()  # held: the job stays pending
+            with self.lock:
                 if self._closing:
                     return
                 job = self.jobs[self._queue.pop(0)]
@@ -215,6 +222,11 @@ class EcoTaxaStandIn:
             for object_id, sample in new:
                 proj.samples.setdefault(sample, len(proj.samples) + 100)
                 proj.objects[object_id] = sample
+            # a finished import moves its source (from the user's files) to the trash
+            trash = self.files / "Trash" / job.source.relative_to(self.files)
+            trash.parent.mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(trash, ignore_errors=True)
+            job.source.rename(trash)
             job.state, job.progress_pct = "F", 100
             job.progress_msg, job.result = "Done", {"rowcount": len(new)}
 

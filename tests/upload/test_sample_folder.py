@@ -44,7 +44,7 @@ def test_segment_with_sample_folder_imports_every_object(
 
     assert main(["upload", str(folder), *login]) == 0
     assert sorted(standin.objects_of(1, sample)) == sorted(r["object_id"] for r in rows)
-    (source,) = (standin.files / "planktoscope").iterdir()
+    (source,) = (standin.files / "Trash" / "planktoscope").iterdir()  # imported: trashed
     assert (source / archive.stem / sample / tsv.name).is_file()  # unpacked with its folder
 
     # export keeps to the flag it is given: the same files, flat or in the folder

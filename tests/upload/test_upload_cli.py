@@ -43,9 +43,10 @@ def test_upload_imports_every_object_once_then_skips_the_sample(
     assert f"imported: {upload['acquisition']}: {len(rows)} objects into project 1" in err
     sample = rows[0]["sample_id"]
     assert sorted(standin.objects_of(1, sample)) == sorted(r["object_id"] for r in rows)
-    # the server unpacked the zip into the folder named like it and deleted the zip
-    source = standin.files / upload["source"]
-    assert source.is_dir() and not source.with_suffix(".zip").exists()
+    # the server unpacked the zip into the folder named like it and deleted the zip; the
+    # finished import moved that folder to the trash
+    assert not (standin.files / upload["source"]).with_suffix(".zip").exists()
+    source = standin.files / "Trash" / upload["source"]
     assert {p.name for p in source.iterdir()} == {
         *(r["img_file_name"] for r in rows),
         f"ecotaxa_{rows[0]['acq_id']}.tsv",

@@ -5,6 +5,7 @@ drops while unpacking. Never an acquisition imported twice."""
 from __future__ import annotations
 
 import threading
+import time
 import zipfile
 from dataclasses import replace
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 from segmenter.acquisition import find_acquisitions
 from segmenter.upload.book import IMPORTED, IMPORTING, UPLOADING, Upload, UploadBook
 from segmenter.upload.config import Server
-from segmenter.upload.run import AGAIN, Policy, Uploader
+from segmenter.upload.run import AGAIN, FOUND, Policy, Uploader
 from segmenter.upload.targets import Target, target_of
 from streamer.ecotaxa import read_tsv
 from tests.upload.ecotaxa_standin import EcoTaxaStandIn
@@ -37,18 +38,42 @@ def uploader(standin: EcoTaxaStandIn, root: Path, stop: threading.Event | None =
     return Uploader(server, UploadBook(root), FAST, report=lambda _u, _text: None, stop=stop)
 
 
-def test_a_lost_answer_to_the_import_never_imports_twice(
+def test_a_lost_answer_to_an_import_that_ran_is_not_imported_again(
     data_root: Path, standin: EcoTaxaStandIn
 ) -> None:
     t = target(data_root)
     rows = rows_of(t)
     standin.lose_import_answers = 1  # the job starts, its number never reaches us
-    done = uploader(standin, data_root).send(t)
+    up = uploader(standin, data_root)
+
+    def until_it_ran(_upload: object, text: str) -> None:
+        while text.startswith("waiting") and standin.job_json(1)["state"] != "F":
+            time.sleep(0.05)
+
+    up.report = until_it_ran
+    done = up.send(t)
+    assert done.state == IMPORTED and done.reason == FOUND
+    assert done.objects == len(rows)  # counted in the project
+    assert len(standin.imports) == 1  # its source went to the trash: never asked again
+    assert sorted(standin.objects_of(1, t.sample_id)) == sorted(r["object_id"] for r in rows)
+
+
+def test_a_lost_answer_to_an_import_still_waiting_never_imports_twice(
+    data_root: Path, standin: EcoTaxaStandIn
+) -> None:
+    t = target(data_root)
+    rows = rows_of(t)
+    standin.lose_import_answers = 1
+    standin.run_jobs.clear()  # behind another job: the first request waits its turn
+    up = uploader(standin, data_root)
+    up.report = lambda _u, text: standin.run_jobs.set() if text.startswith("importing") else None
+    done = up.send(t)
     assert done.state == IMPORTED and done.reason == AGAIN
     assert done.objects == len(rows)  # counted in the project, not the second job's 0
+    assert standin.requests.count("POST /api/user_files/") == 2  # the first source goes
     assert [body["skip_existing_objects"] for body in standin.imports] == [False, True]
-    assert sorted(standin.objects_of(1, t.sample_id)) == sorted(r["object_id"] for r in rows)
     assert [standin.job_json(j)["state"] for j in (1, 2)] == ["F", "F"]  # no E: skipped
+    assert sorted(standin.objects_of(1, t.sample_id)) == sorted(r["object_id"] for r in rows)
 
 
 def test_a_restart_while_the_job_runs_follows_the_same_job(
