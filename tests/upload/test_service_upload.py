@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from segmenter.acquisition import find_acquisitions
+from segmenter.cli import main
 from segmenter.service.mqtt import MqttTransport
 from segmenter.service.service import Service
 from segmenter.service.uploads import UPLOAD_TOPIC, ServiceUploads
@@ -65,17 +66,22 @@ def legacy_clean(rec: Recorder) -> None:
 
 
 def test_the_upload_command(
-    broker: Broker, recorder: Recorder, data_root: Path, standin: EcoTaxaStandIn
+    broker: Broker,
+    recorder: Recorder,
+    data_root: Path,
+    standin: EcoTaxaStandIn,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     (folder,) = find_acquisitions(data_root)
     svc = UploadingService(broker, data_root, server_of(standin), auto=False)
     try:
-        recorder.send({"action": "upload", "id": "u1", "path": [str(folder)]})
+        assert main(["send", "upload", str(folder), "--broker", broker.address, "--json"]) == 0
         recorder.wait(lambda r: bool(uploads(r, "imported")))
     finally:
         svc.close()
-    (reply,) = [m for m in recorder.on("status/segmenter/reply") if m.get("id") == "u1"]
+    (reply,) = [m for m in recorder.on("status/segmenter/reply") if m["action"] == "upload"]
     assert reply["ok"] and reply["message"] == "upload of 1 acquisition(s) queued"
+    assert "upload of 1 acquisition(s) queued" in capsys.readouterr().out
     (done,) = uploads(recorder, "imported")
     sample = done["sample_id"]
     assert done["objects"] == len(standin.objects_of(1, sample)) > 0
