@@ -52,14 +52,22 @@ def add_upload_command(sub: argparse._SubParsersAction[argparse.ArgumentParser])
         default=os.environ.get("ECOTAXA_URL"),
         help="EcoTaxa's API root, e.g. https://ecotaxa.obs-vlfr.fr/api ($ECOTAXA_URL)",
     )
-    p.add_argument("--user", default=os.environ.get("ECOTAXA_USER"), help="($ECOTAXA_USER)")
+    p.add_argument(
+        "--user",
+        default=os.environ.get("ECOTAXA_USER"),
+        help="EcoTaxa user, its e-mail ($ECOTAXA_USER)",
+    )
     p.add_argument(
         "--project",
         default=os.environ.get("ECOTAXA_PROJECT"),
         help="the EcoTaxa project's number ($ECOTAXA_PROJECT)",
     )
     p.add_argument("--password-file", type=Path, help="a file whose first line is the password")
-    p.add_argument("--again", action="store_true", help="send samples the project holds already")
+    p.add_argument(
+        "--again",
+        action="store_true",
+        help="send samples the project holds already (only objects not there are added)",
+    )
     p.add_argument(
         "--retry-for",
         type=non_negative_float,

@@ -40,6 +40,8 @@ def test_upload_imports_every_object_once_then_skips_the_sample(
     assert code == 0, err
     (upload,) = summary["uploads"]
     assert upload["state"] == "imported" and upload["objects"] == len(rows)
+    book = (data_root / ".segmenter" / "uploads.json").read_text(encoding="utf-8")
+    assert standin.password not in book + err + json.dumps(summary)  # never written
     assert f"imported: {upload['acquisition']}: {len(rows)} objects into project 1" in err
     sample = rows[0]["sample_id"]
     assert sorted(standin.objects_of(1, sample)) == sorted(r["object_id"] for r in rows)
