@@ -16,6 +16,7 @@ nothing the first added."""
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import threading
 import time
@@ -118,18 +119,18 @@ class Uploader:
     def _put(self, upload: Upload, **changes: object) -> Upload:
         return self.book.put(replace(upload, **changes))  # type: ignore[arg-type]
 
+    def _kept(self, known: Upload | None) -> bool:
+        """Whether the book's record goes on as it is: open (taken up where it was), or
+        imported into this project before (--again sends it anyway)."""
+        if known is None or (known.url, known.project) != (self.server.url, self.server.project):
+            return False
+        return known.state in OPEN_STATES or (known.state == IMPORTED and not self.policy.again)
+
     def start(self, target: Target) -> Upload:
-        """The book's record for `target`: an open one is taken up where it was, a
-        finished one (or one for another project) starts again."""
+        """The book's record for `target`: kept (see `_kept`), else a new one."""
         known = self.book.get(target.acquisition)
-        same = known is not None and (known.url, known.project) == (
-            self.server.url,
-            self.server.project,
-        )
-        if known is not None and same and known.state in OPEN_STATES:
+        if known is not None and self._kept(known):
             return known
-        if known is not None and same and known.state == IMPORTED and not self.policy.again:
-            return known  # imported before: kept as it is (--again sends it anyway)
         return self.book.put(
             Upload(
                 acquisition=target.acquisition,
@@ -143,6 +144,10 @@ class Uploader:
     def send(self, target: Target) -> Upload:
         """Send one acquisition; returns its record once imported, skipped, failed, or
         left pending after `retry_for` seconds without EcoTaxa (or a stop)."""
+        known = self.book.get(target.acquisition)
+        if known is not None and not self._kept(known):
+            with contextlib.suppress(EcoTaxaUnreachable):
+                self._session()  # refused: the earlier outcome stays recorded as it was
         upload = self.start(target)
         if upload.state == IMPORTED:
             return upload

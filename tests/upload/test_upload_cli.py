@@ -86,6 +86,20 @@ def test_wrong_password_is_one_line(
     assert upload.state == "pending"  # not the acquisition's fault: sent on the next run
 
 
+def test_a_wrong_password_leaves_an_earlier_import_recorded(
+    data_root: Path,
+    standin: EcoTaxaStandIn,
+    login: list[str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert main(["upload", str(data_root), *login]) == 0
+    monkeypatch.setenv("ECOTAXA_PASSWORD", "not-the-password")
+    assert main(["upload", str(data_root), *login, "--again"]) == 1
+    (upload,) = UploadBook(data_root).all().values()
+    assert upload.describe() == f"imported {len(the_tsv(data_root))}"
+
+
 def test_the_password_is_never_a_flag(
     data_root: Path, login: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
