@@ -55,7 +55,7 @@ class Policy:
     retry_for: float = 600.0  # seconds of waiting for the network before leaving it pending
     first_delay: float = 2.0
     max_delay: float = 60.0
-    poll: float = 2.0  # seconds between looks at a running job
+    poll: float = 2.0  # at most this many seconds between looks at a running job
     server_errors: int = 5  # EcoTaxa's own HTTP 500s in a row before the upload fails
 
 
@@ -216,13 +216,15 @@ class Uploader:
 
     def _follow(self, client: EcoTaxaClient, upload: Upload) -> Upload:
         assert upload.job_id is not None
+        wait = min(0.25, self.policy.poll)  # small imports end in a second: look soon, then less
         while True:
             job = client.job(upload.job_id)
             if job.finished:
                 break
             pct = f"{job.progress_pct}%" if job.progress_pct is not None else job.state
             self.report(upload, f"importing (job {job.id}): {pct} {job.progress_msg or ''}")
-            if self.stop.wait(self.policy.poll):
+            wait = min(wait * 2, self.policy.poll)
+            if self.stop.wait(wait):
                 raise EcoTaxaUnreachable("stopped while EcoTaxa imports (the job goes on)")
         state, reason = job_outcome(job)
         if state != IMPORTED:
