@@ -13,7 +13,11 @@ line saying what to do)."""
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,6 +69,28 @@ def _detail(response: httpx.Response) -> str:
         return response.text[:200].strip()
     detail = body.get("detail", body) if isinstance(body, dict) else body
     return detail if isinstance(detail, str) else json.dumps(detail)[:300]
+
+
+class _Counted(io.BufferedReader):
+    """A file as httpx reads it for the upload, saying how much has gone."""
+
+    def __init__(self, raw: io.FileIO, on_bytes: Callable[[int, int], None]) -> None:
+        super().__init__(raw)
+        self.total = os.fstat(raw.fileno()).st_size
+        self.sent, self.on_bytes, self.last = 0, on_bytes, time.monotonic()
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        data = super().read(size)
+        self.sent += len(data)
+        if time.monotonic() - self.last >= 1.0 or (self.sent == self.total and data):
+            self.last = time.monotonic()
+            self.on_bytes(self.sent, self.total)
+        return data
+
+    def seek(self, offset: int, whence: int = 0, /) -> int:
+        position = super().seek(offset, whence)
+        self.sent = position  # httpx rewinds it before a retry of the request
+        return position
 
 
 class EcoTaxaClient:
@@ -137,9 +163,12 @@ class EcoTaxaClient:
         )
         return int(body.get("total_objects") or 0)
 
-    def upload(self, archive: Path, remote: str) -> str:
-        """Send `archive` as `remote` (a path ending in its name); returns the server's path."""
-        with archive.open("rb") as fh:
+    def upload(
+        self, archive: Path, remote: str, on_bytes: Callable[[int, int], None] | None = None
+    ) -> str:
+        """Send `archive` as `remote` (a path ending in its name); returns the server's path.
+        `on_bytes(sent, total)` at most once a second while it goes."""
+        with _Counted(io.FileIO(archive), on_bytes or (lambda _s, _t: None)) as fh:
             files = {"file": (archive.name, fh, "application/zip")}
             stored = self._call(
                 "POST", "/user_files/", files=files, data={"path": remote}, timeout=UPLOAD_TIMEOUT

@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 
 from segmenter.errors import SegmenterError
 from segmenter.upload.api import EcoTaxaClient, EcoTaxaRefused, EcoTaxaUnreachable, Job
@@ -194,7 +195,7 @@ class Uploader:
         if upload.state == UPLOADING:
             self.report(upload, f"uploading {target.archive.name}")
             remote = remote_path(target)
-            client.upload(target.archive, remote)
+            client.upload(target.archive, remote, partial(self._sending, upload, target))
             source = remote.removesuffix(".zip")  # the server unpacks it there
             upload = self._put(
                 upload, state=IMPORTING, source=source, job_id=None, import_sent=False, reason=None
@@ -213,6 +214,10 @@ class Uploader:
             job_id = client.start_import(project, str(upload.source), skip_existing=skip)
             upload = self._put(upload, job_id=job_id)
         return self._follow(client, upload)
+
+    def _sending(self, upload: Upload, target: Target, sent: int, total: int) -> None:
+        percent = 100 * sent // max(total, 1)
+        self.report(upload, f"uploading {target.archive.name}: {percent}% of {total / 1e6:.1f} MB")
 
     def _follow(self, client: EcoTaxaClient, upload: Upload) -> Upload:
         assert upload.job_id is not None
