@@ -26,8 +26,8 @@ ECOTAXA_PASSWORD (or --password-file FILE / ECOTAXA_PASSWORD_FILE, its first lin
 password.
 
 For each acquisition's archive (export/ecotaxa/ecotaxa_<acq_id>.zip): log in, look the
-sample up in the project (there already: skipped, unless --again), upload, import, follow
-EcoTaxa's job to its end. When the network or EcoTaxa is down it waits and tries again
+acquisition up in the project (there already: skipped, unless --again), upload, import,
+follow EcoTaxa's job to its end. When the network or EcoTaxa is down it waits and tries again
 (doubling the wait) for --retry-for seconds; what is left stays pending in
 DATA/.segmenter/uploads.json and the next run goes on from there, never importing an
 acquisition twice. `segmenter ls` shows each acquisition's upload state.
@@ -202,7 +202,7 @@ def _dry_run(
                 f"would send: {t.acquisition}: {t.archive} ({size / 1e6:.2f} MB) to "
                 f"{args.url}/user_files/ as {remote}, then import {remote.removesuffix('.zip')} "
                 f"into project {project} as {args.user}"
-                + ("" if args.again else f" (skipped if sample {t.sample_id} is there)"),
+                + ("" if args.again else f" (skipped if {t.acq_id} of {t.sample_id} is there)"),
                 file=sys.stderr,
             )
             plan.append(
@@ -211,6 +211,8 @@ def _dry_run(
                     "archive": str(t.archive),
                     "bytes": size,
                     "sample_id": t.sample_id,
+                    "acq_id": t.acq_id,
+                    "objects": t.objects,
                     "path": remote,
                 }
             )

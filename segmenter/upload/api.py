@@ -5,7 +5,7 @@ All routes are under the server's API root (`URL`, e.g. https://ecotaxa.obs-vlfr
 `POST /user_files/` (multipart `file` + `path`; the server unpacks the zip into the folder
 named like it, which is the import's source), `POST /file_import/{project}` (`job_id`),
 `GET /jobs/{id}/` (trailing slash required), `GET /samples/search`,
-`POST /object_set/{project}/summary`.
+`GET /acquisitions/search`.
 
 Two kinds of failure: `EcoTaxaUnreachable` (no network, a timeout, a 5xx: worth waiting
 for) and `EcoTaxaRefused` (a 4xx: the same request will fail again; its message is one
@@ -155,13 +155,10 @@ class EcoTaxaClient:
         )
         return {str(s["orig_id"]): int(s["sampleid"]) for s in found if isinstance(s, dict)}
 
-    def total_objects(self, project: int, sample: int | None = None) -> int:
-        """The objects in the project, or in one of its samples (EcoTaxa's number)."""
-        filters = {} if sample is None else {"samples": str(sample)}
-        body = self._call(
-            "POST", f"/object_set/{project}/summary", params={"only_total": "true"}, json=filters
-        )
-        return int(body.get("total_objects") or 0)
+    def acquisitions(self, project: int) -> list[tuple[str, int]]:
+        """Every acquisition of the project: its id (`orig_id`) and its sample's number."""
+        found = self._call("GET", "/acquisitions/search", params={"project_id": str(project)})
+        return [(str(a["orig_id"]), int(a["acq_sample_id"])) for a in found if isinstance(a, dict)]
 
     def upload(
         self, archive: Path, remote: str, on_bytes: Callable[[int, int], None] | None = None

@@ -8,9 +8,9 @@ delay until `retry_for` seconds have gone by; the upload then stays pending in t
 with EcoTaxa's reason; a refused login stops everything (`LoginRefused`).
 
 Never twice: the import request is recorded as sent before it is sent. When its answer
-was lost: if the sample is in the project, the import ran (EcoTaxa moves the source of a
-finished import to the trash: it cannot be imported again) and its objects are counted;
-if not, the request may still wait for its turn (jobs run one at a time), so the archive
+was lost: if the acquisition is in the project, the import ran (whole: an import that
+fails adds nothing; and EcoTaxa moves the source of a finished import to the trash); if
+not, the request may still wait for its turn (jobs run one at a time), so the archive
 is sent again and imported with `skip_existing_objects`: whichever job runs second adds
 nothing the first added."""
 
@@ -42,8 +42,8 @@ from segmenter.upload.targets import Target
 
 REMOTE_ROOT = "planktoscope"  # the folder of the user's files on the server
 #: the notes kept when the answer to an import request was lost
-FOUND = "the answer to the import was lost; the sample's objects counted in the project"
-AGAIN = "sent again after a lost answer, existing objects skipped; the sample's objects counted"
+FOUND = "the answer to the import was lost; the acquisition was found in the project"
+AGAIN = "sent again after a lost answer, importing only objects not yet in the project"
 
 
 class LoginRefused(SegmenterError):
@@ -184,12 +184,12 @@ class Uploader:
         client = self._session()
         project = self.server.project
         if upload.state == PENDING:
-            if not self.policy.again and self._sample(client, target.sample_id) is not None:
+            if not self.policy.again and self._in_project(client, target):
                 return self._put(
                     upload,
                     state=SKIPPED,
-                    reason=f"sample {target.sample_id} is in project {project} already "
-                    "(--again sends it anyway)",
+                    reason=f"acquisition {target.acq_id} of sample {target.sample_id} is in "
+                    f"project {project} already (--again sends it anyway)",
                 )
             upload = self._put(upload, state=UPLOADING, reason=None)
         if upload.state == UPLOADING:
@@ -201,10 +201,9 @@ class Uploader:
                 upload, state=IMPORTING, source=source, job_id=None, import_sent=False, reason=None
             )
         if upload.job_id is None and upload.import_sent:  # its answer was lost
-            sample = None if self.policy.again else self._sample(client, target.sample_id)
-            if sample is not None:  # it ran: EcoTaxa moved the source away, nothing to redo
-                objects = client.total_objects(project, sample)
-                return self._put(upload, state=IMPORTED, objects=objects, reason=FOUND)
+            if not self.policy.again and self._in_project(client, target):
+                # it ran (an import is whole or nothing; EcoTaxa moved its source away)
+                return self._put(upload, state=IMPORTED, objects=target.objects, reason=FOUND)
             # maybe still waiting for its turn: send again, import only what is missing then
             upload = self._put(upload, state=UPLOADING, import_sent=False, skip_existing=True)
             return self._advance(upload, target)
@@ -213,13 +212,13 @@ class Uploader:
             skip = self.policy.again or upload.skip_existing
             job_id = client.start_import(project, str(upload.source), skip_existing=skip)
             upload = self._put(upload, job_id=job_id)
-        return self._follow(client, upload)
+        return self._follow(client, upload, target)
 
     def _sending(self, upload: Upload, target: Target, sent: int, total: int) -> None:
         percent = 100 * sent // max(total, 1)
         self.report(upload, f"uploading {target.archive.name}: {percent}% of {total / 1e6:.1f} MB")
 
-    def _follow(self, client: EcoTaxaClient, upload: Upload) -> Upload:
+    def _follow(self, client: EcoTaxaClient, upload: Upload, target: Target) -> Upload:
         assert upload.job_id is not None
         wait = min(0.25, self.policy.poll)  # small imports end in a second: look soon, then less
         while True:
@@ -234,15 +233,18 @@ class Uploader:
         state, reason = job_outcome(job)
         if state != IMPORTED:
             return self._put(upload, state=state, reason=reason)
+        if upload.skip_existing:  # sent again: the first request may have added them all
+            return self._put(upload, state=IMPORTED, objects=target.objects, reason=AGAIN)
         objects = int(job.result.get("rowcount") or 0)
-        if upload.skip_existing:  # asked again: the first request's objects count too
-            sample = self._sample(client, upload.sample_id)
-            if sample is not None:
-                objects = client.total_objects(self.server.project, sample)
-            return self._put(upload, state=IMPORTED, objects=objects, reason=AGAIN)
         return self._put(upload, state=IMPORTED, objects=objects)
 
-    def _sample(self, client: EcoTaxaClient, sample_id: str) -> int | None:
-        """EcoTaxa's number of the project's sample `sample_id`, None if it has none."""
-        found = client.samples(self.server.project, sample_id)
-        return next((n for s, n in found.items() if s.casefold() == sample_id.casefold()), None)
+    def _in_project(self, client: EcoTaxaClient, target: Target) -> bool:
+        """Whether the project holds this acquisition (its acq_id in its sample; a sample
+        may have other acquisitions, which do not count)."""
+        found = client.samples(self.server.project, target.sample_id)
+        wanted = target.sample_id.casefold()
+        sample = next((n for s, n in found.items() if s.casefold() == wanted), None)
+        if sample is None:
+            return False
+        acquisitions = client.acquisitions(self.server.project)
+        return any(a == target.acq_id and s == sample for a, s in acquisitions)

@@ -3,6 +3,9 @@ its archive found where `segment` and `export` write it (streamer.layout)."""
 
 from __future__ import annotations
 
+import csv
+import io
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +20,27 @@ class Target:
     acquisition: str  # below img/
     archive: Path
     sample_id: str
+    acq_id: str
+    objects: int  # in the archive's TSV
+
+
+def archive_objects(archive: Path) -> int:
+    """The objects (TSV rows past the name and type lines) of an EcoTaxa zip."""
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            names = [Path(n).name for n in zf.namelist()]
+            tsvs = [n for n, base in zip(zf.namelist(), names, strict=True)
+                    if base.startswith("ecotaxa") and base.endswith((".tsv", ".txt"))]  # fmt: skip
+            rows = 0
+            for name in tsvs:
+                with zf.open(name) as fh:
+                    text = io.TextIOWrapper(fh, encoding="utf-8-sig", newline="")
+                    rows += max(
+                        0, sum(1 for row in csv.reader(text, dialect="excel-tab") if row) - 2
+                    )
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise SegmenterError(f"cannot read {archive}: {exc}; run `segmenter export` again") from exc
+    return rows
 
 
 def target_of(folder: Path, data_root: Path) -> Target:
@@ -27,7 +51,7 @@ def target_of(folder: Path, data_root: Path) -> Target:
         raise SegmenterError(
             f"{acq.rel}: no finished archive ({archive}): run `segmenter segment {folder}` first"
         )
-    return Target(str(acq.rel), archive, acq.sample_id)
+    return Target(str(acq.rel), archive, acq.sample_id, acq.acq_id, archive_objects(archive))
 
 
 def find_targets(

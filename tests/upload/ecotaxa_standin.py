@@ -22,6 +22,8 @@ back-end, under `/api`:
   required; `samples`, EcoTaxa's sample numbers comma-separated): `total_objects`.
 - `GET /samples/search?project_ids=..&id_pattern=..`: the samples (`sampleid`, `projid`,
   `orig_id`), the pattern matched case-insensitively, `*` for any.
+- `GET /acquisitions/search?project_id=..`: every acquisition of the project
+  (`acquisid`, `acq_sample_id`, `orig_id`).
 
 The import checks what it receives with EcoTaxa's rules as this project's tests check
 them (`streamer.ecotaxa.read_tsv` and `validate_header`, tests/test_ecotaxa*.py): TSVs
@@ -88,6 +90,11 @@ class StandInJob:
 class Project:
     samples: dict[str, int] = field(default_factory=dict)  # orig_id -> sampleid
     objects: dict[str, str] = field(default_factory=dict)  # object_id -> orig sample id
+    acquisitions: dict[tuple[str, str], int] = field(default_factory=dict)  # -> acquisid
+
+    def add(self, sample: str, acquisition: str) -> None:
+        self.samples.setdefault(sample, len(self.samples) + 100)
+        self.acquisitions.setdefault((sample, acquisition), len(self.acquisitions) + 500)
 
 
 class EcoTaxaStandIn:
@@ -155,11 +162,11 @@ class EcoTaxaStandIn:
 
     # --- the project ----------------------------------------------------------------------
 
-    def seed(self, project: int, sample_id: str, object_ids: list[str]) -> None:
-        """Objects someone else imported before (a sample the tests do not send)."""
+    def seed(self, project: int, sample_id: str, acq_id: str, object_ids: list[str]) -> None:
+        """Objects imported before by someone else (or another acquisition of a sample)."""
         with self.lock:
             proj = self.projects[project]
-            proj.samples.setdefault(sample_id, len(proj.samples) + 100)
+            proj.add(sample_id, acq_id)
             proj.objects.update(dict.fromkeys(object_ids, sample_id))
 
     def objects_of(self, project: int, sample_id: str) -> list[str]:
@@ -203,7 +210,7 @@ class EcoTaxaStandIn:
                 job.state = "A"
                 job.question = {"missing_taxa": sorted(taxa - KNOWN_TAXA)}
                 return
-            new: list[tuple[str, str]] = []
+            new: list[tuple[str, str, str]] = []
             for folder, row in rows:
                 object_id = row.get("object_id", "")
                 image = folder / row.get("img_file_name", "")
@@ -215,12 +222,12 @@ class EcoTaxaStandIn:
                 elif not row.get("sample_id"):
                     errors.append(f"object {object_id}: no sample_id")
                 else:
-                    new.append((object_id, row["sample_id"]))
+                    new.append((object_id, row["sample_id"], row.get("acq_id", "")))
             if errors:
                 job.state, job.errors = "E", errors
                 return
-            for object_id, sample in new:
-                proj.samples.setdefault(sample, len(proj.samples) + 100)
+            for object_id, sample, acquisition in new:
+                proj.add(sample, acquisition)
                 proj.objects[object_id] = sample
             # a finished import moves its source (from the user's files) to the trash
             trash = self.files / "Trash" / job.source.relative_to(self.files)
@@ -270,6 +277,12 @@ class EcoTaxaStandIn:
             return {"id": job.id, "state": job.state, "progress_pct": job.progress_pct,
                     "progress_msg": job.progress_msg, "errors": list(job.errors),
                     "question": dict(job.question), "result": dict(job.result)}  # fmt: skip
+
+    def acquisitions(self, project: int) -> list[dict[str, Any]]:
+        with self.lock:
+            proj = self.projects.get(project, Project())
+            return [{"acquisid": n, "acq_sample_id": proj.samples[s], "orig_id": a}
+                    for (s, a), n in proj.acquisitions.items()]  # fmt: skip
 
     def samples(self, project_ids: str, pattern: str) -> list[dict[str, Any]]:
         pattern = (pattern or "*").lower()

@@ -60,6 +60,8 @@ class StandInHandler(BaseHTTPRequestHandler):
             if int(m[1]) not in s.jobs:
                 return self._send(404, {"detail": "Job not found"})
             return self._send(200, s.job_json(int(m[1])))
+        if url.path == "/api/acquisitions/search":
+            return self._send(200, s.acquisitions(int(query["project_id"])))
         if url.path == "/api/samples/search":
             return self._send(200, s.samples(query["project_ids"], query["id_pattern"]))
         self._send(404, {"detail": "Not Found"})

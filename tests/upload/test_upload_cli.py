@@ -63,7 +63,7 @@ def test_upload_imports_every_object_once_then_skips_the_sample(
     (data_root / ".segmenter" / "uploads.json").unlink()
     code, summary, err = run_json(["upload", str(data_root), *login, "--json"], capsys)
     assert code == 0 and summary["uploads"][0]["state"] == "skipped"
-    assert f"sample {sample} is in project 1 already" in err
+    assert f"acquisition {rows[0]['acq_id']} of sample {sample} is in project 1 already" in err
     assert standin.requests.count("POST /api/file_import/1") == 1
     assert len(standin.objects_of(1, sample)) == len(rows)
 
@@ -84,6 +84,18 @@ def test_wrong_password_is_one_line(
     assert standin.requests == ["POST /api/login"]
     (upload,) = UploadBook(data_root).all().values()
     assert upload.state == "pending"  # not the acquisition's fault: sent on the next run
+
+
+def test_another_acquisition_of_a_sample_in_the_project_is_sent(
+    data_root: Path, standin: EcoTaxaStandIn, login: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = the_tsv(data_root)
+    sample = rows[0]["sample_id"]
+    standin.seed(1, sample, "an_earlier_acquisition", ["earlier_0", "earlier_1"])
+    code, summary, err = run_json(["upload", str(data_root), *login, "--json"], capsys)
+    assert code == 0, err
+    assert summary["uploads"][0]["state"] == "imported"
+    assert len(standin.objects_of(1, sample)) == len(rows) + 2
 
 
 def test_a_wrong_password_leaves_an_earlier_import_recorded(
@@ -125,7 +137,7 @@ def test_a_job_ending_in_e_says_ecotaxas_errors(
     data_root: Path, standin: EcoTaxaStandIn, login: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     rows = the_tsv(data_root)
-    standin.seed(1, "someone_else", [rows[0]["object_id"]])  # an object already there
+    standin.seed(1, "someone_else", "a1", [rows[0]["object_id"]])  # an object already there
     code, summary, err = run_json(["upload", str(data_root), *login, "--json"], capsys)
     assert code == 1
     (upload,) = summary["uploads"]
@@ -149,7 +161,8 @@ def test_env_settings_and_dry_run_send_nothing(
     assert code == 0 and plan["dry_run"]
     (item,) = plan["uploads"]
     assert item["path"].endswith(Path(item["archive"]).name)
-    assert f"into project 2 as pi (skipped if sample {item['sample_id']} is there)" in err
+    assert f"into project 2 as pi (skipped if {item['acq_id']} of {item['sample_id']} is" in err
+    assert item["objects"] == len(the_tsv(data_root))
     assert standin.requests == []
     assert not (data_root / ".segmenter" / "uploads.json").exists()
 
