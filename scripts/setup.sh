@@ -12,12 +12,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-broker=0 dashboard=0 tools=0 extras=dev,report
+broker=0 dashboard=0 tools=0 extras=dev,report,upload
 for arg in "$@"; do
   case $arg in
     --with-broker) broker=1 ;;
     --with-dashboard) dashboard=1 ;;
-    --for-tests) broker=1 dashboard=1 tools=1 extras=dev,report,cluster ;;
+    --for-tests) broker=1 dashboard=1 tools=1 extras=dev,report,upload,cluster ;;
     *) echo "usage: scripts/setup.sh [--with-broker] [--with-dashboard] [--for-tests]" >&2; exit 2 ;;
   esac
 done

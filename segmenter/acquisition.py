@@ -125,6 +125,12 @@ class Acquisition:
         return str(self.metadata["sample_id"])
 
     @property
+    def sample_folder(self) -> str:
+        """The folder named after the sample in an archive laid out for EcoTaxa's batch
+        upload (spaces become `_`, as in file names)."""
+        return self.sample_id.replace(" ", "_")
+
+    @property
     def project(self) -> str:
         return str(self.metadata.get("sample_project", ""))
 

@@ -108,9 +108,12 @@ def export(
     process_id: str | None,
     with_report: bool,
     compat: str | None = None,
+    *,
+    sample_folder: bool = False,
 ) -> Exported:
     """Rebuild one acquisition's TSV and zip (and its report) from its journal, in the
-    output contract of its run unless `compat` names another (then recorded as the run's)."""
+    output contract of its run unless `compat` names another (then recorded as the run's);
+    `sample_folder`: the zip's members in a folder named after sample_id (#731)."""
     started = time.monotonic()
     acq = load_acquisition(folder, data_root)
     store = FrameStore(acq.layout.objects_dir)
@@ -129,7 +132,8 @@ def export(
         settings = RunSettings(process_id=pid, compat=chosen)
         cells = tsv_cells(acq, params, settings, manifest)
         Outputs(layout).claim([layout.tsv, layout.archive])
-        archive = write_tsv_and_archive(store, layout, cells, frames)
+        top = acq.sample_folder if sample_folder else ""
+        archive = write_tsv_and_archive(store, layout, cells, frames, folder=top)
         if before.file_id != layout.file_id:  # the other contract's names: replaced
             _rename_report(before, layout)
             Outputs(before).remove(before.archive)

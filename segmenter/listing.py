@@ -4,7 +4,7 @@ done.txt, the journal and the failure record; nothing is written."""
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ from segmenter.acquisition import Acquisition, find_acquisitions, list_frames, l
 from segmenter.engine.run import tsv_cells
 from segmenter.errors import SegmenterError
 from segmenter.settings import RunSettings
+from segmenter.upload.book import upload_states
 from streamer import contract, ecotaxa
 from streamer.journal import FrameStore
 
@@ -27,9 +28,13 @@ class Listed:
     objects: int
     archive: str | None
     reason: str | None = None  # why it failed
+    upload: str | None = None  # its EcoTaxa upload state (segmenter.upload.book), if any
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        if self.upload is None:  # only acquisitions that were sent say so
+            del data["upload"]
+        return data
 
 
 def _objects_from_summary(path: Path) -> int | None:
@@ -91,7 +96,9 @@ def describe(folder: Path, data_root: Path) -> Listed:
 
 def list_acquisitions(path: Path, data_root: Path) -> list[Listed]:
     """Every acquisition at or below `path` (a data root: below its img/)."""
-    return [describe(folder, data_root) for folder in find_acquisitions(path)]
+    uploads = upload_states(data_root)
+    items = [describe(folder, data_root) for folder in find_acquisitions(path)]
+    return [replace(i, upload=uploads[i.path]) if i.path in uploads else i for i in items]
 
 
 def line(item: Listed) -> str:
@@ -102,4 +109,6 @@ def line(item: Listed) -> str:
         text += f"  -> {item.archive}"
     if item.reason:
         text += f"  ({item.reason})"
+    if item.upload:
+        text += f"  [EcoTaxa: {item.upload}]"
     return text

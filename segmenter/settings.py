@@ -31,6 +31,7 @@ class RunSettings:
     remove_previous_mask: bool = False
     report: bool = True  # the quick-look report beside the archive (segmenter.report)
     compat: str = contract.DEFAULT  # the output contract (streamer.contract)
+    sample_folder: bool = False  # the zip's members in a folder named after sample_id (#731)
 
     def __post_init__(self) -> None:
         contract.checked(self.compat)

@@ -280,11 +280,21 @@ def _tsv_column(path: Path, column: str) -> list[str]:
 
 
 def write_archive(
-    zip_path: Path, tsv_path: Path, crops_dir: Path, objects: Iterable[ObjectRecord]
+    zip_path: Path,
+    tsv_path: Path,
+    crops_dir: Path,
+    objects: Iterable[ObjectRecord],
+    *,
+    folder: str = "",
 ) -> None:
     """Write the EcoTaxa zip atomically: the TSV (deflated) and every object's crop
-    `crops_dir / img_file_name` (stored: images are compressed already), all at the root.
-    The TSV must be named `ecotaxa*` and list exactly the objects' images."""
+    `crops_dir / img_file_name` (stored: images are compressed already), all at the root,
+    or with `folder` all in that one top folder (the layout EcoTaxa's batch upload takes,
+    a folder per sample). The TSV must be named `ecotaxa*` and list exactly the objects'
+    images."""
+    if folder and (folder in (".", "..") or _BREAKS.union("/\\").intersection(folder)):
+        raise EcoTaxaError(f"archive folder {folder!r}: must be a plain folder name")
+    prefix = f"{folder}/" if folder else ""
     if not tsv_path.name.startswith("ecotaxa"):
         raise EcoTaxaError(f"TSV {tsv_path.name!r}: EcoTaxa only imports TSVs named ecotaxa*")
     if not tsv_path.is_file():
@@ -298,12 +308,12 @@ def write_archive(
     if listed != sorted(names) or len(set(names)) != len(names):
         raise EcoTaxaError(f"TSV {tsv_path} does not list the {len(names)} objects given once")
     with replacing(zip_path, make_folder=True) as tmp, zipfile.ZipFile(tmp, "x") as archive:
-        archive.write(tsv_path, tsv_path.name, compress_type=zipfile.ZIP_DEFLATED)
+        archive.write(tsv_path, prefix + tsv_path.name, compress_type=zipfile.ZIP_DEFLATED)
         for name in names:
             crop = crops_dir / name
             try:
                 data = crop.read_bytes()
             except OSError as exc:
                 raise StorageError(f"cannot read crop {crop}: {exc.strerror or exc}") from exc
-            info = zipfile.ZipInfo.from_file(crop, name, strict_timestamps=False)
+            info = zipfile.ZipInfo.from_file(crop, prefix + name, strict_timestamps=False)
             archive.writestr(info, data, compress_type=zipfile.ZIP_STORED)

@@ -20,9 +20,12 @@ def write_tsv_and_archive(
     cells: ecotaxa.AcquisitionCells,
     frames: int,
     archive: bool = True,
+    *,
+    folder: str = "",
 ) -> Path | None:
     """From the objects of the first `frames` committed frames: remove crops no frame
-    names, write the TSV, then (with `archive`) the zip. Returns the zip's path."""
+    names, write the TSV, then (with `archive`) the zip, its members in `folder` if given.
+    Returns the zip's path."""
     store.remove_stale_crops(o.img_file_name for o in store.objects(frames))
     ecotaxa.write_tsv(layout.tsv, cells, store.objects(frames))
     Outputs(layout).remove_other_tsvs()  # of an earlier acq_id
@@ -32,7 +35,8 @@ def write_tsv_and_archive(
         layout.archive.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise storage_error(layout.archive.parent, exc) from exc
-    ecotaxa.write_archive(layout.archive, layout.tsv, layout.objects_dir, store.objects(frames))
+    objects = store.objects(frames)
+    ecotaxa.write_archive(layout.archive, layout.tsv, layout.objects_dir, objects, folder=folder)
     return layout.archive
 
 

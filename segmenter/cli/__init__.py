@@ -5,6 +5,7 @@ live.py     live: one acquisition segmented while it is imaged
 outputs.py  report, ls, export: what a user looks at after an acquisition
 service.py  serve (the MQTT service) and send
 replay.py   replay: play an acquisition as the imager does (for live mode)
+upload.py   upload: archives to EcoTaxa, imported, followed to the end
 client.py   the client behind `segmenter send`: one command, followed to its end
 args.py     the argument types every command line shares
 bar.py      the terminal progress bar
@@ -37,6 +38,8 @@ from segmenter.cli.segment import (
 )
 from segmenter.cli.service import HANDLERS as SERVICE_HANDLERS
 from segmenter.cli.service import add_service_commands
+from segmenter.cli.upload import HANDLERS as UPLOAD_HANDLERS
+from segmenter.cli.upload import add_upload_command
 from segmenter.errors import SegmenterError
 from segmenter.settings import default_workers
 
@@ -59,6 +62,7 @@ organism, measure it, and write crops plus an EcoTaxa archive.
   segmenter serve --data-root DATA        the MQTT service the dashboard drives
   segmenter send segment DATA/img/...     queue work on a running service, follow it
   segmenter replay SRC DATA --rate 1      play an acquisition as the imager does
+  segmenter upload DATA/img/... --project 42   send archives to EcoTaxa and import them
   segmenter benchmark --quick             measure this machine (per stage, per worker count)
 
 Outputs go under the data root (the folder holding img/): objects/<same path>/ for the
@@ -92,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_output_commands(sub)
     add_service_commands(sub)
     add_replay_command(sub)
+    add_upload_command(sub)
     sub.add_parser(
         "benchmark",
         help="measure this machine: per-stage times, throughput per worker count",
@@ -115,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     commands = {"segment": cmd_segment, "live": cmd_live, "synth": cmd_synth, "demo": cmd_demo}
-    commands |= OUTPUT_HANDLERS | SERVICE_HANDLERS | REPLAY_HANDLERS
+    commands |= OUTPUT_HANDLERS | SERVICE_HANDLERS | REPLAY_HANDLERS | UPLOAD_HANDLERS
     try:
         return commands[args.command](args)
     except SegmenterError as exc:

@@ -86,6 +86,11 @@ def add_output_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     p.add_argument("--process-id", help="id for process_id (default: the run's own)")
     p.add_argument("--no-report", dest="report", action="store_false", help="skip the report")
     add_compat_option(p, default=None)
+    p.add_argument(
+        "--sample-folder",
+        action="store_true",
+        help="put the zip's files in a folder named after sample_id (EcoTaxa's batch upload)",
+    )
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
 
 
@@ -136,7 +141,14 @@ def cmd_export(args: argparse.Namespace) -> int:
     from segmenter.export import export
 
     def one(folder: Path, root: Path) -> dict[str, Any]:
-        done = export(folder, root, args.process_id, args.report, args.compat)
+        done = export(
+            folder,
+            root,
+            args.process_id,
+            args.report,
+            args.compat,
+            sample_folder=args.sample_folder,
+        )
         print(
             f"exported: {done.path}: {done.objects} objects in {done.seconds:.2f} s "
             f"-> {done.archive}",

@@ -100,6 +100,11 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--keep", action="store_true", help="also write debug images under clean/")
     p.add_argument(
+        "--sample-folder",
+        action="store_true",
+        help="put the zip's files in a folder named after sample_id (EcoTaxa's batch upload)",
+    )
+    p.add_argument(
         "--min-esd",
         type=non_negative_float,
         default=20.0,
@@ -145,6 +150,7 @@ def run_settings(args: argparse.Namespace) -> RunSettings:
         remove_previous_mask=args.remove_previous_mask,
         report=args.report,
         compat=args.compat,
+        sample_folder=args.sample_folder,
     )
 
 

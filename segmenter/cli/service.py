@@ -81,6 +81,15 @@ def _add_serve(sub: SubParsers) -> None:
         help="seconds to wait for the running item to stop at exit (default: 25, below "
         "the unit's TimeoutStopSec)",
     )
+    p.add_argument(
+        "--upload-after",
+        action="store_true",
+        default=os.environ.get("ECOTAXA_UPLOAD_AFTER", "").lower() in ("1", "true", "yes"),
+        help="upload each archived acquisition to EcoTaxa (also ECOTAXA_UPLOAD_AFTER=1; "
+        "needs ECOTAXA_URL, ECOTAXA_USER, ECOTAXA_PROJECT, ECOTAXA_PASSWORD or "
+        "ECOTAXA_PASSWORD_FILE; with ECOTAXA_URL set, the MQTT `upload` command works "
+        "without it)",
+    )
 
 
 def _client_options(p: argparse.ArgumentParser, top: bool) -> None:
@@ -142,6 +151,9 @@ def _add_send(sub: SubParsers) -> None:
         "all: stop this item and drop the queue; live: the live acquisitions (committed "
         "frames kept) (default: current)",
     )
+    up = cmds.add_parser("upload", help="upload PATH...'s archives to EcoTaxa (the service's)")
+    up.add_argument("paths", nargs="+", metavar="PATH")
+    up.add_argument("--again", action="store_true", help="send samples EcoTaxa holds already")
     cmds.add_parser("queue", help="print the queue")
     cmds.add_parser("status", help="print where the running item is")
     cmds.add_parser("resume", help="run a paused queue again")
@@ -191,6 +203,16 @@ def _default_compat(explicit: str | None) -> str:
         raise ConfigError(f"SEGMENTER_COMPAT: {exc}") from exc
 
 
+def _uploads(data_root: Path, publisher: Any, auto: bool) -> Any:
+    """The service's EcoTaxa uploads: set up when ECOTAXA_URL is (or --upload-after)."""
+    from segmenter.service.uploads import ServiceUploads
+    from segmenter.upload.config import server_settings
+
+    configured = auto or bool(os.environ.get("ECOTAXA_URL"))
+    server = server_settings(os.environ) if configured else None
+    return ServiceUploads(data_root, server, publisher, auto=auto)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from segmenter.engine import Segmenter
     from segmenter.service.mqtt import BrokerSettings, MqttTransport, client_id
@@ -214,7 +236,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     with Segmenter(workers) as engine:
         transport = MqttTransport(broker, client_id("service"))
         defaults = RunSettings(workers=workers, compat=compat)
-        service = Service(data_root, engine, transport, defaults, args.live, args.idle_timeout)
+        uploads = _uploads(data_root, transport, args.upload_after)
+        service = Service(
+            data_root, engine, transport, defaults, args.live, args.idle_timeout, uploads=uploads
+        )
         service.attach(transport)
         service.start()
         transport.start()
@@ -294,6 +319,11 @@ def cmd_send(args: argparse.Namespace) -> int:
         "resume": {"action": "resume"},
         "dequeue": {"action": "dequeue", "item": getattr(args, "item", None)},
         "reorder": {"action": "reorder", "order": getattr(args, "items", None)},
+        "upload": {
+            "action": "upload",
+            "path": [str(Path(p).resolve()) for p in getattr(args, "paths", [])],
+            "again": getattr(args, "again", False),
+        },
     }
     if what == "segment":
         return send(broker, _segment_command(args), not args.no_wait, args.json, args.timeout)

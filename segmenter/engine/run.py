@@ -257,7 +257,10 @@ class AcquisitionRun:
 
     def _write_outputs(self, manifest: dict[str, Any]) -> str | None:
         n, cells = len(self.state.committed), self._tsv_values(manifest)
-        archive = write_tsv_and_archive(self.store, self.layout, cells, n, self.settings.ecotaxa)
+        folder = self.acq.sample_folder if self.settings.sample_folder else ""
+        archive = write_tsv_and_archive(
+            self.store, self.layout, cells, n, self.settings.ecotaxa, folder=folder
+        )
         return None if archive is None else str(archive)
 
     def _write_done(self) -> None:

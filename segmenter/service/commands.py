@@ -36,6 +36,7 @@ class Action(StrEnum):
     STOP = "stop"
     RESUME = "resume"
     UPDATE_CONFIG = "update_config"
+    UPLOAD = "upload"  # send acquisitions' archives to EcoTaxa (service/uploads.py)
 
 
 class Scope(StrEnum):
@@ -120,7 +121,15 @@ class UpdateConfig:
     action: Action = Action.UPDATE_CONFIG
 
 
-Command = Segment | Stop | Dequeue | Reorder | Resume | UpdateConfig
+@dataclass(frozen=True, slots=True)
+class UploadRequest:
+    id: str | None
+    paths: tuple[Path, ...]
+    again: bool  # send samples the project holds already
+    action: Action = Action.UPLOAD
+
+
+Command = Segment | Stop | Dequeue | Reorder | Resume | UpdateConfig | UploadRequest
 
 
 def _reject_constant(name: str) -> float:
@@ -279,6 +288,9 @@ def parse_command(payload: bytes, data_root: Path | None = None) -> Command:
         return Reorder(cid, _item_ids(data.get("order"), "order"))
     if action is Action.RESUME:
         return Resume(cid)
+    if action is Action.UPLOAD:
+        paths = parse_paths(data.get("path"), data_root)
+        return UploadRequest(cid, paths, bool_value(data.get("again", False), "again"))
     key = "config" if "config" in data else "settings"
     if data.get(key) is None:
         raise ConfigError("config: missing (an object of settings)")

@@ -29,6 +29,7 @@ from segmenter.service.commands import (
     SettingsPatch,
     Stop,
     UpdateConfig,
+    UploadRequest,
     parse_command,
     peek_action,
 )
@@ -48,6 +49,7 @@ from segmenter.service.status import (
     exception_text,
     public_text,
 )
+from segmenter.service.uploads import ServiceUploads
 from segmenter.settings import RunSettings
 
 log = logging.getLogger(__name__)
@@ -67,6 +69,7 @@ class CommandHandlers:
     _live: LiveRunning | None
     live: LiveFollower
     batch: Batch  # the replies wait for the queue's next save (actor.py)
+    uploads: ServiceUploads
 
     def _changed(self, later: bool = False) -> None:
         raise NotImplementedError
@@ -106,6 +109,9 @@ class CommandHandlers:
         elif isinstance(command, Resume):
             self.queue.paused = False
             self._reply(command.id, action, "queue running")
+        elif isinstance(command, UploadRequest):
+            sent = self.uploads.request(command.paths, command.again)
+            self._reply(command.id, action, f"upload of {len(sent)} acquisition(s) queued")
         elif isinstance(command, UpdateConfig):
             if self._running is not None:  # refused, in words the dashboard ignores
                 self._status(Info.CONFIG_REFUSED)

@@ -24,6 +24,7 @@ from segmenter.service.progress import Publisher
 from segmenter.service.runner import Running
 from segmenter.service.status import error_message
 from segmenter.service.summary import publish_summaries
+from segmenter.service.uploads import ServiceUploads
 from segmenter.settings import RunSettings
 
 log = logging.getLogger(__name__)
@@ -103,6 +104,7 @@ class LiveWork:
     _live: LiveRunning | None
     _abandoned: bool
     _closing: bool
+    uploads: ServiceUploads
 
     def _beat(self) -> None:
         raise NotImplementedError
@@ -140,6 +142,7 @@ class LiveWork:
                 self.engine, running, settings, self.data_root, self.lock, self._beat
             )
             publish_summaries(self.publisher, [summary], self.data_root, None)
+            self.uploads.after([summary])
         except Exception as exc:  # the service loop reports and carries on
             log.exception("live acquisition %s failed", running.source.folder)
             summary = AcquisitionSummary(

@@ -63,6 +63,7 @@ class ItemRunner:
         self.engine, self.data_root, self.publisher = engine, data_root, publisher
         self.lock, self.changed = lock, changed  # `changed` saves and publishes the queue
         self.beat = beat  # the engine made progress (the watchdog follows it)
+        self.after: Callable[[list[AcquisitionSummary]], None] = lambda _summaries: None
 
     def run(self, running: Running) -> Outcome:
         item = running.item
@@ -82,6 +83,7 @@ class ItemRunner:
                     break
                 summaries.extend(result)
                 publish_summaries(self.publisher, result, self.data_root, item.id)
+                self.after(result)  # e.g. the EcoTaxa upload (service/uploads.py)
                 self._account(running, result)
                 if not result or any(s.status == "interrupted" for s in result):
                     break  # a failed acquisition does not keep the others from running

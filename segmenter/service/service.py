@@ -47,6 +47,7 @@ from segmenter.service.status import (
     public_item,
     public_text,
 )
+from segmenter.service.uploads import ServiceUploads
 from segmenter.settings import RunSettings
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,7 @@ class Service(LiveWork, CommandHandlers):
         live: bool = True,
         idle_timeout: float = 60.0,
         make_finder: FinderFactory | None = None,
+        uploads: ServiceUploads | None = None,
     ) -> None:
         self.data_root = data_root.resolve()
         self.engine, self.publisher, self.defaults = engine, publisher, defaults
@@ -87,6 +89,8 @@ class Service(LiveWork, CommandHandlers):
         self._runner = ItemRunner(
             engine, self.data_root, publisher, self.lock, self._changed, self._beat
         )
+        self.uploads = uploads or ServiceUploads(self.data_root, None, publisher)
+        self._runner.after = self.uploads.after
         self._thread = threading.Thread(target=self._loop, name="segmenter-worker", daemon=True)
         self.inbox: Inbox[Arrival] = Inbox()
         commands = (self.inbox, self.batch, self.lock, self._handle, self._flush)
@@ -107,6 +111,7 @@ class Service(LiveWork, CommandHandlers):
                 log.info("live: %s resumes from its journal", folder)
         self._thread.start()
         self._actor.start()
+        self.uploads.start()
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the worker thread to end; True if it did."""
@@ -139,6 +144,7 @@ class Service(LiveWork, CommandHandlers):
                 self._abandon()
         self.inbox.close()
         self._actor.join(5)
+        self.uploads.shutdown()
         return ended
 
     def _abandon(self) -> None:
