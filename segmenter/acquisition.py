@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from segmenter.errors import AcquisitionError, ConfigError
+from segmenter.errors import AcquisitionError, ConfigError, SegmenterError
 from streamer import contract
+from streamer.journal import FrameStore
 from streamer.layout import Layout
 from worker.inputs import FileTooLarge, NotRegularFile, read_regular
 
@@ -143,6 +144,15 @@ class Acquisition:
         """Where its outputs go in an output contract (its file names differ)."""
         name_id = contract.file_id(compat, self.sample_id, self.acq_id)
         return Layout(self.data_root, self.rel, self.acq_id, name_id)
+
+    def run_layout(self) -> Layout:
+        """Where its last run put its outputs: the names of that run's contract (2026-03
+        for a journal older than the contracts, or none yet)."""
+        manifest = FrameStore(self.layout.objects_dir).manifest() or {}
+        try:
+            return self.layout_for(contract.of_manifest(manifest))
+        except SegmenterError:  # a journal naming a contract this version does not know
+            return self.layout
 
 
 def ecotaxa_metadata(raw: dict[str, Any], folder: Path) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from segmenter.engine.run import tsv_cells
 from segmenter.errors import SegmenterError
 from segmenter.settings import RunSettings
 from segmenter.upload.book import upload_states
-from streamer import contract, ecotaxa
+from streamer import ecotaxa
 from streamer.journal import FrameStore
 
 NEW, PARTIAL, DONE, FAILED = "new", "partial", "done", "failed"
@@ -68,10 +68,7 @@ def describe(folder: Path, data_root: Path) -> Listed:
             frames = 0
         return Listed(rel or str(folder), FAILED, frames, 0, 0, None, str(exc))
     store = FrameStore(acq.layout.objects_dir)
-    try:  # the names of the contract its run was made with
-        layout = acq.layout_for(contract.of_manifest(store.manifest() or {}))
-    except SegmenterError:
-        layout = acq.layout
+    layout = acq.run_layout()  # the names of the contract its run was made with
     problem = _metadata_problem(acq)
     names = [p.name for p in acq.frames]
     done = layout.done_file.exists()

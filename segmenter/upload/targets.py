@@ -24,34 +24,43 @@ class Target:
     objects: int  # in the archive's TSV
 
 
-def archive_objects(archive: Path) -> int:
-    """The objects (TSV rows past the name and type lines) of an EcoTaxa zip."""
+def archive_contents(archive: Path) -> tuple[int, str, str]:
+    """The objects (TSV rows past the name and type lines) of an EcoTaxa zip, and the
+    sample_id and acq_id its first row gives EcoTaxa (the output contract decides them:
+    2026-06 writes the combined id in both)."""
+    rows, ids = 0, ("", "")
     try:
         with zipfile.ZipFile(archive) as zf:
-            names = [Path(n).name for n in zf.namelist()]
-            tsvs = [n for n, base in zip(zf.namelist(), names, strict=True)
-                    if base.startswith("ecotaxa") and base.endswith((".tsv", ".txt"))]  # fmt: skip
-            rows = 0
+            names = zf.namelist()
+            tsvs = [
+                n
+                for n in names
+                if Path(n).name.startswith("ecotaxa") and n.endswith((".tsv", ".txt"))
+            ]
             for name in tsvs:
                 with zf.open(name) as fh:
                     text = io.TextIOWrapper(fh, encoding="utf-8-sig", newline="")
-                    rows += max(
-                        0, sum(1 for row in csv.reader(text, dialect="excel-tab") if row) - 2
-                    )
+                    table = [row for row in csv.reader(text, dialect="excel-tab") if row]
+                rows += max(0, len(table) - 2)
+                if len(table) > 2 and not ids[0]:
+                    first = dict(zip(table[0], table[2], strict=False))
+                    ids = (first.get("sample_id", ""), first.get("acq_id", ""))
     except (OSError, zipfile.BadZipFile) as exc:
         raise SegmenterError(f"cannot read {archive}: {exc}; run `segmenter export` again") from exc
-    return rows
+    return rows, *ids
 
 
 def target_of(folder: Path, data_root: Path) -> Target:
     """The archive of the acquisition in `folder`; one clear error when there is none."""
     acq = load_acquisition(folder, data_root, require_frames=False)
-    archive = acq.layout.archive
-    if not acq.layout.done_file.is_file() or not archive.is_file():
+    layout = acq.run_layout()
+    archive = layout.archive
+    if not layout.done_file.is_file() or not archive.is_file():
         raise SegmenterError(
             f"{acq.rel}: no finished archive ({archive}): run `segmenter segment {folder}` first"
         )
-    return Target(str(acq.rel), archive, acq.sample_id, acq.acq_id, archive_objects(archive))
+    objects, sample_id, acq_id = archive_contents(archive)
+    return Target(str(acq.rel), archive, sample_id or acq.sample_id, acq_id or acq.acq_id, objects)
 
 
 def find_targets(

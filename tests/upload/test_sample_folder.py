@@ -31,7 +31,7 @@ def test_segment_with_sample_folder_imports_every_object(
     sample = json.loads((folder / "metadata.json").read_text())["sample_id"]
     argv = ["segment", str(folder), "--workers", "1", "--no-report", "--sample-folder"]
     assert main(argv) == 0
-    archive = load_acquisition(folder, root).layout.archive
+    archive = load_acquisition(folder, root).run_layout().archive
     files = members(archive)
     assert files and all(name.startswith(f"{sample}/") for name in files)
     (tsv_name,) = [n for n in files if n.endswith(".tsv")]
@@ -43,7 +43,8 @@ def test_segment_with_sample_folder_imports_every_object(
     assert {f"{sample}/{r['img_file_name']}" for r in rows} | {tsv_name} == set(files)
 
     assert main(["upload", str(folder), *login]) == 0
-    assert sorted(standin.objects_of(1, sample)) == sorted(r["object_id"] for r in rows)
+    ecotaxa_sample = rows[0]["sample_id"]  # the output contract's (2026-06: combined with acq_id)
+    assert sorted(standin.objects_of(1, ecotaxa_sample)) == sorted(r["object_id"] for r in rows)
     (source,) = (standin.files / "Trash" / "planktoscope").iterdir()  # imported: trashed
     assert (source / archive.stem / sample / tsv.name).is_file()  # unpacked with its folder
 

@@ -189,8 +189,9 @@ def test_server_down_at_the_start_is_waited_for(
     err = capsys.readouterr().err
     assert code == 0, err
     assert "waiting 2 s for EcoTaxa: EcoTaxa at http://127.0.0.1" in err  # the progress line
-    size = next((data_root / "export").rglob("*.zip")).stat().st_size
-    assert f"uploading ecotaxa_synth_a3.zip: 100% of {size / 1e6:.1f} MB" in err
+    zip_path = next((data_root / "export").rglob("*.zip"))
+    size = zip_path.stat().st_size
+    assert f"uploading {zip_path.name}: 100% of {size / 1e6:.1f} MB" in err
     assert "imported: " in err
     (upload,) = UploadBook(data_root).all().values()
     assert upload.state == "imported" and upload.attempts == 1

@@ -95,7 +95,7 @@ def test_a_restart_while_the_job_runs_follows_the_same_job(
 def test_an_expired_session_logs_in_again(data_root: Path, standin: EcoTaxaStandIn) -> None:
     t = target(data_root)
     up = uploader(standin, data_root)
-    forget = {"uploading ecotaxa_synth_a3.zip"}  # once: the server forgets every token
+    forget = {f"uploading {t.archive.name}"}  # once: the server forgets every token
 
     def expire(_upload: object, text: str) -> None:
         if text in forget:
