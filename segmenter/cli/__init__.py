@@ -60,6 +60,7 @@ organism, measure it, and write crops plus an EcoTaxa archive.
   segmenter send segment DATA/img/...     queue work on a running service, follow it
   segmenter replay SRC DATA --rate 1      play an acquisition as the imager does
   segmenter benchmark --quick             measure this machine (per stage, per worker count)
+  sudo segmenter service install          replace the PlanktoScope's segmenter service
 
 Outputs go under the data root (the folder holding img/): objects/<same path>/ for the
 crops and TSV, export/ecotaxa/ecotaxa_<acq_id>.zip for EcoTaxa, and done.txt in the
@@ -97,6 +98,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="measure this machine: per-stage times, throughput per worker count",
         add_help=False,  # its own options: `segmenter benchmark --help`
     )
+    sub.add_parser(
+        "service",
+        help="install, check, upgrade or remove this segmenter as the PlanktoScope's service",
+        add_help=False,  # its own options: `segmenter service --help`
+    )
     return parser
 
 
@@ -111,6 +117,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if "benchmark" in argv and all(a.startswith("-") for a in argv[: argv.index("benchmark")]):
         return benchmark(argv[argv.index("benchmark") + 1 :])
+    if "service" in argv and all(a.startswith("-") for a in argv[: argv.index("service")]):
+        from segmenter.install.cli import main as service_main
+
+        return service_main(argv[argv.index("service") + 1 :])
     args = build_parser().parse_args(argv)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
