@@ -4,6 +4,8 @@ the first change, so that uninstall puts it back as it was."""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -18,6 +20,16 @@ from segmenter.install.units import (
     render_unit,
 )
 
+NOT_COPIED = (
+    ".git",
+    ".venv",
+    "build",
+    "dist",
+    "*.egg-info",
+    "__pycache__",
+    ".*_cache",
+    "demo-data",
+)
 OLD, OURS = OLD_UNIT.removesuffix(".service"), UNIT.removesuffix(".service")
 CHECK = f"""\
 check it:
@@ -63,9 +75,16 @@ class Options:
 
 
 def _pip(host: Host, source: Source, options: Options) -> None:
+    """pip install from a copy of the clone: a build as root in the clone itself would
+    leave root-owned build/ and egg-info folders there, which its owner cannot update."""
     python = host.layout.host(host.layout.venv / "bin" / "python")
     command = [str(python), "-m", "pip", "install", "--upgrade", *options.pip_args]
-    host.run([*command, str(source.path)], "install the package into the venv (minutes on a Pi)")
+    with tempfile.TemporaryDirectory(prefix="segmenter-install-") as tmp:
+        copy = Path(tmp) / "source"
+        if not host.dry_run:
+            shutil.copytree(source.path, copy, ignore=shutil.ignore_patterns(*NOT_COPIED))
+        why = f"install {source.path} into the venv (from a copy; minutes on a Pi)"
+        host.run([*command, str(copy)], why)
 
 
 def _settings_text(host: Host, source: Source) -> str:

@@ -59,6 +59,8 @@ if sys.argv[1:3] == ["-m", "venv"]:
     (bin / "python").write_text(Path(__file__).read_text())
     (bin / "python").chmod(0o755)
 elif sys.argv[1:3] == ["-m", "pip"]:
+    source = Path(sys.argv[-1])  # a copy of the checkout, without its .git and .venv
+    assert (source / "pyproject.toml").is_file() and not (source / ".venv").exists()
     program = Path(__file__).parent / "segmenter"
     program.write_text("#!/bin/sh\\necho segmenter $*\\n")
     program.chmod(0o755)

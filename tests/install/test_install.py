@@ -77,10 +77,9 @@ def test_install_replaces_the_old_unit_with_its_data_root_and_broker(
     assert f"the old segmenter ({OLD.removesuffix('.service')}) is stopped and disabled" in out
     assert "segmenter service status" in out and "journalctl -u segmenter" in out
     venv = host.root / "opt/segmenter/venv"
-    assert host.pythons() == [
-        f"-m venv {venv}",
-        f"-m pip install --upgrade {REPO}",
-    ]
+    assert host.pythons()[0] == f"-m venv {venv}"
+    assert host.pythons()[1].startswith("-m pip install --upgrade /")
+    assert len(host.pythons()) == 2
     unit = directives(host.root / "etc/systemd/system" / OURS)
     assert unit["ExecStart"] == "/opt/segmenter/venv/bin/segmenter serve --stop-timeout 25"
     assert unit["ReadWritePaths"] == "/home/pi/data" and unit["User"] == "pi"
@@ -131,6 +130,19 @@ def test_install_again_changes_nothing_and_keeps_the_recorded_old_state(
     assert host.state(OLD) == ("enabled", "active")
 
 
+def test_without_the_old_unit_ours_is_installed_and_uninstall_leaves_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    host = FakeHost.make(tmp_path, {})
+    out = run(host, "install", capsys=capsys)
+    assert host.calls() == ["daemon-reload", f"enable {OURS}", f"start {OURS}"]
+    assert "not-found" in out and "data root /home/pi/data" in out
+    run(host, "uninstall", capsys=capsys)
+    assert host.calls()[-3:] == [f"stop {OURS}", f"disable {OURS}", "daemon-reload"]
+    left = sorted(str(p.relative_to(host.root)) for p in host.root.rglob("*") if p.is_file())
+    assert left == ["etc/segmenter/segmenter.env"]  # the settings, kept
+
+
 def test_dry_run_prints_every_step_and_changes_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -141,7 +153,7 @@ def test_dry_run_prints_every_step_and_changes_nothing(
     assert host.calls() == [] and host.pythons() == []
     for step in ["$ systemctl " + c for c in INSTALLED] + [
         "would create the venv",
-        "would install the package",
+        f"would install {REPO} into the venv",
         "would link /usr/local/bin/segmenter",
         "would write /etc/systemd/system/segmenter.service",
         "would write /etc/segmenter/segmenter.env (mode 0640, group pi)",
@@ -190,7 +202,7 @@ def test_upgrade_keeps_the_queue_journals_and_settings(
     host.clear_log()
     out = run(host, "upgrade", capsys=capsys)
     assert host.calls() == [f"stop {OURS}", f"start {OURS}"]
-    assert host.pythons() == [f"-m pip install --upgrade {REPO}"]
+    assert [p.split()[:4] for p in host.pythons()] == [["-m", "pip", "install", "--upgrade"]]
     assert all(path.read_bytes() == content for path, content in kept.items())
     assert settings.read_bytes() == before and "kept" in out
     assert host.state(OURS) == ("enabled", "active")
