@@ -3,12 +3,17 @@ done.txt, the journal and the failure record; nothing is written."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from segmenter.acquisition import Acquisition, find_acquisitions, list_frames, load_acquisition
+from segmenter.acquisition import (
+    Acquisition,
+    committed_counts,
+    find_acquisitions,
+    list_frames,
+    load_acquisition,
+)
 from segmenter.engine.run import tsv_cells
 from segmenter.errors import SegmenterError
 from segmenter.settings import RunSettings
@@ -30,14 +35,6 @@ class Listed:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def _objects_from_summary(path: Path) -> int | None:
-    try:
-        value = json.loads(path.read_text(encoding="utf-8")).get("objects")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return value if isinstance(value, int) else None
 
 
 def _metadata_problem(acq: Acquisition) -> str | None:
@@ -67,14 +64,7 @@ def describe(folder: Path, data_root: Path) -> Listed:
     problem = _metadata_problem(acq)
     names = [p.name for p in acq.frames]
     done = layout.done_file.exists()
-    known = _objects_from_summary(layout.report_file("summary", ".json")) if done else None
-    if known is not None:  # done, and its report counted them: no need to read the journal
-        committed, objects = len(names), known
-    else:
-        committed = objects = 0
-        for frame in store.frames_of(names):
-            committed += 1
-            objects += len(frame.objects)
+    committed, objects = committed_counts(acq)
     reason = None if done else store.failure() or problem
     if done:
         state = DONE

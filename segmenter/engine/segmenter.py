@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from segmenter.acquisition import find_acquisitions, load_acquisition
+from segmenter.acquisition import committed_counts, find_acquisitions, load_acquisition
 from segmenter.engine.events import Progress, ProgressCallback
 from segmenter.engine.pool import WorkerPool
 from segmenter.engine.run import AcquisitionRun, AcquisitionSummary
@@ -156,12 +156,13 @@ class Segmenter:
         try:
             acq = load_acquisition(folder, data_root, require_frames=source is None)
             if acq.layout.done_file.exists() and not settings.force:
+                _, objects = committed_counts(acq)  # what the earlier run made
+                archive = str(acq.layout.archive) if acq.layout.archive.is_file() else None
+                message = "already segmented (done.txt); use --force"
                 return AcquisitionSummary(
-                    str(folder),
-                    "skipped",
-                    len(acq.frames),
-                    message="already segmented (done.txt); use --force",
-                )
+                    str(folder), "skipped", len(acq.frames), objects=objects, archive=archive,
+                    message=message,
+                )  # fmt: skip
             run = AcquisitionRun(acq, settings, self.pool, on_progress, source)
             return run.run()
         except Interrupted as exc:
