@@ -3,14 +3,22 @@ failure, options after the sub-command, help and defaults on every option."""
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from segmenter import cli
+from segmenter.install.cli import build_parser as install_parser
 from tests.conftest import MakeAcq
+
+CLI = [sys.executable, "-m", "segmenter"]
 
 
 def segment(*args: str | Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, Any, str]:
@@ -30,3 +38,79 @@ def test_a_skipped_acquisition_reports_its_objects_and_archive(
     assert skipped["objects"] == done["objects"] > 0
     assert skipped["archive"] == done["archive"] is not None
     assert f"{done['objects']} objects in 3 frames" in err and done["archive"] in err
+
+
+def run_cli(
+    *args: str | Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """A separate process: its logging is configured as a user's is (no pytest handler)."""
+    environ = {k: v for k, v in os.environ.items() if k != "PLANKTOSCOPE_DATA_PATH"}
+    return subprocess.run(
+        [*CLI, *map(str, args)], capture_output=True, text=True, timeout=300,
+        env=environ | (env or {}),
+    )  # fmt: skip
+
+
+def test_a_bad_metadata_json_is_one_line_naming_the_folder_once(make_acq: MakeAcq) -> None:
+    _, folder = make_acq(frames=2)
+    (folder / "metadata.json").write_text('{"acq_id": ')
+    run = run_cli("segment", folder, "--workers", "1")
+    assert run.returncode == cli.EXIT_FAILED
+    (line,) = run.stderr.splitlines()
+    assert line.startswith(f"failed: {folder}: metadata.json is not readable JSON")
+    assert line.count(str(folder)) == 1
+
+
+def test_an_unknown_broker_is_one_line() -> None:
+    run = run_cli("send", "queue", "--broker", "nosuchhost.invalid", "--timeout", "5")
+    assert run.returncode == cli.EXIT_FAILED
+    (line,) = run.stderr.splitlines()
+    assert "cannot reach the MQTT broker at nosuchhost.invalid:1883" in line
+    assert "retrying" not in line
+
+
+def test_ls_without_a_data_root_is_a_usage_error() -> None:
+    run = run_cli("ls")
+    assert run.returncode == cli.EXIT_USAGE and len(run.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize("command", [["ls", "DATA"], ["segment", "PATH"], ["send", "queue"]])
+def test_verbose_is_accepted_after_the_command(command: list[str]) -> None:
+    assert cli.build_parser().parse_args([*command, "-v"]).verbose == 1
+    assert cli.build_parser().parse_args(["-vv", *command]).verbose == 2
+
+
+def _actions(parser: argparse.ArgumentParser, name: str) -> Iterator[tuple[str, argparse.Action]]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub_name, sub in action.choices.items():
+                yield from _actions(sub, f"{name} {sub_name}")
+        elif action.help != argparse.SUPPRESS and not isinstance(
+            action, argparse._HelpAction | argparse._VersionAction
+        ):
+            yield name, action
+
+
+@pytest.mark.parametrize("build", [cli.build_parser, install_parser])
+def test_every_option_has_help_and_says_its_default(build: Any) -> None:
+    missing = []
+    for name, action in _actions(build(), "segmenter"):
+        flag = "/".join(action.option_strings) or action.dest
+        if not action.help:
+            missing.append(f"{name} {flag}: no help")
+        elif (
+            action.option_strings
+            and action.default not in (None, False, argparse.SUPPRESS)
+            and "default" not in action.help
+            and not isinstance(action, argparse._StoreFalseAction | argparse._CountAction)
+        ):
+            missing.append(f"{name} {flag}: default {action.default!r} not said")
+    assert missing == []
+
+
+def test_replay_creates_its_data_root(make_acq: MakeAcq, tmp_path: Path) -> None:
+    _, folder = make_acq(frames=2)
+    new_root = tmp_path / "new" / "data"
+    run = run_cli("replay", folder, new_root, "--rate", "100")
+    assert run.returncode == 0, run.stderr
+    assert len(list((new_root / "img").rglob("*.jpg"))) == 2

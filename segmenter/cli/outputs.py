@@ -13,7 +13,7 @@ from typing import Any
 
 from segmenter.acquisition import find_acquisitions, resolve_data_root
 from segmenter.cli.segment import EXIT_FAILED, EXIT_OK
-from segmenter.errors import SegmenterError
+from segmenter.errors import SegmenterError, UsageError
 
 REPORT_EPILOG = """\
 Writes beside the archive, in DATA/export/ecotaxa/:
@@ -41,6 +41,9 @@ objects kept depend on it): then `segmenter segment` (--force) is what to run.
 """
 
 
+PATH_HELP = "acquisition folders, or folders above them"
+
+
 def _root_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--data-root",
@@ -57,7 +60,7 @@ def add_output_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
         epilog=REPORT_EPILOG,
         formatter_class=fmt,
     )
-    p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help=PATH_HELP)
     _root_arg(p)
     p.add_argument("--json", action="store_true", help="print the summaries on stdout")
     p = sub.add_parser(
@@ -81,7 +84,7 @@ def add_output_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
         epilog=EXPORT_EPILOG,
         formatter_class=fmt,
     )
-    p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help=PATH_HELP)
     _root_arg(p)
     p.add_argument("--process-id", help="id for process_id (default: the run's own)")
     p.add_argument("--no-report", dest="report", action="store_false", help="skip the report")
@@ -153,7 +156,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
     if path is None:
         env = os.environ.get("PLANKTOSCOPE_DATA_PATH")
         if not env:
-            raise SegmenterError("give DATA_ROOT (or set PLANKTOSCOPE_DATA_PATH)")
+            raise UsageError("give DATA_ROOT (or set PLANKTOSCOPE_DATA_PATH)")
         path = Path(env)
     if not path.exists():
         raise SegmenterError(f"{path} does not exist")

@@ -171,7 +171,7 @@ class Segmenter:
         except (SegmenterError, OSError) as exc:
             if isinstance(exc, OSError):  # a storage error no step named: name its path
                 exc = storage_error(Path(exc.filename or folder), exc)
-            log.error("%s: %s", folder, exc)
+            log.error("%s: %s", folder, exc, extra={"in_summary": True})  # the CLI's line
             if run is not None:
                 if not isinstance(exc, AcquisitionBusy):  # for `segmenter ls`
                     run.store.record_failure(str(exc))
