@@ -188,3 +188,14 @@ def committed_counts(acq: Acquisition) -> tuple[int, int]:
         committed += 1
         objects += len(frame.objects)
     return committed, objects
+
+
+def announced_frames(metadata: dict[str, Any]) -> int | None:
+    """metadata.json's acq_nb_frame (the frames the imager will write) when it is a
+    positive whole number."""
+    value = metadata.get("acq_nb_frame")
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    return None

@@ -3,12 +3,14 @@ done.txt, the journal and the failure record; nothing is written."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from segmenter.acquisition import (
     Acquisition,
+    announced_frames,
     committed_counts,
     find_acquisitions,
     list_frames,
@@ -19,19 +21,20 @@ from segmenter.errors import SegmenterError
 from segmenter.settings import RunSettings
 from streamer import ecotaxa
 from streamer.journal import FrameStore
+from streamer.layout import LOCK_FILE
 
-NEW, PARTIAL, DONE, FAILED = "new", "partial", "done", "failed"
+NEW, PARTIAL, RUNNING, DONE, FAILED = "new", "partial", "running", "done", "failed"
 
 
 @dataclass(frozen=True, slots=True)
 class Listed:
     path: str  # below img/
-    state: str  # new, partial, done, failed
-    frames: int
+    state: str  # new, partial, running, done, failed
+    frames: int  # on disk; until done, acq_nb_frame when metadata announces more
     committed: int  # frames in the journal (failed ones included)
     objects: int
     archive: str | None
-    reason: str | None = None  # why it failed
+    reason: str | None = None  # why it failed; who is segmenting it when running
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -66,14 +69,37 @@ def describe(folder: Path, data_root: Path) -> Listed:
     done = layout.done_file.exists()
     committed, objects = committed_counts(acq)
     reason = None if done else store.failure() or problem
+    holder = None if done else lock_holder(layout.objects_dir)
     if done:
         state = DONE
+    elif holder is not None:
+        state, reason = RUNNING, holder
     elif reason is not None:
         state = FAILED
     else:
         state = PARTIAL if committed else NEW
+    frames = len(names) if done else max(len(names), announced_frames(acq.metadata) or 0)
     archive = str(layout.archive) if layout.archive.is_file() else None
-    return Listed(str(acq.rel), state, len(names), committed, objects, archive, reason)
+    return Listed(str(acq.rel), state, frames, committed, objects, archive, reason)
+
+
+def lock_holder(objects_dir: Path) -> str | None:
+    """Who holds the acquisition's lock (a run segmenting it, batch or live), found in
+    /proc/locks without taking the lock: a probe that took it, even shared, could make a
+    run starting at that instant fail as busy. None when free (or not on Linux)."""
+    path = objects_dir / LOCK_FILE
+    try:
+        st = path.stat()
+        table = Path("/proc/locks").read_text()
+    except OSError:
+        return None
+    key = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    if not any("FLOCK" in line and key in line.split() for line in table.splitlines()):
+        return None
+    try:
+        return path.read_text(encoding="utf-8", errors="replace").strip() or "another process"
+    except OSError:
+        return "another process"
 
 
 def list_acquisitions(path: Path, data_root: Path) -> list[Listed]:

@@ -16,6 +16,7 @@ import pytest
 
 from segmenter import cli
 from segmenter.install.cli import build_parser as install_parser
+from streamer.layout import acquisition_lock
 from tests.conftest import MakeAcq
 
 CLI = [sys.executable, "-m", "segmenter"]
@@ -114,3 +115,33 @@ def test_replay_creates_its_data_root(make_acq: MakeAcq, tmp_path: Path) -> None
     run = run_cli("replay", folder, new_root, "--rate", "100")
     assert run.returncode == 0, run.stderr
     assert len(list((new_root / "img").rglob("*.jpg"))) == 2
+
+
+def ls(root: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
+    assert cli.main(["ls", str(root), "--json"]) == 0
+    (item,) = json.loads(capsys.readouterr().out)
+    return dict(item)
+
+
+def test_ls_shows_an_acquisition_being_segmented_as_running(
+    make_acq: MakeAcq, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root, folder = make_acq(frames=3)
+    objects_dir = root / "objects" / folder.relative_to(root / "img")
+    with acquisition_lock(objects_dir):  # as a run holds it
+        item = ls(root, capsys)
+        assert item["state"] == "running" and f"process {os.getpid()}" in item["reason"]
+    assert ls(root, capsys)["state"] == "new"
+
+
+def test_ls_counts_the_frames_metadata_announces(
+    make_acq: MakeAcq, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root, folder = make_acq(frames=3)
+    metadata = json.loads((folder / "metadata.json").read_text())
+    (folder / "metadata.json").write_text(json.dumps(metadata | {"acq_nb_frame": 400}))
+    item = ls(root, capsys)
+    assert (item["state"], item["frames"]) == ("new", 400)
+    segment(folder, capsys=capsys)
+    item = ls(root, capsys)  # done: the frames there, an acquisition may end early
+    assert (item["state"], item["frames"]) == ("done", 3)
