@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -16,6 +17,8 @@ import pytest
 
 from segmenter import cli
 from segmenter.install.cli import build_parser as install_parser
+from segmenter.live.imager import ImagerEvent, Kind
+from segmenter.service.live import LiveFollower
 from streamer.layout import acquisition_lock
 from tests.conftest import MakeAcq
 
@@ -145,3 +148,31 @@ def test_ls_counts_the_frames_metadata_announces(
     segment(folder, capsys=capsys)
     item = ls(root, capsys)  # done: the frames there, an acquisition may end early
     assert (item["state"], item["frames"]) == ("done", 3)
+
+
+def test_serve_warns_once_per_folder_about_frames_outside_its_data_root(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    follower = LiveFollower(tmp_path / "data", lambda _folder: None, 60.0)  # type: ignore[arg-type,return-value]
+    outside = [tmp_path / "elsewhere" / name for name in ("S_1/A_1", "S_2/A_1")]
+    for folder in outside:
+        folder.mkdir(parents=True)
+    with caplog.at_level(logging.WARNING, "segmenter.service.live"):
+        for i in range(20):
+            for folder in outside:
+                follower.on_event(ImagerEvent(Kind.FRAME, folder / f"{i:03}.jpg", i + 1, 20))
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 2, warnings
+    assert all(str(f) in w for f, w in zip(outside, warnings, strict=True))
+
+
+def test_demo_names_the_report_files_and_its_folder(tmp_path: Path) -> None:
+    run = run_cli("demo", "--frames", "3", "--workers", "1", "--dir", tmp_path)
+    assert run.returncode == 0, run.stderr
+    reports = [
+        line.split(": ", 1)[1] for line in run.stdout.splitlines() if line.startswith("report: ")
+    ]
+    assert sorted(Path(r).name for r in reports) == [
+        "mosaic_synth_a1.jpg", "size_spectrum_synth_a1.png", "summary_synth_a1.json",
+    ]  # fmt: skip
+    assert all(Path(r).is_file() for r in reports) and "temporary" not in run.stderr

@@ -253,5 +253,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
         summaries = seg.run([folder], settings, root, bar)
     code = print_summaries(summaries, False)
     if code == EXIT_OK and summaries[0].archive:
-        print(f"EcoTaxa archive: {summaries[0].archive}")
+        archive = Path(summaries[0].archive)
+        print(f"EcoTaxa archive: {archive}")
+        file_id = archive.stem.removeprefix("ecotaxa_")
+        for kind in ("summary", "mosaic", "size_spectrum"):  # beside the zip (report.py)
+            for report in sorted(archive.parent.glob(f"{kind}_{file_id}.*")):
+                print(f"report: {report}")
+    if args.dir is None:
+        print(
+            f"{root} is a temporary folder (under the system's, which a reboot may clear): "
+            "--dir DIR keeps the results where you choose",
+            file=sys.stderr,
+        )
     return code
