@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from segmenter import archives
 from segmenter.acquisition import Acquisition, load_acquisition
 from segmenter.engine.run import tsv_cells
 from segmenter.errors import AcquisitionError, ConfigError
@@ -78,20 +79,26 @@ def _params(acq: Acquisition, manifest: dict[str, Any]) -> Params:
     return params
 
 
-def export(folder: Path, data_root: Path, process_id: str | None, with_report: bool) -> Exported:
+def export(
+    folder: Path,
+    data_root: Path,
+    process_id: str | None,
+    with_report: bool,
+    *,
+    allow_same_archive: bool = False,
+) -> Exported:
     """Rebuild one acquisition's TSV and zip (and its report) from its journal."""
     started = time.monotonic()
     acq = load_acquisition(folder, data_root)
     layout = acq.layout
     store = FrameStore(layout.objects_dir)
+    archives.check_name(layout, allow_same_archive)
     with acquisition_lock(layout.objects_dir):
         manifest, frames, objects = _checked_journal(acq, store)
         params = _params(acq, manifest)
         settings = RunSettings(process_id=process_id or manifest.get("process_id"))
         cells = tsv_cells(acq, params, settings, manifest)
-        for old in layout.objects_dir.glob("ecotaxa_*.tsv"):  # acq_id may have changed
-            if old != layout.tsv:
-                old.unlink()
+        archives.remove_stale(layout)  # acq_id may have changed
         archive = write_tsv_and_archive(store, layout, cells, frames)
         assert archive is not None
         if with_report:

@@ -29,6 +29,7 @@ class RunSettings:
     min_esd_um: float = 20.0
     remove_previous_mask: bool = False
     report: bool = True  # the quick-look report beside the archive (segmenter.report)
+    allow_same_archive: bool = False  # another acquisition's zip of the same name replaced
 
     def __post_init__(self) -> None:
         if self.workers < 0 or self.workers > 256:

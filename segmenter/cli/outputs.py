@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from segmenter.acquisition import find_acquisitions, resolve_data_root
-from segmenter.cli.segment import EXIT_FAILED, EXIT_OK
+from segmenter.cli.segment import EXIT_FAILED, EXIT_OK, add_same_archive_option
 from segmenter.errors import SegmenterError, UsageError
 
 REPORT_EPILOG = """\
@@ -88,6 +88,7 @@ def add_output_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     _root_arg(p)
     p.add_argument("--process-id", help="id for process_id (default: the run's own)")
     p.add_argument("--no-report", dest="report", action="store_false", help="skip the report")
+    add_same_archive_option(p)
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
 
 
@@ -138,7 +139,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     from segmenter.export import export
 
     def one(folder: Path, root: Path) -> dict[str, Any]:
-        done = export(folder, root, args.process_id, args.report)
+        done = export(
+            folder, root, args.process_id, args.report, allow_same_archive=args.allow_same_archive
+        )
         print(
             f"exported: {done.path}: {done.objects} objects in {done.seconds:.2f} s "
             f"-> {done.archive}",

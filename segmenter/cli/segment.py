@@ -118,7 +118,17 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
         help="ignore what was already dark on the previous frame (stuck objects)",
     )
     p.add_argument("--process-id", help="id written into process_id (default: a new uuid)")
+    add_same_archive_option(p)
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+
+
+def add_same_archive_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--allow-same-archive",
+        action="store_true",
+        help="write ecotaxa_<acq_id>.zip even when another acquisition's archive has that "
+        "name (two folders with one acq_id): the later replaces the other",
+    )
 
 
 def run_settings(args: argparse.Namespace) -> RunSettings:
@@ -133,6 +143,7 @@ def run_settings(args: argparse.Namespace) -> RunSettings:
         min_esd_um=args.min_esd,
         remove_previous_mask=args.remove_previous_mask,
         report=args.report,
+        allow_same_archive=args.allow_same_archive,
     )
 
 

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from segmenter import archives
 from segmenter.acquisition import committed_counts, find_acquisitions, load_acquisition
 from segmenter.engine.events import Progress, ProgressCallback
 from segmenter.engine.pool import WorkerPool
@@ -163,6 +164,8 @@ class Segmenter:
                     str(folder), "skipped", len(acq.frames), objects=objects, archive=archive,
                     message=message,
                 )  # fmt: skip
+            if settings.ecotaxa:
+                archives.check_name(acq.layout, settings.allow_same_archive)
             run = AcquisitionRun(acq, settings, self.pool, on_progress, source)
             return run.run()
         except Interrupted as exc:
