@@ -86,7 +86,7 @@ class Host:
         atomic_write(target, text.encode(), durable=True)
         os.chmod(target, mode)
         if group and self.set_owners:
-            shutil.chown(target, group=group)
+            self._chown(target, None, group)
 
     def link(self, path: PurePosixPath, to: PurePosixPath) -> None:
         target = self.layout.host(path)
@@ -117,4 +117,10 @@ class Host:
         if self._step(f"create {path} (owner {user}:{group})"):
             target.mkdir(parents=True)
             if self.set_owners:
-                shutil.chown(target, user, group)
+                self._chown(target, user, group)
+
+    def _chown(self, path: Path, user: str | None, group: str) -> None:
+        try:
+            shutil.chown(path, user, group)
+        except (LookupError, OSError) as exc:  # no such user or group here
+            raise InstallError(f"cannot give {path} to {user or ''}:{group}: {exc}") from exc

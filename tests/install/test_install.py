@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 
 from segmenter.install.cli import main
+from segmenter.install.host import Host, InstallError
+from segmenter.install.layout import Layout
 from tests.conftest import REPO
 from tests.install.fakes import FakeHost
 
@@ -256,3 +258,10 @@ def test_the_install_command_runs_without_the_packages_it_installs(tmp_path: Pat
     block += "runpy.run_module('segmenter', run_name='__main__')"
     run = subprocess.run([sys.executable, "-c", block], capture_output=True, text=True, cwd=REPO)
     assert run.returncode == 1 and "nothing answers the dashboard" in run.stdout, run.stderr
+
+
+def test_a_missing_user_or_group_is_one_clear_error(tmp_path: Path) -> None:
+    host = Host(Layout(root=tmp_path), sys.stdout, systemctl=["true"], dry_run=False)
+    (tmp_path / "file").write_text("")
+    with pytest.raises(InstallError, match=r"cannot give .*file to :no-such-group-here"):
+        host._chown(tmp_path / "file", None, "no-such-group-here")
