@@ -21,17 +21,21 @@ if TYPE_CHECKING:  # the engine calls after_run: no import of it at run time
 log = logging.getLogger(__name__)
 
 
-def report(acq: Acquisition, seconds: float | None = None) -> Report:
+def report(
+    acq: Acquisition, seconds: float | None = None, *, mosaic_order: str = "largest"
+) -> Report:
     """Write the report from the committed frames. `seconds` (the segmentation's): when
-    not given, the previous summary's figure is kept (None if there is none)."""
+    not given, the previous summary's figure is kept (None if there is none);
+    `mosaic_order`: largest or by-size (streamer.report.mosaic.select)."""
     store = FrameStore(acq.layout.objects_dir)
     if store.manifest() is None or next(store.read_frames(), None) is None:
         raise AcquisitionError(f"{acq.path} has no committed frames: run segmenter segment")
     if seconds is None:
         seconds = _previous_seconds(acq.layout.report_file("summary", ".json"))
     return write_report(
-        store, acq.layout, acq.metadata, acq.pixel_size_um, len(acq.frames), seconds
-    )
+        store, acq.layout, acq.metadata, acq.pixel_size_um, len(acq.frames), seconds,
+        mosaic_order,
+    )  # fmt: skip
 
 
 def _previous_seconds(path: Path) -> float | None:

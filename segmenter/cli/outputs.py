@@ -62,6 +62,13 @@ def add_output_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     )
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help=PATH_HELP)
     _root_arg(p)
+    p.add_argument(
+        "--mosaic",
+        choices=("largest", "by-size"),
+        default="largest",
+        help="the crops the mosaic shows: the largest first, or by-size: the largest of "
+        "each size class in turn, so that small objects are seen too (default: largest)",
+    )
     p.add_argument("--json", action="store_true", help="print the summaries on stdout")
     p = sub.add_parser(
         "ls",
@@ -127,7 +134,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from segmenter.report import report
 
     def one(folder: Path, root: Path) -> dict[str, Any]:
-        written = report(load_acquisition(folder, root))
+        written = report(load_acquisition(folder, root), mosaic_order=args.mosaic)
         files = [written.mosaic, written.size_spectrum, written.summary]
         print("report: " + ", ".join(str(f) for f in files if f), file=sys.stderr)
         return {"path": str(folder), "summary": str(written.summary), **written.figures}
