@@ -28,7 +28,7 @@ def doubts(report: Json, recommended: Json) -> list[str]:
     size = tuple(report["settings"]["size"])
     if frames < ACQUISITION or size != FULL_SIZE:
         w, h = size
-        out.append(f"{frames}-frame runs of {w}x{h} frames, scaled to 400")
+        out.append(f"{frames}-frame runs of {w}x{h} frames, scaled to {ACQUISITION}")
     cores = report["machine"]["cores"]
     load = max(report["machine"].get("load_average", [0.0])[0],
                report.get("load_average_end", [0.0])[0])  # fmt: skip
@@ -55,7 +55,11 @@ def verdict_lines(report: Json) -> list[str]:
     if not times:
         return []
     (o, s), *rest = times
-    text = f"use --workers {n}: a {ACQUISITION}-frame acquisition at {o:g} objects per frame"
+    size = tuple(report["settings"]["size"])
+    frames = "" if size == FULL_SIZE else f" of {size[0]}x{size[1]} frames"
+    text = (
+        f"use --workers {n}: a {ACQUISITION}-frame acquisition{frames} at {o:g} objects per frame"
+    )
     text += f" takes about {s:.0f} s here" + "".join(f", at {o:g} about {s:.0f} s" for o, s in rest)
     why = doubts(report, recommended)
     sure = (

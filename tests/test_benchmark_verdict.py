@@ -39,7 +39,8 @@ def test_a_full_quiet_run_is_trusted() -> None:
 
 
 def test_a_quick_run_on_a_busy_machine_says_why_it_is_rough() -> None:
-    _, sure = verdict_lines(fake_report(frames=6, size=(2028, 1520), load=3.1, rel_1=0.93))
+    first, sure = verdict_lines(fake_report(frames=6, size=(2028, 1520), load=3.1, rel_1=0.93))
+    assert first.startswith("Verdict: use --workers 2: a 400-frame acquisition of 2028x1520 ")
     assert "a rough guide" in sure
     assert "6-frame runs of 2028x1520 frames" in sure
     assert "a busy machine (load 3.1 on 4 cores)" in sure
