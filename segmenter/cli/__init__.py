@@ -152,8 +152,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return service_main(argv[argv.index("service") + 1 :])
     args = build_parser().parse_args(argv)
     level = logging.WARNING - 10 * min(args.verbose, 2)
+    configured = bool(logging.getLogger().handlers)  # by a caller: left as it is
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    if not args.verbose:  # a failure the summary reports is one line, not two
+    if not args.verbose and not configured:  # a failure the summary reports: one line
         for handler in logging.getLogger().handlers:
             handler.addFilter(lambda record: not getattr(record, "in_summary", False))
     commands = {"segment": cmd_segment, "live": cmd_live, "synth": cmd_synth, "demo": cmd_demo}
