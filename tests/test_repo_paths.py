@@ -9,7 +9,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 # Absolute paths that mean the same on every machine, or that tests use as examples.
-PORTABLE = ("/proc", "/dev", "/etc", "/usr", "/sys", "/nonexistent", "/home/pi", "/data/img")
+PORTABLE = ("/proc", "/dev", "/etc", "/usr", "/sys", "/nonexistent", "/home/pi", "/data/img",
+            # where `segmenter service install` puts things on a PlanktoScope (FHS paths,
+            # the same on every instrument; tests write them under a fake --root)
+            "/opt/segmenter", "/var/lib/segmenter", "/lib/systemd")  # fmt: skip
 PATH_RE = re.compile(r"/[\w.-]+/[\w.-]+")  # two components at least: /work/shared...
 
 
