@@ -3,6 +3,7 @@ done.txt, the journal and the failure record; nothing is written."""
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,18 +19,20 @@ from segmenter.acquisition import (
 )
 from segmenter.engine.run import tsv_cells
 from segmenter.errors import SegmenterError
+from segmenter.service.live import STATE_FILE as LIVE_STATE_FILE
 from segmenter.settings import RunSettings
 from streamer import ecotaxa
 from streamer.journal import FrameStore
 from streamer.layout import LOCK_FILE
 
-NEW, PARTIAL, RUNNING, DONE, FAILED = "new", "partial", "running", "done", "failed"
+NEW, PARTIAL, DONE, FAILED = "new", "partial", "done", "failed"
+RUNNING, LIVE = "running", "live"  # a run holds its lock; the service follows it live
 
 
 @dataclass(frozen=True, slots=True)
 class Listed:
     path: str  # below img/
-    state: str  # new, partial, running, done, failed
+    state: str  # new, partial, running, live, done, failed
     frames: int  # on disk; until done, acq_nb_frame when metadata announces more
     committed: int  # frames in the journal (failed ones included)
     objects: int
@@ -51,7 +54,16 @@ def _metadata_problem(acq: Acquisition) -> str | None:
     return None
 
 
-def describe(folder: Path, data_root: Path) -> Listed:
+def followed_live(data_root: Path) -> set[Path]:
+    """The folders the service follows live (its live.json), resolved."""
+    try:
+        data = json.loads((data_root / LIVE_STATE_FILE).read_text(encoding="utf-8"))
+        return {Path(f).resolve() for f in data["following"] if isinstance(f, str)}
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
+
+
+def describe(folder: Path, data_root: Path, live: frozenset[Path] = frozenset()) -> Listed:
     img = data_root.resolve() / "img"
     rel = str(folder.resolve().relative_to(img)) if folder.resolve().is_relative_to(img) else ""
     try:
@@ -72,6 +84,8 @@ def describe(folder: Path, data_root: Path) -> Listed:
     holder = None if done else lock_holder(layout.objects_dir)
     if done:
         state = DONE
+    elif folder.resolve() in live:
+        state, reason = LIVE, holder
     elif holder is not None:
         state, reason = RUNNING, holder
     elif reason is not None:
@@ -104,7 +118,8 @@ def lock_holder(objects_dir: Path) -> str | None:
 
 def list_acquisitions(path: Path, data_root: Path) -> list[Listed]:
     """Every acquisition at or below `path` (a data root: below its img/)."""
-    return [describe(folder, data_root) for folder in find_acquisitions(path)]
+    live = frozenset(followed_live(data_root))
+    return [describe(folder, data_root, live) for folder in find_acquisitions(path)]
 
 
 def line(item: Listed) -> str:

@@ -18,6 +18,7 @@ import pytest
 from segmenter import cli
 from segmenter.install.cli import build_parser as install_parser
 from segmenter.live.imager import ImagerEvent, Kind
+from segmenter.service.live import STATE_FILE as LIVE_STATE_FILE
 from segmenter.service.live import LiveFollower
 from streamer.layout import acquisition_lock
 from tests.conftest import MakeAcq
@@ -176,3 +177,15 @@ def test_demo_names_the_report_files_and_its_folder(tmp_path: Path) -> None:
         "mosaic_synth_a1.jpg", "size_spectrum_synth_a1.png", "summary_synth_a1.json",
     ]  # fmt: skip
     assert all(Path(r).is_file() for r in reports) and "temporary" not in run.stderr
+
+
+def test_ls_shows_an_acquisition_the_service_follows_live(
+    make_acq: MakeAcq, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root, folder = make_acq(frames=3)
+    state = root / LIVE_STATE_FILE
+    state.parent.mkdir(parents=True)
+    state.write_text(json.dumps({"following": [str(folder.resolve())]}))
+    assert ls(root, capsys)["state"] == "live"
+    segment(folder, capsys=capsys)
+    assert ls(root, capsys)["state"] == "done"  # done wins over a stale live.json
