@@ -35,7 +35,8 @@ def test_three_acquisitions_fit_the_terminal(three: Path, columns: int) -> None:
     assert [m.group("k") for b in bars if (m := BAR.match(b))] == ["1", "2", "3"], bars
     assert all(len(b) <= columns for b in bars)
     # each summary line starts on a line of its own; long paths wrap like any text
-    text = "".join(summaries)
+    assert summaries[0].startswith("done: ")
+    text = screen.raw.split("\n", 3)[-1]  # what was written after the three bars' lines
     objects = [BAR.match(b).group("n") for b in bars]  # type: ignore[union-attr]
     for k, n in zip((1, 2, 3), objects, strict=True):
         assert f"synth_s{k}/synth_a{k}: {n} objects in 6 frames -> " in text
@@ -60,8 +61,9 @@ def test_ctrl_c_leaves_the_bar_and_then_the_summary_on_their_own_lines(tmp_path:
     lines = [line for line in screen.lines if line]
     assert lines[0] == "stopping: finished frames are kept; run again to resume"
     assert re.match(r"^synth_s4/synth_a4 +\d+%\|.*\| \d+/40 .*, \d+ objects$", lines[1]), lines
-    summary = "".join(lines[2:])  # a long path wraps like any text
-    assert summary.startswith("interrupted: ") and "objects so far (stopped after" in summary
+    assert lines[2].startswith("interrupted: ")  # on a line of its own
+    summary = screen.raw[screen.raw.index("interrupted: ") :]  # wrapped on the screen
+    assert "objects so far (stopped after" in summary
 
 
 def test_nothing_is_drawn_when_stderr_is_not_a_terminal(
