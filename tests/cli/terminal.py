@@ -6,6 +6,7 @@ from __future__ import annotations
 import fcntl
 import os
 import pty
+import re
 import signal
 import struct
 import subprocess
@@ -31,7 +32,7 @@ def run_in_terminal(
     args: Sequence[str], *, columns: int, rows: int = 200, interrupt_at: str | None = None
 ) -> Screen:
     """Run `segmenter ARGS` with stdout and stderr on a pty of `columns` x `rows`; a
-    Ctrl-C (SIGINT) once the output holds `interrupt_at`."""
+    Ctrl-C (SIGINT) once the output matches the regular expression `interrupt_at`."""
     leader, follower = pty.openpty()
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
     env = os.environ | {"COLUMNS": str(columns), "LINES": str(rows), "TERM": "xterm"}
@@ -49,7 +50,7 @@ def run_in_terminal(
         if not data:
             break
         chunks.append(data)
-        if interrupt_at and interrupt_at.encode() in b"".join(chunks):
+        if interrupt_at and re.search(interrupt_at, b"".join(chunks).decode("utf-8", "replace")):
             proc.send_signal(signal.SIGINT)
             interrupt_at = None
     code = proc.wait(timeout=600)

@@ -15,7 +15,8 @@ from segmenter.synth import SynthSpec, write_acquisition
 from tests.cli.terminal import WrapCountingScreen, run_in_terminal
 
 BAR = re.compile(
-    r"^(?P<k>\d)/3 synth_s\d/synth_a\d +100%\|█+\| 6/6 +[\d.?]+fr/s ETA 00:00, (?P<n>\d+) objects$"
+    r"^(?P<k>\d)/3 synth_s\d/synth_a\d +100%\|█+\| 6/6 +[\d.?]+(fr/s|s/fr) ETA 00:00, "
+    r"(?P<n>\d+) objects$"
 )
 
 
@@ -53,14 +54,17 @@ def run_screen_wraps(raw: str, columns: int) -> int:
 
 
 def test_ctrl_c_leaves_the_bar_and_then_the_summary_on_their_own_lines(tmp_path: Path) -> None:
-    write_acquisition(tmp_path, SynthSpec(frames=40, objects=6, width=1352, height=1014, seed=4))
+    write_acquisition(tmp_path, SynthSpec(frames=80, objects=6, width=1352, height=1014, seed=4))
     screen = run_in_terminal(
-        ["segment", str(tmp_path), "--workers", "1"], columns=80, interrupt_at="2/40"
+        # Ctrl-C once a frame is done: most are still to come
+        ["segment", str(tmp_path), "--workers", "1"],
+        columns=80,
+        interrupt_at=r"\| [1-9]\d*/80",
     )
     assert screen.code == 130, screen.raw
     lines = [line for line in screen.lines if line]
     assert lines[0] == "stopping: finished frames are kept; run again to resume"
-    assert re.match(r"^synth_s4/synth_a4 +\d+%\|.*\| \d+/40 .*, \d+ objects$", lines[1]), lines
+    assert re.match(r"^synth_s4/synth_a4 +\d+%\|.*\| \d+/80 .*, \d+ objects$", lines[1]), lines
     assert lines[2].startswith("interrupted: ")  # on a line of its own
     summary = screen.raw[screen.raw.index("interrupted: ") :]  # wrapped on the screen
     assert "objects so far (stopped after" in summary
