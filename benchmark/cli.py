@@ -71,6 +71,12 @@ def build_parser(prog: str = "python -m benchmark") -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="synthesis and stop timing seed")
     p.add_argument("--skip", action="append", choices=PARTS, default=[], help="leave a part out")
     p.add_argument("--json", type=Path, metavar="FILE", help="write every figure as JSON")
+    p.add_argument(
+        "--targets",
+        action="store_true",
+        help="also print the project's targets, met or missed (those this run's inputs do "
+        "not allow judging marked n/c)",
+    )
     return p
 
 
@@ -120,7 +126,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m benchmark") -
     except KeyboardInterrupt:
         print("benchmark: interrupted", file=sys.stderr)
         return 130
-    print(table(report))
+    print(table(report, args.targets))
     if args.json is not None:
         args.json.write_text(json.dumps(report, indent=2, allow_nan=False) + "\n", encoding="utf-8")
         print(f"JSON report: {args.json}", file=sys.stderr)

@@ -1,4 +1,4 @@
-"""Live segmentation against a realistic imager: `segmenter benchmark --live`.
+"""Live segmentation against a realistic imager: `segmenter benchmark live`.
 
 An acquisition is played by the project's replay tool (segmenter.live.replay: write,
 fsync, integrity.check line, then the imager's messages) into a fresh folder at a given
@@ -115,11 +115,28 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--acquisition", type=Path, metavar="PATH", help="replay this acquisition")
-    p.add_argument("--frames", type=positive_int, help="frames to replay (synthetic: 20; else all)")
-    p.add_argument("--size", type=frame_size, default=(4056, 3040), metavar="WxH")
-    p.add_argument("--objects", type=float, default=6.0, help="synthetic objects per frame")
-    p.add_argument("--rates", type=positive_float, nargs="+", default=[1.0, 3.0])
-    p.add_argument("--workers", type=positive_int, default=2)
+    p.add_argument(
+        "--frames", type=positive_int, help="frames to replay (default: synthetic 20, else all)"
+    )
+    p.add_argument(
+        "--size",
+        type=frame_size,
+        default=(4056, 3040),
+        metavar="WxH",
+        help="synthetic frame size (default: 4056x3040, the HQ camera's)",
+    )
+    p.add_argument(
+        "--objects", type=float, default=6.0, help="synthetic objects per frame (default: 6)"
+    )
+    p.add_argument(
+        "--rates",
+        type=positive_float,
+        nargs="+",
+        default=[1.0, 3.0],
+        metavar="FPS",
+        help="imager rates to replay at, frames per second (default: 1 3)",
+    )
+    p.add_argument("--workers", type=positive_int, default=2, help="worker processes (default: 2)")
     p.add_argument("--json", type=Path, metavar="FILE", help="write the figures as JSON")
     return p
 

@@ -7,6 +7,7 @@ from typing import Any
 from benchmark.common import Json
 from benchmark.stages import STAGE_TITLES, STAGES
 from benchmark.targets import MB
+from benchmark.verdict import verdict_lines
 
 
 def _ms(seconds: float) -> str:
@@ -152,9 +153,9 @@ def _recommended_lines(rec: Any) -> list[str]:
 def _target_lines(targets: list[Json]) -> list[str]:
     if not targets:
         return []
-    lines = ["Targets (met / MISSED; '~' = this run's inputs differ from the target's)"]
+    lines = ["Targets (met / MISSED / n/c: this run's inputs are not the target's)"]
     for t in targets:
-        mark = ("met" if t["met"] else "MISSED") + ("" if t["comparable"] else " ~")
+        mark = ("met" if t["met"] else "MISSED") if t["comparable"] else "n/c"
         line = (
             f"  {mark:<9}{t['name']:<22}{t['value']:>9.3g} {t['comparison']} {t['limit']:<6.3g}"
             f" ({t['scope']})"
@@ -165,11 +166,13 @@ def _target_lines(targets: list[Json]) -> list[str]:
     return lines
 
 
-def table(report: Json) -> str:
+def table(report: Json, with_targets: bool = False) -> str:
+    """The verdict first, then the figures; the targets' verdicts with `with_targets`."""
     m = report["machine"]
     s = report["settings"]
     mem = m["memory_bytes"] / 2**30
     lines = [
+        *verdict_lines(report),
         f"Segmenter benchmark{' (quick)' if s['quick'] else ''}: {m['cpu_model']}, "
         f"{m['cores']} cores, {mem:.1f} GiB, Python {m['python']}, OpenCV {m['opencv']}",
         f"Input: {s['input']}",
@@ -179,5 +182,6 @@ def table(report: Json) -> str:
     lines += _process_lines(report.get("process"))
     lines += _other_lines(report)
     lines += _recommended_lines(report.get("recommended_workers"))
-    lines += _target_lines(report.get("targets") or [])
+    if with_targets:
+        lines += _target_lines(report.get("targets") or [])
     return "\n".join(lines)

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Set-up on a fresh Debian machine: system packages when missing, then .venv with the project.
-# Usage: scripts/setup.sh [--with-broker] [--with-dashboard] [--for-tests]   (idempotent)
+# Usage: scripts/setup.sh [--for-demo] [--with-broker] [--with-dashboard] [--for-tests]
+#   (idempotent)
+#   --for-demo        the package and its report extra only (what `segmenter demo` runs)
 #   --with-broker     mosquitto and mosquitto-clients (the MQTT tests start their own broker)
 #   --with-dashboard  the dashboard harness of ../shared/dashboard-harness: its build.sh
 #                     installs nodejs, npm and Node-RED into its home and saves the upstream
@@ -15,10 +17,11 @@ cd "$(dirname "$0")/.."
 broker=0 dashboard=0 tools=0 extras=dev,report,upload
 for arg in "$@"; do
   case $arg in
+    --for-demo) extras=report ;;
     --with-broker) broker=1 ;;
     --with-dashboard) dashboard=1 ;;
     --for-tests) broker=1 dashboard=1 tools=1 extras=dev,report,upload,cluster ;;
-    *) echo "usage: scripts/setup.sh [--with-broker] [--with-dashboard] [--for-tests]" >&2; exit 2 ;;
+    *) echo "usage: scripts/setup.sh [--for-demo] [--with-broker] [--with-dashboard] [--for-tests]" >&2; exit 2 ;;
   esac
 done
 

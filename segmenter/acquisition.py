@@ -192,3 +192,37 @@ def load_acquisition(folder: Path, data_root: Path, require_frames: bool = True)
     if not frames and require_frames:
         raise AcquisitionError(f"{folder} holds no .jpg frames")
     return Acquisition(folder, data_root.resolve(), rel, frames, meta, pixel_size)
+
+
+def _objects_from_summary(path: Path) -> int | None:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8")).get("objects")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return value if isinstance(value, int) else None
+
+
+def committed_counts(acq: Acquisition) -> tuple[int, int]:
+    """(frames committed, objects) of an acquisition: a done one's from its report's
+    summary when there is one (no journal to read), else counted in its journal."""
+    layout = acq.run_layout()
+    if layout.done_file.exists():
+        known = _objects_from_summary(layout.report_file("summary", ".json"))
+        if known is not None:
+            return len(acq.frames), known
+    committed = objects = 0
+    for frame in FrameStore(layout.objects_dir).frames_of([p.name for p in acq.frames]):
+        committed += 1
+        objects += len(frame.objects)
+    return committed, objects
+
+
+def announced_frames(metadata: dict[str, Any]) -> int | None:
+    """metadata.json's acq_nb_frame (the frames the imager will write) when it is a
+    positive whole number."""
+    value = metadata.get("acq_nb_frame")
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    return None

@@ -16,12 +16,17 @@ __all__ = [
     "Interrupted",
     "SegmenterError",
     "StorageError",
+    "UsageError",
     "storage_error",
 ]
 
 
 class AcquisitionError(SegmenterError):
     """An acquisition folder cannot be used (no metadata.json, no frames, bad metadata)."""
+
+
+class UsageError(SegmenterError):
+    """The command line is missing something it needs (exit status 2, as argparse's)."""
 
 
 class Interrupted(SegmenterError):

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from segmenter import archives
 from segmenter.acquisition import Acquisition, load_acquisition
 from segmenter.engine.run import tsv_cells
 from segmenter.errors import AcquisitionError, ConfigError
@@ -110,6 +111,7 @@ def export(
     compat: str | None = None,
     *,
     sample_folder: bool = False,
+    allow_same_archive: bool = False,
 ) -> Exported:
     """Rebuild one acquisition's TSV and zip (and its report) from its journal, in the
     output contract of its run unless `compat` names another (then recorded as the run's);
@@ -128,15 +130,16 @@ def export(
             removed += remove_leftovers(layout, store)
         if removed:
             log.info("%s: removed %d temporary file(s) of an interrupted run", acq.rel, removed)
+        archives.check_name(layout, allow_same_archive)
         pid = process_id or manifest.get("process_id")
         settings = RunSettings(process_id=pid, compat=chosen)
         cells = tsv_cells(acq, params, settings, manifest)
-        Outputs(layout).claim([layout.tsv, layout.archive])
-        top = acq.sample_folder if sample_folder else ""
-        archive = write_tsv_and_archive(store, layout, cells, frames, folder=top)
+        Outputs(layout).claim([layout.tsv, layout.archive], shared=allow_same_archive)
         if before.file_id != layout.file_id:  # the other contract's names: replaced
             _rename_report(before, layout)
             Outputs(before).remove(before.archive)
+        top = acq.sample_folder if sample_folder else ""
+        archive = write_tsv_and_archive(store, layout, cells, frames, folder=top)
         if manifest.get("compat", contract.LEGACY) != chosen:
             store.set_manifest({**manifest, "compat": chosen})
         assert archive is not None

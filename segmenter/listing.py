@@ -4,30 +4,41 @@ done.txt, the journal and the failure record; nothing is written."""
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from segmenter.acquisition import Acquisition, find_acquisitions, list_frames, load_acquisition
+from segmenter.acquisition import (
+    Acquisition,
+    announced_frames,
+    committed_counts,
+    find_acquisitions,
+    list_frames,
+    load_acquisition,
+)
 from segmenter.engine.run import tsv_cells
 from segmenter.errors import SegmenterError
+from segmenter.service.live import STATE_FILE as LIVE_STATE_FILE
 from segmenter.settings import RunSettings
 from segmenter.upload.book import upload_states
 from streamer import ecotaxa
 from streamer.journal import FrameStore
+from streamer.layout import LOCK_FILE
 
 NEW, PARTIAL, DONE, FAILED = "new", "partial", "done", "failed"
+RUNNING, LIVE = "running", "live"  # a run holds its lock; the service follows it live
 
 
 @dataclass(frozen=True, slots=True)
 class Listed:
     path: str  # below img/
-    state: str  # new, partial, done, failed
-    frames: int
+    state: str  # new, partial, running, live, done, failed
+    frames: int  # on disk; until done, acq_nb_frame when metadata announces more
     committed: int  # frames in the journal (failed ones included)
     objects: int
     archive: str | None
-    reason: str | None = None  # why it failed
+    reason: str | None = None  # why it failed; who is segmenting it when running
     upload: str | None = None  # its EcoTaxa upload state (segmenter.upload.book), if any
 
     def to_json(self) -> dict[str, Any]:
@@ -35,14 +46,6 @@ class Listed:
         if self.upload is None:  # only acquisitions that were sent say so
             del data["upload"]
         return data
-
-
-def _objects_from_summary(path: Path) -> int | None:
-    try:
-        value = json.loads(path.read_text(encoding="utf-8")).get("objects")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return value if isinstance(value, int) else None
 
 
 def _metadata_problem(acq: Acquisition) -> str | None:
@@ -56,7 +59,16 @@ def _metadata_problem(acq: Acquisition) -> str | None:
     return None
 
 
-def describe(folder: Path, data_root: Path) -> Listed:
+def followed_live(data_root: Path) -> set[Path]:
+    """The folders the service follows live (its live.json), resolved."""
+    try:
+        data = json.loads((data_root / LIVE_STATE_FILE).read_text(encoding="utf-8"))
+        return {Path(f).resolve() for f in data["following"] if isinstance(f, str)}
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
+
+
+def describe(folder: Path, data_root: Path, live: frozenset[Path] = frozenset()) -> Listed:
     img = data_root.resolve() / "img"
     rel = str(folder.resolve().relative_to(img)) if folder.resolve().is_relative_to(img) else ""
     try:
@@ -72,29 +84,48 @@ def describe(folder: Path, data_root: Path) -> Listed:
     problem = _metadata_problem(acq)
     names = [p.name for p in acq.frames]
     done = layout.done_file.exists()
-    known = _objects_from_summary(layout.report_file("summary", ".json")) if done else None
-    if known is not None:  # done, and its report counted them: no need to read the journal
-        committed, objects = len(names), known
-    else:
-        committed = objects = 0
-        for frame in store.frames_of(names):
-            committed += 1
-            objects += len(frame.objects)
+    committed, objects = committed_counts(acq)
     reason = None if done else store.failure() or problem
+    holder = None if done else lock_holder(layout.objects_dir)
     if done:
         state = DONE
+    elif folder.resolve() in live:
+        state, reason = LIVE, holder
+    elif holder is not None:
+        state, reason = RUNNING, holder
     elif reason is not None:
         state = FAILED
     else:
         state = PARTIAL if committed else NEW
+    frames = len(names) if done else max(len(names), announced_frames(acq.metadata) or 0)
     archive = str(layout.archive) if layout.archive.is_file() else None
-    return Listed(str(acq.rel), state, len(names), committed, objects, archive, reason)
+    return Listed(str(acq.rel), state, frames, committed, objects, archive, reason)
+
+
+def lock_holder(objects_dir: Path) -> str | None:
+    """Who holds the acquisition's lock (a run segmenting it, batch or live), found in
+    /proc/locks without taking the lock: a probe that took it, even shared, could make a
+    run starting at that instant fail as busy. None when free (or not on Linux)."""
+    path = objects_dir / LOCK_FILE
+    try:
+        st = path.stat()
+        table = Path("/proc/locks").read_text()
+    except OSError:
+        return None
+    key = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    if not any("FLOCK" in line and key in line.split() for line in table.splitlines()):
+        return None
+    try:
+        return path.read_text(encoding="utf-8", errors="replace").strip() or "another process"
+    except OSError:
+        return "another process"
 
 
 def list_acquisitions(path: Path, data_root: Path) -> list[Listed]:
     """Every acquisition at or below `path` (a data root: below its img/)."""
     uploads = upload_states(data_root)
-    items = [describe(folder, data_root) for folder in find_acquisitions(path)]
+    live = frozenset(followed_live(data_root))
+    items = [describe(folder, data_root, live) for folder in find_acquisitions(path)]
     return [replace(i, upload=uploads[i.path]) if i.path in uploads else i for i in items]
 
 

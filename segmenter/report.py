@@ -23,9 +23,12 @@ if TYPE_CHECKING:  # the engine calls after_run: no import of it at run time
 log = logging.getLogger(__name__)
 
 
-def report(acq: Acquisition, seconds: float | None = None) -> Report:
+def report(
+    acq: Acquisition, seconds: float | None = None, *, mosaic_order: str = "largest"
+) -> Report:
     """Write the report from the committed frames. `seconds` (the segmentation's): when
-    not given, the previous summary's figure is kept (None if there is none)."""
+    not given, the previous summary's figure is kept (None if there is none);
+    `mosaic_order`: largest or by-size (streamer.report.mosaic.select)."""
     store = FrameStore(acq.layout.objects_dir)
     manifest = store.manifest()
     if manifest is None or next(store.read_frames(), None) is None:
@@ -36,7 +39,10 @@ def report(acq: Acquisition, seconds: float | None = None) -> Report:
     Outputs(layout).claim(report_outputs(layout))  # another's file is refused
     if seconds is None:
         seconds = _previous_seconds(layout.report_file("summary", ".json"))
-    return write_report(store, layout, acq.metadata, acq.pixel_size_um, len(acq.frames), seconds)
+    return write_report(
+        store, layout, acq.metadata, acq.pixel_size_um, len(acq.frames), seconds,
+        mosaic_order,
+    )  # fmt: skip
 
 
 def _previous_seconds(path: Path) -> float | None:

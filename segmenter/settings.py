@@ -32,6 +32,7 @@ class RunSettings:
     report: bool = True  # the quick-look report beside the archive (segmenter.report)
     compat: str = contract.DEFAULT  # the output contract (streamer.contract)
     sample_folder: bool = False  # the zip's members in a folder named after sample_id (#731)
+    allow_same_archive: bool = False  # another acquisition's zip of the same name replaced
 
     def __post_init__(self) -> None:
         contract.checked(self.compat)

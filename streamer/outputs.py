@@ -28,7 +28,7 @@ def write_tsv_and_archive(
     Returns the zip's path."""
     store.remove_stale_crops(o.img_file_name for o in store.objects(frames))
     ecotaxa.write_tsv(layout.tsv, cells, store.objects(frames))
-    Outputs(layout).remove_other_tsvs()  # of an earlier acq_id
+    Outputs(layout).remove_older_names()  # of an earlier acq_id
     if not archive:
         return None
     try:

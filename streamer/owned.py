@@ -51,14 +51,16 @@ class Outputs:
     def owns(self, path: Path) -> bool:
         return self._key(path) in self.recorded()
 
-    def claim(self, paths: Iterable[Path]) -> None:
+    def claim(self, paths: Iterable[Path], *, shared: bool = False) -> None:
         """Record `paths` as ours before they are written; ForeignFile for the first
-        one that exists unrecorded (nothing is recorded then)."""
+        one that exists unrecorded (nothing is recorded then). `shared`: a file another
+        acquisition of the same archive name wrote may be taken over (--allow-same-archive)."""
         known = self.recorded()
         keys = set(known)
         for path in paths:
             key = self._key(path)
-            if key not in known and os.path.lexists(path):
+            taken_over = shared and self._written_for_another(key)
+            if key not in known and os.path.lexists(path) and not taken_over:
                 raise ForeignFile(path)
             keys.add(key)
         if keys != known:
@@ -67,6 +69,18 @@ class Outputs:
             except OSError as exc:
                 raise storage_error(self.path.parent, exc) from exc
             atomic_write(self.path, json.dumps(sorted(keys)).encode(), durable=True)
+
+    def _written_for_another(self, key: str) -> bool:
+        """Whether an acquisition sharing this one's archive name recorded `key`."""
+        for rel in archive_users(self.layout):
+            record = self.layout.data_root / "objects" / rel / STATE_DIR / OUTPUTS
+            try:
+                data = json.loads(record.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            if isinstance(data, list) and key in data:
+                return True
+        return False
 
     def claim_or_skip(self, path: Path) -> bool:
         """claim() for an optional file (a debug image): False, logged, when another's."""
@@ -85,13 +99,37 @@ class Outputs:
             except OSError as exc:
                 raise storage_error(path, exc) from exc
 
-    def remove_other_tsvs(self) -> None:
-        """Our TSVs of an earlier acq_id (metadata.json changed), not the current one."""
-        for key in self.recorded():
-            path = self.layout.data_root / key
-            tsv = path.parent == self.layout.objects_dir and path.suffix == ".tsv"
-            if tsv and path != self.layout.tsv:
-                path.unlink(missing_ok=True)
+    def remove_older_names(self) -> list[Path]:
+        """After an acq_id change (or a contract switch): our TSVs of other names, and the
+        zip and report files of each such name that no other acquisition's TSV still
+        uses (`archive_users`). Only files we wrote; returns what was removed."""
+        layout, removed = self.layout, []
+        for key in sorted(self.recorded()):
+            tsv = layout.data_root / key
+            if tsv.parent != layout.objects_dir or tsv.suffix != ".tsv" or tsv == layout.tsv:
+                continue
+            if not archive_users(layout, tsv.name):
+                name_id = tsv.stem.removeprefix("ecotaxa_")
+                export = layout.archive.parent
+                stale = [export / f"ecotaxa_{name_id}.zip"]
+                stale += [export / f"{kind}_{name_id}{s}" for kind, s in REPORT_SUFFIXES.items()]
+                removed += [p for p in stale if p.is_file() and self.owns(p)]
+            if tsv.is_file():
+                removed.append(tsv)
+        for path in removed:
+            self.remove(path)
+            log.info("%s: removed %s (its acq_id changed)", layout.rel, path.name)
+        return removed
+
+
+def archive_users(layout: Layout, tsv_name: str | None = None) -> list[Path]:
+    """The other acquisitions (paths below img/) whose TSV is `tsv_name` (default: this
+    one's): they share an archive name. Only folders at the acquisition's own depth are
+    looked at (a PlanktoScope's are all date/sample/acquisition; deeper ones hold crops)."""
+    objects = layout.data_root / "objects"
+    pattern = "/".join(["*"] * len(layout.rel.parts) + [tsv_name or layout.tsv.name])
+    found = (tsv.parent.relative_to(objects) for tsv in objects.glob(pattern))
+    return sorted(rel for rel in found if rel != layout.rel)
 
 
 def run_outputs(layout: Layout, archive: bool, report: bool, keep: bool) -> list[Path]:

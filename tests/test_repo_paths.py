@@ -9,9 +9,12 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 # Absolute paths that mean the same on every machine, or that tests use as examples.
-# The last five: EcoTaxa's API routes (segmenter/upload, tests/upload), not files.
+# The EcoTaxa API's routes (segmenter/upload, tests/upload) are URLs, not files; the
+# /opt, /var/lib and /lib/systemd ones are where `segmenter service install` puts things
+# on a PlanktoScope (FHS paths, the same on every instrument; tests use a fake --root).
 PORTABLE = ("/proc", "/dev", "/etc", "/usr", "/sys", "/nonexistent", "/home/pi", "/data/img",
-            "/api/", "/samples/", "/acquisitions/", "/file_import/", "/object_set/")  # fmt: skip
+            "/api/", "/samples/", "/acquisitions/", "/file_import/", "/object_set/",
+            "/opt/segmenter", "/var/lib/segmenter", "/lib/systemd")  # fmt: skip
 PATH_RE = re.compile(r"/[\w.-]+/[\w.-]+")  # two components at least: /work/shared...
 
 

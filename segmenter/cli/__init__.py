@@ -40,7 +40,7 @@ from segmenter.cli.service import HANDLERS as SERVICE_HANDLERS
 from segmenter.cli.service import add_service_commands
 from segmenter.cli.upload import HANDLERS as UPLOAD_HANDLERS
 from segmenter.cli.upload import add_upload_command
-from segmenter.errors import SegmenterError
+from segmenter.errors import SegmenterError, UsageError
 from segmenter.settings import default_workers
 
 __all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
@@ -64,6 +64,7 @@ organism, measure it, and write crops plus an EcoTaxa archive.
   segmenter replay SRC DATA --rate 1      play an acquisition as the imager does
   segmenter upload DATA/img/... --project 42   send archives to EcoTaxa and import them
   segmenter benchmark --quick             measure this machine (per stage, per worker count)
+  sudo segmenter service install          replace the PlanktoScope's segmenter service
 
 Outputs go under the data root (the folder holding img/): objects/<same path>/ for the
 crops and TSV, export/ecotaxa/ecotaxa_<acq_id>.zip for EcoTaxa, and done.txt in the
@@ -84,23 +85,57 @@ def build_parser() -> argparse.ArgumentParser:
     _add_segment(sub)
     add_live(sub)
     p = sub.add_parser("synth", help="write a synthetic acquisition (with truth.json)")
-    p.add_argument("out", type=Path, help="data root to write img/... into")
-    p.add_argument("--frames", type=positive_int, default=12)
-    p.add_argument("--objects", type=positive_int, default=8, help="mean objects per frame")
-    p.add_argument("--size", type=frame_size, default=(1352, 1014), metavar="WxH")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("out", type=Path, metavar="DATA_ROOT", help="data root to write img/... into")
+    p.add_argument("--frames", type=positive_int, default=12, help="frames (default: 12)")
+    p.add_argument(
+        "--objects", type=positive_int, default=8, help="mean objects per frame (default: 8)"
+    )
+    p.add_argument(
+        "--size",
+        type=frame_size,
+        default=(1352, 1014),
+        metavar="WxH",
+        help="frame size in pixels (default: 1352x1014)",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="random seed: the same seed, the same frames (default: 0)",
+    )
     p = sub.add_parser("demo", help="synthesise a small acquisition and segment it")
     p.add_argument("--dir", type=Path, help="data root to use (default: a new temporary folder)")
-    p.add_argument("--frames", type=positive_int, default=16)
-    p.add_argument("--workers", type=positive_int, default=default_workers())
+    p.add_argument("--frames", type=positive_int, default=16, help="frames (default: 16)")
+    p.add_argument(
+        "--workers",
+        type=positive_int,
+        default=default_workers(),
+        help=f"worker processes (default: {default_workers()})",
+    )
     add_output_commands(sub)
     add_service_commands(sub)
     add_replay_command(sub)
     add_upload_command(sub)
+    for command in sub.choices.values():  # -v also after the command
+        command.add_argument(
+            "-v", "--verbose", action="count", default=argparse.SUPPRESS, help="more log output"
+        )
+        for action in command._actions:
+            if isinstance(action, argparse._SubParsersAction):  # send's commands
+                for inner in action.choices.values():
+                    inner.add_argument(
+                        "-v", "--verbose", action="count", default=argparse.SUPPRESS,
+                        help="more log output",
+                    )  # fmt: skip
     sub.add_parser(
         "benchmark",
         help="measure this machine: per-stage times, throughput per worker count",
         add_help=False,  # its own options: `segmenter benchmark --help`
+    )
+    sub.add_parser(
+        "service",
+        help="install, check, upgrade or remove this segmenter as the PlanktoScope's service",
+        add_help=False,  # its own options: `segmenter service --help`
     )
     return parser
 
@@ -116,16 +151,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if "benchmark" in argv and all(a.startswith("-") for a in argv[: argv.index("benchmark")]):
         return benchmark(argv[argv.index("benchmark") + 1 :])
+    if "service" in argv and all(a.startswith("-") for a in argv[: argv.index("service")]):
+        from segmenter.install.cli import main as service_main
+
+        return service_main(argv[argv.index("service") + 1 :])
     args = build_parser().parse_args(argv)
     level = logging.WARNING - 10 * min(args.verbose, 2)
+    configured = bool(logging.getLogger().handlers)  # by a caller: left as it is
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if not args.verbose and not configured:  # a failure the summary reports: one line
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(lambda record: not getattr(record, "in_summary", False))
     commands = {"segment": cmd_segment, "live": cmd_live, "synth": cmd_synth, "demo": cmd_demo}
     commands |= OUTPUT_HANDLERS | SERVICE_HANDLERS | REPLAY_HANDLERS | UPLOAD_HANDLERS
     try:
         return commands[args.command](args)
     except SegmenterError as exc:
         print(f"segmenter: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE if "does not exist" in str(exc) else EXIT_FAILED
+        usage = isinstance(exc, UsageError) or "does not exist" in str(exc)
+        return EXIT_USAGE if usage else EXIT_FAILED
     except KeyboardInterrupt:
         print("segmenter: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -1,73 +1,107 @@
-"""A terminal progress bar fed by Progress events (frames, objects, rate, ETA)."""
+"""The terminal progress display: one tqdm bar per acquisition on stderr, fitted to the
+terminal's width (again when it is resized), labelled `k/N sample/acquisition`; its last
+state stays on its line, which ends with a newline before anything else is printed.
+Silent when stderr is not a terminal (tqdm's own check)."""
 
 from __future__ import annotations
 
 import sys
-import time
-from typing import TextIO
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self, TextIO
+
+from tqdm import tqdm
 
 from segmenter.engine.events import Progress
 
-BAR = 24
+# e.g. `2/3 S_12/A_1  45%|████▌     | 180/400 1.2fr/s ETA 03:03, 1234 objects, flat field`:
+# the bar takes the width left (tqdm cuts the line at the terminal's width)
+FORMAT = "{desc} {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} {rate_fmt} ETA {remaining}{postfix}"
+LABEL = 24  # characters of sample/acquisition shown (the end of longer ones)
 
 
-def _clock(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    return f"{seconds // 60}:{seconds % 60:02d}" if seconds < 3600 else f"{seconds // 3600}h"
+def label(path: Path | str, k: int | None = None, n: int | None = None) -> str:
+    """`k/N sample/acquisition`: on a PlanktoScope most acquisitions are called A_1."""
+    name = "/".join(Path(path).parts[-2:])
+    name = name if len(name) <= LABEL else "…" + name[-(LABEL - 1) :]
+    return f"{k}/{n} {name}" if k and n and n > 1 else name
 
 
-class TerminalBar:
-    """Redraws one line on stderr at most 10 times a second; newline per acquisition."""
+def counts(objects: int, failed: int = 0, phase: str = "") -> str:
+    """What follows the bar: objects, failed frames, the phase when not frames."""
+    parts = [f"{objects} objects"] + ([f"{failed} failed"] if failed else [])
+    return ", ".join(parts + ([phase] if phase else []))
 
-    def __init__(self, stream: TextIO = sys.stderr) -> None:
-        self.stream = stream
-        self._last = 0.0
-        self._first_done: int | None = None
-        self._first_time = 0.0
+
+class Bars:
+    """One bar at a time; a new key (acquisition) closes the previous bar on its line."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.bar: tqdm[Any] | None = None
+        self.key: str | None = None
+        self.last = self.postfix = ""
+
+    def show(
+        self, key: str, desc: str, done: int, total: int, postfix: str, last: str | None = None
+    ) -> None:
+        """Draw `key`'s bar; `last` is the postfix left when it closes (default: postfix)."""
+        if key != self.key:
+            self.close()
+            self.key = key
+            self.bar = tqdm(
+                total=total or None, initial=done, desc=desc, unit="fr", file=self.stream,
+                dynamic_ncols=True, mininterval=0.1, bar_format=FORMAT, disable=None,
+            )  # fmt: skip
+        bar = self.bar
+        if bar is None or bar.disable:  # not a terminal: nothing is drawn
+            return
+        self.last = postfix if last is None else last
+        if (total or None) != bar.total:
+            bar.total = total or None
+        changed, self.postfix = postfix != self.postfix, postfix
+        bar.set_postfix_str(postfix, refresh=False)
+        if done > bar.n:
+            bar.update(done - bar.n)
+        elif changed:
+            bar.refresh()
+
+    def say(self, text: str) -> None:
+        """A line above the bar (which is drawn again below it)."""
+        tqdm.write(text, file=self.stream)
+
+    def close(self) -> None:
+        """The current bar's last state stays on its line, ended by a newline."""
+        if self.bar is not None:
+            if not self.bar.disable:
+                self.bar.set_postfix_str(self.last, refresh=False)
+            self.bar.close()
+        self.bar = self.key = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+class TerminalBar(Bars):
+    """Bars fed by the engine's Progress events; `acquisitions` (in run order) gives k/N."""
+
+    def __init__(self, acquisitions: Sequence[Path] = (), stream: TextIO | None = None) -> None:
+        super().__init__(stream)
+        self.order = {str(p.resolve()): i + 1 for i, p in enumerate(acquisitions)}
 
     def __call__(self, event: Progress) -> None:
-        now = time.monotonic()
-        if event.phase == "start":
-            self._first_done, self._first_time = event.done, now
-        final = event.phase == "archive"
-        if not final and now - self._last < 0.1 and event.done < event.total:
-            return
-        self._last = now
-        self.stream.write("\r" + self.line(event, now) + ("\n" if final else ""))
-        self.stream.flush()
-
-    def line(self, event: Progress, now: float) -> str:
-        new = event.done - (self._first_done or 0)
-        spent = now - self._first_time
-        rate = new / spent if spent > 0 and new > 0 else None
-        eta = (event.total - event.done) / rate if rate else None
-        label = {"flat": "flat field", "archive": "archive"}.get(event.phase, "")
+        key = str(event.acquisition)
+        phase = {"flat": "flat field", "archive": "archive"}.get(event.phase, "")
         if event.live is not None and event.phase not in ("flat", "archive"):
             lag = f" ({event.live.lag} behind)" if event.live.lag > 1 else ""
-            label = f"live: {event.live.state}{lag}"
-        return bar_line(
-            event.acquisition.name, event.done, event.total, event.objects, rate, eta,
-            event.failed, label,
-        )  # fmt: skip
-
-
-def bar_line(
-    name: str,
-    done: int,
-    total: int,
-    objects: int,
-    rate: float | None,
-    eta_s: float | None,
-    failed: int = 0,
-    label: str = "",
-) -> str:
-    """One progress line: the CLI's bar and `segmenter send`'s draw the same."""
-    filled = BAR * min(done, max(1, total)) // max(1, total)
-    bar = "#" * filled + "." * (BAR - filled)
-    eta = _clock(eta_s) if eta_s is not None else "--:--"
-    speed = f"{rate:4.1f} fr/s" if rate else "  -- fr/s"
-    failures = f"  {failed} failed" if failed else ""
-    return (
-        f"{name[-28:]:<28} [{bar}] {done}/{total} frames  {objects} objects"
-        f"  {speed}  ETA {eta}{failures} {label}"
-    ).ljust(110)
+            phase = f"live: {event.live.state}{lag}"
+        k = self.order.get(str(Path(key).resolve()))
+        desc = label(event.acquisition, k, len(self.order))
+        postfix = counts(event.objects, event.failed, phase)
+        self.show(key, desc, event.done, event.total, postfix, counts(event.objects, event.failed))

@@ -8,6 +8,7 @@ item until it is done (exit 0), failed (1) or interrupted (130).
 from __future__ import annotations
 
 import json
+import logging
 import queue
 import sys
 import time
@@ -16,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from segmenter.cli.bar import bar_line
+from segmenter.cli.bar import Bars, counts, label
 from segmenter.errors import SegmenterError
 from segmenter.service.mqtt import BrokerSettings, MqttTransport, client_id
 from segmenter.service.status import (
@@ -57,12 +58,25 @@ def connect(
         subscriptions=subscriptions,
         on_message=on_message,
     )
-    transport.start()
-    if not transport.wait_connected_or_failed(timeout):
-        transport.close(dead=False)
-        why = transport.last_error or f"no answer within {timeout:g} s"
-        raise ClientError(f"cannot reach the MQTT broker at {transport.address}: {why}")
+    # a client does not retry: its failure is the one line of the ClientError below,
+    # not a "retrying" warning from the transport first
+    mqtt_log = logging.getLogger("segmenter.service.mqtt")
+    quiet = _BelowWarning()
+    mqtt_log.addFilter(quiet)
+    try:
+        transport.start()
+        if not transport.wait_connected_or_failed(timeout):
+            transport.close(dead=False)
+            why = transport.last_error or f"no answer within {timeout:g} s"
+            raise ClientError(f"cannot reach the MQTT broker at {transport.address}: {why}")
+    finally:
+        mqtt_log.removeFilter(quiet)
     return transport
+
+
+class _BelowWarning(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno < logging.WARNING
 
 
 class Client:
@@ -104,18 +118,13 @@ def new_id() -> str:
     return "cli-" + uuid.uuid4().hex[:10]
 
 
-def _bar(progress: dict[str, Any]) -> str:
-    """The progress line of a retained status/segmenter/progress message."""
-    eta, fps = progress.get("eta_s"), progress.get("fps")
-    return bar_line(
-        str(progress.get("acquisition") or ""),
-        int(progress.get("frame", 0)),
-        int(progress.get("frames", 0)),
-        int(progress.get("objects", 0)),
-        float(fps) if isinstance(fps, int | float) else None,
-        float(eta) if isinstance(eta, int | float) else None,
-        int(progress.get("failed_frames", 0)),
-    )
+def _show(bars: Bars, progress: dict[str, Any]) -> None:
+    """Draw a retained status/segmenter/progress message."""
+    acquisition = str(progress.get("acquisition") or "")
+    desc = label(acquisition) if acquisition else "waiting"
+    postfix = counts(int(progress.get("objects", 0)), int(progress.get("failed_frames", 0)))
+    frames = int(progress.get("frames", 0))
+    bars.show(acquisition, desc, int(progress.get("frame", 0)), frames, postfix)
 
 
 class Follower:
@@ -124,6 +133,7 @@ class Follower:
     def __init__(self, client: Client, as_json: bool, out: TextIO, err: TextIO) -> None:
         self.client, self.as_json, self.out, self.err = client, as_json, out, err
         self.bar = err.isatty() and not as_json
+        self.bars = Bars(err)
 
     def emit(self, message: Message) -> None:
         if self.as_json:
@@ -154,8 +164,7 @@ class Follower:
             self.emit(message)
             data = message.data if isinstance(message.data, dict) else {}
             if message.topic == PROGRESS_TOPIC and data.get("item") == item_id and self.bar:
-                self.err.write("\r" + _bar(data))
-                self.err.flush()
+                _show(self.bars, data)
             elif message.topic == QUEUE_TOPIC:
                 code = self._item_state(data, item_id)
                 if code is not None:
@@ -183,8 +192,7 @@ class Follower:
         return None
 
     def _say(self, text: str) -> None:
-        if self.bar:
-            self.err.write("\n")
+        self.bars.close()
         self.err.write(text + "\n")
         self.err.flush()
 

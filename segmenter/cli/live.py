@@ -13,15 +13,22 @@ import argparse
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from types import FrameType
 
 from segmenter.acquisition import METADATA, resolve_data_root
 from segmenter.cli.args import positive_float
 from segmenter.cli.bar import TerminalBar
-from segmenter.cli.segment import add_run_options, on_signals, print_summaries, run_settings
+from segmenter.cli.segment import (
+    add_run_options,
+    on_signals,
+    print_summaries,
+    run_settings,
+    say_then,
+)
 from segmenter.engine import Progress, Segmenter
 from segmenter.engine.source import LiveFrames
 from segmenter.errors import SegmenterError
@@ -59,22 +66,23 @@ def add_live(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 @contextmanager
-def _ctrl_c(seg: Segmenter, source: LiveFrames) -> Iterator[None]:
+def _ctrl_c(seg: Segmenter, source: LiveFrames, say: Callable[[str], None]) -> Iterator[None]:
     """First Ctrl-C: no more frames; second: stop now; third: exit at once."""
     presses = [0]
 
     def handler(signum: int, _frame: FrameType | None) -> None:
         presses[0] += 1
+        then: Callable[[], object]
         if presses[0] == 1 and signum == signal.SIGINT:
-            sys.stderr.write("\nfinishing with the frames there (Ctrl-C again to stop now)\n")
-            action = threading.Thread(target=source.end, args=("Ctrl-C: no more frames",))
+            text = "finishing with the frames there (Ctrl-C again to stop now)"
+            then = partial(source.end, "Ctrl-C: no more frames")
         elif presses[0] <= 2:
-            sys.stderr.write("\nstopping: finished frames are kept; run again to resume\n")
-            action = threading.Thread(target=seg.stop, kwargs={"wait": False})
+            text = "stopping: finished frames are kept; run again to resume"
+            then = partial(seg.stop, wait=False)
         else:
             raise KeyboardInterrupt
-        action.daemon = True
-        action.start()  # never take a lock inside a signal handler
+        # never take a lock inside a signal handler (the bar's writes do)
+        threading.Thread(target=say_then, args=(say, text, then), daemon=True).start()
 
     with on_signals(handler):
         yield
@@ -105,8 +113,9 @@ def cmd_live(args: argparse.Namespace) -> int:
     data_root = resolve_data_root(folder, args.data_root)
     settings = run_settings(args)
     source = LiveFrames(folder.resolve(), FolderWatcher(folder), args.idle_timeout, True)
-    show = TerminalBar() if sys.stderr.isatty() and not args.json else StateLines()
-    with Segmenter(settings.worker_count) as seg, _ctrl_c(seg, source):
+    bar = TerminalBar([folder])
+    show = bar if sys.stderr.isatty() and not args.json else StateLines()
+    with bar, Segmenter(settings.worker_count) as seg, _ctrl_c(seg, source, bar.say):
         summary = seg.run_live(source, settings, data_root, show)
     if source.end_reason:
         print(f"live: ended: {source.end_reason}", file=sys.stderr)

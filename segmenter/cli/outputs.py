@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from segmenter.acquisition import find_acquisitions, resolve_data_root
-from segmenter.cli.segment import EXIT_FAILED, EXIT_OK, add_compat_option
-from segmenter.errors import SegmenterError
+from segmenter.cli.segment import EXIT_FAILED, EXIT_OK, add_compat_option, add_same_archive_option
+from segmenter.errors import SegmenterError, UsageError
 
 REPORT_EPILOG = """\
 Writes beside the archive, in DATA/export/ecotaxa/:
@@ -41,6 +41,9 @@ objects kept depend on it): then `segmenter segment` (--force) is what to run.
 """
 
 
+PATH_HELP = "acquisition folders, or folders above them"
+
+
 def _root_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--data-root",
@@ -57,8 +60,15 @@ def add_output_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
         epilog=REPORT_EPILOG,
         formatter_class=fmt,
     )
-    p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help=PATH_HELP)
     _root_arg(p)
+    p.add_argument(
+        "--mosaic",
+        choices=("largest", "by-size"),
+        default="largest",
+        help="the crops the mosaic shows: the largest first, or by-size: the largest of "
+        "each size class in turn, so that small objects are seen too (default: largest)",
+    )
     p.add_argument("--json", action="store_true", help="print the summaries on stdout")
     p = sub.add_parser(
         "ls",
@@ -81,7 +91,7 @@ def add_output_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
         epilog=EXPORT_EPILOG,
         formatter_class=fmt,
     )
-    p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help=PATH_HELP)
     _root_arg(p)
     p.add_argument("--process-id", help="id for process_id (default: the run's own)")
     p.add_argument("--no-report", dest="report", action="store_false", help="skip the report")
@@ -91,6 +101,7 @@ def add_output_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
         action="store_true",
         help="put the zip's files in a folder named after sample_id (EcoTaxa's batch upload)",
     )
+    add_same_archive_option(p)
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
 
 
@@ -129,7 +140,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from segmenter.report import report
 
     def one(folder: Path, root: Path) -> dict[str, Any]:
-        written = report(load_acquisition(folder, root))
+        written = report(load_acquisition(folder, root), mosaic_order=args.mosaic)
         files = [written.mosaic, written.size_spectrum, written.summary]
         print("report: " + ", ".join(str(f) for f in files if f), file=sys.stderr)
         return {"path": str(folder), "summary": str(written.summary), **written.figures}
@@ -148,6 +159,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             args.report,
             args.compat,
             sample_folder=args.sample_folder,
+            allow_same_archive=args.allow_same_archive,
         )
         print(
             f"exported: {done.path}: {done.objects} objects in {done.seconds:.2f} s "
@@ -166,7 +178,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
     if path is None:
         env = os.environ.get("PLANKTOSCOPE_DATA_PATH")
         if not env:
-            raise SegmenterError("give DATA_ROOT (or set PLANKTOSCOPE_DATA_PATH)")
+            raise UsageError("give DATA_ROOT (or set PLANKTOSCOPE_DATA_PATH)")
         path = Path(env)
     if not path.exists():
         raise SegmenterError(f"{path} does not exist")

@@ -14,10 +14,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
-from segmenter.acquisition import resolve_data_root
+from segmenter.acquisition import find_acquisitions, resolve_data_root
 from segmenter.cli.args import cluster, compat, non_negative_float, positive_int
 from segmenter.cli.bar import TerminalBar
-from segmenter.engine import AcquisitionSummary, Segmenter
+from segmenter.engine import AcquisitionSummary, Progress, Segmenter
 from segmenter.errors import SegmenterError
 from segmenter.settings import RunSettings, default_workers
 from streamer import contract
@@ -49,7 +49,13 @@ def _add_segment(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         epilog=SEGMENT_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    p.add_argument(
+        "paths",
+        nargs="+",
+        type=Path,
+        metavar="PATH",
+        help="acquisition folders, or folders above them",
+    )
     add_run_options(p)
     p.add_argument(
         "--no-recursive",
@@ -119,7 +125,17 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--process-id", help="id written into process_id (default: a new uuid)")
     add_compat_option(p, default=contract.DEFAULT)
+    add_same_archive_option(p)
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+
+
+def add_same_archive_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--allow-same-archive",
+        action="store_true",
+        help="write the archive even when another acquisition's archive has that "
+        "name (two folders with one acq_id): the later replaces the other",
+    )
 
 
 def add_compat_option(p: argparse.ArgumentParser, default: str | None) -> None:
@@ -151,21 +167,28 @@ def run_settings(args: argparse.Namespace) -> RunSettings:
         report=args.report,
         compat=args.compat,
         sample_folder=args.sample_folder,
+        allow_same_archive=args.allow_same_archive,
     )
 
 
 @contextmanager
-def _stop_on_signals(seg: Segmenter) -> Iterator[None]:
+def _stop_on_signals(seg: Segmenter, say: Callable[[str], None]) -> Iterator[None]:
     """SIGINT/SIGTERM ask for a stop; a second SIGINT exits at once. Restored after."""
 
     def handler(signum: int, _frame: FrameType | None) -> None:
         if seg.stopping and signum == signal.SIGINT:
             raise KeyboardInterrupt
-        sys.stderr.write("\nstopping: finished frames are kept; run again to resume\n")
-        threading.Thread(target=seg.stop, kwargs={"wait": False}, daemon=True).start()
+        text = "stopping: finished frames are kept; run again to resume"
+        threading.Thread(target=say_then, args=(say, text, seg.stop), daemon=True).start()
 
     with on_signals(handler):
         yield
+
+
+def say_then(say: Callable[[str], None], text: str, then: Callable[[], object]) -> None:
+    """Off the signal handler (which must take no lock; the bar's writes do): say, act."""
+    say(text)
+    then()
 
 
 SignalHandler = Callable[[int, FrameType | None], None]
@@ -192,14 +215,24 @@ def print_summaries(summaries: Sequence[AcquisitionSummary], as_json: bool) -> i
     if as_json:
         print(json.dumps({"ok": ok, "acquisitions": [s.to_json() for s in summaries]}, indent=2))
     for s in summaries:
-        failed = f", {len(s.failed_frames)} frame(s) failed" if s.failed_frames else ""
-        where = f" -> {s.archive}" if s.archive else ""
-        detail = f" ({s.message})" if s.message else ""
-        text = f"{s.status}: {s.path}: {s.objects} objects in {s.frames} frames{failed}{where}"
-        print(text + detail, file=sys.stderr)
+        print(summary_line(s), file=sys.stderr)
     if interrupted:
         return EXIT_INTERRUPTED
     return EXIT_OK if ok else EXIT_FAILED
+
+
+def summary_line(s: AcquisitionSummary) -> str:
+    """`status: PATH: what was made (why)`, naming the folder once."""
+    message = (s.message or "").replace(s.path + "/", "")
+    if s.status == "failed" and not s.frames and not s.objects:
+        return f"failed: {s.path}: {message}"
+    failed = f", {len(s.failed_frames)} frame(s) failed" if s.failed_frames else ""
+    where = f" -> {s.archive}" if s.archive else ""
+    made = f"{s.objects} objects so far" if s.status == "interrupted" else (
+        f"{s.objects} objects in {s.frames} frames"
+    )  # fmt: skip
+    detail = f" ({message})" if message else ""
+    return f"{s.status}: {s.path}: {made}{failed}{where}{detail}"
 
 
 def cmd_segment(args: argparse.Namespace) -> int:
@@ -210,14 +243,22 @@ def cmd_segment(args: argparse.Namespace) -> int:
     for path in args.paths:
         roots.setdefault(resolve_data_root(path, args.data_root), []).append(path)
     settings = run_settings(args)
-    bar = TerminalBar() if sys.stderr.isatty() and not args.json else None
+    folders = [f for p in args.paths for f in find_acquisitions(p, settings.recursive)]
     summaries: list[AcquisitionSummary] = []
-    with Segmenter(settings.worker_count, args.cluster) as seg, _stop_on_signals(seg):
+    with (
+        TerminalBar(folders) as bar,  # silent when stderr is not a terminal
+        Segmenter(settings.worker_count, args.cluster) as seg,
+        _stop_on_signals(seg, bar.say),
+    ):
         for data_root, paths in roots.items():
-            summaries += seg.run(paths, settings, data_root, bar or (lambda _e: None))
+            summaries += seg.run(paths, settings, data_root, _ignore if args.json else bar)
             if any(s.status == "interrupted" for s in summaries):
                 break
     return print_summaries(summaries, args.json)
+
+
+def _ignore(_event: Progress) -> None:
+    pass
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
@@ -242,10 +283,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
     folder = write_acquisition(root, SynthSpec(frames=args.frames, objects=10, seed=1))
     print(f"synthesised {args.frames} frames in {folder}", file=sys.stderr)
     settings = RunSettings(workers=args.workers, force=True, keep=True)
-    bar = TerminalBar() if sys.stderr.isatty() else None
-    with Segmenter(settings.worker_count) as seg, _stop_on_signals(seg):
-        summaries = seg.run([folder], settings, root, bar or (lambda _e: None))
+    bar = TerminalBar([folder])
+    with bar, Segmenter(settings.worker_count) as seg, _stop_on_signals(seg, bar.say):
+        summaries = seg.run([folder], settings, root, bar)
     code = print_summaries(summaries, False)
     if code == EXIT_OK and summaries[0].archive:
-        print(f"EcoTaxa archive: {summaries[0].archive}")
+        archive = Path(summaries[0].archive)
+        print(f"EcoTaxa archive: {archive}")
+        file_id = archive.stem.removeprefix("ecotaxa_")
+        for kind in ("summary", "mosaic", "size_spectrum"):  # beside the zip (report.py)
+            for report in sorted(archive.parent.glob(f"{kind}_{file_id}.*")):
+                print(f"report: {report}")
+    if args.dir is None:
+        print(
+            f"{root} is a temporary folder (under the system's, which a reboot may clear): "
+            "--dir DIR keeps the results where you choose",
+            file=sys.stderr,
+        )
     return code

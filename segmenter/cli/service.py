@@ -125,7 +125,7 @@ def _add_send(sub: SubParsers) -> None:
     _client_options(p, True)
     cmds = p.add_subparsers(dest="send_command", required=True, metavar="COMMAND")
     s = cmds.add_parser("segment", help="queue PATH... and follow it to the end")
-    s.add_argument("paths", nargs="+", metavar="PATH")
+    s.add_argument("paths", nargs="+", metavar="PATH", help="acquisition folders, or above")
     s.add_argument("--id", help="item id (default: a new one)")
     s.add_argument("--force", action="store_true", default=None, help="segment again (done.txt)")
     s.add_argument(
@@ -135,7 +135,12 @@ def _add_send(sub: SubParsers) -> None:
         "--no-ecotaxa", dest="ecotaxa", action="store_false", default=None, help="no zip"
     )
     s.add_argument("--keep", action="store_true", default=None, help="debug images in clean/")
-    s.add_argument("--remove-previous-mask", action="store_true", default=None)
+    s.add_argument(
+        "--remove-previous-mask",
+        action="store_true",
+        default=None,
+        help="ignore what was already dark on the previous frame",
+    )
     s.add_argument("--min-esd", type=float, metavar="UM", help="smallest ESD kept")
     s.add_argument("--workers", type=positive_int, help="worker processes for this item")
     s.add_argument("--process-id", help="id written into process_id")
@@ -158,9 +163,9 @@ def _add_send(sub: SubParsers) -> None:
     cmds.add_parser("status", help="print where the running item is")
     cmds.add_parser("resume", help="run a paused queue again")
     d = cmds.add_parser("dequeue", help="remove a pending item")
-    d.add_argument("item")
+    d.add_argument("item", help="the item's id (see `send queue`)")
     r = cmds.add_parser("reorder", help="move pending items to the front, in this order")
-    r.add_argument("items", nargs="+")
+    r.add_argument("items", nargs="+", metavar="ITEM", help="item ids, first first")
     for parser in cmds.choices.values():
         _client_options(parser, False)
 

@@ -163,7 +163,8 @@ class AcquisitionRun:
         with acquisition_lock(self.layout.objects_dir):
             settings = self.settings  # what is not ours is refused before any work
             self.outputs.claim(
-                run_outputs(self.layout, settings.ecotaxa, settings.report, settings.keep)
+                run_outputs(self.layout, settings.ecotaxa, settings.report, settings.keep),
+                shared=settings.allow_same_archive,
             )
             if self.settings.force:
                 self._forget_outputs()

@@ -12,7 +12,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from segmenter.acquisition import find_acquisitions, load_acquisition
+from segmenter import archives
+from segmenter.acquisition import committed_counts, find_acquisitions, load_acquisition
 from segmenter.engine.events import Progress, ProgressCallback
 from segmenter.engine.pool import WorkerPool
 from segmenter.engine.run import AcquisitionRun, AcquisitionSummary
@@ -156,12 +157,16 @@ class Segmenter:
         try:
             acq = load_acquisition(folder, data_root, require_frames=source is None)
             if acq.layout.done_file.exists() and not settings.force:
+                _, objects = committed_counts(acq)  # what the earlier run made
+                made = acq.run_layout().archive  # the names of its run's contract
+                archive = str(made) if made.is_file() else None
+                message = "already segmented (done.txt); use --force"
                 return AcquisitionSummary(
-                    str(folder),
-                    "skipped",
-                    len(acq.frames),
-                    message="already segmented (done.txt); use --force",
-                )
+                    str(folder), "skipped", len(acq.frames), objects=objects, archive=archive,
+                    message=message,
+                )  # fmt: skip
+            if settings.ecotaxa:
+                archives.check_name(acq.layout_for(settings.compat), settings.allow_same_archive)
             run = AcquisitionRun(acq, settings, self.pool, on_progress, source)
             return run.run()
         except Interrupted as exc:
@@ -170,7 +175,7 @@ class Segmenter:
         except (SegmenterError, OSError) as exc:
             if isinstance(exc, OSError):  # a storage error no step named: name its path
                 exc = storage_error(Path(exc.filename or folder), exc)
-            log.error("%s: %s", folder, exc)
+            log.error("%s: %s", folder, exc, extra={"in_summary": True})  # the CLI's line
             if run is not None:
                 if not isinstance(exc, AcquisitionBusy):  # for `segmenter ls`
                     run.store.record_failure(str(exc))

@@ -120,8 +120,8 @@ def plan(
     if frames is not None and frames > len(available):
         raise ConfigError(f"--frames {frames}: {source} has only {len(available)} frames")
     chosen = available[:frames] if frames is not None else available
-    if not data_root.is_dir():
-        raise ConfigError(f"data root {data_root} does not exist or is not a folder")
+    if data_root.exists() and not data_root.is_dir():  # a new one is created
+        raise ConfigError(f"data root {data_root} is not a folder")
     target = data_root.resolve() / "img" / _check_rel(rel or imager_rel(source, raw))
     if target.exists():
         raise ConfigError(f"{target} already exists (the imager refuses too): pass --as REL")

@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from segmenter.acquisition import is_frame, list_frames, read_metadata
+from segmenter.acquisition import announced_frames, is_frame, list_frames, read_metadata
 from segmenter.errors import AcquisitionError
 from segmenter.live.imager import INTEGRITY_FILE, IntegrityEntry, parse_integrity_line
 from worker.inputs import open_regular, read_fd
@@ -123,13 +123,9 @@ class FolderWatcher:
         """metadata.json's acq_nb_frame when it is a positive whole number."""
         if self._expected is None:
             try:
-                value = read_metadata(self.folder).get("acq_nb_frame")
+                self._expected = announced_frames(read_metadata(self.folder))
             except AcquisitionError:
                 return None
-            if isinstance(value, str) and value.strip().isdigit():
-                value = int(value)
-            if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-                self._expected = value
         return self._expected
 
     def _listed(self) -> list[str]:

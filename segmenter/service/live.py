@@ -48,6 +48,7 @@ class LiveFollower:
         self.running: LiveFrames | None = None
         self.imaging: LiveFrames | None = None  # the one the imager writes now
         self.stopped: set[Path] = set()  # stopped by a person: its events are ignored
+        self.ignored: set[str] = set()  # folders whose frames were said to be ignored
 
     # -- imager events -------------------------------------------------------------
     def on_event(self, event: ImagerEvent) -> LiveFrames | None:
@@ -90,12 +91,22 @@ class LiveFollower:
         except OSError:
             resolved = None
         if resolved is None or not resolved.is_relative_to(self.img_root):
-            log.warning("live: ignoring a frame outside %s: %s", self.img_root, event.path)
+            self._ignore(folder, f"outside {self.img_root}")
             return None
         if not (resolved / METADATA).is_file():
-            log.warning("live: ignoring a frame of %s, which has no %s", resolved, METADATA)
+            self._ignore(resolved, f"without {METADATA}")
             return None
         return resolved
+
+    def _ignore(self, folder: Path | None, why: str) -> None:
+        """Warn once per folder (an acquisition is hundreds of frames), then at DEBUG."""
+        key = f"{folder}: {why}"
+        if key in self.ignored:
+            log.debug("live: ignoring a frame of %s (%s)", folder, why)
+            return
+        if len(self.ignored) < 1000:
+            self.ignored.add(key)
+        log.warning("live: ignoring the frames of %s, %s", folder, why)
 
     def _find(self, folder: Path) -> LiveFrames | None:
         for source in (self.running, *self.waiting):

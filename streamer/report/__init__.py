@@ -43,13 +43,13 @@ class Report:
 
 def _crops(
     folder: Path, names: list[str], pixel_um: float | None
-) -> Iterator[tuple[mosaic.Image, float | None]]:
+) -> Iterator[tuple[mosaic.Image, float | None, str]]:
     for name in names:
         image = cv2.imread(str(folder / name), cv2.IMREAD_COLOR)
         if image is None:
             log.warning("%s: crop %s is unreadable, left out of the mosaic", folder, name)
             continue
-        yield np.asarray(image, np.uint8), pixel_um
+        yield np.asarray(image, np.uint8), pixel_um, Path(name).stem  # the object id
 
 
 def write_report(
@@ -59,8 +59,10 @@ def write_report(
     pixel_um: float | None,
     total_frames: int,
     seconds: float | None,
+    mosaic_order: str = "largest",
 ) -> Report:
-    """Read the committed frames once and write the three files (atomically)."""
+    """Read the committed frames once and write the three files (atomically);
+    `mosaic_order`: see mosaic.select."""
     started = time.monotonic()
     frames: list[CommittedFrame] = []
     sized: list[tuple[float, str]] = []  # (area in px, crop file name)
@@ -84,8 +86,9 @@ def write_report(
         raise storage_error(layout.archive.parent, exc) from exc
     for kind in KINDS:  # what a killed report left
         remove_temporaries(layout.archive.parent, f".{kind}_{layout.file_id}.")
-    largest = [name for _area, name in sorted(sized, key=lambda s: -s[0])]
-    picture = mosaic.render(_crops(store.objects_dir, largest, pixel_um), layout.acq_id, len(sized))
+    names = mosaic.select([(e, n) for e, (_a, n) in zip(esds, sized, strict=True)], mosaic_order)
+    crops = _crops(store.objects_dir, names, pixel_um)
+    picture = mosaic.render(crops, layout.acq_id, len(sized), order=mosaic_order)
     mosaic_path = layout.report_file("mosaic", ".jpg")
     atomic_write(mosaic_path, mosaic.encode_jpeg(picture.image))
     figures["mosaic_objects"] = picture.shown
@@ -94,7 +97,12 @@ def write_report(
     if spectrum.have_matplotlib():
         assert spectrum_path is not None
         per = "mL" if volume else "acquisition"
-        png = spectrum.render_png(spec, esds, unit, per, f"{layout.acq_id}: {len(esds)} objects")
+        title = spectrum.Title(
+            str(metadata.get("sample_id", "?")), layout.acq_id,
+            str(metadata.get("object_date") or metadata.get("acq_local_datetime") or "?"),
+            summary.imaged_volume_ml(metadata), len(esds),
+        )  # fmt: skip
+        png = spectrum.render_png(spec, esds, unit, per, title)
         atomic_write(spectrum_path, png)
     else:
         log.warning("%s", spectrum.MISSING)

@@ -1,16 +1,19 @@
-"""The mosaic: an acquisition's crops packed in rows, largest first, each above a scale
-bar in micrometres (pixels when the pixel size is unknown). OpenCV and numpy only."""
+"""The mosaic: an acquisition's crops packed in rows, largest first (or one of each size
+class in turn: `select`), each above a scale bar in micrometres (pixels when the pixel
+size is unknown) and its object id. OpenCV and numpy only."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
+from streamer.report.nbss import size_class
 from streamer.report.packing import Shelves
 
 Image = npt.NDArray[np.uint8]
@@ -20,6 +23,8 @@ MAX_TILE = 500  # px: a crop larger than this is shown scaled down (its bar says
 GAP = 6
 FONT, FONT_SCALE, TEXT = cv2.FONT_HERSHEY_PLAIN, 0.9, (40, 40, 40)
 BAR_STRIP = 16  # px below each crop: the bar and its label
+ID_STRIP = 20  # px below the bar: the object id, to find it in EcoTaxa (text 14 + 4 below)
+ORDERS = {"largest": "largest first", "by-size": "one of each size class in turn"}
 HEADER = 28
 BACKGROUND = 255
 
@@ -45,8 +50,25 @@ def _text_width(text: str) -> int:
     return int(w)
 
 
-def tile(crop: Image, pixel_um: float | None) -> Image:
-    """The crop (scaled to fit MAX_TILE) above its scale bar."""
+def select(sized: Sequence[tuple[float, str]], order: str) -> list[str]:
+    """The crops' names (of (ESD, name) pairs) in mosaic order: `largest` first, or
+    `by-size`: the largest of each ESD class (the size spectrum's), from the largest
+    class to the smallest, then the second of each, and so on, so that the many small
+    objects are seen too."""
+    largest = sorted(sized, key=lambda s: -s[0])
+    if order == "largest":
+        return [name for _esd, name in largest]
+    if order != "by-size":
+        raise ValueError(f"mosaic order {order!r}: one of {', '.join(ORDERS)}")
+    classes: dict[int, list[str]] = defaultdict(list)
+    for esd, name in largest:
+        classes[size_class(esd) if esd > 0 else -(10**6)].append(name)
+    columns = [classes[k] for k in sorted(classes, reverse=True)]
+    return [c[i] for i in range(max(map(len, columns), default=0)) for c in columns if i < len(c)]
+
+
+def tile(crop: Image, pixel_um: float | None, object_id: str = "") -> Image:
+    """The crop (scaled to fit MAX_TILE) above its scale bar and its `object_id`."""
     h, w = crop.shape[:2]
     scale = min(1.0, MAX_TILE / max(h, w))
     if scale < 1.0:
@@ -64,22 +86,30 @@ def tile(crop: Image, pixel_um: float | None) -> Image:
     y = h + BAR_STRIP // 2
     cv2.rectangle(out, (0, y - 1), (bar - 1, y + 1), (0, 0, 0), -1)
     cv2.putText(out, label, (bar + 4, h + BAR_STRIP - 3), FONT, FONT_SCALE, TEXT, 1, cv2.LINE_AA)
-    return out
+    if not object_id:
+        return out
+    width = max(width, _text_width(object_id))
+    labelled = np.full((out.shape[0] + ID_STRIP, width, 3), BACKGROUND, np.uint8)
+    labelled[: out.shape[0], : out.shape[1]] = out
+    cv2.putText(labelled, object_id, (0, out.shape[0] + 15), FONT, FONT_SCALE, TEXT, 1,
+                cv2.LINE_AA)  # fmt: skip
+    return labelled
 
 
 def render(
-    crops: Iterable[tuple[Image, float | None]],
+    crops: Iterable[tuple[Image, float | None, str]],
     title: str,
     total: int,
     width: int = WIDTH,
     max_height: int = MAX_HEIGHT,
+    order: str = "largest",
 ) -> Mosaic:
-    """Pack the crops (given largest first, with their um per pixel) until the mosaic is
-    full; `title` and how many of `total` are shown go in a header line."""
+    """Pack the crops (in `order`, with their um per pixel and object id) until the
+    mosaic is full; `title` and how many of `total` are shown go in a header line."""
     shelves = Shelves(width, max_height - HEADER, GAP)
     tiles: list[tuple[Image, tuple[int, int]]] = []
-    for crop, pixel_um in crops:
-        image = tile(crop, pixel_um)
+    for crop, pixel_um, object_id in crops:
+        image = tile(crop, pixel_um, object_id)
         corner = shelves.place(min(image.shape[1], width), image.shape[0])
         if corner is None:
             break
@@ -89,7 +119,7 @@ def render(
         h, w = image.shape[:2]
         canvas[HEADER + y : HEADER + y + h, x : x + w] = image
     shown = len(tiles)
-    words = f"{title}: {shown} of {total} objects, largest first" if total else f"{title}: none"
+    words = f"{title}: {shown} of {total} objects, {ORDERS[order]}" if total else f"{title}: none"
     cv2.putText(canvas, words, (4, HEADER - 9), FONT, 1.2, TEXT, 1, cv2.LINE_AA)
     return Mosaic(canvas, shown)
 

@@ -49,6 +49,8 @@ class Spectrum:
     fit_range: tuple[int, int] | None  # class indices, inclusive
     slope: float | None
     intercept: float | None  # of log10(NBSS) = slope * log10(biovolume) + intercept
+    fit_points: int | None = None  # non-empty classes the line was fitted to
+    r_squared: float | None = None  # of the fit, in log-log
 
     def lower_edge(self, index: int) -> float:
         return ORIGIN * STEP**index
@@ -101,7 +103,8 @@ def compute(esds: Sequence[float], volume: float) -> Spectrum:
     ]
     nbss = [v / volume / w for v, w in zip(volumes, widths, strict=True)]
     span = fit_range(nbss)
-    slope = intercept = None
+    slope = intercept = r_squared = None
+    points = None
     if span is not None:
         ks = [k for k in range(span[0], span[1] + 1) if nbss[k] > 0]
         if len(ks) >= 2:
@@ -109,6 +112,12 @@ def compute(esds: Sequence[float], volume: float) -> Spectrum:
             x = np.log10(centres)
             y = np.log10([nbss[k] for k in ks])
             slope_, intercept_ = np.polyfit(x, y, 1)
-            slope, intercept = float(slope_), float(intercept_)
+            slope, intercept, points = float(slope_), float(intercept_), len(ks)
+            residual = float(((y - (slope * x + intercept)) ** 2).sum())
+            spread = float(((y - y.mean()) ** 2).sum())
+            r_squared = 1.0 - residual / spread if spread > 0 else 1.0
     where = None if span is None else (first + span[0], first + span[1])
-    return Spectrum(first, tuple(counts), tuple(volumes), tuple(nbss), where, slope, intercept)
+    return Spectrum(
+        first, tuple(counts), tuple(volumes), tuple(nbss), where, slope, intercept, points,
+        r_squared,
+    )  # fmt: skip
