@@ -46,7 +46,9 @@ def test_a_second_acquisition_with_the_same_acq_id_is_refused_naming_both(
     assert rel(first) in refused["message"] and rel(copy) in refused["message"]
     assert archive.name in refused["message"] and "--allow-same-archive" in refused["message"]
     assert archive.read_bytes() == before
-    assert not (root / "objects" / rel(copy) / "ecotaxa_synth_a1.tsv").exists()
+    assert not (
+        root / "objects" / rel(copy) / f"ecotaxa_{archive.stem.removeprefix('ecotaxa_')}.tsv"
+    ).exists()
     code, summary, _ = run("segment", copy, "--workers", "1", "--allow-same-archive", capsys=capsys)
     assert code == cli.EXIT_OK and summary["acquisitions"][0]["archive"] == str(archive)
 
@@ -58,9 +60,10 @@ def test_export_after_an_acq_id_change_removes_the_old_zip_and_report(
     run("segment", folder, "--workers", "1", capsys=capsys)
     export = root / "export" / "ecotaxa"
     old = sorted(p.name for p in export.iterdir())
+    name = "synth_s1_synth_a1"  # sample_id + acq_id, the default contract's (SPEC 7)
     assert old == [
-        "ecotaxa_synth_a1.zip", "mosaic_synth_a1.jpg", "size_spectrum_synth_a1.png",
-        "summary_synth_a1.json",
+        f"ecotaxa_{name}.zip", f"mosaic_{name}.jpg", f"size_spectrum_{name}.png",
+        f"summary_{name}.json",
     ]  # fmt: skip
     edit(folder, acq_id="renamed")
     code, _, err = run("export", folder, capsys=capsys)
@@ -69,7 +72,7 @@ def test_export_after_an_acq_id_change_removes_the_old_zip_and_report(
         n.replace("synth_a1", "renamed") for n in old
     ]
     objects = root / "objects" / folder.relative_to(root / "img")
-    assert [p.name for p in objects.glob("ecotaxa_*.tsv")] == ["ecotaxa_renamed.tsv"]
+    assert [p.name for p in objects.glob("ecotaxa_*.tsv")] == ["ecotaxa_synth_s1_renamed.tsv"]
 
 
 def test_export_keeps_an_old_name_another_acquisition_still_uses(
@@ -83,5 +86,5 @@ def test_export_keeps_an_old_name_another_acquisition_still_uses(
     edit(copy, acq_id="renamed")
     assert run("export", copy, capsys=capsys)[0] == cli.EXIT_OK
     export = root / "export" / "ecotaxa"
-    assert (export / "ecotaxa_synth_a1.zip").exists()  # first's, still
-    assert (export / "ecotaxa_renamed.zip").exists()
+    assert (export / "ecotaxa_synth_s1_synth_a1.zip").exists()  # first's, still
+    assert (export / "ecotaxa_synth_s1_renamed.zip").exists()

@@ -174,7 +174,8 @@ def test_demo_names_the_report_files_and_its_folder(tmp_path: Path) -> None:
         line.split(": ", 1)[1] for line in run.stdout.splitlines() if line.startswith("report: ")
     ]
     assert sorted(Path(r).name for r in reports) == [
-        "mosaic_synth_a1.jpg", "size_spectrum_synth_a1.png", "summary_synth_a1.json",
+        "mosaic_synth_s1_synth_a1.jpg", "size_spectrum_synth_s1_synth_a1.png",
+        "summary_synth_s1_synth_a1.json",
     ]  # fmt: skip
     assert all(Path(r).is_file() for r in reports) and "temporary" not in run.stderr
 

@@ -68,5 +68,5 @@ def test_report_by_size_names_its_order_in_the_mosaic(make_acq: MakeAcq) -> None
     root, folder = make_acq(frames=3, seed=2)
     assert cli.main(["segment", str(folder), "--workers", "1", "--no-report"]) == 0
     assert cli.main(["report", str(folder), "--mosaic", "by-size", "--json"]) == 0
-    picture = cv2.imread(str(root / "export" / "ecotaxa" / "mosaic_synth_a2.jpg"))
+    picture = cv2.imread(str(root / "export" / "ecotaxa" / "mosaic_synth_s2_synth_a2.jpg"))
     assert picture is not None and picture.shape[1] == mosaic.WIDTH

@@ -157,8 +157,12 @@ def _add_send(sub: SubParsers) -> None:
         "frames kept) (default: current)",
     )
     up = cmds.add_parser("upload", help="upload PATH...'s archives to EcoTaxa (the service's)")
-    up.add_argument("paths", nargs="+", metavar="PATH")
-    up.add_argument("--again", action="store_true", help="send samples EcoTaxa holds already")
+    up.add_argument(
+        "paths", nargs="+", metavar="PATH", help="acquisition folders, or folders above them"
+    )
+    up.add_argument(
+        "--again", action="store_true", help="send acquisitions the project holds already"
+    )
     cmds.add_parser("queue", help="print the queue")
     cmds.add_parser("status", help="print where the running item is")
     cmds.add_parser("resume", help="run a paused queue again")

@@ -45,7 +45,13 @@ def add_upload_command(sub: argparse._SubParsersAction[argparse.ArgumentParser])
         formatter_class=argparse.RawDescriptionHelpFormatter,
         allow_abbrev=False,  # `--password X` must not pass for --password-file
     )
-    p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    p.add_argument(
+        "paths",
+        nargs="+",
+        type=Path,
+        metavar="PATH",
+        help="segmented acquisition folders, or folders above them (a data root: all)",
+    )
     p.add_argument("--data-root", type=Path, help="folder holding img/ (default: found from PATH)")
     p.add_argument(
         "--url",
@@ -66,14 +72,14 @@ def add_upload_command(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     p.add_argument(
         "--again",
         action="store_true",
-        help="send samples the project holds already (only objects not there are added)",
+        help="send acquisitions the project holds already (only objects not there are added)",
     )
     p.add_argument(
         "--retry-for",
         type=non_negative_float,
         default=600.0,
         metavar="SECONDS",
-        help="how long to wait for an unreachable EcoTaxa before leaving it pending (600)",
+        help="how long to wait for an unreachable EcoTaxa before leaving it pending (default: 600)",
     )
     p.add_argument("--dry-run", action="store_true", help="say what would be sent, send nothing")
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")

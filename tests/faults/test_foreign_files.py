@@ -87,7 +87,7 @@ def test_a_crop_name_we_did_not_write_is_refused(make_acq: MakeAcq, capsys: Caps
 def test_an_archive_we_did_not_write_is_not_overwritten(make_acq: MakeAcq, capsys: Capsys) -> None:
     root, folder = make_acq(frames=4)
     usb = linked(root, root / "export" / "ecotaxa", "usb_export")
-    theirs = usb / "ecotaxa_synth_a3.zip"
+    theirs = usb / "ecotaxa_synth_s3_synth_a3.zip"  # the name ours would have (SPEC 7)
     theirs.write_bytes(b"an archive from elsewhere")
     other = usb / "ecotaxa_another.zip"
     other.write_bytes(b"another")

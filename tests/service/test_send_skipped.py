@@ -28,4 +28,4 @@ def test_a_skipped_acquisition_reports_its_objects_and_archive(
         lines.append(err.getvalue().strip().splitlines()[-1])
     first, second = (line.split(": ", 1)[1].split(", ", 1)[1] for line in lines)
     assert second == first and " 0 objects" not in first, lines
-    assert "ecotaxa_synth_a5.zip" in second
+    assert "ecotaxa_synth_s5_synth_a5.zip" in second  # SPEC 7's names (sample + acquisition)
