@@ -219,16 +219,17 @@ if platform.machine() == "x86_64":  # elsewhere this test does not exist (not sk
         folder = os.environ.get(ARM64_TSV)
         if not folder:
             pytest.skip(f"{ARM64_TSV} is not set: scripts/test.sh runs the arm64 leg, sets it")
-        theirs = sorted(Path(folder).glob(f"{golden.case}-*w.tsv"))
+        theirs = sorted(Path(folder).rglob(f"{golden.case}-*w.tsv"))  # <cpu>/<case>-<n>w
         assert theirs, f"the arm64 leg wrote no TSV of {golden.case} into {folder}"
         ours = _without_run_cells(golden.tsv.read_bytes())
         for tsv in theirs:
             arm = _without_run_cells(tsv.read_bytes())
-            assert len(arm) == len(ours), tsv.name
+            name = str(tsv.relative_to(folder))
+            assert len(arm) == len(ours), name
             different = [
                 (n + 1, _cell(ours[0], i), _cell(mine, i), _cell(other, i))
                 for n, (mine, other) in enumerate(zip(ours, arm, strict=True))
                 for i in range(max(len(mine), len(other)))
                 if mine[i : i + 1] != other[i : i + 1]
             ]
-            assert different == [], f"{tsv.name}: (line, column, x86-64, arm64)"
+            assert different == [], f"{name}: (line, column, x86-64, arm64)"
