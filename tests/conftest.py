@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import math
-import platform
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -35,28 +34,11 @@ MOMENT_FEATURES = frozenset({"major", "minor", "elongation", "eccentricity", "an
 CPU_ROUNDED = PERIMETER_FEATURES | MOMENT_FEATURES
 
 
-# The old method's saturation is OpenCV's cvtColor, whose S on arm64 is one off x86-64's
-# on about one pixel in 2,400 (docs/exactness.md); the engine's is x86-64's everywhere.
-# Off by at most one per pixel, the mean and the standard deviation of S are too.
-OPENCV_ARM64_S = frozenset({"MeanSaturation", "StdSaturation"})
-
-
-def oracle_rounds(name: str) -> bool | float:
-    """`loose` for same_value: how the old method's `name` (skimage's, OpenCV's) may
-    differ from ours on this CPU: True (1e-12 relative), an absolute bound, or False."""
-    if name in CPU_ROUNDED:
-        return True
-    return 1.0 if name in OPENCV_ARM64_S and platform.machine() != "x86_64" else False
-
-
-def same_value(ours: float, old: float, loose: bool | float = False) -> bool:
-    """Equal (NaN for the old program's inf or NaN), or within 1e-12 relative when
-    `loose` is True, within `loose` when it is a number."""
+def same_value(ours: float, old: float, loose: bool = False) -> bool:
+    """Equal (NaN for the old program's inf or NaN), or within 1e-12 when `loose`."""
     if not math.isfinite(old):
         return math.isnan(ours)
-    if loose is True:
-        return ours == old or abs(ours - old) <= 1e-12 * abs(old)
-    return ours == old or abs(ours - old) <= loose
+    return ours == old or (loose and abs(ours - old) <= 1e-12 * abs(old))
 
 
 MakeAcq = Callable[..., tuple[Path, Path]]

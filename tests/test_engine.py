@@ -15,7 +15,7 @@ from benchmark import legacy
 from segmenter.engine import AcquisitionSummary, Progress, Segmenter
 from segmenter.engine import shared_memory as shm
 from segmenter.settings import RunSettings
-from tests.conftest import MakeAcq, archive_content, oracle_rounds, same_value
+from tests.conftest import CPU_ROUNDED, MakeAcq, archive_content, same_value
 from worker.decode import read_frame
 
 # A burst of organisms on frame 6 (more than the running mean + 20) makes the flat
@@ -79,7 +79,7 @@ def test_engine_matches_the_old_method(dense_serial: tuple[Path, Path, Path]) ->
     assert [r["object_id"] for r in rows] == [o.object_id for o in expected]
     for row, obj in zip(rows, expected, strict=True):
         for name, value in obj.features.items():
-            loose = oracle_rounds(name)  # the old method's: the CPU's rounding
+            loose = name in CPU_ROUNDED  # the old method's: skimage's BLAS, LAPACK, libm
             cell = row[f"object_{name}"]
             assert same_value(float(cell or "nan"), float(value), loose), name
 

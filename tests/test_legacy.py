@@ -17,7 +17,7 @@ from benchmark import legacy
 from segmenter.engine import Segmenter
 from segmenter.settings import RunSettings
 from segmenter.synth import SynthSpec, write_acquisition
-from tests.conftest import archive_content, oracle_rounds, require, same_value
+from tests.conftest import CPU_ROUNDED, archive_content, require, same_value
 from tests.test_golden import BASELINE, CASES
 from tests.test_kernel_vs_legacy import decoded
 from worker.decode import read_frame
@@ -45,7 +45,7 @@ def test_the_transcription_gives_the_old_programs_outputs(case: str) -> None:
     for obj, row in zip(objects, rows, strict=True):
         assert all(f"object_{k}" in row for k in obj.features)
         for name, value in obj.features.items():
-            loose = oracle_rounds(name)  # the old method's: the CPU's rounding
+            loose = name in CPU_ROUNDED  # skimage's BLAS: the CPU's
             expected = float(row[f"object_{name}"])
             assert same_value(float(value), expected, loose), (obj.object_id, name)
         crop = decoded((BASELINE / case / "baseline" / f"{obj.object_id}.jpg").read_bytes())
@@ -90,7 +90,7 @@ def test_engine_equals_the_old_method_on_short_acquisitions(edge: Edge, workers:
     assert [r["object_id"] for r in rows] == [o.object_id for o in objects]
     for row, obj in zip(rows, objects, strict=True):
         for name, value in obj.features.items():
-            loose = oracle_rounds(name)  # the old method's: the CPU's rounding
+            loose = name in CPU_ROUNDED  # the old method's: skimage's BLAS, LAPACK, libm
             cell = float(row[f"object_{name}"] or "nan")
             assert same_value(cell, float(value), loose), (obj.object_id, name)
         ours, old = members[f"{obj.object_id}.jpg"], legacy.encode_crop(obj.crop)
