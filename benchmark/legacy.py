@@ -10,12 +10,15 @@ the benchmark times it as "the old method" and the tests hold it to the old prog
 own outputs (`../shared/baseline/`), then the engine to it on inputs the baseline does
 not cover. Deliberate departures, both from SPEC section 2: the minimum ESD is given in
 pixels by the caller, and the empty recalculation window it crashes on is replaced by
-`frames[0 : j]`; the previous mask is never carried into another acquisition.
+`frames[0 : j]`; the previous mask is never carried into another acquisition. Off
+x86-64 (the old program's machine) the HSV conversion is OpenCV's x86-64 formula
+transcribed here, not the local OpenCV's, whose S differs there (`_x86_hsv`).
 """
 
 from __future__ import annotations
 
 import io
+import platform
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -84,8 +87,33 @@ def clean(mask: U8, previous: U8 | None) -> U8:
     return np.asarray(cv2.erode(out, _kernel(cv2.MORPH_ELLIPSE, 8)), dtype=np.uint8)
 
 
+_X86 = platform.machine().lower() in {"x86_64", "amd64"}
+
+
+def _x86_hsv(bgr: U8) -> tuple[npt.NDArray[np.int64], ...]:
+    """`cv2.cvtColor(BGR2HSV)` as the old program's x86-64 machine computes it: OpenCV's
+    scalar `RGB2HSV_b` (tables with hsv_shift 12), which its SIMD and IPP paths equal
+    there on every colour. On arm64 OpenCV's own S differs on some colours."""
+    b, g, r = (bgr[..., k].astype(np.int64) for k in range(3))
+    v = np.maximum(np.maximum(b, g), r)
+    diff = v - np.minimum(np.minimum(b, g), r)
+    i = np.arange(1, 256, dtype=np.float64)
+    sdiv, hdiv = np.zeros(256, np.int64), np.zeros(256, np.int64)
+    sdiv[1:], hdiv[1:] = np.rint((255 << 12) / i), np.rint((180 << 12) / (6.0 * i))
+    s = (diff * sdiv[v] + (1 << 11)) >> 12
+    num = np.where(v == r, g - b, np.where(v == g, b - r + 2 * diff, r - g + 4 * diff))
+    h = (num * hdiv[diff] + (1 << 11)) >> 12
+    return h + np.where(h < 0, 180, 0), s, v
+
+
+def _hsv(bgr: U8) -> tuple[Any, ...]:
+    if _X86:
+        return tuple(cv2.split(cv2.cvtColor(bgr, cv2.COLOR_BGR2HSV)))
+    return tuple(c.astype(np.uint8) for c in _x86_hsv(bgr))
+
+
 def _colors(bgr: U8, mask: npt.NDArray[np.bool_]) -> Features:
-    h, s, v = cv2.split(cv2.cvtColor(bgr, cv2.COLOR_BGR2HSV))
+    h, s, v = _hsv(bgr)
     return {
         "MeanHue": float(np.mean(h, where=mask)),
         "MeanSaturation": float(np.mean(s, where=mask)),

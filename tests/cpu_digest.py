@@ -1,7 +1,8 @@
 """`python -m tests.cpu_digest`: one digest per output of the per-frame kernel, printed as
-JSON, for tests/test_cross_cpu.py to compare between processes that run the same code
-with the libraries' CPU dispatch set differently (OpenBLAS's kernel, numpy's and
-OpenCV's SIMD levels, Intel IPP, libjpeg-turbo's SIMD, glibc's libm variants).
+JSON with the code paths numpy and OpenCV chose, for tests/test_cross_cpu.py to compare
+between processes that run the same code with the libraries' CPU dispatch set
+differently (OpenBLAS's kernel, numpy's and OpenCV's SIMD levels, Intel IPP, glibc's
+libm variants).
 
 What it covers: every feature of the regions of random masks over random colours (rings,
 lines, speckle, crop edges), and whole frames: JPEG-encoded and decoded scenes, their
@@ -11,6 +12,7 @@ flat field, correction, gray, threshold, mask steps, regions, features and crop 
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 
 import cv2
@@ -73,5 +75,16 @@ def digests() -> dict[str, str]:
     return {name: sha.hexdigest()[:16] for name, sha in sorted(out.items())}
 
 
+def code_paths() -> dict[str, str]:
+    """numpy's target for float64 addition, OpenCV's CPU features (a `?` marks one
+    disabled) and whether it uses Intel IPP."""
+    targets = importlib.import_module("numpy._core._multiarray_umath").__cpu_targets_info__
+    return {
+        "numpy": str(targets["add"]["ddd"]["current"]),
+        "opencv": str(cv2.getCPUFeaturesLine()),
+        "ipp": str(cv2.ipp.useIPP()),
+    }
+
+
 if __name__ == "__main__":
-    print(json.dumps(digests()))
+    print(json.dumps({"paths": code_paths(), "digests": digests()}))

@@ -15,11 +15,13 @@ import os
 import platform
 import subprocess
 import sys
+from collections.abc import Callable, Sequence
 
 import cv2
 import numpy as np
 import pytest
 
+from benchmark import legacy
 from tests.conftest import REPO
 from worker.hsv import bgr_to_hsv
 
@@ -44,10 +46,15 @@ def planes_digest(h: np.ndarray, s: np.ndarray, v: np.ndarray) -> str:
     return sha.hexdigest()
 
 
-def ours(image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    strips = [bgr_to_hsv(image[y : y + ROWS]) for y in range(0, image.shape[0], ROWS)]
-    h, s, v = (np.concatenate([strip[k] for strip in strips]) for k in range(3))
-    return h, s, v
+def by_strips(
+    convert: Callable[[np.ndarray], Sequence[np.ndarray]], image: np.ndarray
+) -> tuple[np.ndarray, ...]:
+    strips = [convert(image[y : y + ROWS]) for y in range(0, image.shape[0], ROWS)]
+    return tuple(np.concatenate([strip[k] for strip in strips]).astype(np.uint8) for k in range(3))
+
+
+def ours(image: np.ndarray) -> tuple[np.ndarray, ...]:
+    return by_strips(bgr_to_hsv, image)
 
 
 def test_every_colour_gives_x86_opencvs_hsv() -> None:
@@ -58,6 +65,11 @@ def test_every_colour_gives_x86_opencvs_hsv() -> None:
         for k, plane in enumerate((h, s, v)):
             assert np.array_equal(plane, hsv[:, :, k]), f"channel {'HSV'[k]}"
     assert planes_digest(h, s, v) == X86_OPENCV_DIGEST
+
+
+def test_the_old_methods_transcription_gives_x86_opencvs_hsv() -> None:
+    """benchmark.legacy's own transcription of the formula, used off x86-64."""
+    assert planes_digest(*by_strips(legacy._x86_hsv, every_colour())) == X86_OPENCV_DIGEST
 
 
 def test_opencvs_gray_of_every_colour_is_x86_opencvs() -> None:

@@ -84,8 +84,8 @@ def convex_pixel_count(image: npt.NDArray[np.bool_]) -> int:
 
 def equivalent_diameter(area: int) -> float:
     """skimage's `(2 * 2 * area / pi) ** (1 / 2)` with a correctly rounded square root:
-    libm's pow rounds it by CPU (glibc 2.36's, with FMA and without, misrounds 1 area in
-    1,200 below 2^24, not the same ones; none of the baseline's)."""
+    libm's pow rounds it by CPU (glibc 2.36's misrounds about 1 area in 1,000 below 2^24,
+    with FMA and without, not the same ones; none of the baseline's)."""
     return math.sqrt(2 * 2 * float(area) / math.pi)
 
 

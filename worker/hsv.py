@@ -1,33 +1,37 @@
 """OpenCV's 8-bit BGR to HSV (H in 0..179), in exact integers, the same on every CPU.
 
-`cv2.cvtColor(COLOR_BGR2HSV)` is not: on aarch64 the wheel's own HAL gives an S one
-higher or lower than x86-64's on about 1 pixel in 2,400. x86-64 gives the scalar
-formula of OpenCV's `RGB2HSV_b` (its SIMD path and Intel IPP's, at every dispatch
-level, agree with it on all 2^24 colours: tests/test_hsv.py), which is what this
-computes, with numpy integer operations only:
+`cv2.cvtColor(COLOR_BGR2HSV)` is not: on aarch64 the wheel gives an S that differs from
+x86-64's on 6,582 of the 2^24 colours. x86-64 gives the scalar formula of OpenCV's
+`RGB2HSV_b` (its SIMD path and Intel IPP's, at every dispatch level, agree with it on
+all 2^24 colours: tests/test_hsv.py), which is what this computes:
 
     v = max(b, g, r), diff = v - min(b, g, r)
     s = (diff * sdiv[v] + 2^11) >> 12                  sdiv[i] = round(255 * 2^12 / i)
     h = (num * hdiv[diff] + 2^11) >> 12, + 180 if < 0  hdiv[i] = round(180 * 2^12 / (6 i))
     num = g - b if v == r, else b - r + 2 diff if v == g, else r - g + 4 diff
 
-Both are read from tables indexed by (v, diff) and (num, diff), built once from the
-formula; a table entry is the formula's value for its index, and every index holds.
+S is read from a table indexed by (v, diff); H, which depends on the colour only through
+the differences g - b and b - r, from a table indexed by them. Both tables hold the
+formula's value for every index, built once in integers; the per-pixel work is
+deinterleaving, uint8 maxima and minima, integer index arithmetic and two gathers.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 
 U8 = npt.NDArray[np.uint8]
+I64 = npt.NDArray[np.int64]
 _SHIFT = 12
-_NUM_LOW = -255  # num ranges over -255 .. 5 * 255
+_SPAN = 511  # g - b and b - r each range over -255 .. 255
+_H_ORIGIN = 255 * _SPAN + 255  # the H table's index of g - b = b - r = 0
 
 
-def _divisors(scale: int, per: float) -> npt.NDArray[np.int64]:
+def _divisors(scale: int, per: float) -> I64:
     """OpenCV's `saturate_cast<int>((scale << 12) / (per * i))` for i in 1..255, 0 at 0:
     a double quotient rounded half to even (IEEE operations, the same everywhere)."""
     out = np.zeros(256, np.int64)
@@ -35,15 +39,25 @@ def _divisors(scale: int, per: float) -> npt.NDArray[np.int64]:
     return out
 
 
+def _hue(b: I64, g: I64, r: I64) -> I64:
+    """The formula's H for integer channels (any integers: it uses only differences)."""
+    v = np.maximum(np.maximum(b, g), r)
+    diff = v - np.minimum(np.minimum(b, g), r)
+    num = np.where(v == r, g - b, np.where(v == g, b - r + 2 * diff, r - g + 4 * diff))
+    hdiv = _divisors(180, 6.0)[np.minimum(diff, 255)]  # diff > 255: no colour has it
+    h: I64 = (num * hdiv + (1 << (_SHIFT - 1))) >> _SHIFT
+    h += np.where(h < 0, 180, 0)
+    return h
+
+
 @lru_cache(maxsize=1)
 def tables() -> tuple[U8, U8]:
-    """The S table indexed by `v << 8 | diff` and the H table by `(num + 255) << 8 | diff`."""
-    half = 1 << (_SHIFT - 1)
-    diff = np.arange(256, dtype=np.int64)
-    s = (diff[None, :] * _divisors(255, 1.0)[:, None] + half) >> _SHIFT  # row: v
-    num = np.arange(_NUM_LOW, 5 * 255 + 1, dtype=np.int64)
-    h = (num[:, None] * _divisors(180, 6.0)[None, :] + half) >> _SHIFT  # row: num
-    h += np.where(h < 0, 180, 0)
+    """The S table indexed by `v << 8 | diff`; the H table by
+    `(g - b) * 511 + (b - r) + _H_ORIGIN`."""
+    v, diff = np.meshgrid(np.arange(256), np.arange(256), indexing="ij")
+    s = (diff * _divisors(255, 1.0)[v] + (1 << (_SHIFT - 1))) >> _SHIFT
+    gb, br = np.meshgrid(np.arange(-255, 256), np.arange(-255, 256), indexing="ij")
+    h = _hue(br, gb + br, np.zeros_like(gb))  # r = 0, b = br, g = gb + br
     s_table = np.clip(s, 0, 255).astype(np.uint8).reshape(-1)
     h_table = np.clip(h, 0, 255).astype(np.uint8).reshape(-1)
     s_table.setflags(write=False)
@@ -52,17 +66,18 @@ def tables() -> tuple[U8, U8]:
 
 
 def bgr_to_hsv(bgr: U8) -> tuple[U8, U8, U8]:
-    """H, S and V planes of a BGR uint8 image (any shape ending in 3), as x86-64 OpenCV."""
+    """H, S and V planes of a BGR uint8 image (height x width x 3), as x86-64 OpenCV."""
     s_table, h_table = tables()
-    b, g, r = (bgr[..., k].astype(np.int32) for k in range(3))
+    b, g, r = cv2.split(bgr)  # contiguous planes: a copy, exact
     v = np.maximum(np.maximum(b, g), r)
     diff = v - np.minimum(np.minimum(b, g), r)
-    num = np.where(v == r, g - b, np.where(v == g, b - r + 2 * diff, r - g + 4 * diff))
-    num -= _NUM_LOW
-    num <<= 8
-    num |= diff
-    index = v << 8
-    index |= diff
-    h = np.take(h_table, num)
-    s = np.take(s_table, index)
-    return h, s, v.astype(np.uint8)
+    s_index = np.left_shift(v, 8, dtype=np.intp)
+    s_index |= diff
+    h_index = np.subtract(g, b, dtype=np.intp)
+    h_index *= _SPAN
+    h_index += b
+    h_index -= r
+    h_index += _H_ORIGIN
+    h = np.take(h_table, h_index, mode="clip")  # every index is in range: no check
+    s = np.take(s_table, s_index, mode="clip")
+    return h, s, v
