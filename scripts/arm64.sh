@@ -8,8 +8,9 @@
 #        scripts/arm64.sh python ARGS   the emulated Python in this checkout, e.g.
 #                                       scripts/arm64.sh python -m segmenter demo
 # Environment: QEMU_CPU (default cortex-a76) for `python`; SEGMENTER_ARM64_TSV, a folder
-# where the leg writes the golden TSVs it made (tests/test_golden.py compares them with this
-# machine's); SEGMENTER_SKIP_ARM64=1 skips the leg with a message (refused under CI=true).
+# where the leg writes the golden TSVs and kernel digests it made (tests/test_golden.py
+# and tests/test_arm64.py compare them with this machine's); SEGMENTER_SKIP_ARM64=1 skips
+# the leg with a message (refused under CI=true).
 #
 # How: `debootstrap --arch=arm64 --foreign` resolves and fetches a minimal bookworm with
 # python3. Its second stage cannot run here: dpkg's maintainer scripts exec aarch64 programs,
@@ -147,13 +148,15 @@ setup() {
 # maximum, the golden acquisitions (recalc and dense on 1 worker, prevmask on the
 # 2-worker pool). Beside it, on the Pi 4's Cortex-A72: the colour tests, the frames
 # against the old method, the dense golden case, the legacy transcription of the dense
-# acquisition, then `segmenter demo` on 2 workers. The golden TSVs go to
-# SEGMENTER_ARM64_TSV/<cpu>/. Left to x86-64 for time: the random-region and real-mask
+# acquisition, the kernel's digests (tests/cpu_digest.py) on both CPUs, then `segmenter
+# demo` on 2 workers. The golden TSVs and the digests go to SEGMENTER_ARM64_TSV/<cpu>/
+# (tests/test_golden.py and tests/test_arm64.py compare them with x86-64's). Left to x86-64 for time: the random-region and real-mask
 # topology and feature tests, the convex count, the other golden runs and transcriptions
 # (recalc's alone takes ~6 minutes here).
 A76_TESTS=(
   tests/test_kernel.py
   tests/test_hsv.py
+  tests/test_moments.py
   tests/test_kernel_vs_legacy.py
   tests/test_features_vs_skimage.py
   tests/test_topology.py
@@ -163,11 +166,12 @@ A76_SELECT="not random_regions and not real_masks and not convex"
 A76_SELECT+=" and not recalc-2w and not prevmask-1w and not dense-2w"
 A72_TESTS=(
   tests/test_hsv.py
+  tests/test_moments.py
   tests/test_kernel_vs_legacy.py
   tests/test_golden.py
   "tests/test_legacy.py::test_the_transcription_gives_the_old_programs_outputs[dense]"
 )
-A72_SELECT="hsv or frames_match or dense-1w or transcription"
+A72_SELECT="hsv or moments or frames_match or dense-1w or transcription"
 
 emulated() { # emulated CPU PYTHON ARGS: PYTHON ARGS on that CPU, timed
   local cpu=$1 start=$SECONDS status=0
@@ -190,7 +194,7 @@ leg() {
   local python start=$SECONDS status=0
   python=$(setup)
   say "environment ready in $((SECONDS - start)) s"
-  local tsv=${SEGMENTER_ARM64_TSV:-} demo log a76=0
+  local tsv=${SEGMENTER_ARM64_TSV:-} demo log out cpu a76=0
   [[ -n $tsv ]] && mkdir -p "$tsv/cortex-a76" "$tsv/cortex-a72"
   demo=$(mktemp -d)
   log=$demo.log
@@ -201,6 +205,11 @@ leg() {
   {
     SEGMENTER_GOLDEN_TSV_OUT=${tsv:+$tsv/cortex-a72} emulated cortex-a72 "$python" -m pytest \
       -p no:cacheprovider -q "${A72_TESTS[@]}" -k "$A72_SELECT" || status=1
+    for cpu in cortex-a72 cortex-a76; do
+      out=/dev/null
+      [[ -n $tsv ]] && out=$tsv/$cpu/cpu_digest.json
+      emulated $cpu "$python" -m tests.cpu_digest >"$out" || status=1
+    done
     emulated cortex-a76 "$python" -m segmenter demo --frames 6 --workers 2 --dir "$demo" \
       || status=1
   } >"$log" 2>&1
@@ -220,5 +229,5 @@ case ${1:-} in
     python=$(setup)
     exec "$python" "$@"
     ;;
-  *) sed -n '6,12p' "$0" >&2 && exit 2 ;;
+  *) sed -n '/^# Usage/,/^#$/p' "$0" >&2 && exit 2 ;;
 esac
