@@ -9,6 +9,10 @@ bit (but the six from the second moments: within 1e-12, the last bits of the bas
 came from its machine's BLAS, ours are correctly rounded), crops of the same pixels, the
 same header (its columns in its order) and the same number of flat recalculations. The
 old program's outputs are the oracle: nobody on the team wrote them.
+
+The arm64 leg (scripts/arm64.sh) runs these on emulated Cortex-A76 and A72 and writes its
+TSVs to SEGMENTER_GOLDEN_TSV_OUT; scripts/test.sh then points SEGMENTER_ARM64_TSV at that
+folder and this machine's TSVs must be the same bytes, apart from the run's time and uuid.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
+import platform
 import shutil
 import zipfile
 from dataclasses import dataclass
@@ -37,6 +43,10 @@ MIN_ESD_UM = 15.0  # at 0.75 um/px: the baseline's 20 px
 # baseline copied from metadata.json (the dashboard's last value, in pixels) and this
 # project records as applied, in micrometres.
 PER_RUN = {"process_datetime", "process_uuid", "process_min_ESD"}
+# The only cells two runs of the same frames and settings may differ in, on any CPU.
+RUN_CELLS = (b"process_datetime", b"process_uuid")
+TSV_OUT = "SEGMENTER_GOLDEN_TSV_OUT"  # where the arm64 leg writes its TSVs
+ARM64_TSV = "SEGMENTER_ARM64_TSV"  # where this run finds them
 
 
 @dataclass(frozen=True)
@@ -72,10 +82,16 @@ def segment_case(case: str, root: Path, workers: int, compat: str = contract.OLD
     assert summary.status == "done", summary.message
     assert summary.archive is not None
     (tsv,) = (root / "objects" / folder.relative_to(root / "img")).glob("*.tsv")
+    if out := os.environ.get(TSV_OUT):
+        shutil.copyfile(tsv, Path(out) / f"{case}-{workers}w.tsv")
     return Golden(case, BASELINE / case / "baseline", root, folder, Path(summary.archive), tsv)
 
 
-@pytest.fixture(scope="module", params=[(c, w) for c in CASES for w in (1, 2)], ids=str)
+@pytest.fixture(
+    scope="module",
+    params=[(c, w) for c in CASES for w in (1, 2)],
+    ids=lambda p: f"{p[0]}-{p[1]}w",  # -k recalc-2w (scripts/arm64.sh picks some)
+)
 def golden(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Golden:
     case, workers = request.param
     return segment_case(case, tmp_path_factory.mktemp(f"{case}_{workers}w") / "data", workers)
@@ -186,3 +202,41 @@ def test_same_number_of_flat_recalculations(golden: Golden) -> None:
     lines = sorted((frames / ".segmenter" / "frames").glob("*.jsonl"))
     flats = {json.loads(p.read_text())["flat_from"] for p in lines}
     assert len(flats) - 1 == expected
+
+
+def _without_run_cells(tsv: bytes) -> list[list[bytes]]:
+    rows = [line.split(b"\t") for line in tsv.split(b"\n")]
+    at = [rows[0].index(name) for name in RUN_CELLS]
+    for row in rows[2:]:
+        for i in at:
+            if i < len(row):
+                row[i] = b""
+    return rows
+
+
+def _cell(row: list[bytes], i: int) -> str:
+    return row[i].decode() if i < len(row) else "(none)"
+
+
+if platform.machine() == "x86_64":  # elsewhere this test does not exist (not skipped)
+
+    def test_same_tsv_bytes_as_on_arm64(golden: Golden) -> None:
+        """The TSV the arm64 leg made of the same case is these bytes, but the run's time
+        and uuid (under CI=true scripts/test.sh always runs the leg first)."""
+        folder = os.environ.get(ARM64_TSV)
+        if not folder:
+            pytest.skip(f"{ARM64_TSV} is not set: scripts/test.sh runs the arm64 leg, sets it")
+        theirs = sorted(Path(folder).rglob(f"{golden.case}-*w.tsv"))  # <cpu>/<case>-<n>w
+        assert theirs, f"the arm64 leg wrote no TSV of {golden.case} into {folder}"
+        ours = _without_run_cells(golden.tsv.read_bytes())
+        for tsv in theirs:
+            arm = _without_run_cells(tsv.read_bytes())
+            name = str(tsv.relative_to(folder))
+            assert len(arm) == len(ours), name
+            different = [
+                (n + 1, _cell(ours[0], i), _cell(mine, i), _cell(other, i))
+                for n, (mine, other) in enumerate(zip(ours, arm, strict=True))
+                for i in range(max(len(mine), len(other)))
+                if mine[i : i + 1] != other[i : i + 1]
+            ]
+            assert different == [], f"{name}: (line, column, x86-64, arm64)"
