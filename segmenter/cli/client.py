@@ -203,10 +203,12 @@ def send(
     follow: bool,
     as_json: bool = False,
     timeout: float = 10.0,
-    out: TextIO = sys.stdout,
-    err: TextIO = sys.stderr,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
 ) -> int:
-    """Publish `command` (an id is added) and report; follow its item when asked."""
+    """Publish `command` (an id is added) and report; follow its item when asked. `out`
+    and `err`: sys.stdout and sys.stderr as they are at the call (not at import)."""
+    out, err = out or sys.stdout, err or sys.stderr
     command = {**command, "id": command.get("id") or new_id()}
     client = Client(settings, timeout)
     try:
