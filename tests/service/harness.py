@@ -22,6 +22,7 @@ from segmenter.engine import Progress, ProgressCallback, Segmenter
 from segmenter.service.mqtt import BrokerSettings, MqttTransport
 from segmenter.service.service import Service
 from segmenter.service.status import RESERVED
+from segmenter.service.uploads import ServiceUploads
 from segmenter.settings import RunSettings
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
@@ -264,15 +265,20 @@ class Harness:
         workers: int = 1,
         idle_timeout: float = 60.0,
         keepalive: int = 20,
+        *,
+        live: bool = True,
+        uploads: Callable[[MqttTransport], ServiceUploads] | None = None,
     ) -> None:
+        """`uploads`: the service's EcoTaxa uploads made on its transport (as `serve`)."""
         self.engine = SlowSegmenter(workers)  # 1: in this process; 2: a real process pool
         self.engine.delay = delay
         settings = replace(broker.settings, keepalive=keepalive)
         self.transport = MqttTransport(settings, f"svc-{time.time_ns()}")
         defaults = RunSettings(workers=workers)
         self.service = Service(
-            data_root, self.engine, self.transport, defaults, idle_timeout=idle_timeout
-        )
+            data_root, self.engine, self.transport, defaults, live=live,
+            idle_timeout=idle_timeout, uploads=uploads(self.transport) if uploads else None,
+        )  # fmt: skip
         self.service.attach(self.transport)
         self.service.start()
         self.transport.start()

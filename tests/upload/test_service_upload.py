@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -15,41 +14,28 @@ import pytest
 from segmenter.acquisition import find_acquisitions
 from segmenter.cli import main
 from segmenter.service.mqtt import MqttTransport
-from segmenter.service.service import Service
 from segmenter.service.uploads import UPLOAD_TOPIC, ServiceUploads
-from segmenter.settings import RunSettings
 from segmenter.synth import SynthSpec, write_acquisition
 from segmenter.upload.book import UploadBook
 from segmenter.upload.config import Server
 from segmenter.upload.run import Policy
 from tests.conftest import REPO
-from tests.service.harness import Broker, Recorder, SlowSegmenter
+from tests.service.harness import Broker, Harness, Recorder
 from tests.upload.ecotaxa_standin import EcoTaxaStandIn
 
 pytestmark = pytest.mark.mqtt
 FAST = Policy(retry_for=float("inf"), first_delay=0.2, max_delay=0.5, poll=0.1)
 
 
-class UploadingService:
+def uploading_service(
+    broker: Broker, root: Path, server: Server | None, auto: bool, live: bool = False
+) -> Harness:
     """The service in this process with EcoTaxa uploads set up (as `serve` does)."""
 
-    def __init__(
-        self, broker: Broker, root: Path, server: Server | None, auto: bool, live: bool = False
-    ) -> None:
-        self.engine = SlowSegmenter(1)
-        self.transport = MqttTransport(broker.settings, f"svc-{time.time_ns()}")
-        uploads = ServiceUploads(root, server, self.transport, auto=auto, policy=FAST)
-        self.service = Service(root, self.engine, self.transport, RunSettings(workers=1),
-                               live=live, uploads=uploads)  # fmt: skip
-        self.service.attach(self.transport)
-        self.service.start()
-        self.transport.start()
-        assert self.transport.subscribed.wait(10)
+    def uploads(transport: MqttTransport) -> ServiceUploads:
+        return ServiceUploads(root, server, transport, auto=auto, policy=FAST)
 
-    def close(self) -> None:
-        self.service.shutdown(30)
-        self.transport.close(dead=True)
-        self.engine.close()
+    return Harness(broker, root, live=live, uploads=uploads)
 
 
 def server_of(standin: EcoTaxaStandIn) -> Server:
@@ -73,7 +59,7 @@ def test_the_upload_command(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     (folder,) = find_acquisitions(data_root)
-    svc = UploadingService(broker, data_root, server_of(standin), auto=False)
+    svc = uploading_service(broker, data_root, server_of(standin), auto=False)
     try:
         assert main(["send", "upload", str(folder), "--broker", broker.address, "--json"]) == 0
         recorder.wait(lambda r: bool(uploads(r, "imported")))
@@ -93,7 +79,7 @@ def test_the_upload_command_refused_when_not_set_up(
     broker: Broker, recorder: Recorder, data_root: Path
 ) -> None:
     (folder,) = find_acquisitions(data_root)
-    svc = UploadingService(broker, data_root, None, auto=False)
+    svc = uploading_service(broker, data_root, None, auto=False)
     try:
         recorder.send({"action": "upload", "id": "u2", "path": [str(folder)]})
         recorder.wait(lambda r: any(m.get("id") == "u2" for m in r.on("status/segmenter/reply")))
@@ -109,7 +95,7 @@ def test_upload_after_each_acquisition_survives_an_outage_and_a_restart(
     spec = SynthSpec(frames=4, objects=5, width=640, height=480, seed=9)
     folder = write_acquisition(data_root, spec)
     standin.down()  # EcoTaxa unreachable from the start
-    svc = UploadingService(broker, data_root, server_of(standin), auto=True)
+    svc = uploading_service(broker, data_root, server_of(standin), auto=True)
     try:
         recorder.send({"action": "segment", "path": [str(folder)], "settings": {}})
         recorder.wait_status("Done")
@@ -119,7 +105,7 @@ def test_upload_after_each_acquisition_survives_an_outage_and_a_restart(
     rel = str(folder.relative_to(data_root / "img"))
     assert UploadBook(data_root).get(rel).state == "pending"  # type: ignore[union-attr]
     standin.up()
-    svc = UploadingService(broker, data_root, server_of(standin), auto=True)
+    svc = uploading_service(broker, data_root, server_of(standin), auto=True)
     try:
         recorder.wait(lambda r: any(m["acquisition"] == rel for m in uploads(r, "imported")))
     finally:
@@ -136,7 +122,7 @@ def test_upload_after_a_live_acquisition(
     spec = SynthSpec(frames=10, objects=4, width=640, height=480, seed=12)
     source = write_acquisition(tmp_path / "source", spec)
     rel = "2026-06-01/S_up/A_up"
-    svc = UploadingService(broker, data_root, server_of(standin), auto=True, live=True)
+    svc = uploading_service(broker, data_root, server_of(standin), auto=True, live=True)
     try:
         replay = [sys.executable, "-m", "segmenter", "replay", str(source), str(data_root)]
         replay += ["--as", rel, "--rate", "50", "--broker", broker.address, "--qos", "1"]
