@@ -339,3 +339,25 @@ def test_ctrl_c_of_the_process_group_stops_and_the_next_run_resumes(make_acq: Ma
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr
     assert (folder / "done.txt").exists() and len(list(frames.glob("*.jsonl"))) == 40
+
+
+class _Remote:
+    """Stands for the Dask future behind a ClusterFuture: only its cancel() is used here."""
+
+    def __init__(self) -> None:
+        self.cancels = 0
+
+    def cancel(self) -> None:
+        self.cancels += 1
+
+
+def test_a_second_cancel_is_a_no_op() -> None:
+    """A stop cancels the in-flight futures, and closing the pool cancels them again: the
+    second cancel raised 'Future in unexpected state' from set_running_or_notify_cancel
+    (seen as a rare failure of the stop-and-resume test under load)."""
+    from segmenter.engine.cluster import ClusterFuture
+
+    remote = _Remote()
+    future: ClusterFuture[int] = ClusterFuture(remote)
+    assert future.cancel() and future.cancel()
+    assert future.cancelled() and remote.cancels == 1

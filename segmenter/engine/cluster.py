@@ -99,6 +99,8 @@ class ClusterFuture(Future[T]):
 
     def cancel(self) -> bool:
         with self._settling:
+            if self.cancelled():  # a stop, then the pool's close: cancelled once
+                return True
             if not super().cancel():
                 return False
             self.set_running_or_notify_cancel()  # wakes wait() at once
