@@ -4,8 +4,8 @@ its run, and a soak of 1,000 small frames in 5 acquisitions through the queue, o
 
 from __future__ import annotations
 
+import gc
 import os
-import resource
 import shutil
 import time
 from collections.abc import Callable
@@ -71,13 +71,24 @@ def test_acquisition_deleted_during_its_run(
     assert len(list(iter_frames(data_root, survivor))) == 3
 
 
+def resident_kib() -> int:
+    """This process's resident set size now (VmRSS), in KiB."""
+    status = Path("/proc/self/status").read_text(encoding="utf-8")
+    return int(next(line for line in status.splitlines() if line.startswith("VmRSS:")).split()[1])
+
+
 def open_files() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
 def test_soak_1000_frames_in_5_acquisitions(
-    harness: Callable[..., Harness], recorder: Recorder, data_root: Path
+    harness: Callable[..., Harness], broker: Broker, data_root: Path
 ) -> None:
+    """The service's open files and resident memory stay flat after the first acquisition
+    (800 frames: a leak of 13 kB a frame fails). Resident memory after a collection, not
+    the peak: the peak also follows how many messages wait to be published, which a loaded
+    machine changes (it rose 13-40 MB here while the resident size stayed within 2 MB).
+    The recorder, in this process too, follows only the queue."""
     folders = [
         write_acquisition(
             data_root,
@@ -86,15 +97,18 @@ def test_soak_1000_frames_in_5_acquisitions(
         for i in range(5)
     ]
     harness(workers=2)
+    recorder = Recorder(broker, topic="status/segmenter/queue")
     usage: list[tuple[int, int]] = []
     for i, folder in enumerate(folders):
         recorder.send(segment(folder, f"soak{i}"))
         recorder.wait(lambda r, i=i: r.state(f"soak{i}") == "done", timeout=180)  # type: ignore[misc]
-        usage.append((open_files(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+        gc.collect()
+        usage.append((open_files(), resident_kib()))
+    recorder.close()
     for folder in folders:
         assert len(list(iter_frames(data_root, folder))) == 200, folder
         assert (folder / "done.txt").exists()
     files = [u[0] for u in usage]
     assert max(files[1:]) - files[0] <= 2, f"open files grew: {files}"
-    peak_kib = [u[1] for u in usage]
-    assert peak_kib[-1] - peak_kib[1] < 40_000, f"peak RSS grew (KiB): {peak_kib}"
+    rss_kib = [u[1] for u in usage]
+    assert rss_kib[-1] - rss_kib[1] < 10_000, f"resident memory grew (KiB): {rss_kib}"
