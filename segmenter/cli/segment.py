@@ -65,8 +65,9 @@ def _add_segment(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     )
 
 
-def add_run_options(p: argparse.ArgumentParser) -> None:
-    """The options of a run: where, how many workers, the pipeline's settings, --json."""
+def add_run_options(p: argparse.ArgumentParser, *, cluster_runs: bool = True) -> None:
+    """The options of a run: where, how many workers, the pipeline's settings, --json.
+    Without `cluster_runs` --cluster is not shown, and refused by the command."""
     p.add_argument(
         "--data-root",
         type=Path,
@@ -85,7 +86,9 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
         metavar="ADDRESS",
         help="run on Dask instead of --workers: tcp://HOST:8786 (a running `dask scheduler`; "
         "the data on a filesystem the workers share, at the same path) or local:N "
-        "(N worker processes on this machine); needs pip install '.[cluster]'",
+        "(N worker processes on this machine); needs pip install '.[cluster]'"
+        if cluster_runs
+        else argparse.SUPPRESS,
     )
     p.add_argument(
         "--force",
