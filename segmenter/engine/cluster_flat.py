@@ -80,7 +80,7 @@ def _outcome(pool: RemotePool, fut: Future[Any]) -> BaseException | None:
 def compute_cluster_flat(
     pool: RemotePool, frames: Sequence[FrameRef], shape: tuple[int, int]
 ) -> ClusterFlat:
-    """The flat of `frames` as `median << 8`, on the cluster (engine.flatfield's rules)."""
+    """The flat of `frames` as `median << 8`, on the cluster (engine.flat_rules' rules)."""
     decodes = [pool.submit_remote(decode_frame, f.path, shape) for f in frames]
     wait_all(pool.stop, decodes)
     good: list[int] = []

@@ -16,7 +16,7 @@ PLUGIN_NAME = "planktoscope-segmenter"
 class WorkerSetup(WorkerPlugin):
     """What init_worker does for the process pool, per Dask worker, and for each worker
     that joins later: one OpenCV thread per task thread, the test suite's fault hook
-    (engine.pool.allow_test_faults). No parent watch: a Dask worker belongs to its
+    (engine.fault_switch.allow_test_faults). No parent watch: a Dask worker belongs to its
     nanny. The workers of a LocalCluster this process started ignore SIGINT, as the
     process pool's do: a Ctrl-C reaches the whole process group, and it is for the
     controller to decide what it means (a stop); a cluster's own workers are left alone."""
