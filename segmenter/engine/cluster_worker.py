@@ -8,6 +8,7 @@ from typing import Any
 
 from distributed import WorkerPlugin
 
+from worker.faults import FaultPlan
 from worker.tasks import init_worker
 
 PLUGIN_NAME = "planktoscope-segmenter"
@@ -21,7 +22,7 @@ class WorkerSetup(WorkerPlugin):
     process pool's do: a Ctrl-C reaches the whole process group, and it is for the
     controller to decide what it means (a stop); a cluster's own workers are left alone."""
 
-    def __init__(self, faults: str | None, ignore_sigint: bool = False) -> None:
+    def __init__(self, faults: FaultPlan | None, ignore_sigint: bool = False) -> None:
         self.faults = faults
         self.ignore_sigint = ignore_sigint
 

@@ -1,11 +1,13 @@
-"""The switch for the test suite's fault injection (worker.tasks): the workers are told
-the SEGMENTER_TEST_FAULTS value only after `allow_test_faults()` (tests/conftest.py);
-in production the variable is ignored, with a warning."""
+"""The switch for the test suite's fault injection (worker.faults): the workers are
+handed the plan of SEGMENTER_TEST_FAULTS only after `allow_test_faults()`
+(tests/conftest.py); in production the variable is ignored, with a warning."""
 
 from __future__ import annotations
 
 import logging
 import os
+
+from worker.faults import FaultPlan, parse_faults
 
 log = logging.getLogger(__name__)
 
@@ -20,8 +22,8 @@ def allow_test_faults() -> None:
     _faults_allowed = True
 
 
-def faults_for_workers() -> str | None:
-    """The faults to hand to the workers, None outside the test suite."""
+def faults_for_workers() -> FaultPlan | None:
+    """The faults to hand to the workers, parsed once; None outside the test suite."""
     global _faults_warned
     value = os.environ.get(FAULTS_ENV)
     if value and not _faults_allowed:
@@ -29,4 +31,7 @@ def faults_for_workers() -> str | None:
             log.warning("%s is set and ignored: fault injection is for the test suite", FAULTS_ENV)
             _faults_warned = True
         return None
-    return value
+    try:
+        return parse_faults(value)
+    except ValueError as exc:
+        raise ValueError(f"{FAULTS_ENV}: {exc}") from None

@@ -50,6 +50,7 @@ class WorkerPool:
         self.workers = max(1, workers)
         self.rebuilds = 0
         self.fallback_reason: str | None = None
+        self._faults = faults_for_workers()  # the test suite's; None in production
         self._ctx = mp.get_context("forkserver") if self.workers > 1 else None
         if self._ctx is not None:
             self._ctx.set_forkserver_preload(["worker.tasks"])
@@ -67,7 +68,7 @@ class WorkerPool:
         return self.workers if self.mode == "processes" else 1
 
     def _inline(self) -> Executor:
-        init_worker(self.stop.raw, 0, faults_for_workers(), own_process=False)
+        init_worker(self.stop.raw, 0, self._faults, own_process=False)
         return InlineExecutor()
 
     def _create(self) -> Executor:
@@ -78,7 +79,7 @@ class WorkerPool:
                 self.workers,
                 mp_context=self._ctx,
                 initializer=init_worker,
-                initargs=(self.stop.raw, 1, faults_for_workers(), True, os.getpid()),
+                initargs=(self.stop.raw, 1, self._faults, True, os.getpid()),
             )
         except (OSError, ValueError) as exc:
             return self._fall_back(f"cannot start worker processes: {exc}")
