@@ -138,3 +138,20 @@ def test_no_import_circle() -> None:
     graph = import_graph()
     assert len(graph) > 100
     assert circles(graph) == []
+
+
+def test_the_seams_import_nothing_behind_them() -> None:
+    """The pool seam and the flat rules know no pool; the summary type and the settings'
+    rules import nothing of the controller; only the runner (engine.segmenter) calls
+    the report, never the run or the frame loop."""
+    graph = import_graph()
+    engine = {m for m in graph if m.startswith("segmenter.engine.")}
+    assert graph["segmenter.engine.seam"] & engine == set()
+    assert graph["segmenter.engine.flat_rules"] & engine == set()
+    assert graph["segmenter.summary"] == set()
+    assert {m for m in graph["segmenter.rules"] if m.startswith("segmenter")} == {
+        "segmenter.errors"
+    }
+    assert sorted(m for m in engine if "segmenter.report" in graph[m]) == [
+        "segmenter.engine.segmenter"
+    ]
