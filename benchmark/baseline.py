@@ -18,7 +18,7 @@ from benchmark import legacy
 from benchmark.common import Json, mean, median, ratio
 from benchmark.inputs import Dataset
 from benchmark.stages import floor_buffer, time_imread
-from segmenter.engine.flatfield import flat_window
+from segmenter.engine.flat_rules import flat_window
 from worker.correct import flat_index
 from worker.decode import read_frame
 from worker.kernel import encode_jpeg, segment_frame

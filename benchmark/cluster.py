@@ -37,6 +37,7 @@ from segmenter.cli.args import frame_size, positive_int
 from segmenter.engine import Progress, Segmenter
 from segmenter.engine.cluster import ClusterPool, ClusterSpec
 from segmenter.settings import RunSettings
+from worker.tasks import ChunkTask, run_chunk
 
 
 def _cluster(workers: int) -> Segmenter:
@@ -57,17 +58,17 @@ def measure_bytes(ds: Dataset, workers: int) -> Json:
     pool = seg.pool
     assert isinstance(pool, ClusterPool)
     counts = {"tasks": 0, "task_bytes": 0, "result_bytes": 0}
-    submit = pool.submit
+    submit_chunk = pool.submit_chunk
 
-    def counting(fn: Any, /, *args: Any) -> Future[Any]:
+    def counting(task: ChunkTask) -> Future[Any]:
         counts["tasks"] += 1
-        counts["task_bytes"] += len(pickle.dumps((fn, args)))
-        fut = submit(fn, *args)
+        counts["task_bytes"] += len(pickle.dumps((run_chunk, (task,))))
+        fut = submit_chunk(task)
         fut.add_done_callback(_count_result(counts))
         return fut
 
     try:
-        pool.submit = counting  # type: ignore[method-assign]
+        pool.submit_chunk = counting  # type: ignore[method-assign]
         before = _peer_bytes(pool)
         (summary,) = seg.run([ds.folder], RunSettings(force=True), ds.data_root)
         peers = _peer_bytes(pool) - before

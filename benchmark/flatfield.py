@@ -16,8 +16,10 @@ import numpy.typing as npt
 from benchmark import legacy
 from benchmark.common import Json, keep_sigint, median, ratio
 from benchmark.inputs import Dataset
-from segmenter.engine.flatfield import compute_flat, flat_window
+from segmenter.engine.flat_rules import flat_window
+from segmenter.engine.flatfield import compute_flat
 from segmenter.engine.pool import WorkerPool
+from segmenter.engine.seam import Pool
 from worker.decode import read_frame
 from worker.params import Params
 from worker.tasks import FrameRef
@@ -29,7 +31,7 @@ def _noop() -> int:
     return 0
 
 
-def warm(pool: WorkerPool) -> None:
+def warm(pool: Pool) -> None:
     """Start every worker process before anything is timed."""
     futures = [pool.submit(_noop) for _ in range(2 * pool.parallelism)]
     wait(futures)

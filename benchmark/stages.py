@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from benchmark.common import Json, mean, median, ratio
 from benchmark.inputs import Dataset
-from segmenter.engine.flatfield import flat_window
+from segmenter.engine.flat_rules import flat_window
 from streamer.journal import CommittedFrame, FrameStore
 from worker.correct import correct_inplace, correction_lut, flat_index, median_rows
 from worker.decode import read_frame

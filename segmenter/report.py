@@ -7,18 +7,15 @@ import json
 import logging
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from segmenter.acquisition import Acquisition
 from segmenter.errors import AcquisitionError, SegmenterError
 from segmenter.settings import RunSettings
+from segmenter.summary import AcquisitionSummary
 from streamer import contract
 from streamer.journal import FrameStore
 from streamer.owned import Outputs, report_outputs
 from streamer.report import Report, write_report
-
-if TYPE_CHECKING:  # the engine calls after_run: no import of it at run time
-    from segmenter.engine.run import AcquisitionSummary
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +53,8 @@ def _previous_seconds(path: Path) -> float | None:
 def after_run(
     acq: Acquisition, settings: RunSettings, summary: AcquisitionSummary
 ) -> AcquisitionSummary:
-    """The engine's hook once an acquisition is archived: the report, unless turned off.
+    """Once an acquisition is archived (engine.segmenter hands it to the run as its
+    `after_archive`): the report, unless turned off.
     A report that cannot be written is logged; the archive stands."""
     if not settings.report:
         return summary

@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass
 
-from segmenter.errors import ConfigError
+from segmenter import rules
 from streamer import contract
 from worker.params import Params
 
@@ -27,7 +26,7 @@ class RunSettings:
     keep: bool = False
     process_id: str | None = None
     workers: int = 0  # 0: default_workers()
-    min_esd_um: float = 20.0
+    min_esd_um: float = rules.MIN_ESD_UM
     remove_previous_mask: bool = False
     report: bool = True  # the quick-look report beside the archive (segmenter.report)
     compat: str = contract.DEFAULT  # the output contract (streamer.contract)
@@ -35,15 +34,13 @@ class RunSettings:
     allow_same_archive: bool = False  # another acquisition's zip of the same name replaced
 
     def __post_init__(self) -> None:
-        contract.checked(self.compat)
-        if self.workers < 0 or self.workers > 256:
-            raise ConfigError(f"worker count must be between 1 and 256, got {self.workers}")
-        if not math.isfinite(self.min_esd_um) or self.min_esd_um < 0:
-            raise ConfigError(f"min ESD must be a number >= 0, got {self.min_esd_um}")
-        if self.process_id is not None and (
-            len(self.process_id) > 64 or any(c in self.process_id for c in "\t\r\n/\\")
-        ):
-            raise ConfigError("process_id must be at most 64 characters, no tabs, newlines or /")
+        """The rules of segmenter.rules (a settings file is checked as a command is)."""
+        rules.compat(self.compat, "compat")
+        if self.workers != 0:  # 0: default_workers()
+            rules.workers(self.workers, "workers")
+        rules.min_esd_um(self.min_esd_um, "min_esd_um")
+        if self.process_id is not None:
+            rules.process_id(self.process_id, "process_id")
 
     @property
     def worker_count(self) -> int:

@@ -20,6 +20,7 @@ import numpy.typing as npt
 
 from segmenter.errors import ConfigError
 from segmenter.live.imager import INTEGRITY_HEADER, integrity_line
+from segmenter.rules import MIN_ESD_UM
 
 Box = tuple[int, int, int, int]  # x, y, w, h in frame pixels
 Image = npt.NDArray[np.uint8]
@@ -35,7 +36,6 @@ ORGANISM_TINT = np.array([0.66, 1.0, 0.8])  # per-channel darkening relative to 
 GRAY = np.array([0.114, 0.587, 0.299])  # BGR2GRAY weights
 TRUTH_DARKENING = 0.10  # a truth box covers where gray darkens by more than this
 SOLID_DARKENING = 0.15  # the area darker than this must pass the ESD threshold
-MIN_ESD_UM = 20.0
 BORDER = 10  # px kept free along the frame edges
 GAP = 8  # px between organism patches
 

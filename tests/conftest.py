@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from segmenter.engine import shared_memory as shm
-from segmenter.engine.pool import allow_test_faults
+from segmenter.engine.fault_switch import allow_test_faults
 from segmenter.synth import SynthSpec, write_acquisition
 from streamer.ecotaxa import read_tsv
 

@@ -355,7 +355,7 @@ def test_a_second_cancel_is_a_no_op() -> None:
     """A stop cancels the in-flight futures, and closing the pool cancels them again: the
     second cancel raised 'Future in unexpected state' from set_running_or_notify_cancel
     (seen as a rare failure of the stop-and-resume test under load)."""
-    from segmenter.engine.cluster import ClusterFuture
+    from segmenter.engine.cluster_future import ClusterFuture
 
     remote = _Remote()
     future: ClusterFuture[int] = ClusterFuture(remote)

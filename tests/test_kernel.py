@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from segmenter.engine.flatfield import flat_window, next_average, should_recalculate
+from segmenter.engine.flat_rules import flat_window, next_average, should_recalculate
 from streamer.contract import FEATURES, INTEGER_FEATURES, OLD
 from worker.correct import correct_inplace, correction_lut, flat_index, median_into
 from worker.features import esd_kept, focus_score, outer_contour, region_features

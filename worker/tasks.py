@@ -23,6 +23,9 @@ import numpy.typing as npt
 from worker.correct import median_rows
 from worker.decode import printable_name, read_frame
 from worker.errors import FrameError
+from worker.faults import FaultPlan
+from worker.faults import at as fault_point
+from worker.faults import install as install_faults
 from worker.kernel import frame_threshold, segment_frame
 from worker.params import Params
 from worker.records import FrameFailure, FrameOutcome, FrameResult, ObjectRecord
@@ -40,14 +43,13 @@ class StopFlag(Protocol):
 
 _attached = Attachments()
 _stop: StopFlag | None = None
-_faults: str | None = None  # see init_worker
 _local = threading.local()  # per thread: the frame being segmented, reused (see _load)
 
 
 def init_worker(
     stop: StopFlag | None,
     threads: int = 1,
-    faults: str | None = None,
+    faults: FaultPlan | None = None,
     own_process: bool = True,
     parent: int | None = None,
 ) -> None:
@@ -55,16 +57,11 @@ def init_worker(
     exit within a second of the death of `parent` (the process that owns the pool: a
     forkserver's children are not its children, and would wait for work for good).
 
-    `faults` is the test suite's hook (segmenter.engine.pool.allow_test_faults):
-    `raise:NAME` raises in every attempt at frame NAME; `kill:NAME:MARKER` SIGKILLs this
-    worker the first time it reaches NAME (MARKER is a file it creates first);
-    `killalways:NAME` at every attempt; `killflat:NAME:MARKER` the first time it decodes
-    NAME for a flat field; `killmedian:median:MARKER` the first time it computes median
-    strips; `raiseonce:NAME:MARKER` raises the first time it reaches NAME.
+    `faults` is the test suite's plan (worker.faults; None in production).
     """
-    global _stop, _faults
+    global _stop
     _stop = stop
-    _faults = faults or None
+    install_faults(faults)
     cv2.setNumThreads(threads)
     if own_process:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -82,28 +79,6 @@ def _exit_with(parent: int) -> None:
             os._exit(1)
         except PermissionError:
             pass
-
-
-def _inject_fault(name: str, stage: str = "frame") -> None:
-    if not _faults:
-        return
-    for fault in _faults.split(";"):
-        kind, _, rest = fault.partition(":")
-        target, _, marker = rest.partition(":")
-        if target != name:
-            continue
-        if kind == "raise" and stage == "frame":
-            raise RuntimeError(f"injected fault at {name}")
-        if kind == "killalways" and stage == "frame":
-            os.kill(os.getpid(), signal.SIGKILL)
-        first = marker and not os.path.exists(marker)
-        if kind == "raiseonce" and stage == "frame" and first:
-            Path(marker).touch()
-            raise RuntimeError(f"injected fault at {name} (once)")
-        killing = (("kill", "frame"), ("killflat", "flat"), ("killmedian", "median"))
-        if first and (kind, stage) in killing:
-            Path(marker).touch()
-            os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _stopping() -> bool:
@@ -185,7 +160,7 @@ def _previous_mask(task: ChunkTask, shape: tuple[int, int], flat_idx: Any) -> U8
 
 def segment_one(ref: FrameRef, flat_idx: Any, task: ChunkTask, previous: U8 | None) -> Any:
     started = time.perf_counter()
-    _inject_fault(ref.name)
+    fault_point(ref.name)
     frame = _load(ref, flat_idx)
     seg, raw = segment_frame(frame, flat_idx, task.params, previous)
     objects = tuple(
@@ -238,7 +213,7 @@ def run_chunk_with(task: ChunkTask, flat_idx: Any, prev_flat_idx: Any = None) ->
 def decode_into(stack: SharedArray, slot: int, path: str) -> tuple[int, int]:
     """Decode one flat frame into its slot of the shared stack; returns its (w, h)."""
     try:
-        _inject_fault(Path(path).name, "flat")
+        fault_point(Path(path).name, "flat")
         array = _attached.get(stack)
         frame = read_frame(Path(path), array[slot])
         (fh, fw), (h, w) = frame.shape[:2], array.shape[1:3]
@@ -256,7 +231,7 @@ def decode_into(stack: SharedArray, slot: int, path: str) -> tuple[int, int]:
 def decode_frame(path: str, shape: tuple[int, int]) -> U8:
     """One flat-field frame of the acquisition's (height, width), decoded: on a Dask
     cluster the array stays on its worker until the median task takes it."""
-    _inject_fault(Path(path).name, "flat")
+    fault_point(Path(path).name, "flat")
     frame = read_frame(Path(path))
     if frame.shape[:2] != shape:
         (fh, fw), (h, w) = frame.shape[:2], shape
@@ -276,7 +251,7 @@ def join_rows(*strips: npt.NDArray[np.uint16]) -> npt.NDArray[np.uint16]:
 def median_flat(*frames: U8) -> npt.NDArray[np.uint16]:
     """The flat of `frames` (whole frames or the same rows of each) as `median << 8`
     (the upper middle for an even count), as `median_into_flat` computes it."""
-    _inject_fault("median", "median")
+    fault_point("median", "median")
     stack = np.stack(frames)
     out = np.empty(stack.shape[1:], np.uint8)
     median_rows(stack, out, 0, stack.shape[1])
@@ -286,7 +261,7 @@ def median_flat(*frames: U8) -> npt.NDArray[np.uint16]:
 
 def median_into_flat(stack: SharedArray, count: int, flat: SharedArray, y0: int, y1: int) -> None:
     """Median of the first `count` stack frames, rows y0:y1, into the flat (as `flat << 8`)."""
-    _inject_fault("median", "median")
+    fault_point("median", "median")
     frames = _attached.get(stack)[:count]
     out = np.empty((y1 - y0, *frames.shape[2:]), np.uint8)
     median_rows(frames[:, y0:y1], out, 0, y1 - y0)  # type: ignore[arg-type]

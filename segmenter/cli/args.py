@@ -4,12 +4,47 @@ benchmark's): one parser for each kind of value, each failing with one clear lin
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
+from segmenter import rules
 from segmenter.errors import ConfigError
 
 if TYPE_CHECKING:
     from segmenter.engine.cluster import ClusterSpec
+
+T = TypeVar("T")
+
+
+def _by_rule(rule: Callable[[T], T], value: T) -> T:
+    """`value` as its rule (segmenter.rules) has it, or argparse's one line."""
+    try:
+        return rule(value)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def workers(text: str) -> int:
+    """--workers (rules.workers)."""
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from exc
+    return _by_rule(rules.workers, value)
+
+
+def min_esd(text: str) -> float:
+    """--min-esd (rules.min_esd_um)."""
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from exc
+    return _by_rule(rules.min_esd_um, value)
+
+
+def process_id(text: str) -> str:
+    """--process-id (rules.process_id)."""
+    return _by_rule(rules.process_id, text)
 
 
 def positive_int(text: str) -> int:
@@ -50,13 +85,8 @@ def non_negative_float(text: str) -> float:
 
 
 def compat(text: str) -> str:
-    """An output contract's name (streamer.contract), or one line listing the known ones."""
-    from streamer import contract
-
-    try:
-        return contract.checked(text)
-    except ConfigError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from exc
+    """An output contract's name (rules.compat), or one line listing the known ones."""
+    return _by_rule(rules.compat, text)
 
 
 def frame_size(text: str) -> tuple[int, int]:

@@ -31,7 +31,7 @@ from segmenter.cli.segment import (
 )
 from segmenter.engine import Progress, Segmenter
 from segmenter.engine.source import LiveFrames
-from segmenter.errors import SegmenterError
+from segmenter.errors import SegmenterError, UsageError
 from segmenter.live.watch import FolderWatcher
 
 EPILOG = """\
@@ -55,7 +55,7 @@ def add_live(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("path", type=Path, metavar="PATH", help="the acquisition folder")
-    add_run_options(p)
+    add_run_options(p, cluster_runs=False)
     p.add_argument(
         "--idle-timeout",
         type=positive_float,
@@ -107,6 +107,8 @@ class StateLines:
 
 
 def cmd_live(args: argparse.Namespace) -> int:
+    if args.cluster is not None:
+        raise UsageError("--cluster is for `segmenter segment`: a live run uses --workers")
     folder: Path = args.path
     if not (folder / METADATA).is_file():
         raise SegmenterError(f"{folder} does not exist or has no {METADATA} yet")

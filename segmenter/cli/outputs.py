@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from segmenter.acquisition import find_acquisitions, resolve_data_root
+from segmenter.cli.args import process_id
 from segmenter.cli.segment import EXIT_FAILED, EXIT_OK, add_compat_option, add_same_archive_option
 from segmenter.errors import SegmenterError, UsageError
 
@@ -93,7 +94,9 @@ def add_output_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     )
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help=PATH_HELP)
     _root_arg(p)
-    p.add_argument("--process-id", help="id for process_id (default: the run's own)")
+    p.add_argument(
+        "--process-id", type=process_id, help="id for process_id (default: the run's own)"
+    )
     p.add_argument("--no-report", dest="report", action="store_false", help="skip the report")
     add_compat_option(p, default=None)
     p.add_argument(

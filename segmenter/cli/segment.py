@@ -14,8 +14,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
+from segmenter import rules
 from segmenter.acquisition import find_acquisitions, resolve_data_root
-from segmenter.cli.args import cluster, compat, non_negative_float, positive_int
+from segmenter.cli.args import cluster, compat, min_esd, process_id, workers
 from segmenter.cli.bar import TerminalBar
 from segmenter.engine import AcquisitionSummary, Progress, Segmenter
 from segmenter.errors import SegmenterError
@@ -65,8 +66,9 @@ def _add_segment(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     )
 
 
-def add_run_options(p: argparse.ArgumentParser) -> None:
-    """The options of a run: where, how many workers, the pipeline's settings, --json."""
+def add_run_options(p: argparse.ArgumentParser, *, cluster_runs: bool = True) -> None:
+    """The options of a run: where, how many workers, the pipeline's settings, --json.
+    Without `cluster_runs` --cluster is not shown, and refused by the command."""
     p.add_argument(
         "--data-root",
         type=Path,
@@ -75,7 +77,7 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--workers",
-        type=positive_int,
+        type=workers,
         default=default_workers(),
         help=f"worker processes; 1 runs in this process (default: {default_workers()})",
     )
@@ -85,7 +87,9 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
         metavar="ADDRESS",
         help="run on Dask instead of --workers: tcp://HOST:8786 (a running `dask scheduler`; "
         "the data on a filesystem the workers share, at the same path) or local:N "
-        "(N worker processes on this machine); needs pip install '.[cluster]'",
+        "(N worker processes on this machine); needs pip install '.[cluster]'"
+        if cluster_runs
+        else argparse.SUPPRESS,
     )
     p.add_argument(
         "--force",
@@ -112,18 +116,20 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--min-esd",
-        type=non_negative_float,
-        default=20.0,
+        type=min_esd,
+        default=rules.MIN_ESD_UM,
         metavar="UM",
         help="smallest equivalent spherical diameter kept, in micrometres "
-        "(pixels when metadata.json has no process_pixel) (default: 20)",
+        f"(pixels when metadata.json has no process_pixel) (default: {rules.MIN_ESD_UM:g})",
     )
     p.add_argument(
         "--remove-previous-mask",
         action="store_true",
         help="ignore what was already dark on the previous frame (stuck objects)",
     )
-    p.add_argument("--process-id", help="id written into process_id (default: a new uuid)")
+    p.add_argument(
+        "--process-id", type=process_id, help="id written into process_id (default: a new uuid)"
+    )
     add_compat_option(p, default=contract.DEFAULT)
     add_same_archive_option(p)
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")

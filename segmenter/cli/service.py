@@ -19,7 +19,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TypeAlias
 
-from segmenter.cli.args import broker, positive_float, positive_int
+from segmenter import rules
+from segmenter.cli.args import broker, min_esd, positive_float, process_id, workers
 from segmenter.cli.segment import add_compat_option
 from segmenter.errors import ConfigError, SegmenterError
 from segmenter.settings import RunSettings, default_workers
@@ -55,7 +56,7 @@ def _add_serve(sub: SubParsers) -> None:
     )
     p.add_argument(
         "--workers",
-        type=positive_int,
+        type=workers,
         help="worker processes (default: $SEGMENTER_WORKERS, else CPU cores - 1, at least 1)",
     )
     p.add_argument(
@@ -141,9 +142,9 @@ def _add_send(sub: SubParsers) -> None:
         default=None,
         help="ignore what was already dark on the previous frame",
     )
-    s.add_argument("--min-esd", type=float, metavar="UM", help="smallest ESD kept")
-    s.add_argument("--workers", type=positive_int, help="worker processes for this item")
-    s.add_argument("--process-id", help="id written into process_id")
+    s.add_argument("--min-esd", type=min_esd, metavar="UM", help="smallest ESD kept")
+    s.add_argument("--workers", type=workers, help="worker processes for this item")
+    s.add_argument("--process-id", type=process_id, help="id written into process_id")
     add_compat_option(s, default=None)
     s.add_argument("--enqueue", action="store_true", help="queue only (a paused queue stays)")
     s.add_argument("--no-wait", action="store_true", help="return once the item is queued")
@@ -195,9 +196,9 @@ def _default_workers(explicit: int | None) -> int:
         return explicit
     env = os.environ.get("SEGMENTER_WORKERS", "")
     if env:
-        if not env.isdigit() or int(env) < 1:
-            raise ConfigError(f"SEGMENTER_WORKERS: {env!r} must be a whole number >= 1")
-        return int(env)
+        if not env.isdigit():
+            raise ConfigError(f"SEGMENTER_WORKERS: {env!r} is not a whole number")
+        return rules.workers(int(env), "SEGMENTER_WORKERS")
     return default_workers()
 
 
@@ -206,10 +207,7 @@ def _default_compat(explicit: str | None) -> str:
     if explicit:
         return explicit
     env = os.environ.get("SEGMENTER_COMPAT", "")
-    try:
-        return contract.checked(env) if env else contract.DEFAULT
-    except ConfigError as exc:
-        raise ConfigError(f"SEGMENTER_COMPAT: {exc}") from exc
+    return rules.compat(env, "SEGMENTER_COMPAT") if env else contract.DEFAULT
 
 
 def _uploads(data_root: Path, publisher: Any, auto: bool) -> Any:

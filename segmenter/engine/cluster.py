@@ -30,14 +30,17 @@ import logging
 import re
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import CancelledError, Future
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from segmenter.engine.pool import FlatField, StopEvent, WorkerPool, _test_faults
+from segmenter.engine.cluster_flat import compute_cluster_flat
+from segmenter.engine.cluster_future import ClusterFuture
+from segmenter.engine.fault_switch import faults_for_workers
+from segmenter.engine.seam import FlatField, StopEvent
 from segmenter.errors import SegmenterError
-from worker.tasks import ChunkTask, FrameRef, run_chunk, run_chunk_with
+from worker.records import FrameOutcome
+from worker.tasks import ChunkTask, FrameRef, run_chunk_with
 
 log = logging.getLogger(__name__)
 
@@ -87,55 +90,15 @@ def parse_cluster(text: str) -> ClusterSpec:
     return ClusterSpec(address=address)
 
 
-class ClusterFuture(Future[T]):
-    """A concurrent.futures Future settled by a Dask future. `cancel()` succeeds until
-    the outcome arrives, as Dask's does, and what arrives after it is dropped."""
+class ClusterPool:
+    """The pool seam (engine.seam.Pool) over a Dask client."""
 
-    def __init__(self, remote: Any, fetch: bool = True) -> None:
-        super().__init__()
-        self.remote = remote
-        self.fetch = fetch  # False: the result stays on the cluster (None here)
-        self._settling = threading.Lock()
-
-    def cancel(self) -> bool:
-        with self._settling:
-            if self.cancelled():  # a stop, then the pool's close: cancelled once
-                return True
-            if not super().cancel():
-                return False
-            self.set_running_or_notify_cancel()  # wakes wait() at once
-        self.remote.cancel()
-        return True
-
-    def settle(self, remote: Any) -> None:
-        """Dask's done callback (its own thread)."""
-        with self._settling:
-            if self.cancelled() or not self.set_running_or_notify_cancel():
-                return  # cancelled here: the task may have finished anyway; dropped
-        try:
-            if self.fetch:
-                self.set_result(remote.result())
-            elif (exc := remote.exception()) is not None:
-                raise exc
-            else:
-                self.set_result(None)  # type: ignore[arg-type]
-        except CancelledError as exc:  # cancelled by Dask (lost), not by us: re-run it
-            self.set_exception(BrokenProcessPool(f"the cluster lost the task: {exc}"))
-        except BaseException as exc:  # handed to the dispatch through the future
-            if type(exc).__name__ == "KilledWorker":
-                exc = BrokenProcessPool(f"its Dask worker died: {exc}")
-            self.set_exception(exc)
-
-
-class ClusterPool(WorkerPool):
-    """The pool seam over a Dask client: submit, compute_flat, stop flag, close."""
-
-    def __init__(self, spec: ClusterSpec) -> None:  # no process pool: not super().__init__
+    def __init__(self, spec: ClusterSpec) -> None:
         dd = distributed()
         logging.getLogger("distributed").setLevel(logging.WARNING)  # its INFO is chatty
         self.spec = spec
         self.rebuilds = 0
-        self.fallback_reason = None
+        self.fallback_reason: str | None = None
         self.stop = StopEvent(threading.Event())
         self.flats: dict[str, Any] = {}  # key -> the Dask future of each flat in use
         self._cluster: Any = None
@@ -156,7 +119,7 @@ class ClusterPool(WorkerPool):
             ) from None
         from segmenter.engine.cluster_worker import PLUGIN_NAME, WorkerSetup
 
-        setup = WorkerSetup(_test_faults(), ignore_sigint=self._cluster is not None)
+        setup = WorkerSetup(faults_for_workers(), ignore_sigint=self._cluster is not None)
         self.client.register_plugin(setup, name=PLUGIN_NAME)
         self.workers = self.parallelism
 
@@ -171,12 +134,12 @@ class ClusterPool(WorkerPool):
         return max(1, sum(threads.values()))
 
     def submit(self, fn: Callable[..., T], /, *args: Any) -> Future[T]:
-        """Run `fn(*args)` on the cluster, a new key each time (a retry is a real one).
-        A frame task gets its flat(s) as futures, resolved on the worker."""
-        if fn is run_chunk:
-            (task,) = args
-            return self._submit(True, run_chunk_with, task, *self._flats_of(task))
+        """Run `fn(*args)` on the cluster, a new key each time (a retry is a real one)."""
         return self._submit(True, fn, *args)
+
+    def submit_chunk(self, task: ChunkTask) -> Future[list[FrameOutcome]]:
+        """A task of frames, handed its flat(s) as futures, resolved on the worker."""
+        return self._submit(True, run_chunk_with, task, *self._flats_of(task))
 
     def submit_remote(
         self, fn: Callable[..., Any], /, *args: Any, **options: Any
@@ -201,8 +164,6 @@ class ClusterPool(WorkerPool):
 
     def compute_flat(self, frames: Sequence[FrameRef], shape: tuple[int, int]) -> FlatField:
         """On the cluster, kept there (engine.cluster_flat)."""
-        from segmenter.engine.cluster_flat import compute_cluster_flat  # it imports this
-
         return compute_cluster_flat(self, frames, shape)
 
     def rebuild(self) -> None:

@@ -13,16 +13,17 @@ recomputed by Dask from their lineage. A stop cancels the tasks and raises Inter
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-from segmenter.engine.cluster import ClusterFuture, ClusterPool
-from segmenter.engine.flatfield import _wait_all, odd
+from segmenter.engine.cluster_future import ClusterFuture
+from segmenter.engine.flat_rules import odd
+from segmenter.engine.seam import StopEvent, wait_all
 from segmenter.errors import AcquisitionError, FrameError
 from worker.shared import SharedArray
 from worker.tasks import FrameRef, decode_frame, frame_rows, join_rows, median_flat
@@ -30,10 +31,27 @@ from worker.tasks import FrameRef, decode_frame, frame_rows, join_rows, median_f
 log = logging.getLogger(__name__)
 
 
+class RemotePool(Protocol):
+    """What the flat needs of engine.cluster.ClusterPool."""
+
+    @property
+    def stop(self) -> StopEvent: ...
+
+    @property
+    def client(self) -> Any: ...  # distributed.Client
+
+    @property
+    def flats(self) -> dict[str, Any]: ...  # key -> the Dask future of each flat in use
+
+    def submit_remote(
+        self, fn: Callable[..., Any], /, *args: Any, **options: Any
+    ) -> ClusterFuture[None]: ...
+
+
 class ClusterFlat:
     """A flat living on the cluster: `ref.name` is its Dask key (engine.pool.FlatField)."""
 
-    def __init__(self, pool: ClusterPool, future: Any, shape: tuple[int, int]) -> None:
+    def __init__(self, pool: RemotePool, future: Any, shape: tuple[int, int]) -> None:
         self.ref = SharedArray(str(future.key), (*shape, 3), "uint16")
         self._pool, self._future = pool, future
         self._array: npt.NDArray[np.generic] | None = None
@@ -54,17 +72,17 @@ class ClusterFlat:
         self._future = self._array = None
 
 
-def _outcome(pool: ClusterPool, fut: Future[Any]) -> BaseException | None:
-    _wait_all(pool, [fut])  # on stop: cancelled, Interrupted
+def _outcome(pool: RemotePool, fut: Future[Any]) -> BaseException | None:
+    wait_all(pool.stop, [fut])  # on stop: cancelled, Interrupted
     return fut.exception()
 
 
 def compute_cluster_flat(
-    pool: ClusterPool, frames: Sequence[FrameRef], shape: tuple[int, int]
+    pool: RemotePool, frames: Sequence[FrameRef], shape: tuple[int, int]
 ) -> ClusterFlat:
-    """The flat of `frames` as `median << 8`, on the cluster (engine.flatfield's rules)."""
+    """The flat of `frames` as `median << 8`, on the cluster (engine.flat_rules' rules)."""
     decodes = [pool.submit_remote(decode_frame, f.path, shape) for f in frames]
-    _wait_all(pool, decodes)  # type: ignore[arg-type]
+    wait_all(pool.stop, decodes)
     good: list[int] = []
     for i, frame in enumerate(frames):
         exc = decodes[i].exception()
@@ -97,7 +115,7 @@ def compute_cluster_flat(
     return ClusterFlat(pool, flat, shape)
 
 
-def _median(pool: ClusterPool, frames: list[Any], height: int) -> ClusterFuture[None]:
+def _median(pool: RemotePool, frames: list[Any], height: int) -> ClusterFuture[None]:
     """The median by row strips, strip k on worker k (others allowed if it goes), each
     fetching only its rows of the frames; then the strips joined into one array."""
     workers = list(pool.client.nthreads()) or [None]

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Protocol
 
 from segmenter.engine.events import Progress, ProgressCallback
-from segmenter.engine.pool import StopEvent
-from segmenter.engine.run import AcquisitionSummary
+from segmenter.engine.seam import StopEvent
 from segmenter.settings import RunSettings
+from segmenter.summary import AcquisitionSummary
 
 IN_FLIGHT = 2  # acquisitions at once: enough to cover one flat field with frames
 

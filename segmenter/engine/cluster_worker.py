@@ -8,6 +8,7 @@ from typing import Any
 
 from distributed import WorkerPlugin
 
+from worker.faults import FaultPlan
 from worker.tasks import init_worker
 
 PLUGIN_NAME = "planktoscope-segmenter"
@@ -16,12 +17,12 @@ PLUGIN_NAME = "planktoscope-segmenter"
 class WorkerSetup(WorkerPlugin):
     """What init_worker does for the process pool, per Dask worker, and for each worker
     that joins later: one OpenCV thread per task thread, the test suite's fault hook
-    (engine.pool.allow_test_faults). No parent watch: a Dask worker belongs to its
+    (engine.fault_switch.allow_test_faults). No parent watch: a Dask worker belongs to its
     nanny. The workers of a LocalCluster this process started ignore SIGINT, as the
     process pool's do: a Ctrl-C reaches the whole process group, and it is for the
     controller to decide what it means (a stop); a cluster's own workers are left alone."""
 
-    def __init__(self, faults: str | None, ignore_sigint: bool = False) -> None:
+    def __init__(self, faults: FaultPlan | None, ignore_sigint: bool = False) -> None:
         self.faults = faults
         self.ignore_sigint = ignore_sigint
 

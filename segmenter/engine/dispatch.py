@@ -21,9 +21,9 @@ from concurrent.futures import FIRST_COMPLETED, CancelledError, Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
-from segmenter.engine.pool import WorkerPool
+from segmenter.engine.seam import Pool
 from worker.records import FrameFailure, FrameOutcome
-from worker.tasks import ChunkTask, FrameRef, run_chunk
+from worker.tasks import ChunkTask, FrameRef
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ class OrderedDispatch:
     """Runs `make_task(frames)` tasks for `refs[start:]` and hands outcomes back in order."""
 
     def __init__(
-        self, pool: WorkerPool, refs: list[FrameRef], start: int, chunk: int, make_task: TaskFactory
+        self, pool: Pool, refs: list[FrameRef], start: int, chunk: int, make_task: TaskFactory
     ) -> None:
         self.pool, self.refs, self.chunk, self.make_task = pool, refs, chunk, make_task
         self.max_in_flight = 1 if pool.mode == "inline" else 2 * pool.parallelism
@@ -120,7 +120,7 @@ class OrderedDispatch:
                 return  # a suspect runs with nothing beside it
             frames = (self.suspects.pop(0),) if alone else self._next_frames()
             task = self.make_task(frames)
-            fut = self.pool.submit(run_chunk, task)
+            fut = self.pool.submit_chunk(task)
             self.in_flight[fut] = InFlight(task, self.generation, self.pool.rebuilds, alone)
             if alone:
                 return

@@ -1,120 +1,27 @@
-"""The flat field: which frames make it and when it is recomputed (the baseline's rules,
-SPEC 2.1), and computing it on the pool: the frames decoded in parallel into a shared
-stack, then the per-pixel median by row strips, straight into the shared flat."""
+"""The flat field computed on the local pool: the frames decoded in parallel into a
+shared stack, then the per-pixel median by row strips, straight into the shared flat.
+Which frames (the old program's rules) is engine.flat_rules."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from concurrent.futures import Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from itertools import pairwise
 
 import numpy as np
 
-from segmenter.engine.pool import WorkerPool
+from segmenter.engine.flat_rules import odd
+from segmenter.engine.seam import Pool, wait_all
 from segmenter.engine.shared_memory import SharedBlock, shared_block
-from segmenter.errors import AcquisitionError, FrameError, Interrupted
+from segmenter.errors import AcquisitionError, FrameError
 from worker.correct import median_rows
-from worker.params import Params
 from worker.tasks import FrameRef, decode_into, median_into_flat
 
 log = logging.getLogger(__name__)
 
 
-def odd(n: int) -> int:
-    """`n` made odd by dropping one (the baseline's rule), at least 1."""
-    return max(1, n if n % 2 else n - 1)
-
-
-def flat_window(next_index: int, n_frames: int, flat_frames: int) -> range:
-    """Indices of the frames whose median is the flat used from frame `next_index` on,
-    exactly as the baseline picks them (SPEC 2.1). `flat_frames` is its 10 made odd (9);
-    `span` = flat_frames + 1 is the 10 its slices take.
-
-    - next_index 0, the initial flat: the first `flat_frames` frames, or all of them made
-      odd when there are fewer than `span`;
-    - a recalculation before frame j: the first `flat_frames` of `frames[j : j+span]`,
-      of all the frames when there are exactly `span`, and of `frames[j-span : j]` (a
-      Python slice: a negative start counts from the end) when `j > n - span - 1`. With
-      `j < span <= n` that slice is empty and the baseline crashes; `frames[0 : j]` is
-      used instead. Not made odd: like the baseline, a window of even length takes its
-      upper middle (see `median_into`).
-    """
-    span = flat_frames + 1
-    if not 0 <= next_index <= n_frames or flat_frames < 1:
-        raise ValueError(f"bad flat window: next {next_index}, {n_frames} frames, {flat_frames}")
-    if next_index == 0:
-        if n_frames == 0:
-            return range(0)
-        return range(0, odd(n_frames) if n_frames < span else flat_frames)
-    j = next_index
-    if n_frames == span:
-        start, stop = 0, span
-    elif j > n_frames - span - 1:
-        start, stop = (j - span if j >= span else max(0, n_frames + j - span)), j
-        if start >= stop:  # the baseline's empty slice
-            start = max(0, j - span)
-    else:
-        start, stop = j, j + span
-    return range(start, min(stop, start + flat_frames))
-
-
-def settled_flat_window(next_index: int, seen: int, ended: bool, flat_frames: int) -> range | None:
-    """`flat_window` while the number of frames is not known yet (live): the window once
-    it is the same whatever the final count (>= `seen`) turns out to be and all of its
-    frames are there; else None (wait for more frames, or for the end).
-
-    From `next_index + flat_frames + 2` frames on, the baseline's window no longer
-    depends on the count, so at most that many have to be seen: the first 9 frames for
-    the initial flat, frames j..j+10 for a recalculation before frame j.
-    """
-    if ended:
-        return flat_window(next_index, seen, flat_frames)
-    stable = next_index + flat_frames + 2
-    counts = range(max(seen, next_index), max(seen, stable) + 1)
-    windows = {flat_window(next_index, n, flat_frames) for n in counts}
-    window = windows.pop()
-    if windows or window.stop > seen:
-        return None
-    return window
-
-
-def next_average(average: float, count: int, frames_before: int) -> float:
-    """The baseline's running mean of kept-object counts after one more frame."""
-    return (average * frames_before + count) / (frames_before + 1)
-
-
-def should_recalculate(count: int, average: float, params: Params) -> bool:
-    """Whether a frame with `count` kept objects asks for a new flat before the next frame.
-
-    The baseline's rule: `average != 0 and count > average + margin`, `average` being the
-    running mean (`next_average`) of the counts of the frames before; so never after the
-    first frame, nor while every earlier frame had no object.
-    """
-    if not params.recalculate_flat:
-        return False
-    return average != 0 and count > average + params.recalculate_margin
-
-
-WAIT_SLICE = 0.1
-
-
-def _wait_all(pool: WorkerPool, futures: Sequence[Future[object]]) -> None:
-    """Wait for every future; on stop, cancel the rest and raise Interrupted."""
-    pending = set(futures)
-    while pending:
-        if pool.stop.is_set():
-            for fut in pending:
-                fut.cancel()
-            wait(pending)
-            raise Interrupted("stopped while computing the flat field")
-        _done, pending = wait(pending, timeout=WAIT_SLICE)
-
-
-def compute_flat(
-    pool: WorkerPool, frames: Sequence[FrameRef], shape: tuple[int, int]
-) -> SharedBlock:
+def compute_flat(pool: Pool, frames: Sequence[FrameRef], shape: tuple[int, int]) -> SharedBlock:
     """The flat of `frames` as a shared uint16 block holding `median << 8` (the upper
     middle for an even count, as the baseline takes it).
 
@@ -142,11 +49,11 @@ def compute_flat(
     return flat
 
 
-def _decode_all(pool: WorkerPool, stack: SharedBlock, frames: Sequence[FrameRef]) -> list[int]:
+def _decode_all(pool: Pool, stack: SharedBlock, frames: Sequence[FrameRef]) -> list[int]:
     """Decode every frame into its slot; the slots that hold a frame, in order."""
     epoch = pool.rebuilds
     decodes = [pool.submit(decode_into, stack.ref, i, f.path) for i, f in enumerate(frames)]
-    _wait_all(pool, decodes)  # type: ignore[arg-type]
+    wait_all(pool.stop, decodes)
     good, lost = [], []
     for i, fut in enumerate(decodes):
         exc = fut.exception()
@@ -160,7 +67,7 @@ def _decode_all(pool: WorkerPool, stack: SharedBlock, frames: Sequence[FrameRef]
         for attempt in range(2):
             epoch = pool.rebuilds
             fut = pool.submit(decode_into, stack.ref, i, frames[i].path)
-            _wait_all(pool, [fut])  # type: ignore[list-item]
+            wait_all(pool.stop, [fut])
             exc = fut.exception()
             if not isinstance(exc, BrokenProcessPool):
                 if _decoded(exc, frames[i]):
@@ -173,7 +80,7 @@ def _decode_all(pool: WorkerPool, stack: SharedBlock, frames: Sequence[FrameRef]
     return sorted(good)
 
 
-def _median_all(pool: WorkerPool, stack: SharedBlock, count: int, flat: SharedBlock) -> None:
+def _median_all(pool: Pool, stack: SharedBlock, count: int, flat: SharedBlock) -> None:
     """The median by row strips on the pool; strips a dying worker lost, here."""
     height = flat.array.shape[0]
     epoch = pool.rebuilds
@@ -181,7 +88,7 @@ def _median_all(pool: WorkerPool, stack: SharedBlock, count: int, flat: SharedBl
     edges = [(y0, y1) for y0, y1 in pairwise(height * k // bands for k in range(bands + 1))]
     edges = [(y0, y1) for y0, y1 in edges if y1 > y0]
     strips = [pool.submit(median_into_flat, stack.ref, count, flat.ref, y0, y1) for y0, y1 in edges]
-    _wait_all(pool, strips)  # type: ignore[arg-type]
+    wait_all(pool.stop, strips)
     for (y0, y1), fut in zip(edges, strips, strict=True):
         if isinstance(fut.exception(), BrokenProcessPool):
             if pool.rebuilds == epoch:

@@ -21,12 +21,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from segmenter.engine.dispatch import OrderedDispatch
-from segmenter.engine.flatfield import (
+from segmenter.engine.flat_rules import (
     next_average,
     settled_flat_window,
     should_recalculate,
 )
-from segmenter.engine.pool import FlatField, WorkerPool
+from segmenter.engine.seam import FlatField, Pool
 from segmenter.engine.source import FrameSource
 from segmenter.errors import AcquisitionError, FrameError, Interrupted
 from streamer.journal import CommittedFrame, FrameStore
@@ -105,7 +105,7 @@ class FrameScheduler:
 
     def __init__(
         self,
-        pool: WorkerPool,
+        pool: Pool,
         source: FrameSource,
         params: Params,
         store: FrameStore,

@@ -1,4 +1,5 @@
-"""Where tasks run: a process pool behind a small seam, or the calling process.
+"""Where tasks run: a process pool behind the pool seam (engine.seam.Pool), or the
+calling process.
 
 `WorkerPool` hides which `concurrent.futures.Executor` runs the tasks. The default is a
 ProcessPoolExecutor on the forkserver start method (safe beside the MQTT thread, and
@@ -16,38 +17,17 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
-import numpy as np
-import numpy.typing as npt
-
-from worker.shared import SharedArray
-from worker.tasks import FrameRef, init_worker
+from segmenter.engine.fault_switch import faults_for_workers
+from segmenter.engine.flatfield import compute_flat
+from segmenter.engine.seam import FlatField, StopEvent
+from worker.records import FrameOutcome
+from worker.tasks import ChunkTask, FrameRef, init_worker, run_chunk
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-FAULTS_ENV = "SEGMENTER_TEST_FAULTS"  # fault injection, see allow_test_faults()
-_faults_allowed = False
-_faults_warned = False
-
-
-def allow_test_faults() -> None:
-    """Honour FAULTS_ENV from now on. Only the test suite calls this (tests/conftest.py):
-    in production the variable is ignored, with a warning."""
-    global _faults_allowed
-    _faults_allowed = True
-
-
-def _test_faults() -> str | None:
-    global _faults_warned
-    value = os.environ.get(FAULTS_ENV)
-    if value and not _faults_allowed:
-        if not _faults_warned:
-            log.warning("%s is set and ignored: fault injection is for the test suite", FAULTS_ENV)
-            _faults_warned = True
-        return None
-    return value
 
 
 class InlineExecutor(Executor):
@@ -63,38 +43,6 @@ class InlineExecutor(Executor):
         return future
 
 
-class StopEvent:
-    """A stop flag the workers can read: a multiprocessing Event or a thread Event."""
-
-    def __init__(self, event: Any) -> None:
-        self._event = event
-
-    def set(self) -> None:
-        self._event.set()
-
-    def clear(self) -> None:
-        self._event.clear()
-
-    def is_set(self) -> bool:
-        return bool(self._event.is_set())
-
-    @property
-    def raw(self) -> Any:
-        return self._event
-
-
-class FlatField(Protocol):
-    """A computed flat as the frame loop holds it: `ref` goes into the tasks, `array` is
-    read by the parent (debug image, previous-frame masks), `close()` frees it."""
-
-    ref: SharedArray
-
-    @property
-    def array(self) -> npt.NDArray[np.generic]: ...
-
-    def close(self) -> None: ...
-
-
 class WorkerPool:
     """A process pool of `workers` processes (inline when 1), rebuilt when it breaks."""
 
@@ -102,6 +50,7 @@ class WorkerPool:
         self.workers = max(1, workers)
         self.rebuilds = 0
         self.fallback_reason: str | None = None
+        self._faults = faults_for_workers()  # the test suite's; None in production
         self._ctx = mp.get_context("forkserver") if self.workers > 1 else None
         if self._ctx is not None:
             self._ctx.set_forkserver_preload(["worker.tasks"])
@@ -119,7 +68,7 @@ class WorkerPool:
         return self.workers if self.mode == "processes" else 1
 
     def _inline(self) -> Executor:
-        init_worker(self.stop.raw, 0, _test_faults(), own_process=False)
+        init_worker(self.stop.raw, 0, self._faults, own_process=False)
         return InlineExecutor()
 
     def _create(self) -> Executor:
@@ -130,7 +79,7 @@ class WorkerPool:
                 self.workers,
                 mp_context=self._ctx,
                 initializer=init_worker,
-                initargs=(self.stop.raw, 1, _test_faults(), True, os.getpid()),
+                initargs=(self.stop.raw, 1, self._faults, True, os.getpid()),
             )
         except (OSError, ValueError) as exc:
             return self._fall_back(f"cannot start worker processes: {exc}")
@@ -157,11 +106,12 @@ class WorkerPool:
         log.warning("a worker process died; starting a new pool (%d)", self.rebuilds)
         self._executor = self._create()
 
-    def compute_flat(self, frames: Sequence[FrameRef], shape: tuple[int, int]) -> FlatField:
-        """The flat of `frames` (engine.flatfield: on the pool, into shared memory); a
-        pool whose workers share no memory with this process computes it its own way."""
-        from segmenter.engine.flatfield import compute_flat  # it imports this module
+    def submit_chunk(self, task: ChunkTask) -> Future[list[FrameOutcome]]:
+        """A task of frames; its flat is in shared memory, named in the task."""
+        return self.submit(run_chunk, task)
 
+    def compute_flat(self, frames: Sequence[FrameRef], shape: tuple[int, int]) -> FlatField:
+        """The flat of `frames` (engine.flatfield: on the pool, into shared memory)."""
         return compute_flat(self, frames, shape)
 
     def close(self) -> None:

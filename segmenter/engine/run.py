@@ -1,12 +1,14 @@
 """One acquisition from its folder to its archive: resume or start, flat field and frames
-(engine.frames), the TSV and zip (streamer.ecotaxa), done.txt."""
+(engine.frames), the TSV and zip (streamer.ecotaxa), the caller's `after_archive` (the
+report, engine.segmenter), done.txt."""
 
 from __future__ import annotations
 
 import logging
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,11 +18,11 @@ import numpy as np
 from segmenter.acquisition import Acquisition
 from segmenter.engine.events import LiveState, Progress, ProgressCallback
 from segmenter.engine.frames import FrameScheduler, RunState
-from segmenter.engine.pool import FlatField, WorkerPool
+from segmenter.engine.seam import FlatField, Pool
 from segmenter.engine.source import BatchFrames, FrameSource
 from segmenter.errors import AcquisitionError, storage_error
-from segmenter.report import after_run
 from segmenter.settings import RunSettings
+from segmenter.summary import AcquisitionSummary
 from streamer import contract, ecotaxa
 from streamer.files import atomic_write
 from streamer.journal import CommittedFrame, FrameStore
@@ -31,22 +33,12 @@ from worker.params import Params
 
 log = logging.getLogger(__name__)
 RESUME_WAIT = 3.0  # seconds a live resume waits for the watcher to find the committed frames
+# what the runner does once the archive is written, before done.txt (the report)
+AfterArchive = Callable[[Acquisition, AcquisitionSummary], AcquisitionSummary]
 
 
-@dataclass
-class AcquisitionSummary:
-    path: str
-    status: str  # done, skipped, interrupted, failed
-    frames: int = 0
-    failed_frames: list[dict[str, str]] = field(default_factory=list)
-    objects: int = 0
-    archive: str | None = None
-    seconds: float = 0.0
-    message: str | None = None
-    report: str | None = None  # summary_<acq_id>.json, when the report was written
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+def _as_is(_acq: Acquisition, summary: AcquisitionSummary) -> AcquisitionSummary:
+    return summary
 
 
 def process_columns(
@@ -82,11 +74,16 @@ class AcquisitionRun:
         self,
         acq: Acquisition,
         settings: RunSettings,
-        pool: WorkerPool,
+        pool: Pool,
         on_progress: ProgressCallback,
         source: FrameSource | None = None,
+        *,
+        after_archive: AfterArchive = _as_is,
     ) -> None:
+        """`after_archive` is called with the summary once the archive is written, in
+        the acquisition's lock and before done.txt (a run killed before it is resumed)."""
         self.acq, self.settings, self.pool = acq, settings, pool
+        self.after_archive = after_archive
         self.on_progress = on_progress
         self.source: FrameSource = source or BatchFrames(acq.frames)
         self.scheduler: FrameScheduler | None = None
@@ -200,7 +197,7 @@ class AcquisitionRun:
         self._check_failures()
         self._emit("archive")
         archive = self._write_outputs(manifest)
-        summary = after_run(self.acq, self.settings, self._summary("done", archive))
+        summary = self.after_archive(self.acq, self._summary("done", archive))
         self._write_done()  # last: a run killed before it (the report too) is resumed
         return summary
 

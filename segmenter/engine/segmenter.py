@@ -16,7 +16,8 @@ from segmenter import archives
 from segmenter.acquisition import committed_counts, find_acquisitions, load_acquisition
 from segmenter.engine.events import Progress, ProgressCallback
 from segmenter.engine.pool import WorkerPool
-from segmenter.engine.run import AcquisitionRun, AcquisitionSummary
+from segmenter.engine.run import AcquisitionRun
+from segmenter.engine.seam import Pool
 from segmenter.engine.shared_memory import sweep_stale
 from segmenter.engine.source import LiveFrames
 from segmenter.errors import (
@@ -26,7 +27,9 @@ from segmenter.errors import (
     SegmenterError,
     storage_error,
 )
+from segmenter.report import after_run
 from segmenter.settings import RunSettings
+from segmenter.summary import AcquisitionSummary
 
 if TYPE_CHECKING:
     from segmenter.engine.cluster import ClusterSpec
@@ -44,6 +47,7 @@ class Segmenter:
     def __init__(self, workers: int, cluster: ClusterSpec | None = None) -> None:
         """`workers` processes here, or the Dask cluster `cluster` (engine.cluster)."""
         sweep_stale()
+        self.pool: Pool
         if cluster is None:
             self.pool = WorkerPool(workers)
         else:
@@ -167,7 +171,10 @@ class Segmenter:
                 )  # fmt: skip
             if settings.ecotaxa:
                 archives.check_name(acq.layout_for(settings.compat), settings.allow_same_archive)
-            run = AcquisitionRun(acq, settings, self.pool, on_progress, source)
+            run = AcquisitionRun(
+                acq, settings, self.pool, on_progress, source,
+                after_archive=lambda acq, summary: after_run(acq, settings, summary),
+            )  # fmt: skip
             return run.run()
         except Interrupted as exc:
             assert run is not None

@@ -15,10 +15,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from segmenter import rules
 from segmenter.errors import ConfigError
-from segmenter.service.values import bool_value, number_value, process_id_value, workers_value
+from segmenter.service.values import bool_value, min_esd_value, process_id_value, workers_value
 from segmenter.settings import RunSettings
-from streamer import contract
 
 MAX_PAYLOAD = 256 * 1024
 MAX_PATHS = 100
@@ -200,12 +200,9 @@ def parse_settings(value: Any, field: str = "settings") -> SettingsPatch:
         workers, note = workers_value(value["worker_count"], f"{field}.worker_count")
         out["workers"], out["notes"] = workers, (note,) if note else ()
     if value.get("process_min_ESD") is not None:
-        out["min_esd_um"] = number_value(value["process_min_ESD"], f"{field}.process_min_ESD")
+        out["min_esd_um"] = min_esd_value(value["process_min_ESD"], f"{field}.process_min_ESD")
     if value.get("compat") is not None:
-        try:
-            out["compat"] = contract.checked(value["compat"])
-        except ConfigError as exc:
-            raise ConfigError(f"{field}.compat: {exc}") from exc
+        out["compat"] = rules.compat(value["compat"], f"{field}.compat")
     return SettingsPatch(**out)
 
 

@@ -9,9 +9,9 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from segmenter.engine import AcquisitionSummary
 from segmenter.service.progress import Publisher
 from segmenter.service.status import SUMMARY_TOPIC
+from segmenter.summary import AcquisitionSummary
 
 log = logging.getLogger(__name__)
 

@@ -20,9 +20,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from segmenter.engine import AcquisitionSummary
 from segmenter.errors import ConfigError, SegmenterError
 from segmenter.service.progress import Publisher
+from segmenter.summary import AcquisitionSummary
 from segmenter.upload.book import UploadBook
 from segmenter.upload.config import Server
 from segmenter.upload.targets import target_of

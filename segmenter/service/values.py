@@ -1,16 +1,16 @@
-"""The values of a command's fields: each one checked, or a ConfigError naming the field."""
+"""The values of a command's fields: each one parsed from its JSON and checked by its
+rule (segmenter.rules), or a ConfigError naming the field."""
 
 from __future__ import annotations
 
-import math
 import os
 from typing import Any
 
+from segmenter import rules
 from segmenter.errors import ConfigError
 
 #: MB one worker process takes (PSS, measured on 4056x3040 frames: issue 21)
 WORKER_MB = 120
-MAX_MIN_ESD = 100_000.0
 
 
 def _cores() -> int:
@@ -34,7 +34,7 @@ def max_workers(cores: int | None = None, memory_mb: int | None = None) -> int:
     the dashboard). A Pi 5 (4 cores, 4-8 GB): 4; a 512 MB board: 2."""
     cores = _cores() if cores is None else cores
     memory_mb = _memory_mb() if memory_mb is None else memory_mb
-    return max(1, min(cores, memory_mb // 2 // WORKER_MB))
+    return max(1, min(cores, memory_mb // 2 // WORKER_MB, rules.WORKERS_MAX))
 
 
 def bool_value(value: Any, field: str) -> bool:
@@ -45,8 +45,9 @@ def bool_value(value: Any, field: str) -> bool:
     raise ConfigError(f"{field}: must be true or false, got {type(value).__name__}")
 
 
-def number_value(value: Any, field: str) -> float | None:
-    """A number or a numeric string; an empty string means the default (None)."""
+def min_esd_value(value: Any, field: str) -> float | None:
+    """A number or a numeric string (rules.min_esd_um); an empty string means the
+    default (None)."""
     if isinstance(value, str):
         if not value.strip():
             return None
@@ -58,9 +59,7 @@ def number_value(value: Any, field: str) -> float | None:
         number = float(value)
     else:
         raise ConfigError(f"{field}: must be a number, got {type(value).__name__}")
-    if not math.isfinite(number) or not 0 <= number <= MAX_MIN_ESD:
-        raise ConfigError(f"{field}: must be a number between 0 and {MAX_MIN_ESD:g}")
-    return number
+    return rules.min_esd_um(number, field)
 
 
 def workers_value(value: Any, field: str) -> tuple[int, str | None]:
@@ -73,11 +72,9 @@ def workers_value(value: Any, field: str) -> tuple[int, str | None]:
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(f"{field}: must be a whole number")
-    if value < 1:
-        raise ConfigError(f"{field}: must be at least 1")
     limit = max_workers()
     if value <= limit:
-        return value, None
+        return rules.workers(value, field), None
     note = f"{field}: {value} lowered to {limit}, the most this machine runs"
     return limit, f"{note} ({_cores()} cores, {_memory_mb()} MB, ~{WORKER_MB} MB a worker)"
 
@@ -85,7 +82,4 @@ def workers_value(value: Any, field: str) -> tuple[int, str | None]:
 def process_id_value(value: Any, field: str) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise ConfigError(f"{field}: must be a string or a whole number")
-    text = str(value).strip()
-    if len(text) > 64 or any(c in text for c in "\t\r\n/\\\0"):
-        raise ConfigError(f"{field}: at most 64 characters, no tabs, newlines or slashes")
-    return text
+    return rules.process_id(str(value), field)

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from segmenter.engine.pool import WorkerPool
 from segmenter.service.status import reserved_words
 from segmenter.service.values import max_workers
 from tests.service.conftest import CopyAcq
@@ -72,7 +73,7 @@ def test_a_worker_count_beyond_the_machine_is_lowered_and_does_not_outlive_its_i
     assert reply["ok"] and f"worker_count: 64 lowered to {limit}" in reply["message"]
     recorder.wait(lambda r: any(s.startswith("Segmenting image") for s in r.statuses()))
     pool = h.engine.pool
-    assert pool.workers == limit
+    assert isinstance(pool, WorkerPool) and pool.workers == limit
     executor = pool._executor
     pids = list(getattr(executor, "_processes", {}))  # the pool's processes, mid-run
     assert len(pids) == (limit if limit > 1 else 0)

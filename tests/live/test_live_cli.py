@@ -90,3 +90,17 @@ def test_the_first_ctrl_c_finishes_with_the_frames_there(source: Path, tmp_path:
     assert proc.returncode == 0, text
     assert "live: ended: Ctrl-C: no more frames" in text
     assert (root / "img" / REL / "done.txt").exists()
+
+
+def test_cluster_is_refused_in_one_line(
+    make_acq: MakeAcq, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`live` runs on this machine's --workers: --cluster is refused, not ignored."""
+    from segmenter import cli
+
+    root, folder = make_acq(root=tmp_path / "data", frames=3)
+    code = cli.main(["live", str(folder), "--cluster", "local:4", "--idle-timeout", "1"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and "--cluster" in err, err
+    assert not (root / "objects").exists() or not any((root / "objects").rglob("*.zip"))

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from segmenter.engine import AcquisitionSummary, Progress, Segmenter
-from segmenter.engine.flatfield import flat_window, settled_flat_window
+from segmenter.engine.flat_rules import flat_window, settled_flat_window
 from segmenter.engine.source import LiveFrames
 from segmenter.settings import RunSettings
 from tests.conftest import MakeAcq, archive_content

@@ -1,0 +1,64 @@
+"""One rule per setting a user gives: the CLI's flags (cli/args.py), the MQTT commands
+and update_config (service/commands.py, service/values.py), the environment of the
+service, and `RunSettings` (so the queue's settings file too) check a value here, so
+that each limit, default and message is written once.
+
+Each rule returns the value to use or raises ConfigError: "`field`: reason", or the
+reason alone when no field is given (argparse names the flag itself). Parsing the
+text or JSON a value comes in is the caller's; the rule is what the value may be."""
+
+from __future__ import annotations
+
+import math
+
+from segmenter.errors import ConfigError
+from streamer import contract
+from worker.params import Params
+
+WORKERS_MAX = 256  # processes a run may ask for; the service lowers to the machine's
+MIN_ESD_UM = Params().min_esd_um  # the default: the kernel's
+MIN_ESD_MAX_UM = 100_000.0
+PROCESS_ID_MAX = 64
+PROCESS_ID_REFUSED = "\t\r\n/\\\0"  # it becomes part of a TSV cell and of file names
+
+
+def _error(field: str | None, reason: str) -> ConfigError:
+    return ConfigError(f"{field}: {reason}" if field else reason)
+
+
+def workers(value: int, field: str | None = None) -> int:
+    """Worker processes: a whole number from 1 to WORKERS_MAX."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= WORKERS_MAX:
+        raise _error(field, f"must be a whole number from 1 to {WORKERS_MAX}, got {value!r}")
+    return value
+
+
+def min_esd_um(value: float, field: str | None = None) -> float:
+    """The smallest equivalent spherical diameter kept: a number from 0 to MIN_ESD_MAX_UM
+    (micrometres; pixels when the acquisition has no pixel size)."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or not 0 <= value <= MIN_ESD_MAX_UM
+    ):
+        raise _error(field, f"must be a number between 0 and {MIN_ESD_MAX_UM:g}")
+    return float(value)
+
+
+def process_id(value: str, field: str | None = None) -> str:
+    """The id written into process_id: trimmed, at most PROCESS_ID_MAX characters, none of
+    PROCESS_ID_REFUSED."""
+    text = value.strip()
+    if len(text) > PROCESS_ID_MAX or any(c in text for c in PROCESS_ID_REFUSED):
+        reason = f"at most {PROCESS_ID_MAX} characters, no tabs, newlines or slashes"
+        raise _error(field, reason)
+    return text
+
+
+def compat(value: object, field: str | None = None) -> str:
+    """The output contract's name (streamer.contract)."""
+    try:
+        return contract.checked(value)
+    except ConfigError as exc:
+        raise _error(field, str(exc)) from exc
