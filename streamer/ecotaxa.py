@@ -23,6 +23,7 @@ import numbers
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 from streamer import contract
 from streamer.errors import EcoTaxaError
@@ -192,6 +193,15 @@ def check_file_name(name: str) -> None:
 
 
 def _feature_cell(name: str, value: object) -> str:
+    kind = type(value)  # exact float and int first: the ABC checks below cost most of a row
+    if kind is float:
+        number = cast(float, value)
+        if not math.isfinite(number):
+            return ""
+        integral = number.is_integer() and name in contract.INTEGER_FEATURES
+        return str(int(number)) if integral else repr(number)
+    if kind is int:
+        return str(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Real | None):
         raise EcoTaxaError(f"column object_{name}: {value!r} is not a number")
     if value is None or not math.isfinite(value):
