@@ -186,16 +186,16 @@ class AcquisitionRun:
         if committed:
             log.info("%s: resuming after %d committed frames", acq.rel, len(committed))
         del committed  # their objects are read back from the JSONL for the archive
-        archive = self._open_archive()
+        writer = self._open_archive()
         try:
-            return self._segment(manifest, archive)
+            return self._segment(manifest, writer)
         finally:
             self.store.on_commit = None
-            if archive is not None:
-                archive.abort()  # unless finished: the zip is whole or not there
+            if writer is not None:
+                writer.abort()  # unless finished: the zip is whole or not there
 
     def _segment(
-        self, manifest: dict[str, Any], archive: ArchiveWriter | None
+        self, manifest: dict[str, Any], writer: ArchiveWriter | None
     ) -> AcquisitionSummary:
         self._emit("start")
         self.scheduler = FrameScheduler(
@@ -211,8 +211,8 @@ class AcquisitionRun:
         self.scheduler.run()
         self._check_failures()
         self._emit("archive")
-        path = self._write_outputs(manifest, archive)
-        summary = after_run(self.acq, self.settings, self._summary("done", path))
+        archive = self._write_outputs(manifest, writer)
+        summary = after_run(self.acq, self.settings, self._summary("done", archive))
         self._write_done()  # last: a run killed before it (the report too) is resumed
         return summary
 
@@ -274,14 +274,14 @@ class AcquisitionRun:
         if not self.settings.ecotaxa:
             return None
         folder = self.acq.sample_folder if self.settings.sample_folder else ""
-        archive = open_archive(self.store, self.layout, len(self.state.committed), folder=folder)
-        self.store.on_commit = lambda frame, crops: archive.add_frame(frame.objects, crops)
-        return archive
+        writer = open_archive(self.store, self.layout, len(self.state.committed), folder=folder)
+        self.store.on_commit = lambda frame, crops: writer.add_frame(frame.objects, crops)
+        return writer
 
-    def _write_outputs(self, manifest: dict[str, Any], archive: ArchiveWriter | None) -> str | None:
+    def _write_outputs(self, manifest: dict[str, Any], writer: ArchiveWriter | None) -> str | None:
         n, cells = len(self.state.committed), self._tsv_values(manifest)
-        path = write_tsv_and_archive(self.store, self.layout, cells, n, archive or False)
-        return None if path is None else str(path)
+        archive = write_tsv_and_archive(self.store, self.layout, cells, n, writer or False)
+        return None if archive is None else str(archive)
 
     def _write_done(self) -> None:
         stamp = datetime.now(UTC).isoformat(timespec="seconds") + "\n"
