@@ -1,4 +1,4 @@
-"""EcoTaxa export (SPEC section 3): the TSV and the zip archive.
+"""EcoTaxa export (SPEC section 3): the TSV (the zip is streamer.archive).
 
 The BOM question. EcoTaxa decodes a TSV as latin-1 unless it starts with a UTF-8 BOM, so
 every TSV is UTF-8 *with* a BOM (always: one format for every reader). A reader unaware
@@ -20,13 +20,13 @@ import csv
 import logging
 import math
 import numbers
-import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 from streamer import contract
-from streamer.errors import EcoTaxaError, StorageError
+from streamer.errors import EcoTaxaError
 from streamer.files import replacing
 from worker.errors import ConfigError
 from worker.records import ObjectRecord
@@ -50,7 +50,7 @@ PREDEFINED = frozenset(
      "sample_dataportal_descriptor", "acq_instrument", *IMG_COLUMNS}
 )  # fmt: skip
 #: Characters that end a line for some reader (csv, str.splitlines) or split a cell.
-_BREAKS = frozenset("\t\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+BREAKS = frozenset("\t\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def validate_header(names: Sequence[str], types: Sequence[str]) -> None:
     for name, kind in zip(names, types, strict=False):
         key = name.lower()
         prefix, _, rest = key.partition("_")
-        if not (key in IMG_COLUMNS or (prefix in PREFIXES and rest)) or _BREAKS.intersection(name):
+        if not (key in IMG_COLUMNS or (prefix in PREFIXES and rest)) or BREAKS.intersection(name):
             problems.append(f"column {name!r}: needs an object_/sample_/acq_/process_ prefix")
         if kind not in TYPES:
             problems.append(f"column {name!r}: type {kind!r} is neither [f] nor [t]")
@@ -174,7 +174,7 @@ def _number(value: numbers.Real, integral: bool = False) -> str:
 
 
 def _check_text(column: str, text: str, limit: int) -> None:
-    if any(char in _BREAKS for char in text):
+    if any(char in BREAKS for char in text):
         raise EcoTaxaError(f"column {column!r}: tab or line break in {text[:60]!r}; remove it")
     if len(text) > limit:
         raise EcoTaxaError(f"column {column!r}: {len(text)} characters, EcoTaxa's limit is {limit}")
@@ -184,7 +184,7 @@ def _check_text(column: str, text: str, limit: int) -> None:
         raise EcoTaxaError(f"column {column!r}: {text[:60]!r} is not valid Unicode") from exc
 
 
-def _check_file_name(name: str) -> None:
+def check_file_name(name: str) -> None:
     _check_text("img_file_name", name, MAX_NAME)
     if not name or "/" in name or "\\" in name or name in (".", ".."):
         raise EcoTaxaError(f"img_file_name {name!r}: must be a plain file name")
@@ -193,6 +193,15 @@ def _check_file_name(name: str) -> None:
 
 
 def _feature_cell(name: str, value: object) -> str:
+    kind = type(value)  # exact float and int first: the ABC checks below cost most of a row
+    if kind is float:
+        number = cast(float, value)
+        if not math.isfinite(number):
+            return ""
+        integral = number.is_integer() and name in contract.INTEGER_FEATURES
+        return str(int(number)) if integral else repr(number)
+    if kind is int:
+        return str(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Real | None):
         raise EcoTaxaError(f"column object_{name}: {value!r} is not a number")
     if value is None or not math.isfinite(value):
@@ -209,7 +218,7 @@ def _object_cells(
     if not object_id:
         raise EcoTaxaError(f"column 'object_id': empty for image {file_name!r}")
     _check_text("object_id", object_id, MAX_NAME)
-    _check_file_name(file_name)
+    check_file_name(file_name)
     if object_id in ids:
         raise EcoTaxaError(f"column 'object_id': {object_id!r} appears twice")
     if file_name in files:
@@ -266,7 +275,7 @@ def read_tsv(path: Path) -> tuple[list[str], list[str], list[dict[str, str]]]:
     return names, types, [dict(zip(names, row, strict=True)) for row in lines[2:]]
 
 
-def _tsv_column(path: Path, column: str) -> list[str]:
+def tsv_column(path: Path, column: str) -> list[str]:
     """One column of a TSV written by `write_tsv`, its header checked, read row by row
     (an acquisition's TSV can hold tens of thousands of rows)."""
     with path.open(encoding="utf-8-sig", newline="") as fh:
@@ -277,43 +286,3 @@ def _tsv_column(path: Path, column: str) -> list[str]:
             return []
         at = names.index(column)
         return [row[at] for row in reader if row]
-
-
-def write_archive(
-    zip_path: Path,
-    tsv_path: Path,
-    crops_dir: Path,
-    objects: Iterable[ObjectRecord],
-    *,
-    folder: str = "",
-) -> None:
-    """Write the EcoTaxa zip atomically: the TSV (deflated) and every object's crop
-    `crops_dir / img_file_name` (stored: images are compressed already), all at the root,
-    or with `folder` all in that one top folder (the layout EcoTaxa's batch upload takes,
-    a folder per sample). The TSV must be named `ecotaxa*` and list exactly the objects'
-    images."""
-    if folder and (folder in (".", "..") or _BREAKS.union("/\\").intersection(folder)):
-        raise EcoTaxaError(f"archive folder {folder!r}: must be a plain folder name")
-    prefix = f"{folder}/" if folder else ""
-    if not tsv_path.name.startswith("ecotaxa"):
-        raise EcoTaxaError(f"TSV {tsv_path.name!r}: EcoTaxa only imports TSVs named ecotaxa*")
-    if not tsv_path.is_file():
-        raise EcoTaxaError(f"TSV {tsv_path} does not exist; write it with write_tsv first")
-    names = [record.img_file_name for record in objects]
-    for name in names:
-        _check_file_name(name)
-        if not (crops_dir / name).is_file():
-            raise EcoTaxaError(f"crop {crops_dir / name} is missing; re-segment the acquisition")
-    listed = sorted(_tsv_column(tsv_path, "img_file_name"))
-    if listed != sorted(names) or len(set(names)) != len(names):
-        raise EcoTaxaError(f"TSV {tsv_path} does not list the {len(names)} objects given once")
-    with replacing(zip_path, make_folder=True) as tmp, zipfile.ZipFile(tmp, "x") as archive:
-        archive.write(tsv_path, prefix + tsv_path.name, compress_type=zipfile.ZIP_DEFLATED)
-        for name in names:
-            crop = crops_dir / name
-            try:
-                data = crop.read_bytes()
-            except OSError as exc:
-                raise StorageError(f"cannot read crop {crop}: {exc.strerror or exc}") from exc
-            info = zipfile.ZipInfo.from_file(crop, prefix + name, strict_timestamps=False)
-            archive.writestr(info, data, compress_type=zipfile.ZIP_STORED)

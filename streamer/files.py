@@ -25,22 +25,33 @@ def fsync_path(path: Path) -> None:
         os.close(fd)
 
 
+def temporary_path(path: Path) -> Path:
+    """A fresh temporary name beside `path`, one `remove_temporaries` recognises."""
+    return path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+
+
+def install(tmp: Path, path: Path, durable: bool = True) -> None:
+    """Rename the written temporary file `tmp` to `path` (with `durable`: fsync it first
+    and the folder after). OSError is the caller's to turn into a StorageError."""
+    if durable:
+        fsync_path(tmp)
+    os.replace(tmp, path)
+    if durable:
+        fsync_path(path.parent)
+
+
 @contextlib.contextmanager
 def replacing(path: Path, durable: bool = True, make_folder: bool = False) -> Iterator[Path]:
     """Yield a fresh temporary path beside `path`; once the body has written it, rename
     it to `path` (with `durable`: fsync it first and its folder after; with `make_folder`:
     make the folder first if missing). On any error the temporary file is removed and
     `path` is left as it was."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    tmp = temporary_path(path)
     try:
         if make_folder:
             path.parent.mkdir(parents=True, exist_ok=True)
         yield tmp
-        if durable:
-            fsync_path(tmp)
-        os.replace(tmp, path)
-        if durable:
-            fsync_path(path.parent)
+        install(tmp, path, durable)
     except BaseException as exc:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)

@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,6 +72,8 @@ class FrameStore:
         self.objects_dir = objects_dir
         self.state_dir = objects_dir / STATE_DIR
         self.frames_dir = self.state_dir / "frames"
+        #: called with each frame and its crops once committed (the zip as frames commit)
+        self.on_commit: Callable[[CommittedFrame, Sequence[bytes]], None] | None = None
 
     def open(self, manifest: dict[str, Any]) -> tuple[dict[str, Any], list[CommittedFrame]]:
         """Resume a run with the same manifest, or start over. Returns (manifest, prefix)."""
@@ -197,11 +199,14 @@ class FrameStore:
         return True
 
     def commit(self, frame: CommittedFrame, crops: Sequence[bytes]) -> None:
-        """Crops first, then the frame's line (fsynced, renamed, folder fsynced)."""
+        """Crops first, then the frame's line (fsynced, renamed, folder fsynced), then
+        `on_commit`."""
         for obj, data in zip(frame.objects, crops, strict=True):
             atomic_write(self.objects_dir / obj.img_file_name, data)
         path = self.frames_dir / f"{frame.index:06d}.jsonl"
         atomic_write(path, frame.to_line().encode("utf-8"), durable=True)  # folder fsynced
+        if self.on_commit is not None:
+            self.on_commit(frame, crops)
 
     def _refuse_foreign_crops(self, frames: Sequence[str]) -> None:
         """A new journal: a file already under a crop name of these frames is another's

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from streamer import ecotaxa
+from streamer.archive import ArchiveWriter, write_archive
 from streamer.errors import storage_error
 from streamer.files import remove_temporaries
 from streamer.journal import FrameStore
@@ -19,16 +20,22 @@ def write_tsv_and_archive(
     layout: Layout,
     cells: ecotaxa.AcquisitionCells,
     frames: int,
-    archive: bool = True,
+    archive: bool | ArchiveWriter = True,
     *,
     folder: str = "",
 ) -> Path | None:
     """From the objects of the first `frames` committed frames: remove crops no frame
-    names, write the TSV, then (with `archive`) the zip, its members in `folder` if given.
-    Returns the zip's path."""
-    store.remove_stale_crops(o.img_file_name for o in store.objects(frames))
+    names, write the TSV, then (with `archive`) the zip, its members in `folder` if given;
+    `archive` may be the writer that took those frames' crops as they committed
+    (`open_archive`), which the TSV then completes. Returns the zip's path."""
+    names = archive.names if isinstance(archive, ArchiveWriter) else None
+    if names is None:
+        names = [o.img_file_name for o in store.objects(frames)]
+    store.remove_stale_crops(names)
     ecotaxa.write_tsv(layout.tsv, cells, store.objects(frames))
     Outputs(layout).remove_older_names()  # of an earlier acq_id
+    if isinstance(archive, ArchiveWriter):
+        return archive.finish(layout.tsv)
     if not archive:
         return None
     try:
@@ -36,8 +43,23 @@ def write_tsv_and_archive(
     except OSError as exc:
         raise storage_error(layout.archive.parent, exc) from exc
     objects = store.objects(frames)
-    ecotaxa.write_archive(layout.archive, layout.tsv, layout.objects_dir, objects, folder=folder)
+    write_archive(layout.archive, layout.tsv, layout.objects_dir, objects, folder=folder)
     return layout.archive
+
+
+def open_archive(
+    store: FrameStore, layout: Layout, frames: int, *, folder: str = ""
+) -> ArchiveWriter:
+    """The zip of a run, to be fed as frames commit (`FrameStore.on_commit`): started with
+    the crops of the first `frames` committed frames (those a resumed run keeps)."""
+    writer = ArchiveWriter(layout.archive, layout.objects_dir, folder=folder)
+    try:
+        for record in store.objects(frames):
+            writer.add(record.img_file_name)
+    except BaseException:
+        writer.abort()
+        raise
+    return writer
 
 
 def remove_leftovers(layout: Layout, store: FrameStore) -> int:

@@ -16,13 +16,13 @@ import pytest
 
 from segmenter.errors import EcoTaxaError
 from streamer import contract, ecotaxa
+from streamer.archive import write_archive
 from streamer.contract import FEATURES, INTEGER_FEATURES, NEW, OLD
 from streamer.ecotaxa import (
     ENCODING_COLUMN,
     build_columns,
     read_tsv,
     validate_header,
-    write_archive,
     write_tsv,
 )
 from worker.records import ObjectRecord

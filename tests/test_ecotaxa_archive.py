@@ -13,10 +13,10 @@ import pytest
 
 from segmenter.errors import EcoTaxaError, StorageError
 from streamer import ecotaxa
+from streamer.archive import write_archive
 from streamer.ecotaxa import (
     read_tsv,
     validate_header,
-    write_archive,
     write_tsv,
 )
 from tests.conftest import REALDATA

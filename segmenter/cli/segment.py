@@ -249,17 +249,17 @@ def cmd_segment(args: argparse.Namespace) -> int:
     for path in args.paths:
         roots.setdefault(resolve_data_root(path, args.data_root), []).append(path)
     settings = run_settings(args)
-    folders = [f for p in args.paths for f in find_acquisitions(p, settings.recursive)]
     summaries: list[AcquisitionSummary] = []
-    with (
-        TerminalBar(folders) as bar,  # silent when stderr is not a terminal
-        Segmenter(settings.worker_count, args.cluster) as seg,
-        _stop_on_signals(seg, bar.say),
-    ):
-        for data_root, paths in roots.items():
-            summaries += seg.run(paths, settings, data_root, _ignore if args.json else bar)
-            if any(s.status == "interrupted" for s in summaries):
-                break
+    with Segmenter(settings.worker_count, args.cluster) as seg:  # its workers start meanwhile
+        folders = [f for p in args.paths for f in find_acquisitions(p, settings.recursive)]
+        with (
+            TerminalBar(folders) as bar,  # silent when stderr is not a terminal
+            _stop_on_signals(seg, bar.say),
+        ):
+            for data_root, paths in roots.items():
+                summaries += seg.run(paths, settings, data_root, _ignore if args.json else bar)
+                if any(s.status == "interrupted" for s in summaries):
+                    break
     return print_summaries(summaries, args.json)
 
 

@@ -24,10 +24,11 @@ from segmenter.errors import AcquisitionError, storage_error
 from segmenter.settings import RunSettings
 from segmenter.summary import AcquisitionSummary
 from streamer import contract, ecotaxa
+from streamer.archive import ArchiveWriter
 from streamer.files import atomic_write
 from streamer.journal import CommittedFrame, FrameStore
 from streamer.layout import acquisition_lock
-from streamer.outputs import remove_leftovers, write_tsv_and_archive
+from streamer.outputs import open_archive, remove_leftovers, write_tsv_and_archive
 from streamer.owned import Outputs, run_outputs
 from worker.params import Params
 
@@ -182,6 +183,17 @@ class AcquisitionRun:
         if committed:
             log.info("%s: resuming after %d committed frames", acq.rel, len(committed))
         del committed  # their objects are read back from the JSONL for the archive
+        writer = self._open_archive()
+        try:
+            return self._segment(manifest, writer)
+        finally:
+            self.store.on_commit = None
+            if writer is not None:
+                writer.abort()  # unless finished: the zip is whole or not there
+
+    def _segment(
+        self, manifest: dict[str, Any], writer: ArchiveWriter | None
+    ) -> AcquisitionSummary:
         self._emit("start")
         self.scheduler = FrameScheduler(
             self.pool,
@@ -196,7 +208,7 @@ class AcquisitionRun:
         self.scheduler.run()
         self._check_failures()
         self._emit("archive")
-        archive = self._write_outputs(manifest)
+        archive = self._write_outputs(manifest, writer)
         summary = self.after_archive(self.acq, self._summary("done", archive))
         self._write_done()  # last: a run killed before it (the report too) is resumed
         return summary
@@ -253,12 +265,19 @@ class AcquisitionRun:
     def _tsv_values(self, manifest: dict[str, Any]) -> ecotaxa.AcquisitionCells:
         return tsv_cells(self.acq, self.params, self.settings, manifest)
 
-    def _write_outputs(self, manifest: dict[str, Any]) -> str | None:
-        n, cells = len(self.state.committed), self._tsv_values(manifest)
+    def _open_archive(self) -> ArchiveWriter | None:
+        """The zip, fed with each frame's crops as it commits (so that after the last
+        frame only the TSV remains), from the committed prefix's crops on."""
+        if not self.settings.ecotaxa:
+            return None
         folder = self.acq.sample_folder if self.settings.sample_folder else ""
-        archive = write_tsv_and_archive(
-            self.store, self.layout, cells, n, self.settings.ecotaxa, folder=folder
-        )
+        writer = open_archive(self.store, self.layout, len(self.state.committed), folder=folder)
+        self.store.on_commit = lambda frame, crops: writer.add_frame(frame.objects, crops)
+        return writer
+
+    def _write_outputs(self, manifest: dict[str, Any], writer: ArchiveWriter | None) -> str | None:
+        n, cells = len(self.state.committed), self._tsv_values(manifest)
+        archive = write_tsv_and_archive(self.store, self.layout, cells, n, writer or False)
         return None if archive is None else str(archive)
 
     def _write_done(self) -> None:

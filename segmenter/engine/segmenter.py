@@ -5,6 +5,7 @@ frames kept, nothing half-written, no done.txt)."""
 from __future__ import annotations
 
 import logging
+import multiprocessing.forkserver
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -41,6 +42,16 @@ def _ignore(_: Progress) -> None:
     return None
 
 
+def _start_forkserver() -> None:
+    """Start the pool's fork server now rather than at the first task: it imports the
+    worker module (numpy, OpenCV: ~0.3 s) while this process lists the acquisitions and
+    opens their journals. A server that cannot start is the pool's to report then."""
+    try:
+        multiprocessing.forkserver.ensure_running()
+    except OSError as exc:
+        log.debug("fork server not started early: %s", exc)
+
+
 class Segmenter:
     """The engine the CLI and the service share: a pool, `run()`, `stop()`."""
 
@@ -50,6 +61,8 @@ class Segmenter:
         self.pool: Pool
         if cluster is None:
             self.pool = WorkerPool(workers)
+            if self.pool.mode == "processes":
+                _start_forkserver()
         else:
             from segmenter.engine.cluster import ClusterPool  # Dask only when asked for
 

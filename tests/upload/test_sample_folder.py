@@ -14,7 +14,8 @@ from segmenter.acquisition import load_acquisition
 from segmenter.cli import main
 from segmenter.errors import EcoTaxaError
 from segmenter.synth import SynthSpec, write_acquisition
-from streamer.ecotaxa import read_tsv, validate_header, write_archive
+from streamer.archive import write_archive
+from streamer.ecotaxa import read_tsv, validate_header
 from tests.upload.ecotaxa_standin import EcoTaxaStandIn
 
 
