@@ -24,22 +24,28 @@ def _by_rule(rule: Callable[[T], T], value: T) -> T:
         raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
-def workers(text: str) -> int:
-    """--workers (rules.workers)."""
+def _whole(text: str) -> int:
     try:
-        value = int(text)
+        return int(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from exc
-    return _by_rule(rules.workers, value)
+
+
+def _real(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from exc
+
+
+def workers(text: str) -> int:
+    """--workers (rules.workers)."""
+    return _by_rule(rules.workers, _whole(text))
 
 
 def min_esd(text: str) -> float:
     """--min-esd (rules.min_esd_um)."""
-    try:
-        value = float(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from exc
-    return _by_rule(rules.min_esd_um, value)
+    return _by_rule(rules.min_esd_um, _real(text))
 
 
 def process_id(text: str) -> str:
@@ -48,20 +54,14 @@ def process_id(text: str) -> str:
 
 
 def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from exc
+    value = _whole(text)
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
     return value
 
 
 def non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from exc
+    value = _whole(text)
     if value < 0:
         raise argparse.ArgumentTypeError("must be 0 or more")
     return value
@@ -75,10 +75,7 @@ def positive_float(text: str) -> float:
 
 
 def non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from exc
+    value = _real(text)
     if not value >= 0 or value == float("inf"):
         raise argparse.ArgumentTypeError("must be a finite number >= 0")
     return value
