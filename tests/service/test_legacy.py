@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from segmenter.cli.client import EXIT_OK, send
-from segmenter.cli.service import _segment_command
+from segmenter.cli.send import _segment_command
 from segmenter.service.legacy import LegacyStream
 from segmenter.service.status import REPLY_TOPIC, reserved_words
 from segmenter.synth import SynthSpec, write_acquisition
