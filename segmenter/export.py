@@ -21,7 +21,7 @@ from streamer import contract
 from streamer.journal import FrameStore
 from streamer.layout import Layout, acquisition_lock
 from streamer.outputs import remove_leftovers, write_tsv_and_archive
-from streamer.owned import Outputs, report_outputs
+from streamer.owned import Outputs
 from worker.params import Params
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ def _rename_report(before: Layout, after: Layout) -> None:
     """The report's files under the names of the contract now chosen (their content does
     not depend on it: sizes come from the journal)."""
     ours = Outputs(before)
-    for old, new in zip(report_outputs(before), report_outputs(after), strict=True):
+    for old, new in zip(before.report_files(), after.report_files(), strict=True):
         if old.exists() and ours.owns(old):
             Outputs(after).claim([new])  # another's file under the new name is refused
             old.replace(new)

@@ -14,7 +14,7 @@ from segmenter.settings import RunSettings
 from segmenter.summary import AcquisitionSummary
 from streamer import contract
 from streamer.journal import FrameStore
-from streamer.owned import Outputs, report_outputs
+from streamer.owned import Outputs
 from streamer.report import Report, write_report
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ def report(
     # the run's file names; sizes come from the journal, in pixels whatever the
     # contract, and are converted once with process_pixel (never twice)
     layout = acq.layout_for(contract.of_manifest(manifest))
-    Outputs(layout).claim(report_outputs(layout))  # another's file is refused
+    Outputs(layout).claim(layout.report_files())  # another's file is refused
     if seconds is None:
         seconds = _previous_seconds(layout.report_file("summary", ".json"))
     return write_report(

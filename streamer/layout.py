@@ -28,6 +28,8 @@ from streamer.errors import AcquisitionBusy, storage_error
 
 DONE = "done.txt"
 LOCK_FILE = ".segmenter.lock"  # beside the journal, which a --force run removes
+# the quick-look report's files beside the archive (streamer.report), by kind
+REPORT_FILES = {"mosaic": ".jpg", "size_spectrum": ".png", "summary": ".json"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +70,14 @@ class Layout:
     def report_file(self, kind: str, suffix: str) -> Path:
         """`<kind>_<acq_id><suffix>` beside the archive (mosaic, size_spectrum, summary)."""
         return self.archive.with_name(f"{kind}_{self.file_id}{suffix}")
+
+    def report_files(self) -> list[Path]:
+        """Every file of the report (REPORT_FILES)."""
+        return [self.report_file(kind, suffix) for kind, suffix in REPORT_FILES.items()]
+
+    def named(self, name_id: str) -> Layout:
+        """The same acquisition's paths under another id in the file names."""
+        return Layout(self.data_root, self.rel, self.acq_id, name_id)
 
     @property
     def done_file(self) -> Path:

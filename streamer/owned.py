@@ -22,7 +22,6 @@ from streamer.layout import Layout
 log = logging.getLogger(__name__)
 
 OUTPUTS = "outputs.json"
-REPORT_SUFFIXES = {"mosaic": ".jpg", "size_spectrum": ".png", "summary": ".json"}
 
 
 class Outputs:
@@ -109,10 +108,8 @@ class Outputs:
             if tsv.parent != layout.objects_dir or tsv.suffix != ".tsv" or tsv == layout.tsv:
                 continue
             if not archive_users(layout, tsv.name):
-                name_id = tsv.stem.removeprefix("ecotaxa_")
-                export = layout.archive.parent
-                stale = [export / f"ecotaxa_{name_id}.zip"]
-                stale += [export / f"{kind}_{name_id}{s}" for kind, s in REPORT_SUFFIXES.items()]
+                older = layout.named(tsv.stem.removeprefix("ecotaxa_"))
+                stale = [older.archive, *older.report_files()]
                 removed += [p for p in stale if p.is_file() and self.owns(p)]
             if tsv.is_file():
                 removed.append(tsv)
@@ -138,11 +135,7 @@ def run_outputs(layout: Layout, archive: bool, report: bool, keep: bool) -> list
     if archive:
         paths.append(layout.archive)
     if report:
-        paths += report_outputs(layout)
+        paths += layout.report_files()
     if keep:
         paths.append(layout.clean_dir / "flat_color.jpg")
     return paths
-
-
-def report_outputs(layout: Layout) -> list[Path]:
-    return [layout.report_file(kind, suffix) for kind, suffix in REPORT_SUFFIXES.items()]

@@ -25,12 +25,12 @@ import numpy as np
 from streamer.errors import storage_error
 from streamer.files import atomic_write, remove_temporaries
 from streamer.journal import CommittedFrame, FrameStore
-from streamer.layout import Layout
+from streamer.layout import REPORT_FILES, Layout
 from streamer.report import mosaic, nbss, spectrum, summary
 
 log = logging.getLogger(__name__)
 
-KINDS = ("mosaic", "size_spectrum", "summary")
+KINDS = tuple(REPORT_FILES)  # the report's files, by kind (streamer.layout)
 
 
 @dataclass(frozen=True, slots=True)
