@@ -102,13 +102,15 @@ class ItemRunner:
             lambda event: self._frame(run, event),
             run.legacy,
         )
-        return run.job.run(
-            lambda on_progress, stop_requested: run.job.engine.run(
-                [folder], settings, self.data_root, on_progress, stop_requested=stop_requested
+        summary = run.job.run(
+            lambda on_progress, stop_requested: run.job.engine.run_acquisition(
+                folder, settings, data_root=self.data_root, on_progress=on_progress,
+                stop_requested=stop_requested,
             ),
             workers=settings.worker_count,
             on_progress=run.tracker,
-        )
+        )  # fmt: skip
+        return None if summary is None else [summary]
 
     def _begun(self, item: QueueItem, acquisition: Path) -> None:
         """An acquisition's run began (its outputs were reset if forced): remember it."""
