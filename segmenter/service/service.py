@@ -190,11 +190,10 @@ class Service:
         self.heartbeat.beat(WORKER)
 
     # -- publishing (always under the lock, so statuses keep their order) -------------
-    def _changed(self, later: bool = False) -> None:
-        """The queue changed: save and publish it now, or with the batch (`later`)."""
+    def _changed(self) -> None:
+        """The queue changed (the worker's side): save and publish it now."""
         self.batch.changed = True
-        if not later:
-            self._flush()
+        self._flush()
 
     def _flush(self) -> None:
         """Save and publish the queue if it changed, then send the replies waiting."""
