@@ -14,6 +14,7 @@ __all__ = [
     "EcoTaxaError",
     "FrameError",
     "Interrupted",
+    "NotFound",
     "SegmenterError",
     "StorageError",
     "UsageError",
@@ -27,6 +28,10 @@ class AcquisitionError(SegmenterError):
 
 class UsageError(SegmenterError):
     """The command line is missing something it needs (exit status 2, as argparse's)."""
+
+
+class NotFound(UsageError):
+    """A path given on the command line does not exist (a usage error: exit status 2)."""
 
 
 class Interrupted(SegmenterError):

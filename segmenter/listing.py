@@ -19,7 +19,7 @@ from segmenter.acquisition import (
 )
 from segmenter.engine.run import tsv_cells
 from segmenter.errors import SegmenterError
-from segmenter.service.live import STATE_FILE as LIVE_STATE_FILE
+from segmenter.service.follower import STATE_FILE as LIVE_STATE_FILE
 from segmenter.settings import RunSettings
 from segmenter.upload.book import upload_states
 from streamer import ecotaxa

@@ -67,6 +67,40 @@ def test_folder_without_metadata(make_acq: MakeAcq, capsys: pytest.CaptureFixtur
     assert not (root / "objects").exists()
 
 
+def test_exit_code_follows_the_error_not_its_words(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A folder that exists but holds no acquisition is a failed run (1), not a usage
+    error (2), even when its name reads like one."""
+    folder = tmp_path / "img" / "does not exist"
+    folder.mkdir(parents=True)
+    code, _, err = segment(folder, capsys=capsys)
+    assert code == cli.EXIT_FAILED
+    assert "no acquisition (folder with metadata.json) found" in err
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["segment", "{missing}"],
+        ["live", "{missing}"],
+        ["ls", "{missing}"],
+        ["report", "{missing}"],
+        ["export", "{missing}"],
+        ["upload", "{missing}", "--project", "1"],
+        ["serve", "--data-root", "{missing}"],
+    ],
+)
+def test_a_path_that_does_not_exist_is_a_usage_error(
+    command: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = str(tmp_path / "img" / "nope")
+    code = cli.main([part.format(missing=missing) for part in command])
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert code == cli.EXIT_USAGE
+    assert line.startswith("segmenter: error: ") and "does not exist" in line
+
+
 def test_empty_acquisition(make_acq: MakeAcq, capsys: pytest.CaptureFixture[str]) -> None:
     _, folder = make_acq(frames=2)
     for frame in frames_of(folder):

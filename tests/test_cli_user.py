@@ -18,8 +18,8 @@ import pytest
 from segmenter import cli
 from segmenter.install.cli import build_parser as install_parser
 from segmenter.live.imager import ImagerEvent, Kind
-from segmenter.service.live import STATE_FILE as LIVE_STATE_FILE
-from segmenter.service.live import LiveFollower
+from segmenter.service.follower import STATE_FILE as LIVE_STATE_FILE
+from segmenter.service.follower import LiveFollower
 from streamer.layout import acquisition_lock
 from tests.conftest import MakeAcq
 
@@ -158,7 +158,7 @@ def test_serve_warns_once_per_folder_about_frames_outside_its_data_root(
     outside = [tmp_path / "elsewhere" / name for name in ("S_1/A_1", "S_2/A_1")]
     for folder in outside:
         folder.mkdir(parents=True)
-    with caplog.at_level(logging.WARNING, "segmenter.service.live"):
+    with caplog.at_level(logging.WARNING, "segmenter.service.follower"):
         for i in range(20):
             for folder in outside:
                 follower.on_event(ImagerEvent(Kind.FRAME, folder / f"{i:03}.jpg", i + 1, 20))

@@ -168,8 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return commands[args.command](args)
     except SegmenterError as exc:
         print(f"segmenter: error: {exc}", file=sys.stderr)
-        usage = isinstance(exc, UsageError) or "does not exist" in str(exc)
-        return EXIT_USAGE if usage else EXIT_FAILED
+        return EXIT_USAGE if isinstance(exc, UsageError) else EXIT_FAILED
     except KeyboardInterrupt:
         print("segmenter: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -4,11 +4,12 @@ benchmark's): one parser for each kind of value, each failing with one clear lin
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from segmenter import rules
-from segmenter.errors import ConfigError
+from segmenter.errors import ConfigError, NotFound
 
 if TYPE_CHECKING:
     from segmenter.engine.cluster import ClusterSpec
@@ -116,3 +117,10 @@ def cluster(text: str) -> ClusterSpec:
         return parse_cluster(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def require_existing(paths: Iterable[Path]) -> None:
+    """Every PATH given exists, or a NotFound naming the first that does not."""
+    for path in paths:
+        if not path.exists():
+            raise NotFound(f"{path} does not exist")

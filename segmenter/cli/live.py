@@ -31,7 +31,7 @@ from segmenter.cli.segment import (
 )
 from segmenter.engine import Progress, Segmenter
 from segmenter.engine.source import LiveFrames
-from segmenter.errors import SegmenterError, UsageError
+from segmenter.errors import NotFound, UsageError
 from segmenter.live.watch import FolderWatcher
 
 EPILOG = """\
@@ -111,7 +111,7 @@ def cmd_live(args: argparse.Namespace) -> int:
         raise UsageError("--cluster is for `segmenter segment`: a live run uses --workers")
     folder: Path = args.path
     if not (folder / METADATA).is_file():
-        raise SegmenterError(f"{folder} does not exist or has no {METADATA} yet")
+        raise NotFound(f"{folder} does not exist or has no {METADATA} yet")
     data_root = resolve_data_root(folder, args.data_root)
     settings = run_settings(args)
     source = LiveFrames(folder.resolve(), FolderWatcher(folder), args.idle_timeout, True)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from segmenter.acquisition import find_acquisitions, resolve_data_root
-from segmenter.cli.args import process_id
+from segmenter.cli.args import process_id, require_existing
 from segmenter.cli.segment import EXIT_FAILED, EXIT_OK, add_compat_option, add_same_archive_option
 from segmenter.errors import SegmenterError, UsageError
 
@@ -113,9 +113,7 @@ def _each(args: argparse.Namespace, action: Callable[[Path, Path], dict[str, Any
     per failure, the others still done."""
     results: list[dict[str, Any]] = []
     failed = False
-    for path in args.paths:
-        if not path.exists():
-            raise SegmenterError(f"{path} does not exist")
+    require_existing(args.paths)
     for path in args.paths:
         try:
             root = resolve_data_root(path, args.data_root)
@@ -183,8 +181,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
         if not env:
             raise UsageError("give DATA_ROOT (or set PLANKTOSCOPE_DATA_PATH)")
         path = Path(env)
-    if not path.exists():
-        raise SegmenterError(f"{path} does not exist")
+    require_existing([path])
     items = list_acquisitions(path, resolve_data_root(path, args.data_root))
     if args.json:
         print(json.dumps([i.to_json() for i in items], indent=2, ensure_ascii=False))

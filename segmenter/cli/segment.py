@@ -16,10 +16,9 @@ from types import FrameType
 
 from segmenter import rules
 from segmenter.acquisition import find_acquisitions, resolve_data_root
-from segmenter.cli.args import cluster, compat, min_esd, process_id, workers
+from segmenter.cli.args import cluster, compat, min_esd, process_id, require_existing, workers
 from segmenter.cli.bar import TerminalBar
 from segmenter.engine import AcquisitionSummary, Progress, Segmenter
-from segmenter.errors import SegmenterError
 from segmenter.settings import RunSettings, default_workers
 from streamer import contract
 
@@ -242,9 +241,7 @@ def summary_line(s: AcquisitionSummary) -> str:
 
 
 def cmd_segment(args: argparse.Namespace) -> int:
-    for path in args.paths:
-        if not path.exists():
-            raise SegmenterError(f"{path} does not exist")
+    require_existing(args.paths)
     roots: dict[Path, list[Path]] = {}  # PATHs may lie under several data roots
     for path in args.paths:
         roots.setdefault(resolve_data_root(path, args.data_root), []).append(path)

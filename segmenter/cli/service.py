@@ -22,7 +22,7 @@ from segmenter import rules
 from segmenter.cli.args import positive_float, workers
 from segmenter.cli.segment import add_compat_option
 from segmenter.cli.send import add_broker_option, add_send_command, cmd_send
-from segmenter.errors import ConfigError
+from segmenter.errors import ConfigError, NotFound
 from segmenter.settings import RunSettings, default_workers
 from streamer import contract
 
@@ -95,7 +95,7 @@ def _data_root(explicit: Path | None) -> Path:
     if root is None:
         raise ConfigError("no data root: pass --data-root DIR or set PLANKTOSCOPE_DATA_PATH")
     if not root.is_dir():
-        raise ConfigError(f"data root {root} does not exist or is not a folder")
+        raise NotFound(f"data root {root} does not exist or is not a folder")
     return root.resolve()
 
 

@@ -15,9 +15,9 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from segmenter.cli.args import non_negative_float
+from segmenter.cli.args import non_negative_float, require_existing
 from segmenter.cli.segment import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, on_signals
-from segmenter.errors import ConfigError, SegmenterError
+from segmenter.errors import ConfigError
 from segmenter.upload.config import project_number, server_settings
 
 UPLOAD_EPILOG = """\
@@ -132,9 +132,7 @@ def outcome_line(upload: Any, seconds: float, started: float) -> str:
 def cmd_upload(args: argparse.Namespace) -> int:
     from segmenter.upload.targets import find_targets
 
-    for path in args.paths:
-        if not path.exists():
-            raise SegmenterError(f"{path} does not exist")
+    require_existing(args.paths)
     if not args.url:
         raise ConfigError("give --url (EcoTaxa's API root) or set ECOTAXA_URL")
     if not args.user:

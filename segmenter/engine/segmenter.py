@@ -125,6 +125,20 @@ class Segmenter:
         with self._busy(stop_requested):
             return self.run_one(source.folder, settings, data_root, on_progress, source)
 
+    def run_acquisition(
+        self,
+        folder: Path,
+        settings: RunSettings,
+        *,
+        data_root: Path,
+        on_progress: ProgressCallback = _ignore,
+        stop_requested: Callable[[], bool] | None = None,
+    ) -> AcquisitionSummary:
+        """One acquisition folder, already found (as the service does, to count an item's
+        acquisitions and resume them one by one); stops as `run`."""
+        with self._busy(stop_requested):
+            return self.run_one(folder, settings, data_root, on_progress)
+
     @contextmanager
     def _busy(self, stop_requested: Callable[[], bool] | None) -> Iterator[None]:
         with self._lock:

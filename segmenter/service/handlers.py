@@ -1,21 +1,22 @@
-"""What each command does to the queue, the running item and the legacy stream.
+"""What each command does to the queue, the work running and the dashboard's stream.
 
 Runs in the service's command thread, under the service's lock; never waits for
-segmentation. Every command gets an answer on the reply topic, once the queue it changed
-is saved: under a burst, the service saves and publishes the queue once per batch
-(service.py), so a command costs the same however long the queue is. Only `segment` (a unit
-of the legacy stream), the dashboard's stop and `update_config` say anything on
-`status/segmenter`; see legacy.py for the rules.
+segmentation: a stop reaches the running work through the worker thread
+(worker_thread.py). Every command gets an answer on the reply topic, once the queue it
+changed is saved: under a burst, the service saves and publishes the queue once per batch
+(actor.py), so a command costs the same however long the queue is. Only `segment` (a unit
+of the dashboard's stream), the dashboard's stop and `update_config` say anything on
+`status/segmenter`; see dashboard_stream.py for the rules.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
-from segmenter.engine import Segmenter
 from segmenter.errors import ConfigError
 from segmenter.service.actor import Batch
 from segmenter.service.commands import (
@@ -33,46 +34,37 @@ from segmenter.service.commands import (
     parse_command,
     peek_action,
 )
-from segmenter.service.legacy import LegacyStream
-from segmenter.service.live import LiveFollower
-from segmenter.service.live_run import LiveRunning
-from segmenter.service.progress import Publisher
-from segmenter.service.queue import JobQueue, QueueItem
-from segmenter.service.runner import Running
+from segmenter.service.queue import QueueItem
 from segmenter.service.status import (
-    STATUS_TOPIC,
     Info,
     ReplyMessage,
     Status,
-    StatusMessage,
     encode,
     exception_text,
     public_text,
 )
-from segmenter.service.uploads import ServiceUploads
-from segmenter.settings import RunSettings
+from segmenter.service.worker_thread import WorkerThread
 
 log = logging.getLogger(__name__)
 
 
 class CommandHandlers:
-    """The commands half of the service (a mixin of `Service`, which sets these up)."""
+    """What each command does; the service's command thread calls `handle_payload`."""
 
-    data_root: Path
-    engine: Segmenter
-    publisher: Publisher
-    defaults: RunSettings
-    queue: JobQueue
-    legacy: LegacyStream
-    lock: threading.Condition
-    _running: Running | None
-    _live: LiveRunning | None
-    live: LiveFollower
-    batch: Batch  # the replies wait for the queue's next save (actor.py)
-    uploads: ServiceUploads
-
-    def _changed(self, later: bool = False) -> None:
-        raise NotImplementedError
+    def __init__(
+        self,
+        data_root: Path,
+        worker: WorkerThread,
+        *,
+        lock: threading.Condition,
+        batch: Batch,
+        status: Callable[[str], None],
+    ) -> None:
+        self.data_root, self.worker, self.lock = data_root, worker, lock
+        self.queue, self.dashboard = worker.queue, worker.dashboard
+        self.follower, self.uploads = worker.follower, worker.uploads
+        self.batch = batch  # the replies wait for the queue's next save (actor.py)
+        self._status = status  # says `text` on status/segmenter
 
     def handle_payload(self, payload: bytes) -> None:
         """Parse, act, answer; never raises."""
@@ -90,7 +82,7 @@ class CommandHandlers:
                 legacy = isinstance(command, Segment) and command.legacy
                 self._refuse(command.id, command.action.value, str(exc), legacy)
                 return
-            self._changed(later=True)  # saved and published with the next batch
+            self.batch.changed = True  # saved and published with the next batch
             self.lock.notify_all()
 
     def _dispatch(self, command: Command) -> None:
@@ -101,7 +93,7 @@ class CommandHandlers:
             self._stop(command)
         elif isinstance(command, Dequeue):
             item = self.queue.dequeue(command.item)
-            self.legacy.end(item.id, Status.INTERRUPTED)
+            self.dashboard.end(item.id, Status.INTERRUPTED)
             self._reply(command.id, action, f"removed {item.id}", item.id)
         elif isinstance(command, Reorder):
             self.queue.reorder(command.order)
@@ -113,18 +105,18 @@ class CommandHandlers:
             sent = self.uploads.request(command.paths, command.again)
             self._reply(command.id, action, f"upload of {len(sent)} acquisition(s) queued")
         elif isinstance(command, UpdateConfig):
-            if self._running is not None:  # refused, in words the dashboard ignores
+            if self.worker.item is not None:  # refused, in words the dashboard ignores
                 self._status(Info.CONFIG_REFUSED)
                 self._reply(command.id, action, Info.CONFIG_REFUSED, ok=False)
                 return
-            self.defaults = command.settings.apply(self.defaults)
+            self.worker.defaults = command.settings.apply(self.worker.defaults)
             if command.settings.live is not None:
-                self.live.enabled = command.settings.live
+                self.follower.enabled = command.settings.live
             self._status(Info.CONFIG_UPDATED)
             self._reply(command.id, action, _with_notes("defaults updated", command.settings))
 
     def _enqueue(self, command: Segment) -> None:
-        settings = command.settings.apply(self.defaults)
+        settings = command.settings.apply(self.worker.defaults)
         item = QueueItem(
             id=command.id or self.queue.new_id(),
             paths=[str(p) for p in command.paths],
@@ -132,7 +124,7 @@ class CommandHandlers:
         )
         position = self.queue.add(item)
         if command.legacy:
-            self.legacy.add(item.id)
+            self.dashboard.add(item.id)
         if command.start_queue:
             self.queue.paused = False
         text = _with_notes(f"queued at position {position}", command.settings)
@@ -154,58 +146,45 @@ class CommandHandlers:
             dropped = self.queue.drop_pending()
             log.info("stop all: %d pending item(s) dropped", len(dropped))
             for item in dropped:
-                self.legacy.end(item.id, Status.INTERRUPTED)
-        if self._running is None:
+                self.dashboard.end(item.id, Status.INTERRUPTED)
+        if self.worker.item is None:
             self._reply(command.id, action, "nothing was running")
             return
-        self._request_stop(self._running)
-        item_id = self._running.item.id
+        item_id = self.worker.stop_item()
         self._reply(command.id, action, f"stopping {item_id}", item_id)
 
     def _stop_live_work(self, command: Stop) -> None:
         """Stop the live acquisition and drop those waiting; what was committed stays
         (a batch `segment` of the folder later resumes from it)."""
-        dropped = self.live.stop_waiting()
+        dropped = self.follower.stop_waiting()
         names = [str(s.folder) for s in dropped]
-        if self._live is not None:
-            self._stop_live(self._live)
-            names.insert(0, str(self._live.source.folder))
+        if self.worker.live is not None:
+            self.worker.live.job.stop()
+            names.insert(0, str(self.worker.live.source.folder))
         text = f"stopping live {', '.join(names)}" if names else "no live acquisition"
         self._reply(command.id, command.action.value, text)
-
-    def _stop_live(self, running: LiveRunning) -> None:
-        raise NotImplementedError
 
     def _legacy_stop(self, command: Stop) -> None:
         """The dashboard's stop: it is about its own oldest open unit, never about work
         that came another way."""
         action = command.action.value
-        if self.legacy.repeated_stop():
+        if self.dashboard.repeated_stop():
             self._reply(command.id, action, "a repeated stop: the first one is answered")
             return
-        target = self.legacy.first_open()
+        target = self.dashboard.first_open()
         if target is None:
-            self.legacy.idle_stop()
+            self.dashboard.idle_stop()
             self._reply(command.id, action, "nothing was running")
-        elif self._running is not None and self._running.item.id == target:
-            self._request_stop(self._running)
+        elif self.worker.item is not None and self.worker.item.item.id == target:
+            self.worker.stop_item()
             self._reply(command.id, action, f"stopping {target}", target)
         else:
             self.queue.cancel(target, "stopped before it began")
-            self.legacy.stopping(target)
-            self.legacy.end(target, Status.INTERRUPTED)
+            self.dashboard.stopping(target)
+            self.dashboard.end(target, Status.INTERRUPTED)
             self._reply(command.id, action, f"{target} will not run", target)
 
-    def _request_stop(self, running: Running) -> None:
-        running.stops += 1
-        self.legacy.stopping(running.item.id)
-        if running.in_engine:
-            self.engine.stop(wait=False)  # sets a flag; the worker reports once run() returns
-
     # -- answers ---------------------------------------------------------------------
-    def _status(self, text: str) -> None:
-        self.publisher.publish(STATUS_TOPIC, encode(StatusMessage(str(text))), qos=1)
-
     def _reply(
         self, cid: str | None, action: str, message: str, item: str | None = None, ok: bool = True
     ) -> None:
@@ -218,7 +197,7 @@ class CommandHandlers:
         once with an error (the dashboard waits for one)."""
         log.warning("command refused: %s", message)
         if legacy:
-            self.legacy.refused(exception_text(public_text(message, self.data_root)))
+            self.dashboard.refused(exception_text(public_text(message, self.data_root)))
         self._reply(cid, action, message, ok=False)
 
 

@@ -1,60 +1,52 @@
-"""The orchestrator: commands in, one worker thread running queue items, statuses out.
+"""The service: commands in, one worker thread running the work, statuses out.
 
 The transport's callbacks only put what arrives into the inbox, never waiting (`receive`,
-`connected`); one command thread takes it from there and acts under a short lock
-(handlers.py); it never waits for segmentation. One worker thread takes items one at a
-time and runs them through the blocking `Segmenter.run` (see runner.py). Everything is
+`connected`, `message`); one command thread (actor.py) takes it from there and acts under
+a short lock: the commands (handlers.py), the imager's messages (follower.py). It never
+waits for segmentation. One worker thread (worker_thread.py) runs live acquisitions and
+queue items through the blocking engine, each as an `EngineJob` (job.py). Everything is
 published through the transport's one publisher, in the order it was handed over.
-
-On `status/segmenter` (legacy.py) each `segment` command is a unit of work with exactly
-one terminal status, published by the worker once `Segmenter.run` returned (the engine
-idle, files consistent): `Done`, `Interrupted` when a stop reached it, or an error. Work
-that came another way is reported on the service's own topics only.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from segmenter.engine import Segmenter
 from segmenter.live.imager import TOPIC as IMAGER_TOPIC
-from segmenter.live.watch import FolderWatcher
+from segmenter.live.imager import parse_imager
 from segmenter.service.actor import Arrival, Batch, Connected, FromImager, Received, act
 from segmenter.service.commands import MAX_PAYLOAD
+from segmenter.service.dashboard_stream import DashboardStream
+from segmenter.service.follower import Beating, FinderFactory, LiveFollower, folder_watcher
 from segmenter.service.handlers import CommandHandlers
 from segmenter.service.inbox import Inbox
-from segmenter.service.legacy import LegacyStream
-from segmenter.service.live import FinderFactory, LiveFollower
-from segmenter.service.live_run import Beating, LiveRunning, LiveWork
 from segmenter.service.mqtt import MqttTransport
 from segmenter.service.progress import Publisher
-from segmenter.service.queue import ItemState, JobQueue
-from segmenter.service.runner import ItemRunner, Outcome, Running
+from segmenter.service.queue import JobQueue
 from segmenter.service.sdnotify import Heartbeat
 from segmenter.service.status import (
-    PROGRESS_TOPIC,
     QUEUE_TOPIC,
     REPLY_TOPIC,
-    ProgressMessage,
+    STATUS_TOPIC,
     QueueMessage,
     Status,
+    StatusMessage,
     encode,
-    exception_text,
     public_item,
-    public_text,
 )
 from segmenter.service.uploads import ServiceUploads
+from segmenter.service.worker_thread import WorkerThread
 from segmenter.settings import RunSettings
 
 log = logging.getLogger(__name__)
 WORKER, COMMANDS = "worker thread", "command thread"  # their names for the heartbeat
 
 
-class Service(LiveWork, CommandHandlers):
+class Service:
     """The segmenter service: owns the queue and its threads, not the transport."""
 
     def __init__(
@@ -69,29 +61,26 @@ class Service(LiveWork, CommandHandlers):
         uploads: ServiceUploads | None = None,
     ) -> None:
         self.data_root = data_root.resolve()
-        self.engine, self.publisher, self.defaults = engine, publisher, defaults
+        self.publisher = publisher
         self.queue = JobQueue(self.data_root)
-        self.legacy = LegacyStream(self._status)
         self.lock = threading.Condition()
-        self._running: Running | None = None
-        self._live: LiveRunning | None = None
-        finder = make_finder or _folder_watcher
-        self.live = LiveFollower(
-            self.data_root, lambda folder: Beating(finder(folder), self._beat), idle_timeout
-        )
-        self.live.enabled = live
-        self._closing = False
-        self._abandoned = False  # shutdown gave up waiting: the saved queue stays as it is
-        self._connected = threading.Event()
-        self._last_progress = ProgressMessage(item=None, state="idle")
         self.batch = Batch()  # what the command thread owes: the queue's save, replies
         self.heartbeat = Heartbeat()
-        self._runner = ItemRunner(
-            engine, self.data_root, publisher, self.lock, self._changed, self._beat
+        finder = make_finder or folder_watcher
+        self.follower = LiveFollower(
+            self.data_root, lambda folder: Beating(finder(folder), self._beat), idle_timeout
         )
+        self.follower.enabled = live
         self.uploads = uploads or ServiceUploads(self.data_root, None, publisher)
-        self._runner.after = self.uploads.after
-        self._thread = threading.Thread(target=self._loop, name="segmenter-worker", daemon=True)
+        self.worker = WorkerThread(
+            engine, self.data_root, lock=self.lock, publisher=publisher, defaults=defaults,
+            queue=self.queue, dashboard=DashboardStream(self._status), follower=self.follower,
+            uploads=self.uploads, changed=self._changed, beat=self._beat,
+            rest=lambda: self.heartbeat.rest(WORKER),
+        )  # fmt: skip
+        self.commands = CommandHandlers(
+            self.data_root, self.worker, lock=self.lock, batch=self.batch, status=self._status
+        )
         self.inbox: Inbox[Arrival] = Inbox()
         commands = (self.inbox, self.batch, self.lock, self._handle, self._flush)
         self._actor = threading.Thread(
@@ -101,25 +90,24 @@ class Service(LiveWork, CommandHandlers):
     # -- life cycle ------------------------------------------------------------------
     def start(self) -> None:
         """Load the saved queue and start the threads (the worker waits for a connect).
-        Items loaded from disk are not units of this run's legacy stream: the dashboard
+        Items loaded from disk are not units of this run's dashboard stream: the dashboard
         that sent them got `Interrupted` or `Dead` when the service went away."""
         for item in self.queue.load():
             log.info("item %s resumes (%s)", item.id, ", ".join(item.paths))
         self.queue.save()
-        if self.live.enabled:
-            for folder in self.live.load():
+        if self.follower.enabled:
+            for folder in self.follower.load():
                 log.info("live: %s resumes from its journal", folder)
-        self._thread.start()
+        self.worker.start()
         self._actor.start()
         self.uploads.start()
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the worker thread to end; True if it did."""
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
+        return self.worker.join(timeout)
 
     def alive(self) -> bool:
-        return self._thread.is_alive() and self._actor.is_alive()
+        return self.worker.is_alive() and self._actor.is_alive()
 
     def healthy(self, period: float) -> bool:
         """Alive, and no busy thread went `period` seconds without progress (watchdog)."""
@@ -131,33 +119,15 @@ class Service(LiveWork, CommandHandlers):
     def shutdown(self, timeout: float | None = None) -> bool:
         """Stop like a `stop` (the item resumes at the next start); True if the worker ended."""
         with self.lock:
-            self._closing = True
-            if self._running is not None:
-                self._request_stop(self._running)
-            if self._live is not None:
-                self._stop_live(self._live)
-            self.lock.notify_all()
-        self._connected.set()
+            self.worker.close()
         ended = self.join(timeout)
         if not ended:
             with self.lock:
-                self._abandon()
+                self.worker.abandon()
         self.inbox.close()
         self._actor.join(5)
         self.uploads.shutdown()
         return ended
-
-    def _abandon(self) -> None:
-        """The running item did not stop in time and the engine may now fail under it (its
-        pool is closed next): keep it as saved, running, so that it resumes at the next
-        start, and ignore whatever the worker thread reports from now on."""
-        if self._running is None:
-            return
-        item = self._running.item
-        log.warning("item %s did not stop in time; it resumes at the next start", item.id)
-        self.queue.save()
-        self._abandoned = True
-        self.legacy.end(item.id, Status.INTERRUPTED)
 
     # -- transport callbacks (paho's network thread): queue and return, never wait -----
     def receive(self, payload: bytes) -> None:
@@ -191,7 +161,7 @@ class Service(LiveWork, CommandHandlers):
         self.heartbeat.beat(COMMANDS)
         try:
             if isinstance(message, Received):
-                self.handle_payload(message.payload)
+                self.commands.handle_payload(message.payload)
             elif isinstance(message, FromImager):
                 self._on_imager(message.payload)
             else:
@@ -201,96 +171,34 @@ class Service(LiveWork, CommandHandlers):
         finally:
             self.heartbeat.rest(COMMANDS)
 
+    def _on_imager(self, payload: bytes) -> None:
+        event = parse_imager(payload)
+        if event is not None:
+            with self.lock:
+                self.worker.imager(event)
+
     def _on_connected(self, first: bool) -> None:
         """Republish the retained state; Ready the first time."""
         with self.lock:
             if first:
                 self._status(Status.READY)
             self._publish_queue()
-            tracker = self._running.tracker if self._running else None
-            last = tracker.last if tracker and tracker.last else self._last_progress
-            self.publisher.publish(PROGRESS_TOPIC, encode(last), retain=True)
-            if self._live is not None:
-                self._live.status.republish()
-            self._connected.set()
+            self.worker.republish()
+            self.worker.go()
 
-    # -- worker thread ---------------------------------------------------------------
     def _beat(self) -> None:
         self.heartbeat.beat(WORKER)
 
-    def _loop(self) -> None:
-        self._connected.wait()
-        while True:
-            with self.lock:
-                self.heartbeat.rest(WORKER)
-                while not self._closing and not self.live.take() and not self.queue.runnable():
-                    self.lock.wait()
-                if self._closing:
-                    return
-                self._beat()
-                source = self.live.take()  # live frames first
-                if source is not None:
-                    self._live = self._live_running(source)
-                else:
-                    item = self.queue.take_next()
-                    assert item is not None
-                    running = self._running = Running(item, legacy=self.legacy.owns(item.id))
-                    self._changed()
-                    self.legacy.start(item.id)
-            if source is not None:
-                self._run_live()
-                continue
-            outcome = self._runner.run(running)
-            with self.lock:
-                workers = self.defaults.worker_count
-            self.engine.ensure_workers(workers)  # an item's own count does not outlive it
-            with self.lock:
-                self._finish(running, outcome)
-
-    def _finish(self, running: Running, outcome: Outcome) -> None:
-        if self._abandoned:
-            return
-        item = running.item
-        gave_way = running.preempted and not running.stops and not self._closing
-        if outcome.state is ItemState.INTERRUPTED and gave_way:
-            self.queue.requeue(item)  # it gave way to a live acquisition: resumed after it
-            self._running = None
-            self._changed()
-            return
-        if outcome.state is ItemState.INTERRUPTED:
-            item.resume = self._closing  # a shutdown, not a user: run it again at start
-        self.queue.finish(item, outcome.state, outcome.message)
-        self._running = None
-        self._changed()
-        last = running.tracker.last if running.tracker else None
-        self._last_progress = replace(
-            last or ProgressMessage(item=item.id, state=""),
-            state=outcome.state.value,
-            phase="end",
-            fps=None,
-            eta_s=None,
-        )
-        self.publisher.publish(PROGRESS_TOPIC, encode(self._last_progress), retain=True)
-        if outcome.state is ItemState.FAILED:
-            why = public_text(outcome.message or "the item failed", self.data_root)
-            terminal = exception_text(why)
-        elif outcome.state is ItemState.INTERRUPTED:
-            terminal = Status.INTERRUPTED
-        else:
-            terminal = Status.DONE
-        self.legacy.end(item.id, terminal)  # Interrupted instead if a stop reached it
-
     # -- publishing (always under the lock, so statuses keep their order) -------------
-    def _changed(self, later: bool = False) -> None:
-        """The queue changed: save and publish it now, or with the batch (`later`)."""
+    def _changed(self) -> None:
+        """The queue changed (the worker's side): save and publish it now."""
         self.batch.changed = True
-        if not later:
-            self._flush()
+        self._flush()
 
     def _flush(self) -> None:
         """Save and publish the queue if it changed, then send the replies waiting."""
         changed, replies = self.batch.take()
-        if changed and not self._abandoned:
+        if changed and not self.worker.abandoned:
             items = self.queue.snapshot_items()
             self.queue.save(items)
             self._publish_queue(items)
@@ -298,12 +206,12 @@ class Service(LiveWork, CommandHandlers):
             self.publisher.publish(REPLY_TOPIC, reply, qos=1)
 
     def _publish_queue(self, items: list[dict[str, Any]] | None = None) -> None:
-        running = self._running.item.id if self._running else None
+        running = self.worker.item.item.id if self.worker.item else None
         items = self.queue.snapshot_items() if items is None else items
         items = [public_item(i, self.data_root) for i in items]
         message = QueueMessage(self.queue.paused, running, items)
         self.publisher.publish(QUEUE_TOPIC, encode(message), retain=True)
 
-
-def _folder_watcher(folder: Path) -> FolderWatcher:
-    return FolderWatcher(folder)
+    def _status(self, text: str) -> None:
+        """`text` on status/segmenter (the dashboard's stream)."""
+        self.publisher.publish(STATUS_TOPIC, encode(StatusMessage(str(text))), qos=1)

@@ -3,7 +3,7 @@
 The Node-RED dashboard lower-cases `status/segmenter` and matches substrings (SPEC 4), so
 every text that is not a terminal status is checked here for the reserved words, and user
 text (paths, messages) is scrubbed before it goes into an error status. Which unit of
-work a status belongs to, and whether it goes out at all, is legacy.py's business.
+work a status belongs to, and whether it goes out at all, is dashboard_stream.py's business.
 """
 
 from __future__ import annotations

@@ -223,7 +223,8 @@ def check_dashboard(statuses: list[str]) -> None:
 
 class SlowSegmenter(Segmenter):
     """The real engine, with a pause after each committed frame (stops land mid-run), and
-    an optional gate: `run()` waits for it before the engine begins (`entered` is set)."""
+    an optional gate: a run waits for it before the engine begins (`entered` is set).
+    The service runs an item's acquisitions one by one through `run_acquisition`."""
 
     delay = 0.0
 
@@ -233,11 +234,11 @@ class SlowSegmenter(Segmenter):
         self.entered = threading.Event()
         self.use_pool_after_delay = False
 
-    def run(  # type: ignore[override]
+    def run_acquisition(  # type: ignore[override]
         self,
-        paths: Any,
+        folder: Path,
         settings: RunSettings,
-        data_root: Path,
+        *,
         on_progress: ProgressCallback,
         **kwargs: Any,
     ) -> Any:
@@ -251,7 +252,7 @@ class SlowSegmenter(Segmenter):
         self.entered.set()
         if self.gate is not None:
             assert self.gate.wait(30), "the test never opened the gate"
-        return super().run(paths, settings, data_root, slow, **kwargs)
+        return super().run_acquisition(folder, settings, on_progress=slow, **kwargs)
 
 
 class Harness:

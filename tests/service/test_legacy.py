@@ -16,7 +16,7 @@ import pytest
 
 from segmenter.cli.client import EXIT_OK, send
 from segmenter.cli.send import _segment_command
-from segmenter.service.legacy import LegacyStream
+from segmenter.service.dashboard_stream import DashboardStream
 from segmenter.service.status import REPLY_TOPIC, reserved_words
 from segmenter.synth import SynthSpec, write_acquisition
 from tests.service.conftest import CopyAcq
@@ -189,7 +189,7 @@ def test_terminals_keep_the_order_of_the_commands() -> None:
     """A unit that ends early (a waiting item removed) waits for the ones before it."""
     said: list[str] = []
     now = [0.0]
-    stream = LegacyStream(said.append, lambda: now[0])
+    stream = DashboardStream(said.append, lambda: now[0])
     for item in ("a", "b", "c"):
         stream.add(item)
     stream.start("a")

@@ -1,4 +1,5 @@
-"""The legacy stream: what `status/segmenter` says, for the dashboard and the old program.
+"""The dashboard's stream: what `status/segmenter` says, for the dashboard and the old
+program (SPEC's "legacy" status stream; not benchmark's old method).
 
 SPEC section 4: the unit of work is one `segment` command received with action
 "segment" (the dashboard's and the old program's command). Each unit gets exactly one
@@ -33,7 +34,7 @@ class Unit:
     started: bool = False  # its Started is out (said once, even if it runs twice)
 
 
-class LegacyStream:
+class DashboardStream:
     def __init__(
         self, publish: Callable[[str], None], clock: Callable[[], float] = time.monotonic
     ) -> None:
@@ -45,7 +46,7 @@ class LegacyStream:
         return next((u for u in self._units if u.item == item_id), None)
 
     def owns(self, item_id: str) -> bool:
-        """Is this queue item a unit of the legacy stream (not yet ended)?"""
+        """Is this queue item a unit of the dashboard's stream (not yet ended)?"""
         unit = self._unit(item_id)
         return unit is not None and unit.terminal is None
 

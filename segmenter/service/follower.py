@@ -1,41 +1,52 @@
-"""Live segmentation in the service: following the imager, and what is said about it.
+"""Following the imager: its events in, live acquisitions out, for the worker thread.
 
-`LiveFollower` turns imager events (imager.py) into live acquisitions: the first frame
-of a folder makes a `LiveFrames` source for it, queued behind any live acquisition still
-being finished; later frames nudge it; the imager's end (Done, Interrupted, not captured,
-or another acquisition starting) ends it. The folders being followed are saved in
-`<data root>/.segmenter/live.json`, so that a restarted service resumes them from their
-journal. Called under the service's lock only.
-
-`LiveStatus` publishes a live acquisition's state, retained, on `status/segmenter/live`
-(never on the dashboard's `status/segmenter`).
+`LiveFollower` turns imager events (segmenter/live/imager.py) into live acquisitions: the
+first frame of a folder makes a `LiveFrames` source for it, queued behind any live
+acquisition still being finished; later frames nudge it; the imager's end (Done,
+Interrupted, not captured, or another acquisition starting) ends it. The folders being
+followed are saved in `<data root>/.segmenter/live.json`, so that a restarted service
+resumes them from their journal. Called under the service's lock only.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, replace
 from pathlib import Path
 
 from segmenter.acquisition import METADATA
-from segmenter.engine import AcquisitionSummary, Progress
 from segmenter.engine.source import FrameFinder, LiveFrames
 from segmenter.live.imager import END_REASONS, ImagerEvent, Kind
-from segmenter.service.progress import Publisher
-from segmenter.service.status import encode, public_text
+from segmenter.live.watch import FolderWatcher
 from streamer.files import atomic_write
 
 log = logging.getLogger(__name__)
 
-LIVE_TOPIC = "status/segmenter/live"
 STATE_FILE = Path(".segmenter") / "live.json"
-MIN_INTERVAL = 0.2  # seconds between two live statuses of the same state
 
 FinderFactory = Callable[[Path], FrameFinder]
+
+
+def folder_watcher(folder: Path) -> FrameFinder:
+    """The frame finder of a live acquisition unless a test hands its own."""
+    return FolderWatcher(folder)
+
+
+class Beating:
+    """A frame finder that tells the watchdog the worker is alive each time it looks
+    (a live acquisition may wait minutes for a frame)."""
+
+    def __init__(self, finder: FrameFinder, beat: Callable[[], None]) -> None:
+        self.finder, self.beat = finder, beat
+
+    def poll(self) -> list[Path]:
+        self.beat()
+        return self.finder.poll()
+
+    def expected(self) -> int | None:
+        return self.finder.expected()
 
 
 class LiveFollower:
@@ -165,97 +176,3 @@ class LiveFollower:
                 resumed.append(folder)
         self.save()
         return resumed
-
-
-@dataclass(frozen=True, slots=True)
-class LiveMessage:
-    folder: str
-    state: str  # waiting, keeping up, lagging, finishing, done, failed, stopped
-    seen: int = 0
-    segmented: int = 0
-    announced: int | None = None
-    objects: int = 0
-    failed_frames: int = 0
-    lag: int = 0
-    reason: str | None = None  # why the imager part ended
-    archive: str | None = None
-    message: str | None = None
-    seconds: float = 0.0
-    waiting: tuple[str, ...] = ()  # live acquisitions queued behind this one
-
-
-class LiveStatus:
-    """The retained live status of one live acquisition."""
-
-    def __init__(
-        self,
-        publisher: Publisher,
-        source: LiveFrames,
-        waiting: Callable[[], list[str]],
-        data_root: Path,
-    ) -> None:
-        self.publisher, self.source, self.waiting = publisher, source, waiting
-        self.data_root = data_root  # published paths are relative to it
-        self.last: LiveMessage = LiveMessage(str(source.folder), "waiting")
-        self._sent_at = 0.0
-
-    def __call__(self, event: Progress) -> None:
-        live = event.live
-        if live is None:
-            return
-        message = LiveMessage(
-            str(self.source.folder),
-            live.state,
-            live.seen,
-            event.done,
-            live.announced,
-            event.objects,
-            event.failed,
-            live.lag,
-            live.ended,
-            seconds=round(event.elapsed, 3),
-            waiting=tuple(self.waiting()),
-        )
-        now = time.monotonic()
-        if message.state == self.last.state and now - self._sent_at < MIN_INTERVAL:
-            self.last = message  # shown with the next one
-            return
-        self._send(message, now)
-
-    def end(self, summary: AcquisitionSummary) -> None:
-        state = {"done": "done", "skipped": "done", "interrupted": "stopped"}.get(
-            summary.status, "failed"
-        )
-        last = self.last
-        message = LiveMessage(
-            last.folder,
-            state,
-            max(last.seen, summary.frames),
-            summary.frames if state == "done" else last.segmented,
-            last.announced,
-            summary.objects,
-            len(summary.failed_frames),
-            0,
-            self.source.end_reason or last.reason,
-            summary.archive,
-            summary.message,
-            summary.seconds,
-            tuple(self.waiting()),
-        )
-        self._send(message, time.monotonic())
-
-    def _send(self, message: LiveMessage, now: float) -> None:
-        self.last, self._sent_at = message, now
-        self.republish()
-
-    def republish(self) -> None:
-        """The last status again (after a reconnect), its paths relative to the data root."""
-        root, last = self.data_root, self.last
-        public = replace(
-            last,
-            folder=public_text(last.folder, root),
-            archive=last.archive and public_text(last.archive, root),
-            message=last.message and public_text(last.message, root),
-            waiting=tuple(public_text(w, root) for w in last.waiting),
-        )
-        self.publisher.publish(LIVE_TOPIC, encode(public), qos=1, retain=True)
