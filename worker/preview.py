@@ -43,7 +43,7 @@ def render(corrected: U8, boxes: Iterable[Box], request: PreviewRequest) -> byte
         for x, y, w, h in boxes:
             x0, y0 = int(x * scale), int(y * scale)
             x1, y1 = int((x + w) * scale), int((y + h) * scale)
-            cv2.rectangle(image, (x0, y0), (max(x1, x0 + 1), max(y1, y0 + 1)), BOX_COLOUR, 1)
+            cv2.rectangle(image, (x0, y0), (max(x1, x0 + 1), max(y1, y0 + 1)), BOX_COLOUR, 2)
         for quality in QUALITIES:
             ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
             if ok and len(data) <= request.max_bytes:

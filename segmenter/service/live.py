@@ -25,6 +25,7 @@ from segmenter.acquisition import METADATA
 from segmenter.engine import AcquisitionSummary, Progress
 from segmenter.engine.source import FrameFinder, LiveFrames
 from segmenter.live.imager import END_REASONS, ImagerEvent, Kind
+from segmenter.service.preview import publish_preview
 from segmenter.service.progress import Publisher
 from segmenter.service.status import encode, public_text
 from streamer.files import atomic_write
@@ -200,6 +201,7 @@ class LiveStatus:
         self._sent_at = 0.0
 
     def __call__(self, event: Progress) -> None:
+        publish_preview(self.publisher, event, self.data_root)
         live = event.live
         if live is None:
             return
