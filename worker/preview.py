@@ -33,31 +33,29 @@ class PreviewRequest:
 
 
 def render(corrected: U8, boxes: Iterable[Box], request: PreviewRequest) -> bytes:
-    """The JPEG of `corrected` (BGR) at most `max_width` wide, boxes drawn; the quality
-    and, if need be, the width are lowered until it is at most `max_bytes`."""
+    """The JPEG of `corrected` (BGR) shrunk by a whole factor (OpenCV's fast area
+    average; a 4056 px frame becomes 1014 px) to at most `max_width`, boxes drawn; the
+    quality and, if need be, the width are lowered until it is at most `max_bytes`."""
     height, width = corrected.shape[:2]
-    target = min(width, request.max_width)
+    factor = max(1, -(-width // request.max_width))
     boxes = list(boxes)
     while True:
-        image, scale = _scaled(corrected, target)
+        image = _shrunk(corrected, factor)
         for x, y, w, h in boxes:
-            x0, y0 = int(x * scale), int(y * scale)
-            x1, y1 = int((x + w) * scale), int((y + h) * scale)
+            x0, y0, x1, y1 = x // factor, y // factor, (x + w) // factor, (y + h) // factor
             cv2.rectangle(image, (x0, y0), (max(x1, x0 + 1), max(y1, y0 + 1)), BOX_COLOUR, 2)
         for quality in QUALITIES:
             ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
             if ok and len(data) <= request.max_bytes:
                 return bytes(data)
-        if target <= 64:
+        if width // factor <= 64:
             raise ValueError(f"no preview of {width}x{height} fits {request.max_bytes} bytes")
-        target //= 2
+        factor *= 2
 
 
-def _scaled(corrected: U8, target: int) -> tuple[U8, float]:
+def _shrunk(corrected: U8, factor: int) -> U8:
+    if factor == 1:
+        return corrected.copy()
     height, width = corrected.shape[:2]
-    if target >= width:
-        return corrected.copy(), 1.0
-    scale = target / width
-    size = (target, max(1, round(height * scale)))
-    small: U8 = np.asarray(cv2.resize(corrected, size, interpolation=cv2.INTER_AREA), np.uint8)
-    return small, scale
+    size = (width // factor, height // factor)
+    return np.asarray(cv2.resize(corrected, size, interpolation=cv2.INTER_AREA), np.uint8)

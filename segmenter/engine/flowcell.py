@@ -37,10 +37,12 @@ MARK = (0, 0, 255)  # BGR: dark pixels are painted red on the map
 
 
 def shrunk(flat: npt.NDArray[np.uint16]) -> U8:
-    """The flat (`median << 8`, BGR) at most MAP_WIDTH wide, as 8-bit BGR."""
+    """The flat (`median << 8`, BGR) shrunk by a whole factor (OpenCV's fast area
+    average) to at most MAP_WIDTH wide (4056 px: 1014), as 8-bit BGR."""
     height, width = flat.shape[:2]
-    if width > MAP_WIDTH:
-        size = (MAP_WIDTH, max(1, round(height * MAP_WIDTH / width)))
+    factor = -(-width // MAP_WIDTH)
+    if factor > 1:
+        size = (width // factor, height // factor)
         flat = np.asarray(cv2.resize(flat, size, interpolation=cv2.INTER_AREA), np.uint16)
     return np.right_shift(flat, 8).astype(np.uint8)
 
