@@ -30,7 +30,7 @@ FRAMES = 4  # frames timed per repeat
 
 
 def measure_preview(
-    ds: Dataset, flat_idx: U16, params: Params, repeats: int, *, workers: int
+    ds: Dataset, flat_idx: U16, *, params: Params, repeats: int, workers: int
 ) -> Json:
     threads = cv2.getNumThreads()
     cv2.setNumThreads(1)  # as in a worker process
@@ -48,7 +48,7 @@ def measure_preview(
                     (int(f["bx"]), int(f["by"]), int(f["bw"]), int(f["bh"])) for f in seg.features
                 ]
                 started = time.perf_counter()
-                jpeg = render(frame, boxes, PreviewRequest(0))
+                jpeg = render(frame, boxes, request=PreviewRequest(0))
                 preview.append(time.perf_counter() - started)
                 sizes.append(len(jpeg))
         started = time.perf_counter()
@@ -63,11 +63,11 @@ def measure_preview(
         "preview_share": rounded(median(preview) / median(kernel), 4),
         "preview_bytes_max": max(sizes),
         "flow_cell_per_flat_s": rounded(flow_cell),
-        "run": measure_preview_run(ds, workers),
+        "run": measure_preview_run(ds, workers=workers),
     }
 
 
-def measure_preview_run(ds: Dataset, workers: int, rounds: int = 2) -> Json:
+def measure_preview_run(ds: Dataset, *, workers: int, rounds: int = 2) -> Json:
     """The acquisition with previews every rules.PREVIEW_S seconds and without, in turn
     (`rounds` of each, the fastest kept: the machine's other work moves either)."""
     out: Json = {"every_s": rules.PREVIEW_S, "workers": workers, "rounds": rounds}

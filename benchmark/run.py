@@ -131,7 +131,9 @@ def _mqtt(settings: BenchSettings, heavy: Dataset) -> Json:
 def _preview(settings: BenchSettings, heavy: Dataset) -> Json:
     params = params_for(heavy)
     flat_idx = flat_index_of(heavy, params)
-    return measure_preview(heavy, flat_idx, params, settings.repeats, workers=settings.max_workers)
+    return measure_preview(
+        heavy, flat_idx, params=params, repeats=settings.repeats, workers=settings.max_workers
+    )
 
 
 def _clean(value: Any) -> Any:

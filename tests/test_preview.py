@@ -31,7 +31,7 @@ def test_a_real_frame_previews_within_the_bounds_with_its_boxes() -> None:
     require(REAL_FRAME)
     frame = np.asarray(cv2.imread(str(REAL_FRAME)), np.uint8)
     box = (2000, 1000, 400, 300)  # x, y, w, h in frame pixels
-    jpeg = render(frame, [box], PreviewRequest(0))
+    jpeg = render(frame, [box], request=PreviewRequest(0))
     image = decoded(jpeg)
     assert len(jpeg) <= MAX_BYTES
     assert image.shape[:2] == (3040 // 4, 4056 // 4) and MAX_WIDTH >= 4056 // 4
@@ -47,14 +47,14 @@ def test_a_real_frame_previews_within_the_bounds_with_its_boxes() -> None:
 
 def test_a_frame_no_quality_fits_is_made_narrower_until_it_fits() -> None:
     noise = np.random.default_rng(1).integers(0, 256, (768, 1024, 3), dtype=np.uint8)
-    jpeg = render(noise, [], PreviewRequest(0))
+    jpeg = render(noise, [], request=PreviewRequest(0))
     assert len(jpeg) <= MAX_BYTES
     assert decoded(jpeg).shape[1] < MAX_WIDTH  # noise at 1024 px is ~ 1 MB at any quality
 
 
 def test_a_small_frame_is_not_enlarged() -> None:
     frame = np.full((480, 640, 3), 200, np.uint8)
-    assert decoded(render(frame, [], PreviewRequest(0))).shape == (480, 640, 3)
+    assert decoded(render(frame, [], request=PreviewRequest(0))).shape == (480, 640, 3)
 
 
 class Clock:
@@ -91,11 +91,11 @@ def test_the_preview_goes_with_its_frame_once() -> None:
 def test_the_companion_takes_the_qc_figures_the_record_has() -> None:
     obj = ObjectRecord("f_0", "f_0.jpg", {"bx": 5, "by": 6, "bw": 7, "bh": 8, "label": 0})
     qc = {"focus": 0.4, "background": 181.5, "unrelated": 1}
-    preview = frame_preview(b"x", (4, "f.jpg"), (obj,), shape=(480, 640), qc=qc)
+    preview = frame_preview(b"x", (4, "f.jpg"), objects=(obj,), shape=(480, 640), qc=qc)
     assert preview.boxes == ((5, 6, 7, 8),) and preview.objects == 1
     assert (preview.width, preview.height, preview.index, preview.frame) == (640, 480, 4, "f.jpg")
     assert preview.qc == {"focus": 0.4, "background": 181.5}
-    assert frame_preview(b"x", (4, "f.jpg"), (), shape=None).qc == {}
+    assert frame_preview(b"x", (4, "f.jpg"), objects=(), shape=None).qc == {}
 
 
 def test_a_run_with_previews_writes_what_a_run_without_them_writes(

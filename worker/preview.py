@@ -32,7 +32,7 @@ class PreviewRequest:
     max_bytes: int = MAX_BYTES
 
 
-def render(corrected: U8, boxes: Iterable[Box], request: PreviewRequest) -> bytes:
+def render(corrected: U8, boxes: Iterable[Box], *, request: PreviewRequest) -> bytes:
     """The JPEG of `corrected` (BGR) shrunk by a whole factor (OpenCV's fast area
     average; a 4056 px frame becomes 1014 px) to at most `max_width`, boxes drawn; the
     quality and, if need be, the width are lowered until it is at most `max_bytes`."""

@@ -172,7 +172,7 @@ def segment_one(ref: FrameRef, flat_idx: Any, task: ChunkTask, previous: U8 | No
     preview = None
     if task.preview is not None and task.preview.index == ref.index:
         boxes = ((int(f["bx"]), int(f["by"]), int(f["bw"]), int(f["bh"])) for f in seg.features)
-        preview = render(frame, boxes, task.preview)  # the frame, corrected in place
+        preview = render(frame, boxes, request=task.preview)  # the frame, corrected in place
     result = FrameResult(
         ref.index,
         ref.name,

@@ -12,14 +12,19 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from segmenter.engine.events import FramePreview
+from streamer.journal import CommittedFrame
 from worker.preview import PreviewRequest
 from worker.records import ObjectRecord
 
 # the per-frame QC figures the preview's companion carries when the frame's record has them
 QC_KEYS = ("focus", "focus_grid", "background", "objects", "warnings")
+
+
+class HasShape(Protocol):
+    shape: tuple[int, int] | None  # the acquisition's (height, width), once known
 
 
 class Previews:
@@ -48,12 +53,24 @@ class Previews:
         jpeg, self.received = self.received[1], None
         return jpeg
 
+    def of(self, frame: CommittedFrame, scheduler: HasShape | None) -> FramePreview | None:
+        """The committed frame's preview, if its JPEG came; the QC figures from its
+        record's `qc` mapping when it has one."""
+        jpeg = self.take(frame.index)
+        if jpeg is None:
+            return None
+        shape = scheduler.shape if scheduler is not None else None
+        qc = getattr(frame, "qc", None)
+        return frame_preview(
+            jpeg, (frame.index, frame.name), objects=frame.objects, shape=shape, qc=qc
+        )
+
 
 def frame_preview(
     jpeg: bytes,
     frame: tuple[int, str],
-    objects: tuple[ObjectRecord, ...],
     *,
+    objects: tuple[ObjectRecord, ...],
     shape: tuple[int, int] | None,
     qc: Mapping[str, Any] | None = None,
 ) -> FramePreview:

@@ -13,10 +13,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from segmenter.acquisition import Acquisition
-from segmenter.engine.events import FramePreview, LiveState, Progress, ProgressCallback
+from segmenter.engine.events import LiveState, Progress, ProgressCallback
 from segmenter.engine.flowcell import FlowCell
 from segmenter.engine.frames import FrameScheduler, RunState
-from segmenter.engine.preview import Previews, frame_preview
+from segmenter.engine.preview import Previews
 from segmenter.engine.seam import FlatField, Pool
 from segmenter.engine.source import BatchFrames, FrameSource
 from segmenter.errors import AcquisitionError
@@ -119,17 +119,9 @@ class AcquisitionRun:
                 self._live_state(done) if self.source.live else None,
                 self.settings.compat,
                 self.params.pixel_size_um,
-                self._preview(frame),
+                self.previews.of(frame, self.scheduler) if self.previews and frame else None,
             )
         )
-
-    def _preview(self, frame: CommittedFrame | None) -> FramePreview | None:
-        jpeg = self.previews.take(frame.index) if self.previews and frame else None
-        if jpeg is None or frame is None:
-            return None
-        shape = self.scheduler.shape if self.scheduler else None
-        qc = getattr(frame, "qc", None)  # the frame record's QC figures, when it has them
-        return frame_preview(jpeg, (frame.index, frame.name), frame.objects, shape=shape, qc=qc)
 
     def _live_state(self, done: int) -> LiveState:
         source = self.source
