@@ -10,6 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import numpy.typing as npt
+import pytest
 
 from segmenter.engine import Segmenter
 from segmenter.engine.flowcell import MAP_WIDTH, FlowCell, dark_pixels, shrunk
@@ -110,3 +111,15 @@ def test_a_run_writes_the_map_and_the_summary_has_the_figures(make_acq: MakeAcq)
     rel = acq.relative_to(root / "img")
     assert (root / "clean" / rel / "stuck_map.jpg").is_file()
     assert not (root / "clean" / rel / "flat_color.jpg").exists(), "the flat only with keep"
+
+
+def test_a_data_root_that_refuses_the_map_loses_the_map_not_the_run(
+    make_acq: MakeAcq, caplog: pytest.LogCaptureFixture
+) -> None:
+    root, acq = make_acq(frames=4)
+    (root / "clean").write_text("a file where the folder goes")
+    with Segmenter(1) as seg:
+        (summary,) = seg.run([acq], RunSettings(workers=1), root)
+    assert summary.status == "done" and summary.archive
+    assert summary.flow_cell_spots is not None
+    assert "the flow cell map is not written" in caplog.text

@@ -172,7 +172,10 @@ def segment_one(ref: FrameRef, flat_idx: Any, task: ChunkTask, previous: U8 | No
     preview = None
     if task.preview is not None and task.preview.index == ref.index:
         boxes = ((int(f["bx"]), int(f["by"]), int(f["bw"]), int(f["bh"])) for f in seg.features)
-        preview = render(frame, boxes, request=task.preview)  # the frame, corrected in place
+        try:  # the frame, corrected in place; a preview never costs the frame
+            preview = render(frame, boxes, request=task.preview)
+        except (cv2.error, ValueError) as exc:
+            log.warning("no preview of %s: %s", ref.name, exc)
     result = FrameResult(
         ref.index,
         ref.name,

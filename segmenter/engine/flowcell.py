@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from segmenter.engine.seam import FlatField
-from segmenter.errors import storage_error
+from segmenter.errors import StorageError, storage_error
 from streamer.files import atomic_write
 from streamer.layout import Layout
 from streamer.owned import Outputs
@@ -81,7 +81,10 @@ class FlowCell:
         self.image, self.dark = image, dark
         marked = image.copy()
         marked[dark] = MARK
-        self._write(self.layout.flow_cell_map.name, marked)
+        try:  # a debug image: a data root that refuses it loses the map, not the run
+            self._write(self.layout.flow_cell_map.name, marked)
+        except (OSError, StorageError) as exc:
+            log.warning("%s: the flow cell map is not written: %s", self.layout.rel, exc)
 
     def figures(self) -> tuple[float | None, int | None]:
         """The percentage of the field of view that is clean (dark in no flat, 3
