@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from benchmark.common import Json
+from benchmark.preview import preview_lines
 from benchmark.stages import STAGE_TITLES, STAGES
 from benchmark.targets import MB
 from benchmark.verdict import verdict_lines
@@ -181,6 +182,7 @@ def table(report: Json, with_targets: bool = False) -> str:
     lines += _throughput_lines(report["datasets"])
     lines += _process_lines(report.get("process"))
     lines += _other_lines(report)
+    lines += preview_lines(report.get("preview"))
     lines += _recommended_lines(report.get("recommended_workers"))
     if with_targets:
         lines += _target_lines(report.get("targets") or [])

@@ -21,6 +21,7 @@ from benchmark.inputs import Dataset, given_dataset, linked_acquisition, synth_d
 from benchmark.machine import machine_info
 from benchmark.memory import measure_growth
 from benchmark.mqtt import measure_mqtt, service_available
+from benchmark.preview import measure_preview
 from benchmark.process import FRAMES, WORKERS, measure_process
 from benchmark.settings import BenchSettings
 from benchmark.stages import flat_index_of, measure_stages
@@ -127,6 +128,14 @@ def _mqtt(settings: BenchSettings, heavy: Dataset) -> Json:
     )
 
 
+def _preview(settings: BenchSettings, heavy: Dataset) -> Json:
+    params = params_for(heavy)
+    flat_idx = flat_index_of(heavy, params)
+    return measure_preview(
+        heavy, flat_idx, params=params, repeats=settings.repeats, workers=settings.max_workers
+    )
+
+
 def _clean(value: Any) -> Any:
     """NaN and infinities become null: the report is strict JSON."""
     if isinstance(value, float) and not math.isfinite(value):
@@ -174,6 +183,9 @@ def run_benchmark(settings: BenchSettings, log: Log = stderr_log) -> Json:
             report["stop"] = measure_stop(
                 acq, settings.max_workers, settings.stops, settings.stop_max_delay, settings.seed
             )
+        if settings.runs("preview"):
+            log(f"  preview: {heavy.name}, per previewed frame and per run")
+            report["preview"] = _preview(settings, heavy)
         if settings.broker and settings.runs("mqtt"):
             log(f"  mqtt: {settings.broker}")
             report["mqtt"] = _mqtt(settings, heavy)

@@ -7,7 +7,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-PARTS = ("stages", "baseline", "throughput", "flat", "process", "memory", "stop", "mqtt")
+PARTS = (
+    *("stages", "baseline", "throughput", "flat", "process", "memory", "stop", "mqtt"),
+    "preview",
+)
 FULL_SIZE = (4056, 3040)
 QUICK_SIZE = (2028, 1520)
 

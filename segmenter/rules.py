@@ -18,6 +18,8 @@ from worker.params import Params
 WORKERS_MAX = 256  # processes a run may ask for; the service lowers to the machine's
 MIN_ESD_UM = Params().min_esd_um  # the default: the kernel's
 MIN_ESD_MAX_UM = 100_000.0
+PREVIEW_S = 5.0  # the service's live preview: at most one every 5 s (docs/live.md)
+PREVIEW_MAX_S = 3600.0
 PROCESS_ID_MAX = 64
 PROCESS_ID_REFUSED = "\t\r\n/\\\0"  # it becomes part of a TSV cell and of file names
 
@@ -62,3 +64,15 @@ def compat(value: object, field: str | None = None) -> str:
         return contract.checked(value)
     except ConfigError as exc:
         raise _error(field, str(exc)) from exc
+
+
+def preview_s(value: float, field: str | None = None) -> float:
+    """Seconds between two live previews at least: 0 (no preview) or a number from 1 to
+    PREVIEW_MAX_S (more often than once a second would only load the broker)."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not (value == 0 or 1 <= value <= PREVIEW_MAX_S)
+    ):
+        raise _error(field, f"must be 0 (none) or a number of seconds from 1 to {PREVIEW_MAX_S:g}")
+    return float(value)

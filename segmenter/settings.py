@@ -32,6 +32,7 @@ class RunSettings:
     compat: str = contract.DEFAULT  # the output contract (streamer.contract)
     sample_folder: bool = False  # the zip's members in a folder named after sample_id (#731)
     allow_same_archive: bool = False  # another acquisition's zip of the same name replaced
+    preview_s: float = 0.0  # a live preview every this many seconds at most; 0: none
 
     def __post_init__(self) -> None:
         """The rules of segmenter.rules (a settings file is checked as a command is)."""
@@ -39,6 +40,7 @@ class RunSettings:
         if self.workers != 0:  # 0: default_workers()
             rules.workers(self.workers, "workers")
         rules.min_esd_um(self.min_esd_um, "min_esd_um")
+        rules.preview_s(self.preview_s, "preview_s")
         if self.process_id is not None:
             rules.process_id(self.process_id, "process_id")
 

@@ -18,6 +18,8 @@ class AcquisitionSummary:
     seconds: float = 0.0
     message: str | None = None
     report: str | None = None  # summary_<acq_id>.json, when the report was written
+    flow_cell_clean: float | None = None  # % of the view dark in no flat (engine.flowcell)
+    flow_cell_spots: int | None = None  # dark spots in every flat: debris, bubbles
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -3,7 +3,8 @@ that lets one process at a time work on an acquisition.
 
     objects/<rel>/              crops <frame stem>_<i>.jpg and ecotaxa_<acq_id>.tsv
     objects/<rel>/.segmenter/   the journal (see journal.py)
-    clean/<rel>/                debug images (flat_color.jpg)
+    clean/<rel>/                stuck_map.jpg (what stays dark on the flow cell), and
+                                debug images (flat_color.jpg, with --keep)
     export/ecotaxa/             ecotaxa_<acq_id>.zip, and the report beside it:
                                 mosaic_<acq_id>.jpg, size_spectrum_<acq_id>.png,
                                 summary_<acq_id>.json
@@ -58,6 +59,11 @@ class Layout:
     @property
     def clean_dir(self) -> Path:
         return self.data_root / "clean" / self.rel
+
+    @property
+    def flow_cell_map(self) -> Path:
+        """The map of what stays dark in every frame (segmenter.engine.flowcell)."""
+        return self.clean_dir / "stuck_map.jpg"
 
     @property
     def tsv(self) -> Path:

@@ -77,3 +77,20 @@ def test_the_minimum_esd_has_one_default() -> None:
 
 def test_the_settings_file_keeps_zero_workers_as_the_default() -> None:
     assert RunSettings(workers=0).worker_count >= 1
+
+
+def test_the_preview_interval_has_one_rule() -> None:
+    """serve's --preview-every and RunSettings.preview_s (MQTT commands do not set it)."""
+
+    def serve_accepts(value: Any) -> bool:
+        try:
+            build_parser().parse_args(["serve", "--preview-every", str(value)])
+        except SystemExit:
+            return False
+        return True
+
+    for value in (0.0, 1.0, 5.0, 3600.0):
+        assert serve_accepts(value) and settings_accept("preview_s", value), value
+    for value in (-1.0, 0.5, 3601.0):
+        assert not serve_accepts(value) and not settings_accept("preview_s", value), value
+    assert build_parser().parse_args(["serve"]).preview_every == 5.0

@@ -55,6 +55,7 @@ class FrameResult:
     crops: tuple[bytes, ...]
     flat_from: int  # the flat used: the one computed before this frame index
     seconds: float = 0.0
+    preview: bytes | None = None  # the live preview's JPEG, when the task asked for one
 
     @property
     def n_objects(self) -> int:

@@ -28,6 +28,7 @@ from worker.faults import at as fault_point
 from worker.faults import install as install_faults
 from worker.kernel import frame_threshold, segment_frame
 from worker.params import Params
+from worker.preview import PreviewRequest, render
 from worker.records import FrameFailure, FrameOutcome, FrameResult, ObjectRecord
 from worker.shared import Attachments, SharedArray
 
@@ -117,6 +118,7 @@ class ChunkTask:
     flat_from: int  # the flat is the one computed before this frame index
     params: Params
     previous: PreviousMask | None = None
+    preview: PreviewRequest | None = None  # one frame's live preview (worker.preview)
 
 
 def pack_mask(mask: U8) -> bytes:
@@ -167,6 +169,13 @@ def segment_one(ref: FrameRef, flat_idx: Any, task: ChunkTask, previous: U8 | No
         ObjectRecord(f"{ref.stem}_{i}", f"{ref.stem}_{i}.jpg", feats, contour)
         for i, (feats, contour) in enumerate(zip(seg.features, seg.contours, strict=True))
     )
+    preview = None
+    if task.preview is not None and task.preview.index == ref.index:
+        boxes = ((int(f["bx"]), int(f["by"]), int(f["bw"]), int(f["bh"])) for f in seg.features)
+        try:  # the frame, corrected in place; a preview never costs the frame
+            preview = render(frame, boxes, request=task.preview)
+        except (cv2.error, ValueError) as exc:
+            log.warning("no preview of %s: %s", ref.name, exc)
     result = FrameResult(
         ref.index,
         ref.name,
@@ -174,6 +183,7 @@ def segment_one(ref: FrameRef, flat_idx: Any, task: ChunkTask, previous: U8 | No
         tuple(seg.crops),
         task.flat_from,
         seconds=time.perf_counter() - started,
+        preview=preview,
     )
     return result, raw
 

@@ -49,6 +49,11 @@ def min_esd(text: str) -> float:
     return _by_rule(rules.min_esd_um, _real(text))
 
 
+def preview_s(text: str) -> float:
+    """--preview-every (rules.preview_s)."""
+    return _by_rule(rules.preview_s, _real(text))
+
+
 def process_id(text: str) -> str:
     """--process-id (rules.process_id)."""
     return _by_rule(rules.process_id, text)

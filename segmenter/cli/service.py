@@ -19,7 +19,7 @@ from types import FrameType
 from typing import Any, TypeAlias
 
 from segmenter import rules
-from segmenter.cli.args import positive_float, workers
+from segmenter.cli.args import positive_float, preview_s, workers
 from segmenter.cli.segment import add_compat_option
 from segmenter.cli.send import add_broker_option, add_send_command, cmd_send
 from segmenter.errors import ConfigError, NotFound
@@ -65,6 +65,15 @@ def _add_serve(sub: SubParsers) -> None:
         "frames there (default: 60)",
     )
     add_compat_option(p, default=None)  # None: $SEGMENTER_COMPAT, else the default
+    p.add_argument(
+        "--preview-every",
+        type=preview_s,
+        default=rules.PREVIEW_S,
+        metavar="S",
+        help="publish a downscaled frame with its objects boxed, retained on "
+        f"preview/segmenter, at most every S seconds (default: {rules.PREVIEW_S:g}; "
+        "0: none); see docs/live.md",
+    )
     p.add_argument(
         "--stop-timeout",
         type=float,
@@ -150,7 +159,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_signal)
     with Segmenter(workers) as engine:
         transport = MqttTransport(broker, client_id("service"))
-        defaults = RunSettings(workers=workers, compat=compat)
+        defaults = RunSettings(workers=workers, compat=compat, preview_s=args.preview_every)
         uploads = _uploads(data_root, transport, args.upload_after)
         service = Service(
             data_root, engine, transport, defaults, args.live, args.idle_timeout, uploads=uploads

@@ -4,8 +4,9 @@ show them."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from worker.records import ObjectRecord
 
@@ -19,6 +20,21 @@ class LiveState:
     state: str  # waiting (for frames), keeping up, lagging, finishing
     lag: int  # frames found but not yet segmented
     ended: str | None = None  # why no more frames will come, once that is known
+
+
+@dataclass(frozen=True, slots=True)
+class FramePreview:
+    """A committed frame's live preview (engine.preview): the JPEG, downscaled with its
+    objects' boxes drawn, and what the dashboard shows beside it."""
+
+    jpeg: bytes
+    index: int
+    frame: str
+    width: int  # the frame's size, px (the boxes are in its pixels)
+    height: int
+    boxes: tuple[tuple[int, int, int, int], ...]  # x, y, width, height
+    objects: int
+    qc: dict[str, Any] = field(default_factory=dict)  # the frame record's QC figures
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +53,7 @@ class Progress:
     live: LiveState | None = None  # a live acquisition's state
     compat: str = "2026-03"  # the run's output contract, for the `metric` payload
     pixel_um: float | None = None  # micrometres per pixel (the 2026-06 conversion)
+    preview: FramePreview | None = None  # phase "frame": its live preview, now and then
 
 
 ProgressCallback = Callable[[Progress], None]

@@ -26,6 +26,7 @@ from segmenter.engine.flat_rules import (
     settled_flat_window,
     should_recalculate,
 )
+from segmenter.engine.preview import Previews
 from segmenter.engine.seam import FlatField, Pool
 from segmenter.engine.source import FrameSource
 from segmenter.errors import AcquisitionError, FrameError, Interrupted
@@ -113,8 +114,12 @@ class FrameScheduler:
         on_commit: CommitCallback,
         on_flat: FlatCallback,
         on_news: NewsCallback,
+        *,
+        previews: Previews | None = None,
     ) -> None:
+        """`previews`: which frames' workers also make a live preview (None: none)."""
         self.pool, self.source, self.params = pool, source, params
+        self.previews = previews
         self.store, self.state = store, state
         self.on_commit, self.on_flat, self.on_news = on_commit, on_flat, on_news
         self.refs: list[FrameRef] = []  # grows as the source learns of frames
@@ -226,8 +231,14 @@ class FrameScheduler:
     def _task(self, frames: tuple[FrameRef, ...]) -> ChunkTask:
         assert self.flat is not None
         start = frames[0].index
+        preview = self.previews.request(start) if self.previews is not None else None
         return ChunkTask(
-            frames, self.flat.ref, self.state.flat_from, self.params, self._previous(start)
+            frames,
+            self.flat.ref,
+            self.state.flat_from,
+            self.params,
+            self._previous(start),
+            preview,
         )
 
     def _previous(self, start: int) -> PreviousMask | None:
@@ -254,6 +265,8 @@ class FrameScheduler:
             crops: tuple[bytes, ...] = ()
         else:
             frame, crops = self._labelled(outcome), outcome.crops
+            if outcome.preview is not None and self.previews is not None:
+                self.previews.keep(outcome.index, outcome.preview)
         self.store.commit(frame, crops)
         trigger = self.state.add(frame, self.params)
         self.on_commit(frame)

@@ -12,15 +12,14 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
-import cv2
-import numpy as np
-
 from segmenter.acquisition import Acquisition
 from segmenter.engine.events import LiveState, Progress, ProgressCallback
+from segmenter.engine.flowcell import FlowCell
 from segmenter.engine.frames import FrameScheduler, RunState
+from segmenter.engine.preview import Previews
 from segmenter.engine.seam import FlatField, Pool
 from segmenter.engine.source import BatchFrames, FrameSource
-from segmenter.errors import AcquisitionError, storage_error
+from segmenter.errors import AcquisitionError
 from segmenter.settings import RunSettings
 from segmenter.summary import AcquisitionSummary
 from streamer import contract, ecotaxa
@@ -92,6 +91,8 @@ class AcquisitionRun:
         self.layout = acq.layout_for(settings.compat)
         self.store = FrameStore(self.layout.objects_dir)
         self.outputs = Outputs(self.layout)  # what it wrote beside the journal
+        self.flow_cell = FlowCell(self.layout, self.outputs, keep=settings.keep)
+        self.previews = Previews(settings.preview_s) if settings.preview_s > 0 else None
         self.started = time.monotonic()
         self.state = RunState()
 
@@ -118,6 +119,7 @@ class AcquisitionRun:
                 self._live_state(done) if self.source.live else None,
                 self.settings.compat,
                 self.params.pixel_size_um,
+                self.previews.of(frame, self.scheduler) if self.previews and frame else None,
             )
         )
 
@@ -204,6 +206,7 @@ class AcquisitionRun:
             lambda f: self._emit("frame", f),
             self._on_flat,
             lambda: self._emit("live"),
+            previews=self.previews,
         )
         self.scheduler.run()
         self._check_failures()
@@ -241,18 +244,7 @@ class AcquisitionRun:
 
     def _on_flat(self, flat_from: int, flat: FlatField) -> None:
         self._emit("flat")
-        if not self.settings.keep:
-            return
-        name = "flat_color.jpg" if flat_from == 0 else f"flat_{flat_from:05d}.jpg"
-        if not self.outputs.claim_or_skip(self.layout.clean_dir / name):
-            return
-        try:
-            self.layout.clean_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise storage_error(self.layout.clean_dir, exc) from exc
-        ok, data = cv2.imencode(".jpg", np.right_shift(flat.array, 8).astype(np.uint8))
-        if ok:
-            atomic_write(self.layout.clean_dir / name, bytes(data))
+        self.flow_cell.on_flat(flat_from, flat)
 
     def _remove_temporaries(self) -> None:
         """Temporary files of a run that was killed (never visible under a final name)."""
@@ -288,6 +280,7 @@ class AcquisitionRun:
         self, status: str, archive: str | None = None, message: str | None = None
     ) -> AcquisitionSummary:
         failed = [f for f in self.state.committed if f.failed is not None]
+        clean, spots = self.flow_cell.figures()
         return AcquisitionSummary(
             str(self.acq.path),
             status,
@@ -297,4 +290,6 @@ class AcquisitionRun:
             archive,
             round(time.monotonic() - self.started, 3),
             message,
+            flow_cell_clean=clean,
+            flow_cell_spots=spots,
         )

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from segmenter.engine import AcquisitionSummary, Progress
 from segmenter.engine.source import LiveFrames
+from segmenter.service.preview import publish_preview
 from segmenter.service.progress import Publisher
 from segmenter.service.status import encode, public_text
 
@@ -50,6 +51,7 @@ class LiveStatus:
         self._sent_at = 0.0
 
     def __call__(self, event: Progress) -> None:
+        publish_preview(self.publisher, event, self.data_root)
         live = event.live
         if live is None:
             return

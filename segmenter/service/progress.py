@@ -11,9 +11,9 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
 
 from segmenter.engine import Progress
+from segmenter.service.preview import publish_preview
 from segmenter.service.status import (
     METRIC_TOPIC,
     OBJECT_TOPIC,
@@ -27,15 +27,10 @@ from segmenter.service.status import (
     encode,
     progress_text,
 )
+from segmenter.service.status import Publisher as Publisher  # defined there, used here
 from streamer import contract
 
 log = logging.getLogger(__name__)
-
-
-class Publisher(Protocol):
-    """What the service needs from a transport (the MQTT adapter, or a test double)."""
-
-    def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None: ...
 
 
 class AcquisitionProgress:
@@ -78,6 +73,7 @@ class AcquisitionProgress:
         elif event.phase == "frame":
             self._status(progress_text(event.frame, event.done, event.total))
             self._publish_objects(event)
+            publish_preview(self.publisher, event, self.data_root)
             self.on_frame(event)
         self.publish_progress(event)
 

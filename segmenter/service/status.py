@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from segmenter.errors import SegmenterError
 
@@ -23,6 +23,9 @@ QUEUE_TOPIC = "status/segmenter/queue"
 PROGRESS_TOPIC = "status/segmenter/progress"
 SUMMARY_TOPIC = "status/segmenter/summary"  # retained: the last acquisition's report figures
 REPLY_TOPIC = "status/segmenter/reply"
+PREVIEW_TOPIC = "status/segmenter/preview"  # retained: the latest preview's JSON companion
+# retained: its JPEG, raw bytes; outside status/segmenter/# where every payload is JSON
+PREVIEW_IMAGE_TOPIC = "preview/segmenter"
 OBJECT_TOPIC = "status/segmenter/object_id"
 METRIC_TOPIC = "status/segmenter/metric"
 COMMAND_TOPIC = "segmenter/segment"
@@ -54,6 +57,12 @@ class Info(StrEnum):
         "Config unchanged: an item is being segmented; send update_config again "
         "when the queue has finished"
     )
+
+
+class Publisher(Protocol):
+    """What the service needs from a transport (the MQTT adapter, or a test double)."""
+
+    def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None: ...
 
 
 def reserved_words(text: str) -> list[str]:

@@ -79,9 +79,13 @@ def harness(broker: Broker, data_root: Path) -> Iterator[Callable[..., Harness]]
     started: list[Harness] = []
 
     def start(
-        delay: float = 0.0, workers: int = 1, idle_timeout: float = 60.0, keepalive: int = 20
+        delay: float = 0.0,
+        workers: int = 1,
+        idle_timeout: float = 60.0,
+        keepalive: int = 20,
+        preview_s: float = 0.0,
     ) -> Harness:
-        h = Harness(broker, data_root, delay, workers, idle_timeout, keepalive)
+        h = Harness(broker, data_root, delay, workers, idle_timeout, keepalive, preview_s=preview_s)
         started.append(h)
         return h
 

@@ -269,13 +269,14 @@ class Harness:
         *,
         live: bool = True,
         uploads: Callable[[MqttTransport], ServiceUploads] | None = None,
+        preview_s: float = 0.0,
     ) -> None:
         """`uploads`: the service's EcoTaxa uploads made on its transport (as `serve`)."""
         self.engine = SlowSegmenter(workers)  # 1: in this process; 2: a real process pool
         self.engine.delay = delay
         settings = replace(broker.settings, keepalive=keepalive)
         self.transport = MqttTransport(settings, f"svc-{time.time_ns()}")
-        defaults = RunSettings(workers=workers)
+        defaults = RunSettings(workers=workers, preview_s=preview_s)
         self.service = Service(
             data_root, self.engine, self.transport, defaults, live=live,
             idle_timeout=idle_timeout, uploads=uploads(self.transport) if uploads else None,
