@@ -18,6 +18,7 @@ class AcquisitionSummary:
     seconds: float = 0.0
     message: str | None = None
     report: str | None = None  # summary_<acq_id>.json, when the report was written
+    qc: dict[str, Any] | None = None  # QC figures and warnings (segmenter.qc, streamer.qc)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -174,6 +174,7 @@ def segment_one(ref: FrameRef, flat_idx: Any, task: ChunkTask, previous: U8 | No
         tuple(seg.crops),
         task.flat_from,
         seconds=time.perf_counter() - started,
+        qc=seg.qc,
     )
     return result, raw
 

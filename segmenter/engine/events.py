@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from segmenter.qc import QCWarning
+from worker.qc import FrameQC
 from worker.records import ObjectRecord
 
 
@@ -37,6 +39,8 @@ class Progress:
     live: LiveState | None = None  # a live acquisition's state
     compat: str = "2026-03"  # the run's output contract, for the `metric` payload
     pixel_um: float | None = None  # micrometres per pixel (the 2026-06 conversion)
+    qc: FrameQC | None = None  # phase "frame": that frame's QC (worker.qc)
+    warnings: tuple[QCWarning, ...] = ()  # the acquisition's QC warnings so far (segmenter.qc)
 
 
 ProgressCallback = Callable[[Progress], None]

@@ -21,6 +21,7 @@ from segmenter.engine.frames import FrameScheduler, RunState
 from segmenter.engine.seam import FlatField, Pool
 from segmenter.engine.source import BatchFrames, FrameSource
 from segmenter.errors import AcquisitionError, storage_error
+from segmenter.qc import QCLevels, QCWatch
 from segmenter.settings import RunSettings
 from segmenter.summary import AcquisitionSummary
 from streamer import contract, ecotaxa
@@ -94,6 +95,7 @@ class AcquisitionRun:
         self.outputs = Outputs(self.layout)  # what it wrote beside the journal
         self.started = time.monotonic()
         self.state = RunState()
+        self.qc = QCWatch(QCLevels.of(settings))
 
     @property
     def total(self) -> int:
@@ -118,8 +120,16 @@ class AcquisitionRun:
                 self._live_state(done) if self.source.live else None,
                 self.settings.compat,
                 self.params.pixel_size_um,
+                frame.qc if frame else None,
+                tuple(self.qc.warnings),
             )
         )
+
+    def _on_commit(self, frame: CommittedFrame) -> None:
+        """A frame committed: its QC warnings (each once, logged), then its event."""
+        for warning in self.qc.add(frame):
+            log.warning("%s: %s", self.acq.rel, warning.message)
+        self._emit("frame", frame)
 
     def _live_state(self, done: int) -> LiveState:
         source = self.source
@@ -180,6 +190,8 @@ class AcquisitionRun:
             manifest = {**manifest, "compat": compat}
             self.store.set_manifest(manifest)
         self.state = RunState.replay(committed, self.params)
+        for frame in committed:  # warnings of the committed prefix: said by its run
+            self.qc.add(frame)
         if committed:
             log.info("%s: resuming after %d committed frames", acq.rel, len(committed))
         del committed  # their objects are read back from the JSONL for the archive
@@ -201,7 +213,7 @@ class AcquisitionRun:
             self.params,
             self.store,
             self.state,
-            lambda f: self._emit("frame", f),
+            self._on_commit,
             self._on_flat,
             lambda: self._emit("live"),
         )
@@ -297,4 +309,5 @@ class AcquisitionRun:
             archive,
             round(time.monotonic() - self.started, 3),
             message,
+            qc=self.qc.figures(),
         )
