@@ -19,11 +19,13 @@ from segmenter.service.status import (
     OBJECT_TOPIC,
     PROGRESS_TOPIC,
     STATUS_TOPIC,
+    WARNING_TOPIC,
     MetricMessage,
     ObjectIdMessage,
     ProgressMessage,
     Status,
     StatusMessage,
+    WarningMessage,
     encode,
     progress_text,
 )
@@ -58,6 +60,7 @@ class AcquisitionProgress:
         self.first_done: int | None = None
         self.first_time = time.monotonic()
         self.last: ProgressMessage | None = None
+        self.warned = 0  # QC warnings of the acquisition already published
 
     def __call__(self, event: Progress) -> None:
         try:
@@ -72,14 +75,32 @@ class AcquisitionProgress:
     def _handle(self, event: Progress) -> None:
         if event.phase == "start":
             self.first_done, self.first_time = event.done, time.monotonic()
+            self.warned = len(event.warnings)  # a resumed run's were said by its first run
             self.on_begin(event.acquisition)
             if event.done < event.total:  # the initial flat only: the old program
                 self._status(Status.FLAT, qos=1)  # did not announce recalculations
         elif event.phase == "frame":
             self._status(progress_text(event.frame, event.done, event.total))
             self._publish_objects(event)
+            self._publish_warnings(event)
             self.on_frame(event)
         self.publish_progress(event)
+
+    def _publish_warnings(self, event: Progress) -> None:
+        """Each QC warning once, on its own topic, as it begins to hold."""
+        for warning in event.warnings[self.warned :]:
+            message = WarningMessage(
+                self.item_id, self._rel(event), warning.kind, warning.frame, warning.name,
+                warning.message,
+            )  # fmt: skip
+            self.publisher.publish(WARNING_TOPIC, encode(message), qos=1)
+        self.warned = len(event.warnings)
+
+    def _rel(self, event: Progress) -> str:
+        try:
+            return str(event.acquisition.relative_to(self.data_root / "img"))
+        except ValueError:
+            return event.acquisition.name
 
     def _publish_objects(self, event: Progress) -> None:
         """Per object of the frame just committed (the event carries them), the metric
@@ -101,10 +122,7 @@ class AcquisitionProgress:
 
     def publish_progress(self, event: Progress) -> None:
         fps, eta = self.rate(event)
-        try:
-            rel = str(event.acquisition.relative_to(self.data_root / "img"))
-        except ValueError:
-            rel = event.acquisition.name
+        rel = self._rel(event)
         message = ProgressMessage(
             item=self.item_id,
             state="running",
@@ -118,6 +136,7 @@ class AcquisitionProgress:
             failed_frames=event.failed,
             fps=fps,
             eta_s=eta,
+            warnings=[w.to_json() for w in event.warnings],
         )
         self.last = message
         self.publisher.publish(PROGRESS_TOPIC, encode(message), retain=True)
