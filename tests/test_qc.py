@@ -204,6 +204,16 @@ def test_a_brightness_step_in_a_real_run(make_acq: MakeAcq) -> None:
     summary = _run(root, folder)
     assert summary.qc is not None
     assert [(w["kind"], w["frame"]) for w in summary.qc["warnings"]] == [("drift", 6)]
+    assert summary.report is not None
+    assert json.loads(Path(summary.report).read_text())["qc"] == summary.qc
+    (table,) = (root / "export" / "ecotaxa").glob("qc_*.tsv")
+    lines = [line.split("\t") for line in table.read_text().splitlines()]
+    head, rows = lines[0], [dict(zip(lines[0], row, strict=True)) for row in lines[1:]]
+    assert head[:6] == ["frame", "name", "objects", "static_objects", "focus", "background"]
+    assert [r["frame"] for r in rows] == [str(i) for i in range(12)]
+    steps = [int(r["background"]) for r in rows]
+    assert min(steps[6:]) - max(steps[:6]) >= 20
+    assert all(float(r["focus"]) > 0 for r in rows if int(r["objects"]))
 
 
 def test_an_older_journal_line_reads_without_qc() -> None:
