@@ -13,6 +13,7 @@ import numpy.typing as npt
 import pytest
 
 from segmenter.engine import AcquisitionSummary, Segmenter
+from segmenter.errors import ConfigError
 from segmenter.qc import QCLevels, QCWatch
 from segmenter.settings import RunSettings
 from segmenter.synth import SynthSpec, make_background, synth_frame
@@ -236,3 +237,22 @@ def test_the_static_column_is_last_and_empty_when_unknown(
     ecotaxa.write_tsv(tmp_path / "x.tsv", cells, [ObjectRecord("a_0", "a_0.jpg", feats)])
     names, _types, rows = ecotaxa.read_tsv(tmp_path / "x.tsv")
     assert names[-1] == "object_static" and rows[0]["object_static"] == cell
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "said"),
+    [("--qc-drift", "0", "from 1 to 255"), ("--qc-frames", "two", "not a whole number"),
+     ("--qc-focus-min", "-1", "between 0 and 10"), ("--qc-static", "0", "from 1 to")],
+)  # fmt: skip
+def test_a_bad_level_is_one_line(
+    make_acq: MakeAcq, capsys: pytest.CaptureFixture[str], flag: str, value: str, said: str
+) -> None:
+    from segmenter.cli import main
+
+    _root, folder = make_acq(frames=1)
+    with pytest.raises(SystemExit) as exit_:
+        main(["segment", str(folder), flag, value])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and said in err and "Traceback" not in err
+    with pytest.raises(ConfigError, match="qc_drift"):
+        RunSettings(qc_drift=300)
