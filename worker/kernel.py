@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from worker.correct import U16, correct_inplace, correction_lut
-from worker.features import outer_contour, region_features
+from worker.features import FocusSink, outer_contour, region_features
 from worker.mask import (
     Region,
     find_regions,
@@ -59,7 +59,7 @@ def object_features(
     gray: U8,
     index: int,
     threshold: float = math.nan,
-    focus_sink: FocusGrid | None = None,
+    focus_sink: FocusSink | None = None,
 ) -> dict[str, float | int]:
     """The features of a kept region, in pixels; `label` is its index within the frame.
     After SPEC 2.5's: `focus`, `bw`, `bh` (the box) and the frame's `threshold`, which
