@@ -215,6 +215,9 @@ def test_a_brightness_step_in_a_real_run(make_acq: MakeAcq) -> None:
     steps = [int(r["background"]) for r in rows]
     assert min(steps[6:]) - max(steps[:6]) >= 20
     assert all(float(r["focus"]) > 0 for r in rows if int(r["objects"]))
+    (plot,) = (root / "export" / "ecotaxa").glob("qc_plot_*.png")
+    image = cv2.imdecode(np.frombuffer(plot.read_bytes(), np.uint8), cv2.IMREAD_COLOR)
+    assert image is not None and image.shape[:2] == (500, 1100)
 
 
 def test_an_older_journal_line_reads_without_qc() -> None:

@@ -1,7 +1,8 @@
 """The quick-look report of one acquisition, written beside its archive in export/ecotaxa/:
 `mosaic_<acq_id>.jpg` (the crops, largest first, with scale bars), `size_spectrum_<acq_id>.png`
 (the NBSS and the ESD histogram; needs matplotlib), `summary_<acq_id>.json` and the QC
-table `qc_<acq_id>.tsv` (streamer.qc: focus, background, static objects per frame).
+table `qc_<acq_id>.tsv` (streamer.qc: focus, background, static objects per frame) and
+its figure `qc_plot_<acq_id>.png` (qc_plot.py, matplotlib).
 
 nbss.py      the size spectrum and its fit (pure)
 packing.py   shelf packing of rectangles (pure)
@@ -28,7 +29,7 @@ from streamer.errors import storage_error
 from streamer.files import atomic_write, remove_temporaries
 from streamer.journal import CommittedFrame, FrameStore
 from streamer.layout import REPORT_FILES, Layout
-from streamer.report import mosaic, nbss, spectrum, summary
+from streamer.report import mosaic, nbss, qc_plot, spectrum, summary
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +115,9 @@ def write_report(
         spectrum_path = None
     figures["qc"] = dict(qc) if qc is not None else quality.figures(frames)
     quality.write_table(layout.report_file("qc", ".tsv"), frames)
+    if spectrum.have_matplotlib():  # else noted above, once
+        png = qc_plot.render_png(frames, figures["qc"].get("warnings", []), f"QC: {layout.acq_id}")
+        atomic_write(layout.report_file("qc_plot", ".png"), png)
     figures["report_seconds"] = round(time.monotonic() - started, 3)
     summary_path = layout.report_file("summary", ".json")
     text = json.dumps(figures, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
