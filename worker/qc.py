@@ -129,19 +129,26 @@ def background(frame: npt.NDArray[np.uint8]) -> int:
     return int(np.searchsorted(np.cumsum(counts), (rows.size + 1) // 2))
 
 
-def _box(contour: npt.NDArray[np.int32]) -> tuple[int, int, int, int]:
+Box = tuple[int, int, int, int]
+
+
+def _box(contour: npt.NDArray[np.int32]) -> Box:
     """(x0, y0, x1, y1), inclusive."""
     lo, hi = contour.min(axis=0), contour.max(axis=0)
     return int(lo[0]), int(lo[1]), int(hi[0]), int(hi[1])
 
 
+def _meet(a: Box, b: Box) -> bool:
+    return not (a[2] < b[0] or b[2] < a[0] or a[3] < b[1] or b[3] < a[1])
+
+
 def overlap(a: npt.NDArray[np.int32], b: npt.NDArray[np.int32]) -> float:
     """Intersection over union of two filled contours ([x, y] points), in pixels."""
-    (ax0, ay0, ax1, ay1), (bx0, by0, bx1, by1) = _box(a), _box(b)
-    if ax1 < bx0 or bx1 < ax0 or ay1 < by0 or by1 < ay0:
+    box_a, box_b = _box(a), _box(b)
+    if not _meet(box_a, box_b):
         return 0.0
-    x0, y0 = min(ax0, bx0), min(ay0, by0)
-    shape = (max(ay1, by1) - y0 + 1, max(ax1, bx1) - x0 + 1)
+    x0, y0 = min(box_a[0], box_b[0]), min(box_a[1], box_b[1])
+    shape = (max(box_a[3], box_b[3]) - y0 + 1, max(box_a[2], box_b[2]) - x0 + 1)
     origin = np.array([x0, y0], np.int32)
     ma, mb = np.zeros(shape, np.uint8), np.zeros(shape, np.uint8)
     cv2.fillPoly(ma, [a - origin], 1)
@@ -162,11 +169,14 @@ def static_flags(
     if not previous:
         return [False] * len(current)
     before = [np.asarray(c, np.int32).reshape(-1, 2) for c in previous if c]
+    boxes = [_box(c) for c in before]
     flags = []
     for contour in current:
-        if not contour or not before:
+        if not contour:
             flags.append(False)
             continue
         points = np.asarray(contour, np.int32).reshape(-1, 2)
-        flags.append(any(overlap(points, other) >= level for other in before))
+        box = _box(points)
+        near = [other for other, b in zip(before, boxes, strict=True) if _meet(box, b)]
+        flags.append(any(overlap(points, other) >= level for other in near))
     return flags
