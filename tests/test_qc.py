@@ -259,3 +259,19 @@ def test_a_bad_level_is_one_line(
     assert exit_.value.code == 2 and said in err and "Traceback" not in err
     with pytest.raises(ConfigError, match="qc_drift"):
         RunSettings(qc_drift=300)
+
+
+def test_a_command_sets_the_levels_each_checked_by_its_rule() -> None:
+    from dataclasses import asdict
+
+    from segmenter.service.commands import parse_settings
+
+    patch = parse_settings({"qc_drift": 30, "qc_focus_min": 0.05, "qc_frames": 2})
+    settings = patch.apply(RunSettings())
+    assert (settings.qc_drift, settings.qc_focus_min, settings.qc_frames) == (30, 0.05, 2)
+    assert settings.qc_static == RunSettings().qc_static
+    assert RunSettings(**asdict(settings)) == settings  # as the queue file keeps it
+    with pytest.raises(ConfigError, match=r"settings\.qc_drift: must be a whole number"):
+        parse_settings({"qc_drift": 0})
+    with pytest.raises(ConfigError, match=r"settings\.qc_static"):
+        parse_settings({"qc_static": 2.5})
