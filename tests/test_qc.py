@@ -155,6 +155,9 @@ def test_static_flags_survive_a_resume_and_warn_once(make_acq: MakeAcq) -> None:
         )
     lines = [json.loads(p.read_text()) for p in sorted((journal / "frames").glob("*.jsonl"))]
     assert [line["qc"]["static"] for line in lines][STUCK_FROM:] == [0, 1, 1, 1, 1]
+    # the keys the live preview reads from a frame's record
+    assert {"focus", "focus_grid", "background", "objects"} <= set(lines[0]["qc"])
+    assert [len(row) for row in lines[0]["qc"]["focus_grid"]] == [4, 4, 4, 4]
 
 
 def test_static_rule_measures_overlap_not_a_grid() -> None:
