@@ -40,6 +40,27 @@ class Publisher(Protocol):
     def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None: ...
 
 
+def below_img(acquisition: Path, data_root: Path) -> str:
+    """The acquisition's path below the data root's img/ (its name when outside)."""
+    try:
+        return str(acquisition.relative_to(data_root / "img"))
+    except ValueError:
+        return acquisition.name
+
+
+def publish_warnings(
+    publisher: Publisher, event: Progress, already: int, item: str | None, acquisition: str
+) -> int:
+    """The QC warnings of `event` past the first `already`, each once on WARNING_TOPIC
+    (segmenter.qc); returns how many have been published."""
+    for warning in event.warnings[already:]:
+        message = WarningMessage(
+            item, acquisition, warning.kind, warning.frame, warning.name, warning.message
+        )
+        publisher.publish(WARNING_TOPIC, encode(message), qos=1)
+    return len(event.warnings)
+
+
 class AcquisitionProgress:
     """The `on_progress` callback of one `Segmenter.run` of one acquisition."""
 
@@ -87,20 +108,12 @@ class AcquisitionProgress:
         self.publish_progress(event)
 
     def _publish_warnings(self, event: Progress) -> None:
-        """Each QC warning once, on its own topic, as it begins to hold."""
-        for warning in event.warnings[self.warned :]:
-            message = WarningMessage(
-                self.item_id, self._rel(event), warning.kind, warning.frame, warning.name,
-                warning.message,
-            )  # fmt: skip
-            self.publisher.publish(WARNING_TOPIC, encode(message), qos=1)
-        self.warned = len(event.warnings)
+        self.warned = publish_warnings(
+            self.publisher, event, self.warned, self.item_id, self._rel(event)
+        )
 
     def _rel(self, event: Progress) -> str:
-        try:
-            return str(event.acquisition.relative_to(self.data_root / "img"))
-        except ValueError:
-            return event.acquisition.name
+        return below_img(event.acquisition, self.data_root)
 
     def _publish_objects(self, event: Progress) -> None:
         """Per object of the frame just committed (the event carries them), the metric
