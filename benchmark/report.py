@@ -41,6 +41,7 @@ def _stage_lines(entries: list[Json]) -> list[str]:
         _row("total / imread  [<= 3x at 6, 4x at 30]", [_x(s["per_frame_vs_imread"]) for s in st])
     )
     lines.append(_row("segment_frame alone", [_ms(s["kernel_s"]) for s in st]))
+    lines += _qc_lines(with_stages)
     based = [e["baseline"] for e in with_stages if "baseline" in e]
     if based:
         lines.append(f"Old method (float64), same frames ({based[0]['frames']} per set)")
@@ -48,6 +49,16 @@ def _stage_lines(entries: list[Json]) -> list[str]:
         lines.append(_row("fast per frame", [_ms(b["fast_s"]) for b in based]))
         lines.append(_row("speed-up, one process", [_x(b["speedup"]) for b in based]))
         lines.append(_row("baseline / imread", [_x(b["baseline_vs_imread"]) for b in based]))
+    return lines
+
+
+def _qc_lines(entries: list[Json]) -> list[str]:
+    """The per-frame QC's cost (benchmark.qc_cost), inside segment_frame's time."""
+    qc = [e["qc"] for e in entries if "qc" in e]
+    if len(qc) != len(entries):
+        return []
+    lines = [_row("  of which QC (background, focus grid)", [_ms(q["qc_s"]) for q in qc])]
+    lines.append(_row("  QC / segment_frame", [_x(q["qc_vs_kernel"]) for q in qc]))
     return lines
 
 

@@ -23,6 +23,7 @@ from benchmark.memory import measure_growth
 from benchmark.mqtt import measure_mqtt, service_available
 from benchmark.preview import measure_preview
 from benchmark.process import FRAMES, WORKERS, measure_process
+from benchmark.qc_cost import measure_qc, with_kernel
 from benchmark.settings import BenchSettings
 from benchmark.stages import flat_index_of, measure_stages
 from benchmark.stop import measure_stop
@@ -70,12 +71,18 @@ def throughput_dataset(ds: Dataset, settings: BenchSettings, workdir: Path) -> D
     return linked_acquisition(ds, workdir / "throughput" / ds.folder.name, n, acq_id)
 
 
+def qc_cost(ds: Dataset, params: Params, repeats: int, kernel_s: float) -> Json:
+    """What the per-frame QC costs (benchmark.qc_cost), beside the kernel's time."""
+    return with_kernel(measure_qc(ds, flat_index_of(ds, params), params, repeats), kernel_s)
+
+
 def _dataset_entry(ds: Dataset, settings: BenchSettings, workdir: Path, log: Log) -> Json:
     params = params_for(ds)
     entry: Json = {"dataset": ds.info()}
     if settings.runs("stages"):
         log(f"  stages: {ds.name}")
         entry["stages"] = measure_stages(ds, flat_index_of(ds, params), params, settings.repeats)
+        entry["qc"] = qc_cost(ds, params, settings.repeats, entry["stages"]["kernel_s"])
     if settings.runs("baseline"):
         log(f"  baseline: {ds.name}")
         n, repeats = settings.baseline_frames, settings.repeats

@@ -7,9 +7,11 @@ import json
 import logging
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from segmenter.acquisition import Acquisition
 from segmenter.errors import AcquisitionError, SegmenterError
+from segmenter.qc import QCLevels, QCWatch
 from segmenter.settings import RunSettings
 from segmenter.summary import AcquisitionSummary
 from streamer import contract
@@ -21,11 +23,17 @@ log = logging.getLogger(__name__)
 
 
 def report(
-    acq: Acquisition, seconds: float | None = None, *, mosaic_order: str = "largest"
+    acq: Acquisition,
+    seconds: float | None = None,
+    *,
+    mosaic_order: str = "largest",
+    qc: dict[str, Any] | None = None,
 ) -> Report:
     """Write the report from the committed frames. `seconds` (the segmentation's): when
     not given, the previous summary's figure is kept (None if there is none);
-    `mosaic_order`: largest or by-size (streamer.report.mosaic.select)."""
+    `mosaic_order`: largest or by-size (streamer.report.mosaic.select); `qc`: the run's
+    QC figures and warnings (segmenter.qc), else found again from the journal with the
+    default levels."""
     store = FrameStore(acq.layout.objects_dir)
     manifest = store.manifest()
     if manifest is None or next(store.read_frames(), None) is None:
@@ -36,9 +44,14 @@ def report(
     Outputs(layout).claim(layout.report_files())  # another's file is refused
     if seconds is None:
         seconds = _previous_seconds(layout.report_file("summary", ".json"))
+    if qc is None:
+        watch = QCWatch(QCLevels())
+        for frame in store.read_frames():
+            watch.add(frame)
+        qc = watch.figures()
     return write_report(
         store, layout, acq.metadata, acq.pixel_size_um, len(acq.frames), seconds,
-        mosaic_order,
+        mosaic_order, qc,
     )  # fmt: skip
 
 
@@ -59,7 +72,7 @@ def after_run(
     if not settings.report:
         return summary
     try:
-        written = report(acq, summary.seconds)
+        written = report(acq, summary.seconds, qc=summary.qc)
     except (SegmenterError, OSError, ValueError) as exc:
         log.warning("%s: report not written: %s", acq.path, exc)
         return summary

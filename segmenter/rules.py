@@ -76,3 +76,44 @@ def preview_s(value: float, field: str | None = None) -> float:
     ):
         raise _error(field, f"must be 0 (none) or a number of seconds from 1 to {PREVIEW_MAX_S:g}")
     return float(value)
+
+
+# -- quality-control warnings (segmenter.qc; how the defaults were chosen: docs/qc.md) --
+QC_FOCUS_MIN = 0.07  # frame focus score (worker.qc) below which a frame is blurred
+QC_DRIFT = 20  # grey levels the raw background may move from the acquisition's start
+QC_STATIC = 3  # static objects (worker.qc) from which a frame counts as dirty
+QC_FRAMES = 5  # frames in a row a condition must hold before it is a warning
+QC_FRAMES_MAX = 10_000
+
+
+def qc_focus_min(value: float, field: str | None = None) -> float:
+    """The focus level of the low-focus warning: a number from 0 to 10 (0: never)."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or not 0 <= value <= 10
+    ):
+        raise _error(field, "must be a number between 0 and 10")
+    return float(value)
+
+
+def _whole_in(value: int, low: int, high: int, field: str | None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise _error(field, f"must be a whole number from {low} to {high}, got {value!r}")
+    return value
+
+
+def qc_drift(value: int, field: str | None = None) -> int:
+    """Grey levels of background drift before a warning: a whole number from 1 to 255."""
+    return _whole_in(value, 1, 255, field)
+
+
+def qc_static(value: int, field: str | None = None) -> int:
+    """Static objects that make a frame dirty: a whole number from 1 to 100,000."""
+    return _whole_in(value, 1, 100_000, field)
+
+
+def qc_frames(value: int, field: str | None = None) -> int:
+    """Frames in a row before a warning: a whole number from 1 to QC_FRAMES_MAX."""
+    return _whole_in(value, 1, QC_FRAMES_MAX, field)

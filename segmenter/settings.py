@@ -33,6 +33,10 @@ class RunSettings:
     sample_folder: bool = False  # the zip's members in a folder named after sample_id (#731)
     allow_same_archive: bool = False  # another acquisition's zip of the same name replaced
     preview_s: float = 0.0  # a live preview every this many seconds at most; 0: none
+    qc_focus_min: float = rules.QC_FOCUS_MIN  # the QC warnings' levels (segmenter.qc)
+    qc_drift: int = rules.QC_DRIFT
+    qc_static: int = rules.QC_STATIC
+    qc_frames: int = rules.QC_FRAMES
 
     def __post_init__(self) -> None:
         """The rules of segmenter.rules (a settings file is checked as a command is)."""
@@ -43,6 +47,10 @@ class RunSettings:
         rules.preview_s(self.preview_s, "preview_s")
         if self.process_id is not None:
             rules.process_id(self.process_id, "process_id")
+        rules.qc_focus_min(self.qc_focus_min, "qc_focus_min")
+        rules.qc_drift(self.qc_drift, "qc_drift")
+        rules.qc_static(self.qc_static, "qc_static")
+        rules.qc_frames(self.qc_frames, "qc_frames")
 
     @property
     def worker_count(self) -> int:

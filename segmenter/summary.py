@@ -20,6 +20,7 @@ class AcquisitionSummary:
     report: str | None = None  # summary_<acq_id>.json, when the report was written
     flow_cell_clean: float | None = None  # % of the view dark in no flat (engine.flowcell)
     flow_cell_spots: int | None = None  # dark spots in every flat: debris, bubbles
+    qc: dict[str, Any] | None = None  # QC figures and warnings (segmenter.qc, streamer.qc)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -49,6 +49,10 @@ INTEGER_FEATURES = frozenset(
 LINEAR = ("width", "height", "major", "minor", "perim.", "equivalent_diameter")  # x px
 SQUARE = ("area_exc", "area", "convex_area", "bounding_box_area")  # x px*px
 INVERSE = ("perimareaexc",)  # x (1 / px)
+#: This project's own object columns, in both contracts after every other column (so
+#: the contract's own stay as they are): `static`, 1 for an object that did not move
+#: since the previous frame (worker.qc), 0 otherwise, empty when the journal predates it.
+OWN_FEATURES = ("static",)
 #: Raw values the worker records for 2026-06; a journal made before them lacks them.
 RAW_NEW = ("bw", "bh", "threshold", "focus")
 
@@ -69,6 +73,16 @@ def of_manifest(manifest: Mapping[str, Any]) -> str:
 def column_names(compat: str) -> tuple[str, ...]:
     """The TSV's `object_<feature>` names, in order."""
     return tuple(f"object_{name}" for name in FEATURES[compat])
+
+
+def own_column_names() -> tuple[str, ...]:
+    """The TSV's names of OWN_FEATURES, written last in both contracts."""
+    return tuple(f"object_{name}" for name in OWN_FEATURES)
+
+
+def own_features(record: ObjectRecord) -> dict[str, Feature | None]:
+    """The values of OWN_FEATURES (None: not recorded, an older journal)."""
+    return {name: record.features.get(name) for name in OWN_FEATURES}
 
 
 def combined_id(sample_id: str, acq_id: str) -> str:

@@ -9,7 +9,8 @@ says how the file is encoded. All real columns are then found by name, BOM-aware
 
 Columns: that one, then the baseline's columns in its order (metadata keys, its process
 columns, `object_<feature>`, `object_id`, `img_file_name`, `img_rank`), then this
-project's own process columns (see `AcquisitionCells`); the object columns and their
+project's own process columns (see `AcquisitionCells`) and last its own object columns
+(`contract.OWN_FEATURES`: the QC flags); the object columns and their
 values are those of the cells' output contract (`streamer.contract`); `validate_header`
 makes EcoTaxa's header checks.
 """
@@ -145,6 +146,7 @@ def build_columns(cells: AcquisitionCells) -> list[Column]:
     columns += [Column("object_id", "[t]"), Column("img_file_name", "[t]")]
     columns.append(Column("img_rank", "[f]", "1"))
     columns += [_constant_column(k, v) for k, v in after.items() if k != ENCODING_COLUMN]
+    columns += [Column(name, "[f]") for name in contract.own_column_names()]
     validate_header([c.name for c in columns], [c.type for c in columns])
     return columns
 
@@ -234,6 +236,8 @@ def _object_cells(
         if name not in values:
             raise EcoTaxaError(f"column object_{name}: missing for object {object_id!r}")
         row[f"object_{name}"] = _feature_cell(name, values[name])
+    for name, value in contract.own_features(record).items():
+        row[f"object_{name}"] = _feature_cell(name, value)
     return row
 
 

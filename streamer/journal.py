@@ -20,6 +20,7 @@ from typing import Any
 
 from streamer.errors import ForeignFile, StorageError, storage_error
 from streamer.files import atomic_write
+from worker.qc import FrameQC
 from worker.records import ObjectRecord
 
 log = logging.getLogger(__name__)
@@ -39,9 +40,10 @@ class CommittedFrame:
     objects: tuple[ObjectRecord, ...]
     crop_sizes: tuple[int, ...]
     failed: str | None = None
+    qc: FrameQC | None = None  # the frame's QC (worker.qc); None in older journals
 
     def to_line(self) -> str:
-        data = {
+        data: dict[str, Any] = {
             "index": self.index,
             "name": self.name,
             "flat_from": self.flat_from,
@@ -49,6 +51,8 @@ class CommittedFrame:
             "crop_sizes": list(self.crop_sizes),
             "objects": [o.to_json() for o in self.objects],
         }
+        if self.qc is not None:
+            data["qc"] = self.qc.to_json()
         return json.dumps(data, ensure_ascii=False, allow_nan=True) + "\n"
 
     @classmethod
@@ -62,6 +66,7 @@ class CommittedFrame:
             objects,
             tuple(int(s) for s in d["crop_sizes"]),
             d.get("failed"),
+            None if d.get("qc") is None else FrameQC.from_json(d["qc"]),
         )
 
 
@@ -177,6 +182,14 @@ class FrameStore:
             if stale.stem.isdigit() and int(stale.stem) >= len(frames):
                 stale.unlink()
         return frames
+
+    def frame(self, index: int) -> CommittedFrame | None:
+        """The committed line of frame `index`, or None (none, or unreadable)."""
+        try:
+            text = (self.frames_dir / f"{index:06d}.jsonl").read_text(encoding="utf-8")
+            return CommittedFrame.from_line(text)
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
 
     def objects(self, count: int) -> Iterator[ObjectRecord]:
         """The objects of the first `count` committed frames, in frame order, read back

@@ -7,7 +7,8 @@ that lets one process at a time work on an acquisition.
                                 debug images (flat_color.jpg, with --keep)
     export/ecotaxa/             ecotaxa_<acq_id>.zip, and the report beside it:
                                 mosaic_<acq_id>.jpg, size_spectrum_<acq_id>.png,
-                                summary_<acq_id>.json
+                                summary_<acq_id>.json, qc_<acq_id>.tsv (per frame),
+                                qc_plot_<acq_id>.png
     img/<rel>/done.txt          written once the acquisition is complete
 
 `<rel>` is the acquisition's path below `img/`; spaces in acq_id become `_` in file names,
@@ -30,7 +31,9 @@ from streamer.errors import AcquisitionBusy, storage_error
 DONE = "done.txt"
 LOCK_FILE = ".segmenter.lock"  # beside the journal, which a --force run removes
 # the quick-look report's files beside the archive (streamer.report), by kind
-REPORT_FILES = {"mosaic": ".jpg", "size_spectrum": ".png", "summary": ".json"}
+REPORT_FILES = {
+    "mosaic": ".jpg", "size_spectrum": ".png", "summary": ".json", "qc": ".tsv", "qc_plot": ".png"
+}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

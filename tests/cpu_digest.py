@@ -6,7 +6,8 @@ libm variants).
 
 What it covers: every feature of the regions of random masks over random colours (rings,
 lines, speckle, crop edges), and whole frames: JPEG-encoded and decoded scenes, their
-flat field, correction, gray, threshold, mask steps, regions, features and crop JPEGs.
+flat field, correction, gray, threshold, mask steps, regions, features and crop JPEGs, the
+frame's QC (worker.qc) and the static check between consecutive frames.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from worker.correct import flat_index
 from worker.features import region_features
 from worker.kernel import segment_frame
 from worker.params import Params
+from worker.qc import static_flags
 
 
 def _add(digests: dict[str, hashlib._Hash], name: str, data: bytes) -> None:
@@ -59,9 +61,14 @@ def frame_digests(digests: dict[str, hashlib._Hash], seed: int = 5, frames: int 
     _add(digests, "frame flat", flat.tobytes())
     params = Params(min_esd_um=3.0, remove_previous_mask=True)
     previous = None
+    contours: list[list[list[int]]] | None = None
     for frame in decoded:
         seg, previous = segment_frame(frame.copy(), flat_index(flat), params, previous)
         _add(digests, "frame threshold", previous.tobytes())
+        assert seg.qc is not None  # the QC (worker.qc), and the static check at commit
+        _add(digests, "frame qc", repr(seg.qc.to_json()).encode())
+        _add(digests, "frame static", bytes(static_flags(contours, seg.contours)))
+        contours = seg.contours
         for feats, crop in zip(seg.features, seg.crops, strict=True):
             _add(digests, "frame crops", crop)
             for name, value in feats.items():

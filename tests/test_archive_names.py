@@ -62,8 +62,8 @@ def test_export_after_an_acq_id_change_removes_the_old_zip_and_report(
     old = sorted(p.name for p in export.iterdir())
     name = "synth_s1_synth_a1"  # sample_id + acq_id, the default contract's (SPEC 7)
     assert old == [
-        f"ecotaxa_{name}.zip", f"mosaic_{name}.jpg", f"size_spectrum_{name}.png",
-        f"summary_{name}.json",
+        f"ecotaxa_{name}.zip", f"mosaic_{name}.jpg", f"qc_plot_{name}.png", f"qc_{name}.tsv",
+        f"size_spectrum_{name}.png", f"summary_{name}.json",
     ]  # fmt: skip
     edit(folder, acq_id="renamed")
     code, _, err = run("export", folder, capsys=capsys)

@@ -124,6 +124,10 @@ def test_stages_and_floor(report: dict[str, Any]) -> None:
         counts = [f["objects"] for f in st["per_frame"]]
         assert close(st["objects_per_frame"], sum(counts) / 4)
         assert all(positive(f["imread_s"], f["total_s"]) for f in st["per_frame"])
+        qc = entry["qc"]  # the per-frame QC's cost, a part of segment_frame's
+        assert set(qc["parts_s"]) == {"background", "focus_grid", "static"}
+        assert positive(*qc["parts_s"].values()) and close(qc["qc_s"], sum(qc["parts_s"].values()))
+        assert close(qc["qc_vs_kernel"], qc["qc_s"] / st["kernel_s"])
 
 
 def test_baseline_side_by_side(report: dict[str, Any]) -> None:

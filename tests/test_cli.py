@@ -277,9 +277,10 @@ def test_json_summary_shape(make_acq: MakeAcq, capsys: pytest.CaptureFixture[str
     (acq,) = summary["acquisitions"]
     assert set(acq) == {
         "path", "status", "frames", "failed_frames", "objects", "archive", "seconds", "message",
-        "report", "flow_cell_clean", "flow_cell_spots",
+        "report", "flow_cell_clean", "flow_cell_spots", "qc",
     }  # fmt: skip
     assert 0 < acq["flow_cell_clean"] <= 100 and acq["flow_cell_spots"] >= 0
+    assert acq["qc"]["frames_with_qc"] == 3 and acq["qc"]["warnings"] == []
     assert Path(acq["report"]).name.startswith("summary_") and Path(acq["report"]).is_file()
     assert acq["path"] == str(folder.resolve()) and acq["frames"] == 3
     assert acq["objects"] == len(rows_of(summary)) and acq["seconds"] > 0

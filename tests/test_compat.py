@@ -100,6 +100,8 @@ def test_export_keeps_the_run_s_contract_unless_asked(
     reports = sorted(p.name for p in (root / "export" / "ecotaxa").glob("[!e]*"))
     assert reports == [
         "mosaic_synth_a12.jpg",
+        "qc_plot_synth_a12.png",
+        "qc_synth_a12.tsv",
         "size_spectrum_synth_a12.png",
         "summary_synth_a12.json",
     ]

@@ -94,10 +94,11 @@ def test_exact_header_type_rows_and_order(tmp_path: Path) -> None:
         "object_id",
         "img_file_name",
         "img_rank",
+        "object_static",  # ours, last (streamer.contract.OWN_FEATURES)
     ]
     assert types == ["[t]", "[t]", "[t]", "[f]", "[f]", "[t]", "[t]", "[t]", "[f]"] + ["[f]"] * len(
         FEATURES[OLD]
-    ) + ["[t]", "[t]", "[f]"]
+    ) + ["[t]", "[t]", "[f]", "[f]"]
     row = rows[0]
     assert row[ENCODING_COLUMN] == "utf-8"
     assert (row["acq_id"], row["acq_volume"], row["acq_flag"]) == ("1", "2.5", "true")
@@ -306,7 +307,7 @@ def test_metadata_process_keys_merge_with_ours_ignoring_case(tmp_path: Path) -> 
     write_tsv(path, cells(metadata, process, extra), [record(0)])
     names, _types, rows = read_tsv(path)
     assert names[:7] == [ENCODING_COLUMN, *metadata, "process_id", "process_1st_operation"][:7]
-    assert names[names.index("img_rank") + 1 :] == ["process_min_esd_unit"]
+    assert names[names.index("img_rank") + 1 :] == ["process_min_esd_unit", "object_static"]
     assert [n for n in names if n.lower() == "process_min_esd"] == ["process_min_ESD"]
     assert rows[0]["process_min_ESD"] == "15.0"
 
@@ -340,8 +341,8 @@ def test_the_2026_06_contract_s_columns_and_values(tmp_path: Path) -> None:
     validate_header(names, types)
     start = names.index("object_label")
     assert names[start : start + len(FEATURES[contract.NEW])] == list(contract.column_names(NEW))
-    assert names[-2:] == ["process_compat", "process_pixel_applied"]
-    assert types[-2:] == ["[t]", "[t]"] and rows[0]["process_pixel_applied"] == "True"
+    assert names[-3:] == ["process_compat", "process_pixel_applied", "object_static"]
+    assert types[-3:] == ["[t]", "[t]", "[f]"] and rows[0]["process_pixel_applied"] == "True"
     for row, rec in zip(rows, records, strict=True):
         raw = rec.features
         assert float(row["object_width"]) == raw["width"] * 0.75

@@ -15,6 +15,7 @@ within 3e-14 (its last bits came from its machine's OpenBLAS, LAPACK and libm).
 from __future__ import annotations
 
 import math
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -25,6 +26,8 @@ from worker.moments import atan2, eigenvalues, moments
 from worker.topology import Topology, topology
 
 Features = dict[str, float | int]
+Index = npt.NDArray[np.intp]
+Int64 = npt.NDArray[np.int64]
 
 
 def _ratio(num: float, den: float) -> float:
@@ -174,21 +177,45 @@ def hsv_stats(
     return out
 
 
+class FocusSink(Protocol):
+    """Takes a region's focus terms at frame rows and columns (the frame's QC)."""
+
+    def __call__(self, rows: Index, cols: Index, lap2: Int64, grad2: Int64) -> None: ...
+
+
 def region_features(
     image: npt.NDArray[np.bool_],
     color_crop: npt.NDArray[np.uint8],
     gray_crop: npt.NDArray[np.uint8],
     offset: tuple[int, int] = (0, 0),
+    focus_sink: FocusSink | None = None,
 ) -> Features:
     """Every SPEC 2.5 feature but `label` of a region whose bbox starts at `offset`, in
-    its order, then `focus` (SPEC 7's focus score)."""
+    its order, then `focus` (SPEC 7's focus score), whose per-pixel terms go to
+    `focus_sink` too when given (worker.qc: the frame's focus and its grid)."""
     feats: Features = {"label": 0, "width": 0, "height": 0, "bx": offset[1], "by": offset[0]}
     topo = topology(image)
     feats.update(shape_features(image, topo, offset))
     feats["blur_laplacian"] = blur_laplacian(gray_crop)
     feats.update(hsv_stats(color_crop, topo.filled, topo.area_filled))
-    feats["focus"] = focus_score(gray_crop, topo.filled)  # raw, for the 2026-06 contract
+    rows, cols, lap2, grad2 = focus_terms(gray_crop, topo.filled)
+    feats["focus"] = focus_ratio(int(lap2.sum()), int(grad2.sum()))  # raw, for 2026-06
+    if focus_sink is not None:
+        focus_sink(rows + offset[0], cols + offset[1], lap2, grad2)
     return feats
+
+
+def focus_terms(
+    gray_crop: npt.NDArray[np.uint8], filled: npt.NDArray[np.bool_]
+) -> tuple[Index, Index, Int64, Int64]:
+    """The per-pixel terms of the focus score (`focus_score`) over the band around
+    `filled`: the band's rows and columns in the crop, L*L and gx*gx + gy*gy, exact int64."""
+    band = cv2.dilate(filled.view(np.uint8), np.ones((3, 3), np.uint8)).view(bool)
+    rows, cols = np.nonzero(band)
+    lap = cv2.Laplacian(gray_crop, cv2.CV_16S, ksize=3)[rows, cols].astype(np.int64)
+    gx = cv2.Sobel(gray_crop, cv2.CV_16S, 1, 0, ksize=3)[rows, cols].astype(np.int64)
+    gy = cv2.Sobel(gray_crop, cv2.CV_16S, 0, 1, ksize=3)[rows, cols].astype(np.int64)
+    return rows, cols, lap * lap, gx * gx + gy * gy
 
 
 def focus_score(gray_crop: npt.NDArray[np.uint8], filled: npt.NDArray[np.bool_]) -> float:
@@ -200,22 +227,22 @@ def focus_score(gray_crop: npt.NDArray[np.uint8], filled: npt.NDArray[np.bool_])
 
         score = float(sum_band(L*L)) / float(sum_band(gx*gx + gy*gy))
 
-    with both sums exact int64 integers. Upstream computes L, gx, gy in float32; on a uint8
-    image they are integers (|L| <= 2040, |g| <= 1020; kernels [[2,0,2],[0,-8,0],[2,0,2]]
-    and [[-1,0,1],[-2,0,2],[-1,0,1]], border reflect-101), and so are their squares, all
-    exact in float32 (< 2**24). Only upstream's float32 *sums* round, in an order that
-    depends on the CPU's SIMD width; here the sums are exact and the one rounding is the
-    float64 division, so the score is the same on every CPU. NaN (an empty cell, MQTT
-    null) where upstream returns None: gradient sum <= 1e-6, i.e. 0.
+    with both sums exact int64 integers (`focus_terms`). Upstream computes L, gx, gy in
+    float32; on a uint8 image they are integers (|L| <= 2040, |g| <= 1020; kernels
+    [[2,0,2],[0,-8,0],[2,0,2]] and [[-1,0,1],[-2,0,2],[-1,0,1]], border reflect-101),
+    and so are their squares, all exact in float32 (< 2**24). Only upstream's float32
+    *sums* round, in an order that depends on the CPU's SIMD width; here the sums are
+    exact and the one rounding is the float64 division, so the score is the same on
+    every CPU. NaN (an empty cell, MQTT null) where upstream returns None: gradient sum
+    <= 1e-6, i.e. 0.
     """
-    band = cv2.dilate(filled.view(np.uint8), np.ones((3, 3), np.uint8)).view(bool)
-    lap = cv2.Laplacian(gray_crop, cv2.CV_16S, ksize=3)[band].astype(np.int64)
-    gx = cv2.Sobel(gray_crop, cv2.CV_16S, 1, 0, ksize=3)[band].astype(np.int64)
-    gy = cv2.Sobel(gray_crop, cv2.CV_16S, 0, 1, ksize=3)[band].astype(np.int64)
-    gradient = int(gx @ gx) + int(gy @ gy)
-    if gradient == 0:
-        return math.nan
-    return int(lap @ lap) / gradient
+    _rows, _cols, lap2, grad2 = focus_terms(gray_crop, filled)
+    return focus_ratio(int(lap2.sum()), int(grad2.sum()))
+
+
+def focus_ratio(laplacian: int, gradient: int) -> float:
+    """The focus score from its two exact sums: one float64 division, NaN for no gradient."""
+    return math.nan if gradient == 0 else laplacian / gradient
 
 
 def outer_contour(image: npt.NDArray[np.bool_], offset: tuple[int, int]) -> list[list[int]]:

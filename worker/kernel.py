@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from worker.correct import U16, correct_inplace, correction_lut
-from worker.features import outer_contour, region_features
+from worker.features import FocusSink, outer_contour, region_features
 from worker.mask import (
     Region,
     find_regions,
@@ -20,6 +20,7 @@ from worker.mask import (
     triangle_threshold,
 )
 from worker.params import Params
+from worker.qc import FocusGrid, FrameQC, background
 
 U8 = npt.NDArray[np.uint8]
 
@@ -49,17 +50,24 @@ class Segmentation:
     features: list[dict[str, float | int]]
     crops: list[bytes]
     contours: list[list[list[int]]]
+    qc: FrameQC | None = None
 
 
 def object_features(
-    region: Region, corrected: U8, gray: U8, index: int, threshold: float = math.nan
+    region: Region,
+    corrected: U8,
+    gray: U8,
+    index: int,
+    threshold: float = math.nan,
+    focus_sink: FocusSink | None = None,
 ) -> dict[str, float | int]:
     """The features of a kept region, in pixels; `label` is its index within the frame.
     After SPEC 2.5's: `focus`, `bw`, `bh` (the box) and the frame's `threshold`, which
     the 2026-06 output contract writes (streamer.contract)."""
     h, w = region.image.shape
     box = (slice(region.top, region.top + h), slice(region.left, region.left + w))
-    feats = region_features(region.image, corrected[box], gray[box], (region.top, region.left))
+    offset = (region.top, region.left)
+    feats = region_features(region.image, corrected[box], gray[box], offset, focus_sink)
     feats["label"] = index
     feats.update(bw=w, bh=h, threshold=threshold)
     return feats
@@ -72,31 +80,44 @@ def object_crop(region: Region, corrected: U8, params: Params) -> bytes:
 
 
 def measure(
-    corrected: U8, gray: U8, mask: U8, params: Params, threshold: float = math.nan
+    corrected: U8,
+    gray: U8,
+    mask: U8,
+    params: Params,
+    threshold: float = math.nan,
+    background: int | None = None,
 ) -> Segmentation:
     """Regions of a cleaned-to-be mask -> features, encoded crops and contours;
-    `threshold` is the value the frame's triangle threshold chose."""
+    `threshold` is the value the frame's triangle threshold chose; with the raw frame's
+    `background` (worker.qc), the frame's QC too."""
     regions = find_regions(mask, params)
+    grid = FocusGrid((gray.shape[0], gray.shape[1])) if background is not None else None
+    features = [
+        object_features(r, corrected, gray, i, threshold, grid) for i, r in enumerate(regions)
+    ]
     return Segmentation(
-        [object_features(r, corrected, gray, i, threshold) for i, r in enumerate(regions)],
+        features,
         [object_crop(r, corrected, params) for r in regions],
         [outer_contour(r.image, (r.top, r.left)) for r in regions],
+        None if grid is None or background is None else grid.result(background, len(regions)),
     )
 
 
 def segment_frame(
     frame: U8, flat_idx: U16, params: Params, previous: U8 | None = None
 ) -> tuple[Segmentation, U8]:
-    """Segment one BGR frame (corrected in place). Returns objects and its threshold mask.
+    """Segment one BGR frame (corrected in place). Returns objects (with the frame's QC,
+    worker.qc) and its threshold mask.
 
     `previous` is the previous frame's threshold mask, used when
     `params.remove_previous_mask` is on; the caller holds it.
     """
+    brightness = background(frame)  # of the raw frame: before the correction
     gray = np.empty(frame.shape[:2], np.uint8)
     correct_inplace(frame, flat_idx, correction_lut(params.clip_max), gray)
     threshold, raw = triangle_threshold(gray)
     mask = remove_previous_mask(raw, previous) if params.remove_previous_mask else raw
-    return measure(frame, gray, mask, params, threshold), raw
+    return measure(frame, gray, mask, params, threshold, brightness), raw
 
 
 def frame_threshold(frame: U8, flat_idx: U16, params: Params) -> U8:

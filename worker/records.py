@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from worker.qc import FrameQC
+
 Feature = float | int
 
 
@@ -56,6 +58,7 @@ class FrameResult:
     flat_from: int  # the flat used: the one computed before this frame index
     seconds: float = 0.0
     preview: bytes | None = None  # the live preview's JPEG, when the task asked for one
+    qc: FrameQC | None = None  # the frame's QC figures (worker.qc)
 
     @property
     def n_objects(self) -> int:

@@ -184,6 +184,7 @@ def segment_one(ref: FrameRef, flat_idx: Any, task: ChunkTask, previous: U8 | No
         task.flat_from,
         seconds=time.perf_counter() - started,
         preview=preview,
+        qc=seg.qc,
     )
     return result, raw
 

@@ -54,6 +54,26 @@ def preview_s(text: str) -> float:
     return _by_rule(rules.preview_s, _real(text))
 
 
+def qc_focus_min(text: str) -> float:
+    """--qc-focus-min (rules.qc_focus_min)."""
+    return _by_rule(rules.qc_focus_min, _real(text))
+
+
+def qc_drift(text: str) -> int:
+    """--qc-drift (rules.qc_drift)."""
+    return _by_rule(rules.qc_drift, _whole(text))
+
+
+def qc_static(text: str) -> int:
+    """--qc-static (rules.qc_static)."""
+    return _by_rule(rules.qc_static, _whole(text))
+
+
+def qc_frames(text: str) -> int:
+    """--qc-frames (rules.qc_frames)."""
+    return _by_rule(rules.qc_frames, _whole(text))
+
+
 def process_id(text: str) -> str:
     """--process-id (rules.process_id)."""
     return _by_rule(rules.process_id, text)

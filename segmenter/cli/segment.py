@@ -18,6 +18,7 @@ from segmenter import rules
 from segmenter.acquisition import find_acquisitions, resolve_data_root
 from segmenter.cli.args import cluster, compat, min_esd, process_id, require_existing, workers
 from segmenter.cli.bar import TerminalBar
+from segmenter.cli.qc_options import add_qc_options, qc_settings
 from segmenter.engine import AcquisitionSummary, Progress, Segmenter
 from segmenter.settings import RunSettings, default_workers
 from streamer import contract
@@ -131,6 +132,7 @@ def add_run_options(p: argparse.ArgumentParser, *, cluster_runs: bool = True) ->
     )
     add_compat_option(p, default=contract.DEFAULT)
     add_same_archive_option(p)
+    add_qc_options(p)
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
 
 
@@ -173,6 +175,7 @@ def run_settings(args: argparse.Namespace) -> RunSettings:
         compat=args.compat,
         sample_folder=args.sample_folder,
         allow_same_archive=args.allow_same_archive,
+        **qc_settings(args),
     )
 
 

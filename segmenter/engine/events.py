@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from segmenter.qc import QCWarning
+from worker.qc import FrameQC
 from worker.records import ObjectRecord
 
 
@@ -54,6 +56,8 @@ class Progress:
     compat: str = "2026-03"  # the run's output contract, for the `metric` payload
     pixel_um: float | None = None  # micrometres per pixel (the 2026-06 conversion)
     preview: FramePreview | None = None  # phase "frame": its live preview, now and then
+    qc: FrameQC | None = None  # phase "frame": that frame's QC (worker.qc)
+    warnings: tuple[QCWarning, ...] = ()  # the acquisition's QC warnings so far (segmenter.qc)
 
 
 ProgressCallback = Callable[[Progress], None]

@@ -35,6 +35,7 @@ from worker.decode import HEADER_BYTES, jpeg_size, read_frame
 from worker.inputs import read_head
 from worker.kernel import frame_threshold
 from worker.params import Params
+from worker.qc import static_flags
 from worker.records import FrameFailure, FrameOutcome, FrameResult, ObjectRecord
 from worker.tasks import ChunkTask, FrameRef, PreviousMask, pack_mask
 
@@ -135,6 +136,9 @@ class FrameScheduler:
             and len(state.committed) > 0
             and state.flat_from == len(state.committed)
         )
+        # the previous committed frame's contours, for the static check (worker.qc)
+        last = store.frame(len(state.committed) - 1) if state.committed else None
+        self.contours = _contours(last)
 
     def run(self) -> None:
         try:
@@ -268,17 +272,32 @@ class FrameScheduler:
             if outcome.preview is not None and self.previews is not None:
                 self.previews.keep(outcome.index, outcome.preview)
         self.store.commit(frame, crops)
+        self.contours = _contours(frame)
         trigger = self.state.add(frame, self.params)
         self.on_commit(frame)
         return trigger
 
     def _labelled(self, result: FrameResult) -> CommittedFrame:
-        first = self.state.objects  # labels run over the acquisition from 0
+        """Labels run over the acquisition from 0; `static` (worker.qc) against the
+        previous committed frame, which is the previous frame (frames commit in order)."""
+        first = self.state.objects
+        flags = static_flags(self.contours, [o.contour for o in result.objects])
         objects = tuple(
             ObjectRecord(
-                o.object_id, o.img_file_name, {**o.features, "label": first + i}, o.contour
+                o.object_id,
+                o.img_file_name,
+                {**o.features, "label": first + i, "static": int(flag)},
+                o.contour,
             )
-            for i, o in enumerate(result.objects)
+            for i, (o, flag) in enumerate(zip(result.objects, flags, strict=True))
         )
         sizes = tuple(len(c) for c in result.crops)
-        return CommittedFrame(result.index, result.name, result.flat_from, objects, sizes)
+        qc = None if result.qc is None else result.qc.with_static(sum(flags))
+        return CommittedFrame(result.index, result.name, result.flat_from, objects, sizes, qc=qc)
+
+
+def _contours(frame: CommittedFrame | None) -> list[list[list[int]] | None] | None:
+    """A committed frame's object contours; None for none (no frame, or it failed)."""
+    if frame is None or frame.failed is not None:
+        return None
+    return [o.contour for o in frame.objects]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from segmenter.engine.events import FramePreview
@@ -20,7 +20,7 @@ from worker.preview import PreviewRequest
 from worker.records import ObjectRecord
 
 # the per-frame QC figures the preview's companion carries when the frame's record has them
-QC_KEYS = ("focus", "focus_grid", "background", "objects", "warnings")
+QC_KEYS = ("focus", "focus_grid", "background", "objects", "static", "warnings")
 
 
 class HasShape(Protocol):
@@ -53,14 +53,21 @@ class Previews:
         jpeg, self.received = self.received[1], None
         return jpeg
 
-    def of(self, frame: CommittedFrame, scheduler: HasShape | None) -> FramePreview | None:
+    def of(
+        self,
+        frame: CommittedFrame,
+        scheduler: HasShape | None,
+        warnings: Sequence[Mapping[str, Any]] = (),
+    ) -> FramePreview | None:
         """The committed frame's preview, if its JPEG came; the QC figures from its
-        record's `qc` mapping when it has one."""
+        record's QC (worker.qc) when it has one, and the acquisition's warnings so far."""
         jpeg = self.take(frame.index)
         if jpeg is None:
             return None
         shape = scheduler.shape if scheduler is not None else None
-        qc = getattr(frame, "qc", None)
+        qc: dict[str, Any] = frame.qc.to_json() if frame.qc is not None else {}
+        if warnings:
+            qc["warnings"] = list(warnings)
         return frame_preview(
             jpeg, (frame.index, frame.name), objects=frame.objects, shape=shape, qc=qc
         )

@@ -13,13 +13,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from segmenter.acquisition import Acquisition
-from segmenter.engine.events import LiveState, Progress, ProgressCallback
+from segmenter.engine.events import FramePreview, LiveState, Progress, ProgressCallback
 from segmenter.engine.flowcell import FlowCell
 from segmenter.engine.frames import FrameScheduler, RunState
 from segmenter.engine.preview import Previews
 from segmenter.engine.seam import FlatField, Pool
 from segmenter.engine.source import BatchFrames, FrameSource
 from segmenter.errors import AcquisitionError
+from segmenter.qc import QCLevels, QCWatch
 from segmenter.settings import RunSettings
 from segmenter.summary import AcquisitionSummary
 from streamer import contract, ecotaxa
@@ -95,6 +96,7 @@ class AcquisitionRun:
         self.previews = Previews(settings.preview_s) if settings.preview_s > 0 else None
         self.started = time.monotonic()
         self.state = RunState()
+        self.qc = QCWatch(QCLevels.of(settings))
 
     @property
     def total(self) -> int:
@@ -119,9 +121,23 @@ class AcquisitionRun:
                 self._live_state(done) if self.source.live else None,
                 self.settings.compat,
                 self.params.pixel_size_um,
-                self.previews.of(frame, self.scheduler) if self.previews and frame else None,
+                self._preview(frame),
+                frame.qc if frame else None,
+                tuple(self.qc.warnings),
             )
         )
+
+    def _preview(self, frame: CommittedFrame | None) -> FramePreview | None:
+        if self.previews is None or frame is None:
+            return None
+        warnings = [w.to_json() for w in self.qc.warnings]
+        return self.previews.of(frame, self.scheduler, warnings)
+
+    def _on_commit(self, frame: CommittedFrame) -> None:
+        """A frame committed: its QC warnings (each once, logged), then its event."""
+        for warning in self.qc.add(frame):
+            log.warning("%s: %s", self.acq.rel, warning.message)
+        self._emit("frame", frame)
 
     def _live_state(self, done: int) -> LiveState:
         source = self.source
@@ -182,6 +198,8 @@ class AcquisitionRun:
             manifest = {**manifest, "compat": compat}
             self.store.set_manifest(manifest)
         self.state = RunState.replay(committed, self.params)
+        for frame in committed:  # warnings of the committed prefix: said by its run
+            self.qc.add(frame)
         if committed:
             log.info("%s: resuming after %d committed frames", acq.rel, len(committed))
         del committed  # their objects are read back from the JSONL for the archive
@@ -203,7 +221,7 @@ class AcquisitionRun:
             self.params,
             self.store,
             self.state,
-            lambda f: self._emit("frame", f),
+            self._on_commit,
             self._on_flat,
             lambda: self._emit("live"),
             previews=self.previews,
@@ -292,4 +310,5 @@ class AcquisitionRun:
             message,
             flow_cell_clean=clean,
             flow_cell_spots=spots,
+            qc=self.qc.figures(),
         )

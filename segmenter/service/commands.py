@@ -17,7 +17,13 @@ from typing import Any
 
 from segmenter import rules
 from segmenter.errors import ConfigError
-from segmenter.service.values import bool_value, min_esd_value, process_id_value, workers_value
+from segmenter.service.values import (
+    bool_value,
+    min_esd_value,
+    process_id_value,
+    qc_values,
+    workers_value,
+)
 from segmenter.settings import RunSettings
 
 MAX_PAYLOAD = 256 * 1024
@@ -60,6 +66,10 @@ class SettingsPatch:
     remove_previous_mask: bool | None = None
     compat: str | None = None  # the output contract (streamer.contract)
     live: bool | None = None  # the service's: follow the imager (update_config only)
+    qc_focus_min: float | None = None  # the QC warnings' levels (segmenter.qc)
+    qc_drift: int | None = None
+    qc_static: int | None = None
+    qc_frames: int | None = None
     notes: tuple[str, ...] = ()  # what was changed on the way in (said in the reply)
 
     def apply(self, base: RunSettings) -> RunSettings:
@@ -203,6 +213,7 @@ def parse_settings(value: Any, field: str = "settings") -> SettingsPatch:
         out["min_esd_um"] = min_esd_value(value["process_min_ESD"], f"{field}.process_min_ESD")
     if value.get("compat") is not None:
         out["compat"] = rules.compat(value["compat"], f"{field}.compat")
+    out |= qc_values(value, field)
     return SettingsPatch(**out)
 
 

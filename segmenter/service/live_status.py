@@ -11,7 +11,7 @@ from pathlib import Path
 from segmenter.engine import AcquisitionSummary, Progress
 from segmenter.engine.source import LiveFrames
 from segmenter.service.preview import publish_preview
-from segmenter.service.progress import Publisher
+from segmenter.service.progress import Publisher, below_img, publish_warnings
 from segmenter.service.status import encode, public_text
 
 LIVE_TOPIC = "status/segmenter/live"
@@ -33,6 +33,7 @@ class LiveMessage:
     message: str | None = None
     seconds: float = 0.0
     waiting: tuple[str, ...] = ()  # live acquisitions queued behind this one
+    warnings: tuple[dict[str, object], ...] = ()  # the QC warnings so far (segmenter.qc)
 
 
 class LiveStatus:
@@ -49,12 +50,18 @@ class LiveStatus:
         self.data_root = data_root  # published paths are relative to it
         self.last: LiveMessage = LiveMessage(str(source.folder), "waiting")
         self._sent_at = 0.0
+        self.warned = 0  # QC warnings published on their topic
 
     def __call__(self, event: Progress) -> None:
         publish_preview(self.publisher, event, self.data_root)
         live = event.live
         if live is None:
             return
+        if event.phase == "start":
+            self.warned = len(event.warnings)  # a resumed run's were said by its first run
+        new = len(event.warnings) > self.warned
+        rel = below_img(event.acquisition, self.data_root)
+        self.warned = publish_warnings(self.publisher, event, self.warned, None, rel)
         message = LiveMessage(
             str(self.source.folder),
             live.state,
@@ -67,9 +74,10 @@ class LiveStatus:
             live.ended,
             seconds=round(event.elapsed, 3),
             waiting=tuple(self.waiting()),
+            warnings=tuple(w.to_json() for w in event.warnings),
         )
         now = time.monotonic()
-        if message.state == self.last.state and now - self._sent_at < MIN_INTERVAL:
+        if not new and message.state == self.last.state and now - self._sent_at < MIN_INTERVAL:
             self.last = message  # shown with the next one
             return
         self._send(message, now)
@@ -93,6 +101,7 @@ class LiveStatus:
             summary.message,
             summary.seconds,
             tuple(self.waiting()),
+            last.warnings,
         )
         self._send(message, time.monotonic())
 

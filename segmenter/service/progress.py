@@ -19,11 +19,13 @@ from segmenter.service.status import (
     OBJECT_TOPIC,
     PROGRESS_TOPIC,
     STATUS_TOPIC,
+    WARNING_TOPIC,
     MetricMessage,
     ObjectIdMessage,
     ProgressMessage,
     Status,
     StatusMessage,
+    WarningMessage,
     encode,
     progress_text,
 )
@@ -31,6 +33,27 @@ from segmenter.service.status import Publisher as Publisher  # defined there, us
 from streamer import contract
 
 log = logging.getLogger(__name__)
+
+
+def below_img(acquisition: Path, data_root: Path) -> str:
+    """The acquisition's path below the data root's img/ (its name when outside)."""
+    try:
+        return str(acquisition.relative_to(data_root / "img"))
+    except ValueError:
+        return acquisition.name
+
+
+def publish_warnings(
+    publisher: Publisher, event: Progress, already: int, item: str | None, acquisition: str
+) -> int:
+    """The QC warnings of `event` past the first `already`, each once on WARNING_TOPIC
+    (segmenter.qc); returns how many have been published."""
+    for warning in event.warnings[already:]:
+        message = WarningMessage(
+            item, acquisition, warning.kind, warning.frame, warning.name, warning.message
+        )
+        publisher.publish(WARNING_TOPIC, encode(message), qos=1)
+    return len(event.warnings)
 
 
 class AcquisitionProgress:
@@ -53,6 +76,7 @@ class AcquisitionProgress:
         self.first_done: int | None = None
         self.first_time = time.monotonic()
         self.last: ProgressMessage | None = None
+        self.warned = 0  # QC warnings of the acquisition already published
 
     def __call__(self, event: Progress) -> None:
         try:
@@ -67,6 +91,7 @@ class AcquisitionProgress:
     def _handle(self, event: Progress) -> None:
         if event.phase == "start":
             self.first_done, self.first_time = event.done, time.monotonic()
+            self.warned = len(event.warnings)  # a resumed run's were said by its first run
             self.on_begin(event.acquisition)
             if event.done < event.total:  # the initial flat only: the old program
                 self._status(Status.FLAT, qos=1)  # did not announce recalculations
@@ -74,8 +99,17 @@ class AcquisitionProgress:
             self._status(progress_text(event.frame, event.done, event.total))
             self._publish_objects(event)
             publish_preview(self.publisher, event, self.data_root)
+            self._publish_warnings(event)
             self.on_frame(event)
         self.publish_progress(event)
+
+    def _publish_warnings(self, event: Progress) -> None:
+        self.warned = publish_warnings(
+            self.publisher, event, self.warned, self.item_id, self._rel(event)
+        )
+
+    def _rel(self, event: Progress) -> str:
+        return below_img(event.acquisition, self.data_root)
 
     def _publish_objects(self, event: Progress) -> None:
         """Per object of the frame just committed (the event carries them), the metric
@@ -97,10 +131,7 @@ class AcquisitionProgress:
 
     def publish_progress(self, event: Progress) -> None:
         fps, eta = self.rate(event)
-        try:
-            rel = str(event.acquisition.relative_to(self.data_root / "img"))
-        except ValueError:
-            rel = event.acquisition.name
+        rel = self._rel(event)
         message = ProgressMessage(
             item=self.item_id,
             state="running",
@@ -114,6 +145,7 @@ class AcquisitionProgress:
             failed_frames=event.failed,
             fps=fps,
             eta_s=eta,
+            warnings=[w.to_json() for w in event.warnings],
         )
         self.last = message
         self.publisher.publish(PROGRESS_TOPIC, encode(message), retain=True)

@@ -28,6 +28,7 @@ PREVIEW_TOPIC = "status/segmenter/preview"  # retained: the latest preview's JSO
 PREVIEW_IMAGE_TOPIC = "preview/segmenter"
 OBJECT_TOPIC = "status/segmenter/object_id"
 METRIC_TOPIC = "status/segmenter/metric"
+WARNING_TOPIC = "status/segmenter/warning"  # each QC warning once (segmenter.qc)
 COMMAND_TOPIC = "segmenter/segment"
 
 #: Words the dashboard reads as a state change; only terminal statuses may hold them.
@@ -166,6 +167,19 @@ class ProgressMessage:
     failed_frames: int = 0
     fps: float | None = None
     eta_s: float | None = None
+    warnings: list[dict[str, Any]] = field(default_factory=list)  # the acquisition's QC ones
+
+
+@dataclass(frozen=True, slots=True)
+class WarningMessage:
+    """status/segmenter/warning: one QC warning (segmenter.qc), once, as it begins to hold."""
+
+    item: str | None
+    acquisition: str
+    kind: str  # focus, drift, static, empty
+    frame: int  # where its condition began (index from 0)
+    name: str  # that frame's file name
+    message: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -83,3 +83,23 @@ def process_id_value(value: Any, field: str) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise ConfigError(f"{field}: must be a string or a whole number")
     return rules.process_id(str(value), field)
+
+
+#: The QC warnings' levels a command's `settings` may give (segmenter.qc), by rule.
+QC_RULES = {
+    "qc_focus_min": rules.qc_focus_min,
+    "qc_drift": rules.qc_drift,
+    "qc_static": rules.qc_static,
+    "qc_frames": rules.qc_frames,
+}
+
+
+def qc_values(settings: dict[str, Any], field: str) -> dict[str, Any]:
+    """The QC levels `settings` gives (JSON numbers; whole numbers where the rule asks),
+    each checked by its rule."""
+    out: dict[str, Any] = {}
+    for key, rule in QC_RULES.items():
+        value = settings.get(key)
+        if value is not None:
+            out[key] = rule(value, f"{field}.{key}")
+    return out

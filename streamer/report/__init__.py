@@ -1,6 +1,8 @@
 """The quick-look report of one acquisition, written beside its archive in export/ecotaxa/:
 `mosaic_<acq_id>.jpg` (the crops, largest first, with scale bars), `size_spectrum_<acq_id>.png`
-(the NBSS and the ESD histogram; needs matplotlib) and `summary_<acq_id>.json`.
+(the NBSS and the ESD histogram; needs matplotlib), `summary_<acq_id>.json` and the QC
+table `qc_<acq_id>.tsv` (streamer.qc: focus, background, static objects per frame) and
+its figure `qc_plot_<acq_id>.png` (qc_plot.py, matplotlib).
 
 nbss.py      the size spectrum and its fit (pure)
 packing.py   shelf packing of rectangles (pure)
@@ -22,11 +24,12 @@ from typing import Any
 import cv2
 import numpy as np
 
+from streamer import qc as quality
 from streamer.errors import storage_error
 from streamer.files import atomic_write, remove_temporaries
 from streamer.journal import CommittedFrame, FrameStore
 from streamer.layout import REPORT_FILES, Layout
-from streamer.report import mosaic, nbss, spectrum, summary
+from streamer.report import mosaic, nbss, qc_plot, spectrum, summary
 
 log = logging.getLogger(__name__)
 
@@ -60,16 +63,18 @@ def write_report(
     total_frames: int,
     seconds: float | None,
     mosaic_order: str = "largest",
+    qc: Mapping[str, Any] | None = None,
 ) -> Report:
-    """Read the committed frames once and write the three files (atomically);
-    `mosaic_order`: see mosaic.select."""
+    """Read the committed frames once and write the report's files (atomically);
+    `mosaic_order`: see mosaic.select; `qc`: the QC figures and warnings of the run
+    (segmenter.qc), else streamer.qc's figures of the journal."""
     started = time.monotonic()
     frames: list[CommittedFrame] = []
     sized: list[tuple[float, str]] = []  # (area in px, crop file name)
     for frame in store.read_frames():
         sized += [(float(o.features["area"]), o.img_file_name) for o in frame.objects]
         frames.append(
-            CommittedFrame(frame.index, frame.name, frame.flat_from, (), (), frame.failed)
+            CommittedFrame(frame.index, frame.name, frame.flat_from, (), (), frame.failed, frame.qc)
         )
     unit = "um" if pixel_um is not None else "px"
     esds = [nbss.esd_from_area(area, pixel_um) for area, _name in sized]
@@ -108,6 +113,11 @@ def write_report(
         log.warning("%s", spectrum.MISSING)
         figures["notes"].append(spectrum.MISSING)
         spectrum_path = None
+    figures["qc"] = dict(qc) if qc is not None else quality.figures(frames)
+    quality.write_table(layout.report_file("qc", ".tsv"), frames)
+    if spectrum.have_matplotlib():  # else noted above, once
+        png = qc_plot.render_png(frames, figures["qc"].get("warnings", []), f"QC: {layout.acq_id}")
+        atomic_write(layout.report_file("qc_plot", ".png"), png)
     figures["report_seconds"] = round(time.monotonic() - started, 3)
     summary_path = layout.report_file("summary", ".json")
     text = json.dumps(figures, indent=2, ensure_ascii=False, allow_nan=False) + "\n"

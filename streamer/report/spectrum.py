@@ -17,7 +17,9 @@ from streamer.report.nbss import Spectrum
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-MISSING = "size spectrum not drawn: matplotlib is not installed (pip install '.[report]')"
+MISSING = (
+    "size spectrum and QC figure not drawn: matplotlib is not installed (pip install '.[report]')"
+)
 
 
 def have_matplotlib() -> bool:

@@ -88,6 +88,9 @@ def test_a_live_replay_shows_the_preview_on_mqtt_while_it_runs(
         assert info["acquisition"] == str(REL)
         assert (info["width"], info["height"]) == (1280, 960)
         assert info["objects"] == len(info["boxes"])
+        qc = info["qc"]  # the frame's QC record (worker.qc) beside its boxes
+        assert qc["objects"] == info["objects"] and 0 < qc["background"] <= 255
+        assert len(qc["focus_grid"]) == 4 and all(len(row) == 4 for row in qc["focus_grid"])
         for x, y, w, h in info["boxes"]:
             assert 0 <= x < x + w <= 1280 and 0 <= y < y + h <= 960
     indexes = [info["index"] for info in companions]
