@@ -147,7 +147,7 @@ setup() {
 # tests, the kernel and features against the old method and skimage, the topology's tile
 # maximum, the golden acquisitions (recalc and dense on 1 worker, prevmask on the
 # 2-worker pool). Beside it, on the Pi 4's Cortex-A72: the colour tests, the frames
-# against the old method, the dense golden case, the legacy transcription of the dense
+# against the old method, the dense golden case, the old method's transcription of the dense
 # acquisition, the kernel's digests (tests/cpu_digest.py) on both CPUs, then `segmenter
 # demo` on 2 workers. The golden TSVs and the digests go to SEGMENTER_ARM64_TSV/<cpu>/
 # (tests/test_golden.py and tests/test_arm64.py compare them with x86-64's). Left to x86-64 for time: the random-region and real-mask
@@ -157,7 +157,7 @@ A76_TESTS=(
   tests/test_kernel.py
   tests/test_hsv.py
   tests/test_moments.py
-  tests/test_kernel_vs_legacy.py
+  tests/test_kernel_vs_old_method.py
   tests/test_features_vs_skimage.py
   tests/test_topology.py
   tests/test_golden.py
@@ -167,9 +167,9 @@ A76_SELECT+=" and not recalc-2w and not prevmask-1w and not dense-2w"
 A72_TESTS=(
   tests/test_hsv.py
   tests/test_moments.py
-  tests/test_kernel_vs_legacy.py
+  tests/test_kernel_vs_old_method.py
   tests/test_golden.py
-  "tests/test_legacy.py::test_the_transcription_gives_the_old_programs_outputs[dense]"
+  "tests/test_old_method.py::test_the_transcription_gives_the_old_programs_outputs[dense]"
 )
 A72_SELECT="hsv or moments or frames_match or dense-1w or transcription"
 

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 from skimage.measure import label, regionprops
 
-from tests.test_kernel_vs_legacy import fast_flat, scene
+from tests.test_kernel_vs_old_method import fast_flat, scene
 from tests.test_topology import random_mask
 from worker.correct import flat_index
 from worker.features import region_features

@@ -18,11 +18,11 @@ import cv2
 import numpy as np
 import pytest
 
-from benchmark import legacy
+from benchmark import old_method
 from segmenter import cli
 from streamer.ecotaxa import read_tsv, validate_header
 from tests.conftest import REAL_FRAME, MakeAcq, archive_content
-from tests.test_kernel_vs_legacy import assert_same_objects
+from tests.test_kernel_vs_old_method import assert_same_objects
 from worker.correct import flat_index, median_into
 from worker.decode import read_frame
 from worker.kernel import segment_frame
@@ -341,9 +341,9 @@ def test_real_frame_fast_equals_the_old_method(real_frame: np.ndarray) -> None:
     params = Params(pixel_size_um=0.75)
     flat = np.empty_like(real_frame)
     median_into(stack, flat)
-    corrected = legacy.correct(real_frame, legacy.manual_median(list(stack), 3))
-    mask = legacy.clean(legacy.threshold(corrected), None)
-    expected = legacy.objects(corrected, mask, params.min_esd_px, "real", 0)
+    corrected = old_method.correct(real_frame, old_method.manual_median(list(stack), 3))
+    mask = old_method.clean(old_method.threshold(corrected), None)
+    expected = old_method.objects(corrected, mask, params.min_esd_px, "real", 0)
     seg, _ = segment_frame(real_frame.copy(), flat_index(flat), params, None)
     assert len(expected) > 0
     assert_same_objects(seg, expected)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmark import legacy
+from benchmark import old_method
 from segmenter.engine import AcquisitionSummary, Progress, Segmenter
 from segmenter.engine import shared_memory as shm
 from segmenter.settings import RunSettings
@@ -73,7 +73,7 @@ def test_engine_matches_the_old_method(dense_serial: tuple[Path, Path, Path]) ->
     decoded = [(p.stem, read_frame(p)) for p in frames]
     meta = json.loads((folder / "metadata.json").read_text())
     params = SETTINGS.params(meta.get("process_pixel"))
-    old = legacy.segment(decoded, params.min_esd_px, remove_previous_mask=True)
+    old = old_method.segment(decoded, params.min_esd_px, remove_previous_mask=True)
     expected = [obj for frame in old for obj in frame]
     rows, _ = archive_content(serial_zip)
     assert [r["object_id"] for r in rows] == [o.object_id for o in expected]

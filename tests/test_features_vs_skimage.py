@@ -1,5 +1,5 @@
 """`worker.features.region_features` against skimage's regionprops read through the old
-program's own formulas (`benchmark.legacy`): every feature of every region equal (the
+program's own formulas (`benchmark.old_method`): every feature of every region equal (the
 perimeter's, summed in a fixed order, within 1e-12 of skimage's CPU-dependent BLAS
 dot), on random regions (rings, lines, speckle, crop edges) over random colours and on
 the thresholded regions of a real PlanktoScope frame. The features are computed without
@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 from skimage.measure import label, regionprops
 
-from benchmark import legacy
+from benchmark import old_method
 from tests.conftest import CPU_ROUNDED, REAL_FRAME, require, same_value
 from tests.test_topology import random_mask
 from worker.features import region_features
@@ -29,9 +29,9 @@ def assert_regions_match(mask: np.ndarray, color: np.ndarray, min_area: int = 1)
         r0, c0, r1, c1 = props.bbox
         box = (slice(r0, r1), slice(c0, c1))
         ours = region_features(props.image, color[box], gray[box], (r0, c0))
-        old = {k: legacy._plain(v) for k, v in legacy._shape(props).items()}
+        old = {k: old_method._plain(v) for k, v in old_method._shape(props).items()}
         old["blur_laplacian"] = float(cv2.Laplacian(gray[box], cv2.CV_64F).var())
-        old.update(legacy._colors(color[box], props.image_filled))
+        old.update(old_method._colors(color[box], props.image_filled))
         assert list(ours) == [*old, "focus"]  # then SPEC 7's focus score
         for name, value in old.items():
             if name != "label":

@@ -34,7 +34,7 @@ from segmenter.engine import Segmenter
 from segmenter.settings import RunSettings
 from streamer import contract, ecotaxa
 from tests.conftest import MOMENT_FEATURES, SHARED, require, same_value
-from tests.test_kernel_vs_legacy import decoded
+from tests.test_kernel_vs_old_method import decoded
 
 BASELINE = SHARED / "baseline"
 CASES = ("recalc", "prevmask", "dense")

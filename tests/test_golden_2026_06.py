@@ -3,7 +3,7 @@ baseline's acquisitions: the same objects as the old program's (3bef3dd) outputs
 converted column the baseline's value times `px` (or `px*px`, or `1/px`) in float64 as
 upstream computes it, `bw`/`bh` the box, `threshold` the frame's triangle threshold and
 the focus score #978's, both from the old method's own corrected frames and masks
-(`benchmark.legacy`) with an implementation of #978 written here from its description.
+(`benchmark.old_method`) with an implementation of #978 written here from its description.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 import skimage.measure
 
-from benchmark import legacy
+from benchmark import old_method
 from streamer import contract, ecotaxa
 from tests.test_golden import BASELINE, CASES, Golden, _equal, read_tsv, segment_case
-from tests.test_legacy import frames_of
+from tests.test_old_method import frames_of
 
 PX = 0.75  # process_pixel of every baseline acquisition
 LOOSE = {"object_major", "object_minor"}  # exact moments against the baseline's BLAS ones
@@ -69,7 +69,7 @@ def oracle(case: str) -> dict[str, tuple[float, float | None]]:
             out[f"{stem}_{i}"] = (float(value), score)
 
     remove_previous = case == "prevmask"
-    legacy.segment(frames_of(folder), 20, remove_previous, on_image=on_image)
+    old_method.segment(frames_of(folder), 20, remove_previous, on_image=on_image)
     return out
 
 

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 import pytest
 
-from benchmark import legacy
+from benchmark import old_method
 from tests.conftest import REPO
 from worker.hsv import bgr_to_hsv
 
@@ -68,8 +68,8 @@ def test_every_colour_gives_x86_opencvs_hsv() -> None:
 
 
 def test_the_old_methods_transcription_gives_x86_opencvs_hsv() -> None:
-    """benchmark.legacy's own transcription of the formula, used off x86-64."""
-    assert planes_digest(*by_strips(legacy._x86_hsv, every_colour())) == X86_OPENCV_DIGEST
+    """benchmark.old_method's own transcription of the formula, used off x86-64."""
+    assert planes_digest(*by_strips(old_method._x86_hsv, every_colour())) == X86_OPENCV_DIGEST
 
 
 def test_opencvs_gray_of_every_colour_is_x86_opencvs() -> None:

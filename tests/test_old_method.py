@@ -1,4 +1,4 @@
-"""The oracle first: `benchmark.legacy`, the old program's method transcribed from its code,
+"""The oracle first: `benchmark.old_method`, the old program's method transcribed from its code,
 gives exactly the old program's own outputs on `../shared/baseline/`. Then the engine,
 with 1 and 2 workers, gives exactly what it gives on acquisitions the baseline does not
 cover: flat recalculations in short acquisitions (the 10-frame rule, windows that start
@@ -13,13 +13,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmark import legacy
+from benchmark import old_method
 from segmenter.engine import Segmenter
 from segmenter.settings import RunSettings
 from segmenter.synth import SynthSpec, write_acquisition
 from tests.conftest import CPU_ROUNDED, archive_content, require, same_value
 from tests.test_golden import BASELINE, CASES
-from tests.test_kernel_vs_legacy import decoded
+from tests.test_kernel_vs_old_method import decoded
 from worker.decode import read_frame
 
 
@@ -34,7 +34,7 @@ def test_the_transcription_gives_the_old_programs_outputs(case: str) -> None:
     folder = next((BASELINE / case / "img").glob("**/metadata.json")).parent
     run = json.loads((BASELINE / case / "baseline" / "run.json").read_text())["settings"]
     flats: list[int] = []
-    found = legacy.segment(
+    found = old_method.segment(
         frames_of(folder), run["process_min_ESD_pixels"], run["remove_previous_mask"], flats.append
     )
     objects = [o for frame in found for o in frame]
@@ -49,12 +49,12 @@ def test_the_transcription_gives_the_old_programs_outputs(case: str) -> None:
             expected = float(row[f"object_{name}"])
             assert same_value(float(value), expected, loose), (obj.object_id, name)
         crop = decoded((BASELINE / case / "baseline" / f"{obj.object_id}.jpg").read_bytes())
-        assert np.array_equal(crop, decoded(legacy.encode_crop(obj.crop))), obj.object_id
+        assert np.array_equal(crop, decoded(old_method.encode_crop(obj.crop))), obj.object_id
     recalculations = (BASELINE / case / "baseline" / "recalculations.txt").read_text().split()
     assert len(flats) - 1 == (int(recalculations[0]) if recalculations else 0)
 
 
-Edge = tuple[Path, Path, list[list[legacy.LegacyObject]]]  # data root, folder, old results
+Edge = tuple[Path, Path, list[list[old_method.OldObject]]]  # data root, folder, old results
 
 # Short acquisitions whose bursts make the flat recalculate where the windows are odd.
 EDGES = {
@@ -67,13 +67,13 @@ EDGES = {
 @pytest.fixture(scope="module", params=list(EDGES), ids=str)
 def edge(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> tuple[Path, Path, list[list[legacy.LegacyObject]]]:
+) -> tuple[Path, Path, list[list[old_method.OldObject]]]:
     spec = EDGES[request.param]
     root = tmp_path_factory.mktemp("edge")
     folder = write_acquisition(root, spec)
     flats: list[int] = []
     px = 20 / spec.pixel_size_um if spec.pixel_size_um else 20.0
-    expected = legacy.segment(frames_of(folder), px, True, flats.append)
+    expected = old_method.segment(frames_of(folder), px, True, flats.append)
     assert len(flats) >= 2, "the burst did not make the old method recalculate"
     return root, folder, expected
 
@@ -93,5 +93,5 @@ def test_engine_equals_the_old_method_on_short_acquisitions(edge: Edge, workers:
             loose = name in CPU_ROUNDED  # the old method's: skimage's BLAS, LAPACK, libm
             cell = float(row[f"object_{name}"] or "nan")
             assert same_value(cell, float(value), loose), (obj.object_id, name)
-        ours, old = members[f"{obj.object_id}.jpg"], legacy.encode_crop(obj.crop)
+        ours, old = members[f"{obj.object_id}.jpg"], old_method.encode_crop(obj.crop)
         assert np.array_equal(decoded(ours), decoded(old)), obj.object_id

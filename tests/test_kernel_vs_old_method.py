@@ -1,5 +1,5 @@
-"""The fast kernel against the old program's method (`benchmark.legacy`, transcribed from
-its code and held to its own outputs by tests/test_legacy.py) on inputs the baseline's
+"""The fast kernel against the old program's method (`benchmark.old_method`, transcribed from
+its code and held to its own outputs by tests/test_old_method.py) on inputs the baseline's
 acquisitions do not cover: random scenes with objects on the frame edges, rings, division
 by zero, dense masks. Everything must be equal: masks, features, crop pixels."""
 
@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from benchmark import legacy
+from benchmark import old_method
 from tests.conftest import CPU_ROUNDED, same_value
 from worker.correct import correct_inplace, correction_lut, flat_index, median_into
 from worker.features import convex_pixel_count, esd_kept
@@ -49,7 +49,7 @@ def decoded(data: bytes) -> np.ndarray:
     return np.asarray(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR))
 
 
-def assert_same_objects(fast: Segmentation, old: list[legacy.LegacyObject]) -> None:
+def assert_same_objects(fast: Segmentation, old: list[old_method.OldObject]) -> None:
     """Same objects, every feature equal (NaN where the old program has inf or NaN),
     crops of the same pixels once encoded."""
     assert len(fast.features) == len(old)
@@ -60,14 +60,14 @@ def assert_same_objects(fast: Segmentation, old: list[legacy.LegacyObject]) -> N
                 continue
             loose = name in CPU_ROUNDED  # the old method's: skimage's BLAS, LAPACK, libm
             assert same_value(float(feats[name]), float(expected), loose), name
-        assert np.array_equal(decoded(crop), decoded(legacy.encode_crop(obj.crop)))
+        assert np.array_equal(decoded(crop), decoded(old_method.encode_crop(obj.crop)))
 
 
 @pytest.mark.parametrize("count", [9, 4, 1])
 def test_flat_equals_the_old_sort(count: int) -> None:
     rng = np.random.default_rng(count)
     frames = [scene(rng) for _ in range(count)]
-    assert np.array_equal(fast_flat(frames), legacy.manual_median(frames, len(frames) + 1))
+    assert np.array_equal(fast_flat(frames), old_method.manual_median(frames, len(frames) + 1))
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -77,7 +77,7 @@ def test_correction_is_bit_identical(seed: int) -> None:
     flat = fast_flat(frames)
     flat[1, :5] = 0  # division by zero handled the same way
     frame = frames[3].copy()
-    expected = legacy.correct(frame, flat)
+    expected = old_method.correct(frame, flat)
     gray = np.empty(frame.shape[:2], np.uint8)
     correct_inplace(frame, flat_index(flat), correction_lut(1.04), gray)
     assert np.array_equal(frame, expected)
@@ -95,10 +95,10 @@ def test_frames_match_the_old_method(seed: int, remove_previous: bool) -> None:
     previous_raw = None
     total = 0
     for i, frame in enumerate(frames):
-        corrected = legacy.correct(frame, flat)
-        raw = legacy.threshold(corrected)
-        mask = legacy.clean(raw, previous_raw if remove_previous else None)
-        old = legacy.objects(corrected, mask, params.min_esd_px, f"f{i}", 0)
+        corrected = old_method.correct(frame, flat)
+        raw = old_method.threshold(corrected)
+        mask = old_method.clean(raw, previous_raw if remove_previous else None)
+        old = old_method.objects(corrected, mask, params.min_esd_px, f"f{i}", 0)
         seg, fast_raw = segment_frame(frame.copy(), flat_idx, params, previous_raw)
         assert np.array_equal(fast_raw, raw)
         assert_same_objects(seg, old)
@@ -127,7 +127,7 @@ def test_windowed_labels_equal_full_frame_on_dense_masks() -> None:
         cv2.circle(mask, (int(x), int(y)), int(rng.integers(1, 9)), 255, -1)
     params = Params(min_esd_um=2.0)
     regions = find_regions(mask, params)
-    cleaned = legacy.clean(mask, None)
+    cleaned = old_method.clean(mask, None)
     n, labels = cv2.connectedComponents(cleaned, connectivity=8)
     kept = [
         lab

@@ -40,7 +40,7 @@ SPAN = 10  # frames its flat slices take (the median uses the first 9 of them)
 
 
 @dataclass(frozen=True, slots=True)
-class LegacyObject:
+class OldObject:
     object_id: str
     features: Features  # the old `{**metadata, **colors}`: its names and order
     crop: U8  # BGR, padded by 10 px
@@ -180,7 +180,7 @@ def _padded(region: Any, shape: tuple[int, ...]) -> tuple[slice, slice]:
     )
 
 
-def objects(image: U8, mask: U8, min_esd_px: float, stem: str, start: int) -> list[LegacyObject]:
+def objects(image: U8, mask: U8, min_esd_px: float, stem: str, start: int) -> list[OldObject]:
     """Its `_slice_image`: label, keep ESD >= min_esd_px, measure, crop."""
     labels = skimage.measure.label(mask)  # type: ignore[no-untyped-call]
     kept = [
@@ -196,7 +196,7 @@ def objects(image: U8, mask: U8, min_esd_px: float, stem: str, start: int) -> li
         gray = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
         features["blur_laplacian"] = float(cv2.Laplacian(gray, cv2.CV_64F).var())
         features.update(_colors(crop, region.image_filled))
-        found.append(LegacyObject(f"{stem}_{i}", features, image[_padded(region, labels.shape)]))
+        found.append(OldObject(f"{stem}_{i}", features, image[_padded(region, labels.shape)]))
     return found
 
 
@@ -222,7 +222,7 @@ def segment(
     remove_previous_mask: bool = False,
     on_flat: Callable[[int], None] | None = None,
     on_image: Callable[[str, U8, U8], None] | None = None,
-) -> list[list[LegacyObject]]:
+) -> list[list[OldObject]]:
     """Its `_pipe` over (frame stem, BGR frame) pairs in name order: one list per frame.
     `on_flat(j)` is told of each flat it computes (0 first, then each recalculation),
     `on_image(stem, corrected, mask)` of each frame's corrected image and cleaned mask."""
@@ -232,7 +232,7 @@ def segment(
         on_flat(0)
     previous: U8 | None = None
     total, average, recalculate = 0, 0.0, False
-    out: list[list[LegacyObject]] = []
+    out: list[list[OldObject]] = []
     for i, (stem, frame) in enumerate(frames):
         if recalculate:
             recalculate = False

@@ -1,11 +1,11 @@
 """The old segmenter's whole process for one folder, as a program to time end to end.
 
-python -m benchmark.legacy_process FOLDER OUT [--min-esd-px PX]
+python -m benchmark.old_program FOLDER OUT [--min-esd-px PX]
 
 What the old service's `segment_path` does for an acquisition, without its MQTT
 messages: read metadata.json (keeping the acq/sample/object/process keys), list the
 .jpg frames in name order, compute the flat and segment every frame with its
-recalculation rule (`benchmark.legacy.segment`), write every crop as a JPEG through
+recalculation rule (`benchmark.old_method.segment`), write every crop as a JPEG through
 PIL with its defaults, then the EcoTaxa TSV (a header line, a type line, a line per
 object) beside the crops and a zip of crops and TSV (stored, as its `zipfile` default),
 and done.txt; all of it into OUT, never into FOLDER. Its summary, `{"frames": N,
@@ -15,7 +15,7 @@ Departures, each making it faster than the old program, never slower: every fram
 decoded once and held (the old one decodes the flat's frames a second time); no debug
 images (the old service writes them unless told `keep: false`; `segmenter segment`
 writes none without --keep); the TSV leaves out the `process_*_operation` columns.
-It imports nothing of this project but `benchmark.legacy`, which imports none of it.
+It imports nothing of this project but `benchmark.old_method`, which imports none of it.
 """
 
 from __future__ import annotations
@@ -34,14 +34,14 @@ from typing import Any
 import cv2
 import numpy as np
 
-from benchmark import legacy
+from benchmark import old_method
 
 LEVELS = ("acq", "sample", "object", "process")
 LEVELS_ID = ("sample_project", "sample_id")
 OLD_MIN_ESD = 20.0  # its process_min_ESD default, compared with the ESD in pixels
 
 
-def read_frames(folder: Path) -> list[tuple[str, legacy.U8]]:
+def read_frames(folder: Path) -> list[tuple[str, old_method.U8]]:
     """Its `_find_files` (name order, .jpg) and `cv2.imread` of each frame."""
     names = sorted(n for n in os.listdir(folder) if n.endswith((".JPG", ".jpg", ".JPEG", ".jpeg")))
     frames = []
@@ -57,7 +57,7 @@ def _cell(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def write_tsv(path: Path, metadata: dict[str, Any], found: Sequence[legacy.LegacyObject]) -> None:
+def write_tsv(path: Path, metadata: dict[str, Any], found: Sequence[old_method.OldObject]) -> None:
     """Its `ecotaxa_export` table: metadata, `object_` features, id, file name, rank."""
     rows = []
     for obj in found:
@@ -86,9 +86,9 @@ def run(folder: Path, out: Path, min_esd_px: float) -> dict[str, int]:
     if not frames:
         raise FileNotFoundError(f"{folder} holds no frames")
     out.mkdir(parents=True, exist_ok=True)
-    found = [obj for objects in legacy.segment(frames, min_esd_px) for obj in objects]
+    found = [obj for objects in old_method.segment(frames, min_esd_px) for obj in objects]
     for obj in found:
-        (out / f"{obj.object_id}.jpg").write_bytes(legacy.encode_crop(obj.crop))
+        (out / f"{obj.object_id}.jpg").write_bytes(old_method.encode_crop(obj.crop))
     acq = str(metadata.get("acq_id", folder.name)).replace(" ", "_")
     if found:
         tsv = out / f"ecotaxa_{acq}.tsv"
@@ -102,7 +102,7 @@ def run(folder: Path, out: Path, min_esd_px: float) -> dict[str, int]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m benchmark.legacy_process", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m benchmark.old_program", description=__doc__)
     p.add_argument("folder", type=Path, help="the acquisition (holding metadata.json)")
     p.add_argument("out", type=Path, help="where crops, TSV and zip go")
     p.add_argument("--min-esd-px", type=float, default=OLD_MIN_ESD, help="(20, as the old one)")
