@@ -7,7 +7,7 @@ scripts/setup.sh --for-tests
 echo "== ruff" && .venv/bin/ruff check segmenter worker streamer benchmark tests
 .venv/bin/ruff format --check segmenter worker streamer benchmark tests
 echo "== mypy" && .venv/bin/mypy
-# the arm64 leg writes its golden TSVs here; tests/test_golden.py compares them with ours
+# the arm64 leg writes its golden TSVs here; tests/golden/test_golden.py compares them with ours
 arm64_tsv=$(mktemp -d)
 trap 'rm -rf "$arm64_tsv"' EXIT
 echo "== arm64" && arm64=0
