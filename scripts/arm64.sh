@@ -60,10 +60,11 @@ for name in sorted({Requirement(d).name for d in deps} | {"pytest"}):
 PY
 }
 
-# Everything else installed in .venv constrains the wheels' own dependencies (scipy, pillow...).
+# Everything else installed in .venv constrains the wheels' own dependencies (scipy, pillow...);
+# pytest-xdist and execnet (the x86-64 suite's parallel runs) are not installed there.
 constraints() {
   .venv/bin/python -m pip freeze --exclude-editable --disable-pip-version-check 2>/dev/null \
-    | grep -v -i -e '^planktoscope-segmenter' -e '^-e ' -e ' @ '
+    | grep -v -i -e '^planktoscope-segmenter' -e '^-e ' -e ' @ ' -e '^pytest-xdist=' -e '^execnet='
 }
 
 build() { # build ENV: make the emulated environment in folder ENV (which must not exist)

@@ -1,4 +1,4 @@
-"""The arm64 leg's outputs (scripts/arm64.sh, run by scripts/test.sh before the suite)
+"""The arm64 leg's outputs (scripts/arm64.sh, run by scripts/test.sh beside the suite)
 against this machine's: the digests of every output of the per-frame kernel
 (tests/golden/cpu_digest.py: features of random regions, whole frames, masks, crop JPEGs) made on
 emulated Cortex-A76 and Cortex-A72 are x86-64's. The golden TSVs are compared in
@@ -7,14 +7,12 @@ tests/golden/test_golden.py. x86-64 only: elsewhere this test does not exist (no
 from __future__ import annotations
 
 import json
-import os
 import platform
-from pathlib import Path
 
 import pytest
 
+from tests.golden.arm64_outputs import arm64_outputs
 from tests.golden.cpu_digest import digests
-from tests.golden.test_golden import ARM64_TSV
 
 CPUS = ("cortex-a76", "cortex-a72")
 
@@ -22,10 +20,7 @@ if platform.machine() == "x86_64":
 
     @pytest.mark.parametrize("cpu", CPUS)
     def test_kernel_digests_equal_on_arm64(cpu: str) -> None:
-        folder = os.environ.get(ARM64_TSV)
-        if not folder:
-            pytest.skip(f"{ARM64_TSV} is not set: scripts/test.sh runs the arm64 leg, sets it")
-        made = Path(folder) / cpu / "cpu_digest.json"
+        made = arm64_outputs() / cpu / "cpu_digest.json"
         assert made.is_file(), f"the arm64 leg made no {made}"
         theirs = json.loads(made.read_text())["digests"]
         ours = digests()

@@ -11,8 +11,9 @@ same header (its columns in its order) and the same number of flat recalculation
 old program's outputs are the oracle: nobody on the team wrote them.
 
 The arm64 leg (scripts/arm64.sh) runs these on emulated Cortex-A76 and A72 and writes its
-TSVs to SEGMENTER_GOLDEN_TSV_OUT; scripts/test.sh then points SEGMENTER_ARM64_TSV at that
-folder and this machine's TSVs must be the same bytes, apart from the run's time and uuid.
+TSVs to SEGMENTER_GOLDEN_TSV_OUT; scripts/test.sh points SEGMENTER_ARM64_TSV at that
+folder (the leg runs beside the suite: tests/golden/arm64_outputs.py waits for it) and
+this machine's TSVs must be the same bytes, apart from the run's time and uuid.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from segmenter.engine import Segmenter
 from segmenter.settings import RunSettings
 from streamer import contract, ecotaxa
 from tests.conftest import MOMENT_FEATURES, SHARED, require, same_value
+from tests.golden.arm64_outputs import arm64_outputs
 from tests.worker.test_kernel_vs_old_method import decoded
 
 BASELINE = SHARED / "baseline"
@@ -46,7 +48,6 @@ PER_RUN = {"process_datetime", "process_uuid", "process_min_ESD"}
 # The only cells two runs of the same frames and settings may differ in, on any CPU.
 RUN_CELLS = (b"process_datetime", b"process_uuid")
 TSV_OUT = "SEGMENTER_GOLDEN_TSV_OUT"  # where the arm64 leg writes its TSVs
-ARM64_TSV = "SEGMENTER_ARM64_TSV"  # where this run finds them
 
 
 @dataclass(frozen=True)
@@ -222,10 +223,8 @@ if platform.machine() == "x86_64":  # elsewhere this test does not exist (not sk
 
     def test_same_tsv_bytes_as_on_arm64(golden: Golden) -> None:
         """The TSV the arm64 leg made of the same case is these bytes, but the run's time
-        and uuid (under CI=true scripts/test.sh always runs the leg first)."""
-        folder = os.environ.get(ARM64_TSV)
-        if not folder:
-            pytest.skip(f"{ARM64_TSV} is not set: scripts/test.sh runs the arm64 leg, sets it")
+        and uuid (under CI=true scripts/test.sh always runs the leg, beside the suite)."""
+        folder = arm64_outputs()
         theirs = sorted(Path(folder).rglob(f"{golden.case}-*w.tsv"))  # <cpu>/<case>-<n>w
         assert theirs, f"the arm64 leg wrote no TSV of {golden.case} into {folder}"
         ours = _without_run_cells(golden.tsv.read_bytes())
