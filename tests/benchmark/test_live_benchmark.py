@@ -4,9 +4,14 @@ latency per frame, the archive after Done (figures themselves are not judged her
 from __future__ import annotations
 
 import json
+import shutil
+import time
 from pathlib import Path
 
+import pytest
+
 from benchmark.live import live_run, main
+from segmenter.live import replay
 from tests.conftest import MakeAcq
 
 
@@ -27,3 +32,23 @@ def test_the_command_writes_json(tmp_path: Path) -> None:
     assert main(argv) == 0
     (run,) = json.loads(out.read_text())["live"]
     assert run["frames"] == 10 and run["rate_fps"] == 40
+
+
+def test_the_run_starts_once_the_imager_has_started(
+    make_acq: MakeAcq, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """metadata.json is written in place, as the imager does: a run started when the file
+    merely exists read it half written on a loaded machine ('not readable JSON', 0 frames)."""
+    _, folder = make_acq(frames=10)
+    start_folder = replay._start_folder
+
+    def slow_metadata(plan: replay.ReplayPlan) -> None:
+        plan.target.mkdir(parents=True)
+        (plan.target / "metadata.json").write_bytes(plan.metadata[:10])  # half written
+        time.sleep(0.5)
+        shutil.rmtree(plan.target)
+        start_folder(plan)
+
+    monkeypatch.setattr(replay, "_start_folder", slow_metadata)
+    result = live_run(folder, tmp_path / "work", rate=40.0, workers=1, frames=None)
+    assert result["status"] == "done" and result["frames"] == 10
