@@ -1,4 +1,4 @@
-"""The old service's method (`benchmark.legacy`, transcribed from its code: float64,
+"""The old service's method (`benchmark.old_method`, transcribed from its code: float64,
 full-frame skimage) side by side with the fast kernel, on the same frames, in the same run.
 
 Both sides start from the JPEG file and end with every object measured and its crop
@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from benchmark import legacy
+from benchmark import old_method
 from benchmark.common import Json, mean, median, ratio
 from benchmark.inputs import Dataset
 from benchmark.stages import floor_buffer, time_imread
@@ -28,9 +28,9 @@ from worker.params import Params
 def baseline_frame(path: Path, flat: np.ndarray, params: Params) -> tuple[float, int]:
     """Seconds and object count of the old method on one frame, crops encoded."""
     start = time.perf_counter()
-    image = legacy.correct(read_frame(path), flat)
-    mask = legacy.clean(legacy.threshold(image), None)
-    objects = legacy.objects(image, mask, params.min_esd_px, path.stem, 0)
+    image = old_method.correct(read_frame(path), flat)
+    mask = old_method.clean(old_method.threshold(image), None)
+    objects = old_method.objects(image, mask, params.min_esd_px, path.stem, 0)
     for obj in objects:
         encode_jpeg(obj.crop, params.jpeg_quality)
     return time.perf_counter() - start, len(objects)
@@ -47,7 +47,7 @@ def fast_frame(path: Path, flat_idx: np.ndarray, params: Params) -> tuple[float,
 def measure_baseline(ds: Dataset, params: Params, n_frames: int, repeats: int) -> Json:
     """Baseline vs fast on the first `n_frames` frames: median of repeats, mean of frames."""
     window = flat_window(0, len(ds.frames), params.flat_frames)
-    flat = legacy.manual_median([read_frame(ds.frames[i]) for i in window], len(window))
+    flat = old_method.manual_median([read_frame(ds.frames[i]) for i in window], len(window))
     flat_idx = flat_index(flat)
     paths = ds.frames[: max(1, n_frames)]
     threads = cv2.getNumThreads()

@@ -13,7 +13,7 @@ from concurrent.futures import wait
 import numpy as np
 import numpy.typing as npt
 
-from benchmark import legacy
+from benchmark import old_method
 from benchmark.common import Json, keep_sigint, median, ratio
 from benchmark.inputs import Dataset
 from segmenter.engine.flat_rules import flat_window
@@ -53,7 +53,7 @@ def _pool_flat(pool: WorkerPool, ds: Dataset, params: Params) -> tuple[float, U1
 def _baseline_flat(ds: Dataset, params: Params) -> tuple[float, U16]:
     window = flat_window(0, len(ds.frames), params.flat_frames)
     start = time.perf_counter()
-    flat = legacy.manual_median([read_frame(ds.frames[i]) for i in window], len(window))
+    flat = old_method.manual_median([read_frame(ds.frames[i]) for i in window], len(window))
     seconds = time.perf_counter() - start
     return seconds, np.left_shift(flat.astype(np.uint16), 8)
 

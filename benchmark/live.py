@@ -64,11 +64,15 @@ def live_run(source: Path, workdir: Path, rate: float, workers: int, frames: int
     done_at: list[float] = []
     live = LiveFrames(plan.target, FolderWatcher(plan.target), idle_timeout=60.0)
 
+    imager_started = threading.Event()
+
     def publish(_topic: str, payload: bytes) -> None:  # what the service does with them
         event = parse_imager(payload)
         if event is None:
             return
-        if event.kind is Kind.FRAME and event.path is not None:
+        if event.kind is Kind.STARTED:
+            imager_started.set()
+        elif event.kind is Kind.FRAME and event.path is not None:
             events[event.path.name] = time.monotonic()
             live.announce(event.total or 0)
         elif event.kind in END_REASONS:
@@ -86,8 +90,11 @@ def live_run(source: Path, workdir: Path, rate: float, workers: int, frames: int
     with Segmenter(workers) as seg, TreeSampler(os.getpid()) as memory:
         started = time.monotonic()
         player.start()
-        while not (plan.target / "metadata.json").exists():  # the imager writes it first
-            time.sleep(0.01)
+        # as the service: after the imager's Started, when metadata.json is complete (it is
+        # written in place, so that its mere existence may show it half written)
+        while not imager_started.wait(0.1):
+            if not player.is_alive():
+                raise SegmenterError(f"the replay of {source} ended before it started")
         summary = seg.run_live(live, settings, root, on_progress)
         finished = time.monotonic()
         player.join()

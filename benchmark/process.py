@@ -3,8 +3,8 @@
 Issue 16's end-to-end target: a 20-frame acquisition segmented by a fresh
 `python -m segmenter segment FOLDER --workers 2 --no-report` process (Python start-up,
 imports, pool, flat field, frames, TSV, zip), against a fresh process running the old
-service's method on the same folder (`python -m benchmark.legacy_process`: the same
-start-up, `benchmark.legacy`'s flat and frames, crops, TSV and zip). Wall time from
+service's method on the same folder (`python -m benchmark.old_program`: the same
+start-up, `benchmark.old_method`'s flat and frames, crops, TSV and zip). Wall time from
 starting each process to its exit. Every repeat starts from nothing: the acquisition is
 linked anew under an empty data root (ours) and the old side gets an empty output
 folder, outside the clock. The repeats alternate the three runs (2 workers, 1 worker,
@@ -61,7 +61,7 @@ def ours_once(src: Dataset, root: Path, workers: int, timeout: float) -> tuple[f
 def old_once(folder: Path, out: Path, min_esd_px: float, timeout: float) -> tuple[float, int]:
     """One process of the old method on `folder`, into an empty `out`: seconds and objects."""
     shutil.rmtree(out, ignore_errors=True)
-    cmd = [sys.executable, "-m", "benchmark.legacy_process", str(folder), str(out)]
+    cmd = [sys.executable, "-m", "benchmark.old_program", str(folder), str(out)]
     wall, stdout = _timed([*cmd, "--min-esd-px", repr(min_esd_px)], timeout)
     summary = json.loads(stdout.strip().splitlines()[-1])
     if summary["frames"] != FRAMES:

@@ -90,7 +90,7 @@ def _process_lines(process: Any) -> list[str]:
         f" (start-up and flat field included)",
         _row(f"segmenter segment, {process['workers']} workers", [f"{process['ours_s']:.2f} s"]),
         _row("segmenter segment, 1 worker", [f"{process['ours_1_worker_s']:.2f} s"]),
-        _row("the old method (legacy_process)", [f"{process['old_s']:.2f} s"]),
+        _row("the old method (old_program)", [f"{process['old_s']:.2f} s"]),
         _row("  its runs", [" / ".join(runs) + " s"]),
         _row(f"old / ours  [>= 9x with {process['workers']}]", [_x(process["old_vs_ours"])]),
         _row("old / ours, 1 worker", [_x(process["old_vs_ours_1_worker"])]),

@@ -8,8 +8,8 @@
 #        scripts/arm64.sh python ARGS   the emulated Python in this checkout, e.g.
 #                                       scripts/arm64.sh python -m segmenter demo
 # Environment: QEMU_CPU (default cortex-a76) for `python`; SEGMENTER_ARM64_TSV, a folder
-# where the leg writes the golden TSVs and kernel digests it made (tests/test_golden.py
-# and tests/test_arm64.py compare them with this machine's); SEGMENTER_SKIP_ARM64=1 skips
+# where the leg writes the golden TSVs and kernel digests it made (tests/golden/test_golden.py
+# and tests/golden/test_arm64.py compare them with this machine's); SEGMENTER_SKIP_ARM64=1 skips
 # the leg with a message (refused under CI=true).
 #
 # How: `debootstrap --arch=arm64 --foreign` resolves and fetches a minimal bookworm with
@@ -60,10 +60,11 @@ for name in sorted({Requirement(d).name for d in deps} | {"pytest"}):
 PY
 }
 
-# Everything else installed in .venv constrains the wheels' own dependencies (scipy, pillow...).
+# Everything else installed in .venv constrains the wheels' own dependencies (scipy, pillow...);
+# pytest-xdist and execnet (the x86-64 suite's parallel runs) are not installed there.
 constraints() {
   .venv/bin/python -m pip freeze --exclude-editable --disable-pip-version-check 2>/dev/null \
-    | grep -v -i -e '^planktoscope-segmenter' -e '^-e ' -e ' @ '
+    | grep -v -i -e '^planktoscope-segmenter' -e '^-e ' -e ' @ ' -e '^pytest-xdist=' -e '^execnet='
 }
 
 build() { # build ENV: make the emulated environment in folder ENV (which must not exist)
@@ -147,29 +148,29 @@ setup() {
 # tests, the kernel and features against the old method and skimage, the topology's tile
 # maximum, the golden acquisitions (recalc and dense on 1 worker, prevmask on the
 # 2-worker pool). Beside it, on the Pi 4's Cortex-A72: the colour tests, the frames
-# against the old method, the dense golden case, the legacy transcription of the dense
-# acquisition, the kernel's digests (tests/cpu_digest.py) on both CPUs, then `segmenter
+# against the old method, the dense golden case, the old method's transcription of the dense
+# acquisition, the kernel's digests (tests/golden/cpu_digest.py) on both CPUs, then `segmenter
 # demo` on 2 workers. The golden TSVs and the digests go to SEGMENTER_ARM64_TSV/<cpu>/
-# (tests/test_golden.py and tests/test_arm64.py compare them with x86-64's). Left to x86-64 for time: the random-region and real-mask
+# (tests/golden/test_golden.py and tests/golden/test_arm64.py compare them with x86-64's). Left to x86-64 for time: the random-region and real-mask
 # topology and feature tests, the convex count, the other golden runs and transcriptions
 # (recalc's alone takes ~6 minutes here).
 A76_TESTS=(
-  tests/test_kernel.py
-  tests/test_hsv.py
-  tests/test_moments.py
-  tests/test_kernel_vs_legacy.py
-  tests/test_features_vs_skimage.py
-  tests/test_topology.py
-  tests/test_golden.py
+  tests/worker/test_kernel.py
+  tests/worker/test_hsv.py
+  tests/worker/test_moments.py
+  tests/worker/test_kernel_vs_old_method.py
+  tests/worker/test_features_vs_skimage.py
+  tests/worker/test_topology.py
+  tests/golden/test_golden.py
 )
 A76_SELECT="not random_regions and not real_masks and not convex"
 A76_SELECT+=" and not recalc-2w and not prevmask-1w and not dense-2w"
 A72_TESTS=(
-  tests/test_hsv.py
-  tests/test_moments.py
-  tests/test_kernel_vs_legacy.py
-  tests/test_golden.py
-  "tests/test_legacy.py::test_the_transcription_gives_the_old_programs_outputs[dense]"
+  tests/worker/test_hsv.py
+  tests/worker/test_moments.py
+  tests/worker/test_kernel_vs_old_method.py
+  tests/golden/test_golden.py
+  "tests/benchmark/test_old_method.py::test_the_transcription_gives_the_old_programs_outputs[dense]"
 )
 A72_SELECT="hsv or moments or frames_match or dense-1w or transcription"
 
@@ -208,7 +209,7 @@ leg() {
     for cpu in cortex-a72 cortex-a76; do
       out=/dev/null
       [[ -n $tsv ]] && out=$tsv/$cpu/cpu_digest.json
-      emulated $cpu "$python" -m tests.cpu_digest >"$out" || status=1
+      emulated $cpu "$python" -m tests.golden.cpu_digest >"$out" || status=1
     done
     emulated cortex-a76 "$python" -m segmenter demo --frames 6 --workers 2 --dir "$demo" \
       || status=1

@@ -47,15 +47,15 @@ def test_segmenter_imports_benchmark_only_for_its_benchmark_command() -> None:
 def test_the_old_method_imports_nothing_of_ours() -> None:
     """The baseline judges the engine: it must not run any of the engine's code."""
     ours = {"segmenter", "worker", "streamer"}
-    for name in ("legacy.py", "legacy_process.py"):
+    for name in ("old_method.py", "old_program.py"):
         assert imported(REPO / "benchmark" / name) & ours == set(), name
-    tree = ast.parse((REPO / "benchmark" / "legacy_process.py").read_text())
+    tree = ast.parse((REPO / "benchmark" / "old_program.py").read_text())
     benchmark_imports = {
         (node.module, tuple(a.name for a in node.names))
         for node in ast.walk(tree)
         if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("benchmark")
     }
-    assert benchmark_imports == {("benchmark", ("legacy",))}
+    assert benchmark_imports == {("benchmark", ("old_method",))}
 
 
 OURS = ("segmenter", "worker", "streamer", "benchmark")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 # Absolute paths that mean the same on every machine, or that tests use as examples.
-# The EcoTaxa API's routes (segmenter/upload, tests/upload) are URLs, not files; the
+# The EcoTaxa API's routes (segmenter/upload, tests/segmenter/upload) are URLs, not files; the
 # /opt, /var/lib and /lib/systemd ones are where `segmenter service install` puts things
 # on a PlanktoScope (FHS paths, the same on every instrument; tests use a fake --root).
 PORTABLE = ("/proc", "/dev", "/etc", "/usr", "/sys", "/nonexistent", "/home/pi", "/data/img",

@@ -3,7 +3,7 @@
 `cv2.cvtColor(COLOR_BGR2HSV)` is not: on aarch64 the wheel gives an S that differs from
 x86-64's on 6,582 of the 2^24 colours. x86-64 gives the scalar formula of OpenCV's
 `RGB2HSV_b` (its SIMD path and Intel IPP's, at every dispatch level, agree with it on
-all 2^24 colours: tests/test_hsv.py), which is what this computes:
+all 2^24 colours: tests/worker/test_hsv.py), which is what this computes:
 
     v = max(b, g, r), diff = v - min(b, g, r)
     s = (diff * sdiv[v] + 2^11) >> 12                  sdiv[i] = round(255 * 2^12 / i)

@@ -23,7 +23,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from tests.service.harness import Broker, free_port
+from tests.segmenter.service.harness import Broker, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 DH = REPO.parent / "shared" / "dashboard-harness"

@@ -1,6 +1,6 @@
 """The fault suite reuses the service fixtures (private mosquitto, in-process service)."""
 
-from tests.service.conftest import (  # noqa: F401
+from tests.segmenter.service.conftest import (  # noqa: F401
     acq_cache,
     broker,
     copy_acq,

@@ -17,9 +17,9 @@ import pytest
 
 from segmenter import cli
 from tests.conftest import MakeAcq
-from tests.service.conftest import CopyAcq
-from tests.service.harness import Harness, Recorder
-from tests.service.test_service import segment
+from tests.segmenter.service.conftest import CopyAcq
+from tests.segmenter.service.harness import Harness, Recorder
+from tests.segmenter.service.test_service import segment
 from worker.decode import read_frame
 from worker.errors import FrameError
 

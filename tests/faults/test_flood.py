@@ -12,9 +12,12 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.service.conftest import CopyAcq
-from tests.service.harness import Harness, Recorder
-from tests.service.test_service import BAD_COMMANDS, segment
+from tests.segmenter.service.conftest import CopyAcq
+from tests.segmenter.service.harness import Harness, Recorder
+from tests.segmenter.service.test_service import BAD_COMMANDS, segment
+
+# they hold the service to answer in time: run alone, not beside the parallel run (scripts/test.sh)
+pytestmark = pytest.mark.alone
 
 BURST = 1000
 QUEUED = 40  # valid segment commands among them (the rest are malformed or refused)

@@ -8,9 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from segmenter.service.status import error_message
-from tests.service.conftest import CopyAcq
-from tests.service.harness import Harness, Recorder
-from tests.service.test_service import segment
+from tests.segmenter.service.conftest import CopyAcq
+from tests.segmenter.service.harness import Harness, Recorder
+from tests.segmenter.service.test_service import segment
 
 
 def test_published_paths_are_relative_to_the_data_root(

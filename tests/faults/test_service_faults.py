@@ -16,9 +16,9 @@ from segmenter.service.mqtt import MqttTransport
 from segmenter.service.service import Service
 from segmenter.settings import RunSettings
 from segmenter.synth import SynthSpec, write_acquisition
-from tests.service.conftest import CopyAcq
-from tests.service.harness import Broker, Harness, Recorder, iter_frames
-from tests.service.test_service import segment
+from tests.segmenter.service.conftest import CopyAcq
+from tests.segmenter.service.harness import Broker, Harness, Recorder, iter_frames
+from tests.segmenter.service.test_service import segment
 
 
 def test_broker_down_at_start_then_up(broker: Broker, data_root: Path, copy_acq: CopyAcq) -> None:

@@ -12,9 +12,9 @@ from pathlib import Path
 from segmenter.engine.pool import WorkerPool
 from segmenter.service.status import reserved_words
 from segmenter.service.values import max_workers
-from tests.service.conftest import CopyAcq
-from tests.service.harness import Harness, Recorder
-from tests.service.test_service import segment
+from tests.segmenter.service.conftest import CopyAcq
+from tests.segmenter.service.harness import Harness, Recorder
+from tests.segmenter.service.test_service import segment
 
 DEPTH = 100_000
 

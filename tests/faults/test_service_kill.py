@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from segmenter.engine import shared_memory as shm
-from tests.service.harness import (
+from tests.segmenter.service.harness import (
     COUNT_RE,
     Broker,
     Recorder,
@@ -21,7 +21,7 @@ from tests.service.harness import (
     iter_frames,
     two_copies,
 )
-from tests.service.test_serve import assert_resumed_off_the_legacy_stream
+from tests.segmenter.service.test_serve import assert_resumed_off_the_legacy_stream
 
 REPO = Path(__file__).resolve().parents[2]
 FRAMES, SIZE, SEED = 30, (1352, 1014), 9

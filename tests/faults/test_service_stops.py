@@ -11,9 +11,9 @@ from pathlib import Path
 
 from segmenter.service.queue import JobQueue
 from segmenter.service.status import REPLY_TOPIC
-from tests.service.conftest import CopyAcq
-from tests.service.harness import Harness, Recorder
-from tests.service.test_service import segment
+from tests.segmenter.service.conftest import CopyAcq
+from tests.segmenter.service.harness import Harness, Recorder
+from tests.segmenter.service.test_service import segment
 
 
 def test_a_stop_just_before_the_engine_begins_is_not_lost(
