@@ -13,8 +13,15 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.segmenter.service.test_service_live import LIVE, REL, finished, live_states, replay, wait_live
 from tests.segmenter.service.harness import Broker, Harness, Recorder
+from tests.segmenter.service.test_service_live import (
+    LIVE,
+    REL,
+    finished,
+    live_states,
+    replay,
+    wait_live,
+)
 from worker.decode import read_frame
 
 pytestmark = [pytest.mark.mqtt, pytest.mark.slow]

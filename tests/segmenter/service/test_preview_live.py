@@ -20,8 +20,8 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from segmenter.service.status import PREVIEW_IMAGE_TOPIC, PREVIEW_TOPIC
-from tests.segmenter.service.test_service_live import REL, finished, replay, wait_live
 from tests.segmenter.service.harness import Broker, Harness, Recorder
+from tests.segmenter.service.test_service_live import REL, finished, replay, wait_live
 from worker.preview import MAX_BYTES, MAX_WIDTH
 
 pytestmark = [pytest.mark.mqtt, pytest.mark.slow]

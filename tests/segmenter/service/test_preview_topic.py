@@ -8,9 +8,9 @@ from collections.abc import Callable
 import pytest
 
 from segmenter.service.status import PREVIEW_TOPIC
-from tests.segmenter.service.test_preview_live import raw_messages
 from tests.segmenter.service.conftest import CopyAcq
 from tests.segmenter.service.harness import Broker, Harness, Recorder
+from tests.segmenter.service.test_preview_live import raw_messages
 from worker.preview import MAX_BYTES
 
 pytestmark = pytest.mark.mqtt
