@@ -157,7 +157,7 @@ def _target_lines(targets: list[Json]) -> list[str]:
     for t in targets:
         mark = ("met" if t["met"] else "MISSED") if t["comparable"] else "n/c"
         line = (
-            f"  {mark:<9}{t['name']:<22}{t['value']:>9.3g} {t['comparison']} {t['limit']:<6.3g}"
+            f"  {mark:<9}{t['name']:<28}{t['value']:>9.3g} {t['comparison']} {t['limit']:<6.3g}"
             f" ({t['scope']})"
         )
         if not t["comparable"]:
