@@ -37,7 +37,7 @@ def _stage_lines(entries: list[Json]) -> list[str]:
         lines.append(_row(STAGE_TITLES[stage], [_ms(s["stages_s"][stage]) for s in st]))
     lines.append(_row("total per frame", [_ms(s["per_frame_s"]) for s in st]))
     lines.append(
-        _row("total / imread  [<= 3x at 6, 4x at 30]", [_x(s["per_frame_vs_imread"]) for s in st])
+        _row("total / imread  [<= 2x at 6, 3x at 30]", [_x(s["per_frame_vs_imread"]) for s in st])
     )
     lines.append(_row("segment_frame alone", [_ms(s["kernel_s"]) for s in st]))
     based = [e["baseline"] for e in with_stages if "baseline" in e]

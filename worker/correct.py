@@ -54,20 +54,24 @@ def _exceptions(flat_idx: U16, corr: Correction) -> Exceptions:
     global _last
     sample = int(flat_idx[:: max(1, flat_idx.shape[0] // 64), ::97].sum())
     if _last is not None:
-        ref, seen, seen_sample, found = _last
+        ref, seen, seen_sample, kept = _last
         if ref() is flat_idx and seen is corr and seen_sample == sample:
-            return found
-    found = None
-    if corr.table_values:
-        flags = cv2.LUT(np.right_shift(flat_idx, 8).astype(np.uint8), corr.use_table)
-        if np.count_nonzero(flags) <= MOST_TABLE * flags.size:
-            per_strip = flags.reshape(flags.shape[0], -1)
-            found = []
-            for y in range(0, flags.shape[0], STRIP_ROWS):
-                where = np.flatnonzero(per_strip[y : y + STRIP_ROWS])
-                found.append((where, flat_idx[y : y + STRIP_ROWS].reshape(-1)[where]))
-    else:
-        found = []
+            return kept
+    found: Exceptions = []
+    strips: list[tuple[npt.NDArray[np.intp], U16]] = []
+    if corr.table_values:  # strip by strip: no frame-sized temporaries
+        count, limit = 0, MOST_TABLE * flat_idx.size
+        flat = np.empty((min(STRIP_ROWS, flat_idx.shape[0]), *flat_idx.shape[1:]), np.uint8)
+        for y in range(0, flat_idx.shape[0], STRIP_ROWS):
+            rows = flat_idx[y : y + STRIP_ROWS]
+            part = flat[: rows.shape[0]]
+            np.right_shift(rows, 8, out=part, casting="unsafe")
+            where = np.flatnonzero(cv2.LUT(part, corr.use_table))
+            strips.append((where, rows.reshape(-1)[where]))
+            count += where.size
+            if count > limit:
+                break
+        found = strips if count <= limit else None
     _last = (weakref.ref(flat_idx), corr, sample, found)
     return found
 
