@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from benchmark.common import Json, mean, median, ratio
 from benchmark.inputs import Dataset
-from worker.correct import correct_inplace, correction_lut
+from worker.correct import correct_inplace, correction
 from worker.decode import read_frame
 from worker.features import Index, Int64, outer_contour
 from worker.kernel import object_features
@@ -37,7 +37,7 @@ def _frame_qc_times(
     brightness = background(frame)
     times = {"background": time.perf_counter() - started}
     gray = np.empty(frame.shape[:2], np.uint8)
-    correct_inplace(frame, flat_idx, correction_lut(params.clip_max), gray)
+    correct_inplace(frame, flat_idx, correction(params.clip_max), gray)
     tiles, cleaned = clean_windows(threshold_mask(gray), params)
     regions = label_windows(tiles, cleaned, params)
     h, w = frame.shape[:2]

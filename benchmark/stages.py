@@ -23,7 +23,7 @@ from benchmark.common import Json, mean, median, ratio
 from benchmark.inputs import Dataset
 from segmenter.engine.flat_rules import flat_window
 from streamer.journal import CommittedFrame, FrameStore
-from worker.correct import correct_inplace, correction_lut, flat_index, median_rows
+from worker.correct import correct_inplace, correction, flat_index, median_rows
 from worker.decode import read_frame
 from worker.kernel import object_crop, object_features, segment_frame
 from worker.mask import clean_windows, label_windows, threshold_mask
@@ -67,7 +67,7 @@ def time_stages(
     frame = read_frame(path, buffer)  # into a reused buffer, as a worker decodes
     clock.append(time.perf_counter())
     gray = np.empty(frame.shape[:2], np.uint8)
-    correct_inplace(frame, flat_idx, correction_lut(params.clip_max), gray)
+    correct_inplace(frame, flat_idx, correction(params.clip_max), gray)
     clock.append(time.perf_counter())
     raw = threshold_mask(gray)
     tiles, cleaned = clean_windows(raw, params)

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from worker.correct import U16, correct_inplace, correction_lut
+from worker.correct import U16, correct_inplace, correction
 from worker.features import FocusSink, outer_contour, region_features
 from worker.mask import (
     Region,
@@ -114,7 +114,7 @@ def segment_frame(
     """
     brightness = background(frame)  # of the raw frame: before the correction
     gray = np.empty(frame.shape[:2], np.uint8)
-    correct_inplace(frame, flat_idx, correction_lut(params.clip_max), gray)
+    correct_inplace(frame, flat_idx, correction(params.clip_max), gray)
     threshold, raw = triangle_threshold(gray)
     mask = remove_previous_mask(raw, previous) if params.remove_previous_mask else raw
     return measure(frame, gray, mask, params, threshold, brightness), raw
@@ -123,5 +123,5 @@ def segment_frame(
 def frame_threshold(frame: U8, flat_idx: U16, params: Params) -> U8:
     """Only the threshold mask of a frame (for the next frame's remove_previous_mask)."""
     gray = np.empty(frame.shape[:2], np.uint8)
-    correct_inplace(frame, flat_idx, correction_lut(params.clip_max), gray)
+    correct_inplace(frame, flat_idx, correction(params.clip_max), gray)
     return threshold_mask(gray)

@@ -246,7 +246,8 @@ def test_recommended_workers(report: dict[str, Any]) -> None:
     assert recommended_workers(fake)["workers"] == 2  # type: ignore[index]
     fake["datasets"][1]["throughput"]["rows"][2]["frames_per_s"] = 3.0
     assert recommended_workers(fake)["workers"] == 3  # type: ignore[index]
-    assert per_frame_limit(6) == 3.0 and per_frame_limit(30) == 4.0 and per_frame_limit(2) == 3.0
+    assert per_frame_limit(6) == 2.0 and per_frame_limit(30) == 3.0 and per_frame_limit(2) == 2.0
+    assert per_frame_limit(18) == 2.5
 
 
 def test_whole_process_against_the_old_one(process_report: dict[str, Any]) -> None:
@@ -274,6 +275,11 @@ def test_whole_process_against_the_old_one(process_report: dict[str, Any]) -> No
     assert target["value"] == p["old_vs_ours"] and target["limit"] == 9.0
     assert target["met"] is (p["old_vs_ours"] >= 9.0)
     assert target["lacks"] == ["4056x3040 frames"] and target["comparable"] is False
+    (scaling,) = [
+        t for t in process_report["targets"] if t["name"] == "process_two_workers_speedup"
+    ]
+    assert close(scaling["value"], p["ours_1_worker_s"] / p["ours_s"]) and scaling["limit"] == 1.6
+    assert scaling["lacks"] == ["4056x3040 frames"]
     printed = table(process_report)
     assert "Whole process, 20 frames of 6 obj/frame" in printed and "DIFFER" not in printed
     differ = {**p, "old_objects": p["old_objects"] + 1, "objects_match": False}

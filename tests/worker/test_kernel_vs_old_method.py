@@ -13,7 +13,7 @@ import pytest
 
 from benchmark import old_method
 from tests.conftest import CPU_ROUNDED, same_value
-from worker.correct import correct_inplace, correction_lut, flat_index, median_into
+from worker.correct import correct_inplace, correction, flat_index, median_into
 from worker.features import convex_pixel_count, esd_kept
 from worker.kernel import Segmentation, segment_frame
 from worker.mask import Region, find_regions, first_erode, grow_and_close
@@ -79,7 +79,7 @@ def test_correction_is_bit_identical(seed: int) -> None:
     frame = frames[3].copy()
     expected = old_method.correct(frame, flat)
     gray = np.empty(frame.shape[:2], np.uint8)
-    correct_inplace(frame, flat_index(flat), correction_lut(1.04), gray)
+    correct_inplace(frame, flat_index(flat), correction(1.04), gray)
     assert np.array_equal(frame, expected)
     assert np.array_equal(gray, cv2.cvtColor(expected, cv2.COLOR_BGR2GRAY))
 
