@@ -26,10 +26,11 @@ def _cell(value: object) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
-def table_rows(frames: Iterable[CommittedFrame]) -> Iterable[list[str]]:
-    """One row per frame, in COLUMNS' order; the QC cells are empty for a frame that
-    failed or was committed before the journal had them."""
-    for frame in frames:
+def table_rows(frames: Iterable[CommittedFrame], counts: Sequence[int]) -> Iterable[list[str]]:
+    """One row per frame, in COLUMNS' order, `counts` its objects (the frames may be read
+    without their objects); the QC cells are empty for a frame that failed or was
+    committed before the journal had them."""
+    for frame, count in zip(frames, counts, strict=True):
         qc = frame.qc
         grid: list[float | None] = [None] * len(GRID_COLUMNS)
         if qc is not None:
@@ -37,7 +38,7 @@ def table_rows(frames: Iterable[CommittedFrame]) -> Iterable[list[str]]:
         cells: list[object] = [
             frame.index,
             frame.name,
-            len(frame.objects) if frame.failed is None else None,
+            count if frame.failed is None else None,
             None if qc is None else qc.static,
             None if qc is None else qc.focus,
             None if qc is None else qc.background,
@@ -47,12 +48,13 @@ def table_rows(frames: Iterable[CommittedFrame]) -> Iterable[list[str]]:
         yield [_cell(c) for c in cells]
 
 
-def write_table(path: Path, frames: Iterable[CommittedFrame]) -> None:
-    """Write the QC table (tab-separated, a header line, UTF-8), atomically."""
+def write_table(path: Path, frames: Iterable[CommittedFrame], counts: Sequence[int]) -> None:
+    """Write the QC table (tab-separated, a header line, UTF-8), atomically; `counts`:
+    the frames' numbers of objects."""
     out = io.StringIO()
     writer = csv.writer(out, dialect="excel-tab", lineterminator="\n")
     writer.writerow(COLUMNS)
-    writer.writerows(table_rows(frames))
+    writer.writerows(table_rows(frames, counts))
     atomic_write(path, out.getvalue().encode("utf-8"))
 
 

@@ -71,8 +71,10 @@ def write_report(
     started = time.monotonic()
     frames: list[CommittedFrame] = []
     sized: list[tuple[float, str]] = []  # (area in px, crop file name)
+    counts: list[int] = []  # objects per frame (the frames are kept without them)
     for frame in store.read_frames():
         sized += [(float(o.features["area"]), o.img_file_name) for o in frame.objects]
+        counts.append(len(frame.objects))
         frames.append(
             CommittedFrame(frame.index, frame.name, frame.flat_from, (), (), frame.failed, frame.qc)
         )
@@ -114,7 +116,7 @@ def write_report(
         figures["notes"].append(spectrum.MISSING)
         spectrum_path = None
     figures["qc"] = dict(qc) if qc is not None else quality.figures(frames)
-    quality.write_table(layout.report_file("qc", ".tsv"), frames)
+    quality.write_table(layout.report_file("qc", ".tsv"), frames, counts)
     if spectrum.have_matplotlib():  # else noted above, once
         png = qc_plot.render_png(frames, figures["qc"].get("warnings", []), f"QC: {layout.acq_id}")
         atomic_write(layout.report_file("qc_plot", ".png"), png)

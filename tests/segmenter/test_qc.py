@@ -217,6 +217,7 @@ def test_a_brightness_step_in_a_real_run(make_acq: MakeAcq) -> None:
     assert [r["frame"] for r in rows] == [str(i) for i in range(12)]
     steps = [int(r["background"]) for r in rows]
     assert min(steps[6:]) - max(steps[:6]) >= 20
+    assert sum(int(r["objects"]) for r in rows) == summary.objects > 0  # each frame's count
     assert all(float(r["focus"]) > 0 for r in rows if int(r["objects"]))
     (plot,) = (root / "export" / "ecotaxa").glob("qc_plot_*.png")
     image = cv2.imdecode(np.frombuffer(plot.read_bytes(), np.uint8), cv2.IMREAD_COLOR)
