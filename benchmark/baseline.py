@@ -40,7 +40,7 @@ def fast_frame(path: Path, flat_idx: np.ndarray, params: Params) -> tuple[float,
     """Seconds and object count of the engine's kernel (decode + `segment_frame`)."""
     start = time.perf_counter()
     frame = read_frame(path)
-    seg, _raw = segment_frame(frame, flat_idx, params)
+    seg, _raw = segment_frame(frame, flat_idx, params=params)
     return time.perf_counter() - start, len(seg.features)
 
 

@@ -56,7 +56,7 @@ def one_frame(path: Path, flat_idx: U16, params: Params) -> tuple[int, int]:
         tracemalloc.reset_peak()
         base, _ = tracemalloc.get_traced_memory()
         frame = read_frame(path)
-        segment_frame(frame, flat_idx, params)
+        segment_frame(frame, flat_idx, params=params)
         del frame
         _, peak = tracemalloc.get_traced_memory()
     finally:

@@ -42,7 +42,7 @@ def measure_preview(
             for path in ds.frames[:FRAMES]:
                 frame = read_frame(path)
                 started = time.perf_counter()
-                seg, _ = segment_frame(frame, flat_idx, params)
+                seg, _ = segment_frame(frame, flat_idx, params=params)
                 kernel.append(time.perf_counter() - started)
                 boxes = [
                     (int(f["bx"]), int(f["by"]), int(f["bw"]), int(f["bh"])) for f in seg.features

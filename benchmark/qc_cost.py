@@ -37,7 +37,7 @@ def _frame_qc_times(
     brightness = background(frame)
     times = {"background": time.perf_counter() - started}
     gray = np.empty(frame.shape[:2], np.uint8)
-    correct_inplace(frame, flat_idx, correction(params.clip_max), gray)
+    correct_inplace(frame, flat_idx, corr=correction(params.clip_max), gray=gray)
     tiles, cleaned = clean_windows(threshold_mask(gray), params)
     regions = label_windows(tiles, cleaned, params)
     h, w = frame.shape[:2]
@@ -50,7 +50,7 @@ def _frame_qc_times(
         spent[0] += time.perf_counter() - t
 
     for i, region in enumerate(regions):
-        object_features(region, frame, gray, i, focus_sink=timed)
+        object_features(region, frame, gray=gray, index=i, focus_sink=timed)
     started = time.perf_counter()
     grid.result(brightness, len(regions))
     times["focus_grid"] = spent[0] + time.perf_counter() - started

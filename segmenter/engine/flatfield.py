@@ -94,7 +94,7 @@ def _median_all(pool: Pool, stack: SharedBlock, count: int, flat: SharedBlock) -
             if pool.rebuilds == epoch:
                 pool.rebuild()
             out = np.empty((y1 - y0, *flat.array.shape[1:]), np.uint8)
-            median_rows(stack.array[:count, y0:y1], out, 0, y1 - y0)  # type: ignore[arg-type]
+            median_rows(stack.array[:count, y0:y1], out, y0=0, y1=y1 - y0)  # type: ignore[arg-type]
             np.left_shift(out.astype(np.uint16), 8, out=flat.array[y0:y1])
         else:
             fut.result()
