@@ -139,7 +139,7 @@ def export(
             _rename_report(before, layout)
             Outputs(before).remove(before.archive)
         top = acq.sample_folder if sample_folder else ""
-        archive = write_tsv_and_archive(store, layout, cells, frames, folder=top)
+        archive = write_tsv_and_archive(store, layout, cells=cells, frames=frames, folder=top)
         if manifest.get("compat", contract.LEGACY) != chosen:
             store.set_manifest({**manifest, "compat": chosen})
         assert archive is not None

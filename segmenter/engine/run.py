@@ -179,7 +179,9 @@ class AcquisitionRun:
         with acquisition_lock(self.layout.objects_dir):
             settings = self.settings  # what is not ours is refused before any work
             self.outputs.claim(
-                run_outputs(self.layout, settings.ecotaxa, settings.report, settings.keep),
+                run_outputs(
+                    self.layout, settings.ecotaxa, report=settings.report, keep=settings.keep
+                ),
                 shared=settings.allow_same_archive,
             )
             if self.settings.force:
@@ -287,7 +289,9 @@ class AcquisitionRun:
 
     def _write_outputs(self, manifest: dict[str, Any], writer: ArchiveWriter | None) -> str | None:
         n, cells = len(self.state.committed), self._tsv_values(manifest)
-        archive = write_tsv_and_archive(self.store, self.layout, cells, n, writer or False)
+        archive = write_tsv_and_archive(
+            self.store, self.layout, cells=cells, frames=n, archive=writer or False
+        )
         return None if archive is None else str(archive)
 
     def _write_done(self) -> None:
