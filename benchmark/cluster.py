@@ -70,7 +70,7 @@ def measure_bytes(ds: Dataset, workers: int) -> Json:
     try:
         pool.submit_chunk = counting  # type: ignore[method-assign]
         before = _peer_bytes(pool)
-        (summary,) = seg.run([ds.folder], RunSettings(force=True), ds.data_root)
+        (summary,) = seg.run([ds.folder], RunSettings(force=True), data_root=ds.data_root)
         peers = _peer_bytes(pool) - before
     finally:
         seg.close()
@@ -106,11 +106,13 @@ def measure_stops(ds: Dataset, workers: int, stops: int, after: int) -> Json:
             threading.Thread(target=seg.stop, kwargs={"wait": False}).start()
 
     try:
-        seg.run([ds.folder], RunSettings(force=True), ds.data_root)  # warm
+        seg.run([ds.folder], RunSettings(force=True), data_root=ds.data_root)  # warm
         for _ in range(stops):
             asked.clear()
             settings = RunSettings(force=True)  # each stop a few frames into a fresh run
-            (summary,) = seg.run([ds.folder], settings, ds.data_root, stop_soon)
+            (summary,) = seg.run(
+                [ds.folder], settings, data_root=ds.data_root, on_progress=stop_soon
+            )
             if asked and summary.status == "interrupted":
                 latencies.append(time.perf_counter() - asked[0])
     finally:
@@ -148,7 +150,7 @@ def measure_many(ds: Dataset, workers: int, count: int, repeats: int, workdir: P
         for _ in range(repeats):
             for mode, seg in segs.items():
                 start = time.perf_counter()
-                summaries = seg.run([root / "img"], RunSettings(force=True), root)
+                summaries = seg.run([root / "img"], RunSettings(force=True), data_root=root)
                 walls[mode].append(time.perf_counter() - start)
                 if [s.status for s in summaries] != ["done"] * count:
                     raise RuntimeError(f"benchmark run of {root} ended {summaries}")

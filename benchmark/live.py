@@ -95,7 +95,7 @@ def live_run(source: Path, workdir: Path, rate: float, workers: int, frames: int
         while not imager_started.wait(0.1):
             if not player.is_alive():
                 raise SegmenterError(f"the replay of {source} ended before it started")
-        summary = seg.run_live(live, settings, root, on_progress)
+        summary = seg.run_live(live, settings, data_root=root, on_progress=on_progress)
         finished = time.monotonic()
         player.join()
     latencies = [commits[n] - events[n] for n in commits if n in events]

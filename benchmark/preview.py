@@ -84,7 +84,9 @@ def measure_preview_run(ds: Dataset, *, workers: int, rounds: int = 2) -> Json:
                 shown.clear()
                 settings = RunSettings(workers=workers, preview_s=every, force=True, report=False)
                 started = time.perf_counter()
-                (summary,) = seg.run([ds.folder], settings, ds.data_root, count)
+                (summary,) = seg.run(
+                    [ds.folder], settings, data_root=ds.data_root, on_progress=count
+                )
                 times[name].append(time.perf_counter() - started)
                 if every:
                     out["previews"] = len(shown)

@@ -40,7 +40,9 @@ class _Run:
     def _main(self) -> None:
         seg, ds, settings = self._args
         try:
-            self.summaries = seg.run([ds.folder], settings, ds.data_root, self._progress)
+            self.summaries = seg.run(
+                [ds.folder], settings, data_root=ds.data_root, on_progress=self._progress
+            )
         except BaseException as exc:  # reported by the caller
             self.error = exc
         finally:

@@ -27,7 +27,7 @@ def run_once(seg: Segmenter, ds: Dataset, workers: int) -> Json:
 
     settings = RunSettings(force=True, workers=workers)
     start = time.perf_counter()
-    summaries = seg.run([ds.folder], settings, ds.data_root, on_progress)
+    summaries = seg.run([ds.folder], settings, data_root=ds.data_root, on_progress=on_progress)
     wall = time.perf_counter() - start
     if len(summaries) != 1 or summaries[0].status != "done":
         status = summaries[0].status if summaries else "nothing run"

@@ -133,7 +133,7 @@ def export(
         archives.check_name(layout, allow_same_archive)
         pid = process_id or manifest.get("process_id")
         settings = RunSettings(process_id=pid, compat=chosen)
-        cells = tsv_cells(acq, params, settings, manifest)
+        cells = tsv_cells(acq, params, settings=settings, manifest=manifest)
         Outputs(layout).claim([layout.tsv, layout.archive], shared=allow_same_archive)
         if before.file_id != layout.file_id:  # the other contract's names: replaced
             _rename_report(before, layout)

@@ -42,7 +42,7 @@ def compute_flat(pool: Pool, frames: Sequence[FrameRef], shape: tuple[int, int])
                 stack.array[slot] = stack.array[i]
         flat = SharedBlock((height, width, 3), "uint16")
         try:
-            _median_all(pool, stack, count, flat)
+            _median_all(pool, stack, count=count, flat=flat)
         except BaseException:
             flat.close()
             raise
@@ -80,7 +80,7 @@ def _decode_all(pool: Pool, stack: SharedBlock, frames: Sequence[FrameRef]) -> l
     return sorted(good)
 
 
-def _median_all(pool: Pool, stack: SharedBlock, count: int, flat: SharedBlock) -> None:
+def _median_all(pool: Pool, stack: SharedBlock, *, count: int, flat: SharedBlock) -> None:
     """The median by row strips on the pool; strips a dying worker lost, here."""
     height = flat.array.shape[0]
     epoch = pool.rebuilds

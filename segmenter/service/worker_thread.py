@@ -240,7 +240,11 @@ class WorkerThread:
         try:
             summary = live.job.run(
                 lambda progress, stop_requested: self.engine.run_live(
-                    live.source, settings, self.data_root, progress, stop_requested=stop_requested
+                    live.source,
+                    settings,
+                    data_root=self.data_root,
+                    on_progress=progress,
+                    stop_requested=stop_requested,
                 ),
                 workers=settings.worker_count,
                 on_progress=on_progress,

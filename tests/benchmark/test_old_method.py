@@ -83,7 +83,7 @@ def test_engine_equals_the_old_method_on_short_acquisitions(edge: Edge, workers:
     root, folder, expected = edge
     settings = RunSettings(min_esd_um=20.0, remove_previous_mask=True, force=True, compat="2026-03")
     with Segmenter(workers) as seg:
-        (summary,) = seg.run([folder], settings, root)
+        (summary,) = seg.run([folder], settings, data_root=root)
     assert summary.status == "done" and summary.archive
     rows, members = archive_content(Path(summary.archive))
     objects = [o for frame in expected for o in frame]

@@ -50,7 +50,7 @@ def _rewrite(path: Path, frame: np.ndarray) -> None:
 
 def _run(root: Path, folder: Path, settings: RunSettings = SETTINGS) -> AcquisitionSummary:
     with Segmenter(2) as seg:
-        (summary,) = seg.run([folder], settings, root)
+        (summary,) = seg.run([folder], settings, data_root=root)
     assert summary.status == "done", summary
     return summary
 
