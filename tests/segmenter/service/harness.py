@@ -278,7 +278,7 @@ class Harness:
         self.transport = MqttTransport(settings, f"svc-{time.time_ns()}")
         defaults = RunSettings(workers=workers, preview_s=preview_s)
         self.service = Service(
-            data_root, self.engine, self.transport, defaults, live=live,
+            data_root, self.engine, publisher=self.transport, defaults=defaults, live=live,
             idle_timeout=idle_timeout, uploads=uploads(self.transport) if uploads else None,
         )  # fmt: skip
         self.service.attach(self.transport)
