@@ -106,10 +106,10 @@ def _rename_report(before: Layout, after: Layout) -> None:
 def export(
     folder: Path,
     data_root: Path,
+    *,
     process_id: str | None,
     with_report: bool,
     compat: str | None = None,
-    *,
     sample_folder: bool = False,
     allow_same_archive: bool = False,
 ) -> Exported:

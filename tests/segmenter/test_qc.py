@@ -66,7 +66,7 @@ def _rows(root: Path) -> list[dict[str, str]]:
 def test_focus_falls_as_the_same_organisms_are_blurred() -> None:
     spec = SynthSpec(width=800, height=600, objects=10, seed=5)
     bg, _ = make_background(spec)
-    frame, boxes = synth_frame(spec, np.random.default_rng(1), bg)
+    frame, boxes = synth_frame(spec, np.random.default_rng(1), background=bg)
     assert len(boxes) >= 5
     scores = []
     for sigma in (0, 1, 2, 3):
