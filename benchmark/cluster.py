@@ -94,7 +94,7 @@ def _count_result(counts: dict[str, int]) -> Any:
     return done
 
 
-def measure_stops(ds: Dataset, workers: int, stops: int, after: int) -> Json:
+def measure_stops(ds: Dataset, workers: int, *, stops: int, after: int) -> Json:
     """Stop `after` frames into a run, `stops` times (each run resumes the last)."""
     seg = _cluster(workers)
     latencies: list[float] = []
@@ -138,12 +138,12 @@ def _both_sides(workers: int) -> Iterator[dict[str, Segmenter]]:
             seg.close()
 
 
-def measure_many(ds: Dataset, workers: int, count: int, repeats: int, workdir: Path) -> Json:
+def measure_many(ds: Dataset, workers: int, *, count: int, repeats: int, workdir: Path) -> Json:
     """`count` acquisitions of `ds`'s frames in one run: the local pool takes them one
     after the other, the cluster two at a time (engine.cluster_runs)."""
     root = workdir / "many"
     for i in range(count):
-        linked_acquisition(ds, root, len(ds.frames), f"bench_many_{i}")
+        linked_acquisition(ds, root, n_frames=len(ds.frames), acq_id=f"bench_many_{i}")
     out: Json = {"acquisitions": count, "frames": count * len(ds.frames)}
     walls: dict[str, list[float]] = {"local": [], "cluster": []}
     with _both_sides(workers) as segs:
@@ -161,7 +161,7 @@ def measure_many(ds: Dataset, workers: int, count: int, repeats: int, workdir: P
 
 
 def measure_cluster(
-    ds: Dataset, workers: int, repeats: int, stops: int, many: int, workdir: Path
+    ds: Dataset, workers: int, *, repeats: int, stops: int, many: int, workdir: Path
 ) -> Json:
     """Local and cluster runs alternate, so that the load of a shared machine weighs on
     both alike; medians of `repeats`."""
@@ -181,9 +181,9 @@ def measure_cluster(
         "repeats": repeats,
         "rows": rows,
         "throughput_ratio": ratio(cluster["frames_per_s"], local["frames_per_s"]),
-        "many": measure_many(ds, workers, many, repeats, workdir),
+        "many": measure_many(ds, workers, count=many, repeats=repeats, workdir=workdir),
         "bytes": measure_bytes(ds, workers),
-        "stop": measure_stops(ds, workers, stops, after=3),
+        "stop": measure_stops(ds, workers, stops=stops, after=3),
     }
 
 
@@ -223,10 +223,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="segmenter-bench-cluster-"))
     try:
-        (ds,) = synth_datasets(workdir, args.frames, [args.objects], args.size, 0)
+        (ds,) = synth_datasets(
+            workdir, args.frames, densities=[args.objects], size=args.size, seed=0
+        )
         report = {"machine": machine_info(), "input": ds.info()}
         report |= measure_cluster(
-            ds, args.workers, args.repeats, args.stops, args.acquisitions, workdir
+            ds,
+            args.workers,
+            repeats=args.repeats,
+            stops=args.stops,
+            many=args.acquisitions,
+            workdir=workdir,
         )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

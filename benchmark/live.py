@@ -53,7 +53,7 @@ def _spread(values: list[float]) -> Json:
     }
 
 
-def live_run(source: Path, workdir: Path, rate: float, workers: int, frames: int | None) -> Json:
+def live_run(source: Path, workdir: Path, *, rate: float, workers: int, frames: int | None) -> Json:
     """Replay `source` at `rate` frames/s and segment it live; the figures of one run."""
     root = workdir / f"live_{rate:g}"
     (root / "img").mkdir(parents=True)
@@ -180,11 +180,13 @@ def _run(args: argparse.Namespace) -> int:
             source = args.acquisition
         else:
             n = args.frames or 20
-            (ds,) = synth_datasets(work / "src", n, [args.objects], args.size, 0)
+            (ds,) = synth_datasets(
+                work / "src", n, densities=[args.objects], size=args.size, seed=0
+            )
             source = ds.folder
         results = []
         for rate in args.rates:
-            result = live_run(source, work, rate, args.workers, args.frames)
+            result = live_run(source, work, rate=rate, workers=args.workers, frames=args.frames)
             print(_line(result), flush=True)
             results.append(result)
     if args.json is not None:

@@ -30,7 +30,7 @@ PARTS = ("background", "focus_grid", "static")
 
 
 def _frame_qc_times(
-    path: Path, flat_idx: npt.NDArray[np.uint16], params: Params, previous: list[list[list[int]]]
+    path: Path, flat_idx: npt.NDArray[np.uint16], *, params: Params, previous: list[list[list[int]]]
 ) -> tuple[dict[str, float], list[list[list[int]]]]:
     frame = read_frame(path)
     started = time.perf_counter()
@@ -61,7 +61,9 @@ def _frame_qc_times(
     return times, contours
 
 
-def measure_qc(ds: Dataset, flat_idx: npt.NDArray[np.uint16], params: Params, repeats: int) -> Json:
+def measure_qc(
+    ds: Dataset, flat_idx: npt.NDArray[np.uint16], *, params: Params, repeats: int
+) -> Json:
     """Seconds per frame of each QC part: median of `repeats`, mean over the frames (each
     frame's static check against the frame before it)."""
     threads = cv2.getNumThreads()
@@ -71,7 +73,7 @@ def measure_qc(ds: Dataset, flat_idx: npt.NDArray[np.uint16], params: Params, re
         for _ in range(repeats):
             previous: list[list[list[int]]] = []
             for i, path in enumerate(ds.frames):
-                times, previous = _frame_qc_times(path, flat_idx, params, previous)
+                times, previous = _frame_qc_times(path, flat_idx, params=params, previous=previous)
                 runs[i].append(times)
     finally:
         cv2.setNumThreads(threads)

@@ -56,6 +56,7 @@ def flat_index_of(ds: Dataset, params: Params) -> U16:
 def time_stages(
     path: Path,
     flat_idx: U16,
+    *,
     params: Params,
     store: FrameStore,
     index: int,
@@ -120,7 +121,7 @@ def time_imread(path: Path, buffer: U8 | None = None) -> float:
     return _timed(lambda: cv2.imread(str(path), buffer, cv2.IMREAD_COLOR))
 
 
-def measure_stages(ds: Dataset, flat_idx: U16, params: Params, repeats: int) -> Json:
+def measure_stages(ds: Dataset, flat_idx: U16, *, params: Params, repeats: int) -> Json:
     """Floor, stages and kernel for every frame of `ds`: median of `repeats`, mean of frames."""
     threads = cv2.getNumThreads()
     cv2.setNumThreads(1)  # as in a worker process: one OpenCV thread
@@ -139,7 +140,9 @@ def measure_stages(ds: Dataset, flat_idx: U16, params: Params, repeats: int) -> 
                 for i, path in enumerate(ds.frames):
                     floors[i].append(time_imread(path, buffer))
                     fresh[i].append(time_imread(path))
-                    times, counts[i] = time_stages(path, flat_idx, params, store, i, buffer)
+                    times, counts[i] = time_stages(
+                        path, flat_idx, params=params, store=store, index=i, buffer=buffer
+                    )
                     runs[i].append(times)
                     kernels[i].append(time_kernel(path, flat_idx, params))
     finally:

@@ -43,7 +43,7 @@ def run_once(seg: Segmenter, ds: Dataset, workers: int) -> Json:
     }
 
 
-def measure_workers(seg: Segmenter, ds: Dataset, workers: int, repeats: int) -> Json:
+def measure_workers(seg: Segmenter, ds: Dataset, *, workers: int, repeats: int) -> Json:
     warm(seg.pool)
     runs = [run_once(seg, ds, workers) for _ in range(repeats)]
     wall = median([r["wall_s"] for r in runs])
@@ -71,7 +71,7 @@ def measure_throughput(ds: Dataset, worker_counts: list[int], repeats: int) -> J
         with keep_sigint():
             seg = Segmenter(workers)
         try:
-            rows.append(measure_workers(seg, ds, workers, repeats))
+            rows.append(measure_workers(seg, ds, workers=workers, repeats=repeats))
         finally:
             seg.close()
     base = next((r for r in rows if r["workers"] == 1), rows[0])

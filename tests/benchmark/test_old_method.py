@@ -35,7 +35,10 @@ def test_the_transcription_gives_the_old_programs_outputs(case: str) -> None:
     run = json.loads((BASELINE / case / "baseline" / "run.json").read_text())["settings"]
     flats: list[int] = []
     found = old_method.segment(
-        frames_of(folder), run["process_min_ESD_pixels"], run["remove_previous_mask"], flats.append
+        frames_of(folder),
+        run["process_min_ESD_pixels"],
+        remove_previous_mask=run["remove_previous_mask"],
+        on_flat=flats.append,
     )
     objects = [o for frame in found for o in frame]
     (tsv,) = (BASELINE / case / "baseline").glob("*.tsv")
@@ -73,7 +76,9 @@ def edge(
     folder = write_acquisition(root, spec)
     flats: list[int] = []
     px = 20 / spec.pixel_size_um if spec.pixel_size_um else 20.0
-    expected = old_method.segment(frames_of(folder), px, True, flats.append)
+    expected = old_method.segment(
+        frames_of(folder), px, remove_previous_mask=True, on_flat=flats.append
+    )
     assert len(flats) >= 2, "the burst did not make the old method recalculate"
     return root, folder, expected
 

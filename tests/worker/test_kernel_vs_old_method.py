@@ -98,7 +98,9 @@ def test_frames_match_the_old_method(seed: int, remove_previous: bool) -> None:
         corrected = old_method.correct(frame, flat)
         raw = old_method.threshold(corrected)
         mask = old_method.clean(raw, previous_raw if remove_previous else None)
-        old = old_method.objects(corrected, mask, params.min_esd_px, f"f{i}", 0)
+        old = old_method.objects(
+            corrected, mask, min_esd_px=params.min_esd_px, stem=f"f{i}", start=0
+        )
         seg, fast_raw = segment_frame(frame.copy(), flat_idx, params=params, previous=previous_raw)
         assert np.array_equal(fast_raw, raw)
         assert_same_objects(seg, old)
