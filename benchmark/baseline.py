@@ -30,7 +30,7 @@ def baseline_frame(path: Path, flat: np.ndarray, params: Params) -> tuple[float,
     start = time.perf_counter()
     image = old_method.correct(read_frame(path), flat)
     mask = old_method.clean(old_method.threshold(image), None)
-    objects = old_method.objects(image, mask, params.min_esd_px, path.stem, 0)
+    objects = old_method.objects(image, mask, min_esd_px=params.min_esd_px, stem=path.stem, start=0)
     for obj in objects:
         encode_jpeg(obj.crop, params.jpeg_quality)
     return time.perf_counter() - start, len(objects)
@@ -40,11 +40,11 @@ def fast_frame(path: Path, flat_idx: np.ndarray, params: Params) -> tuple[float,
     """Seconds and object count of the engine's kernel (decode + `segment_frame`)."""
     start = time.perf_counter()
     frame = read_frame(path)
-    seg, _raw = segment_frame(frame, flat_idx, params)
+    seg, _raw = segment_frame(frame, flat_idx, params=params)
     return time.perf_counter() - start, len(seg.features)
 
 
-def measure_baseline(ds: Dataset, params: Params, n_frames: int, repeats: int) -> Json:
+def measure_baseline(ds: Dataset, params: Params, *, n_frames: int, repeats: int) -> Json:
     """Baseline vs fast on the first `n_frames` frames: median of repeats, mean of frames."""
     window = flat_window(0, len(ds.frames), params.flat_frames)
     flat = old_method.manual_median([read_frame(ds.frames[i]) for i in window], len(window))

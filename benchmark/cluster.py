@@ -70,7 +70,7 @@ def measure_bytes(ds: Dataset, workers: int) -> Json:
     try:
         pool.submit_chunk = counting  # type: ignore[method-assign]
         before = _peer_bytes(pool)
-        (summary,) = seg.run([ds.folder], RunSettings(force=True), ds.data_root)
+        (summary,) = seg.run([ds.folder], RunSettings(force=True), data_root=ds.data_root)
         peers = _peer_bytes(pool) - before
     finally:
         seg.close()
@@ -94,7 +94,7 @@ def _count_result(counts: dict[str, int]) -> Any:
     return done
 
 
-def measure_stops(ds: Dataset, workers: int, stops: int, after: int) -> Json:
+def measure_stops(ds: Dataset, workers: int, *, stops: int, after: int) -> Json:
     """Stop `after` frames into a run, `stops` times (each run resumes the last)."""
     seg = _cluster(workers)
     latencies: list[float] = []
@@ -106,11 +106,13 @@ def measure_stops(ds: Dataset, workers: int, stops: int, after: int) -> Json:
             threading.Thread(target=seg.stop, kwargs={"wait": False}).start()
 
     try:
-        seg.run([ds.folder], RunSettings(force=True), ds.data_root)  # warm
+        seg.run([ds.folder], RunSettings(force=True), data_root=ds.data_root)  # warm
         for _ in range(stops):
             asked.clear()
             settings = RunSettings(force=True)  # each stop a few frames into a fresh run
-            (summary,) = seg.run([ds.folder], settings, ds.data_root, stop_soon)
+            (summary,) = seg.run(
+                [ds.folder], settings, data_root=ds.data_root, on_progress=stop_soon
+            )
             if asked and summary.status == "interrupted":
                 latencies.append(time.perf_counter() - asked[0])
     finally:
@@ -136,19 +138,19 @@ def _both_sides(workers: int) -> Iterator[dict[str, Segmenter]]:
             seg.close()
 
 
-def measure_many(ds: Dataset, workers: int, count: int, repeats: int, workdir: Path) -> Json:
+def measure_many(ds: Dataset, workers: int, *, count: int, repeats: int, workdir: Path) -> Json:
     """`count` acquisitions of `ds`'s frames in one run: the local pool takes them one
     after the other, the cluster two at a time (engine.cluster_runs)."""
     root = workdir / "many"
     for i in range(count):
-        linked_acquisition(ds, root, len(ds.frames), f"bench_many_{i}")
+        linked_acquisition(ds, root, n_frames=len(ds.frames), acq_id=f"bench_many_{i}")
     out: Json = {"acquisitions": count, "frames": count * len(ds.frames)}
     walls: dict[str, list[float]] = {"local": [], "cluster": []}
     with _both_sides(workers) as segs:
         for _ in range(repeats):
             for mode, seg in segs.items():
                 start = time.perf_counter()
-                summaries = seg.run([root / "img"], RunSettings(force=True), root)
+                summaries = seg.run([root / "img"], RunSettings(force=True), data_root=root)
                 walls[mode].append(time.perf_counter() - start)
                 if [s.status for s in summaries] != ["done"] * count:
                     raise RuntimeError(f"benchmark run of {root} ended {summaries}")
@@ -159,7 +161,7 @@ def measure_many(ds: Dataset, workers: int, count: int, repeats: int, workdir: P
 
 
 def measure_cluster(
-    ds: Dataset, workers: int, repeats: int, stops: int, many: int, workdir: Path
+    ds: Dataset, workers: int, *, repeats: int, stops: int, many: int, workdir: Path
 ) -> Json:
     """Local and cluster runs alternate, so that the load of a shared machine weighs on
     both alike; medians of `repeats`."""
@@ -179,9 +181,9 @@ def measure_cluster(
         "repeats": repeats,
         "rows": rows,
         "throughput_ratio": ratio(cluster["frames_per_s"], local["frames_per_s"]),
-        "many": measure_many(ds, workers, many, repeats, workdir),
+        "many": measure_many(ds, workers, count=many, repeats=repeats, workdir=workdir),
         "bytes": measure_bytes(ds, workers),
-        "stop": measure_stops(ds, workers, stops, after=3),
+        "stop": measure_stops(ds, workers, stops=stops, after=3),
     }
 
 
@@ -221,10 +223,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="segmenter-bench-cluster-"))
     try:
-        (ds,) = synth_datasets(workdir, args.frames, [args.objects], args.size, 0)
+        (ds,) = synth_datasets(
+            workdir, args.frames, densities=[args.objects], size=args.size, seed=0
+        )
         report = {"machine": machine_info(), "input": ds.info()}
         report |= measure_cluster(
-            ds, args.workers, args.repeats, args.stops, args.acquisitions, workdir
+            ds,
+            args.workers,
+            repeats=args.repeats,
+            stops=args.stops,
+            many=args.acquisitions,
+            workdir=workdir,
         )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

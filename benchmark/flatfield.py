@@ -58,7 +58,7 @@ def _baseline_flat(ds: Dataset, params: Params) -> tuple[float, U16]:
     return seconds, np.left_shift(flat.astype(np.uint16), 8)
 
 
-def measure_flat(ds: Dataset, params: Params, workers: int, repeats: int) -> Json:
+def measure_flat(ds: Dataset, params: Params, *, workers: int, repeats: int) -> Json:
     """Median seconds to compute the initial flat of `ds`, three ways."""
     window = flat_window(0, len(ds.frames), params.flat_frames)
     times: dict[str, list[float]] = {"pooled": [], "one_process": [], "baseline": []}

@@ -56,7 +56,7 @@ def one_frame(path: Path, flat_idx: U16, params: Params) -> tuple[int, int]:
         tracemalloc.reset_peak()
         base, _ = tracemalloc.get_traced_memory()
         frame = read_frame(path)
-        segment_frame(frame, flat_idx, params)
+        segment_frame(frame, flat_idx, params=params)
         del frame
         _, peak = tracemalloc.get_traced_memory()
     finally:
@@ -65,7 +65,7 @@ def one_frame(path: Path, flat_idx: U16, params: Params) -> tuple[int, int]:
     return peak - base, max(0, hwm - rss_before)
 
 
-def measure_inflight(ds: Dataset, flat_idx: U16, params: Params, n_frames: int) -> Json:
+def measure_inflight(ds: Dataset, flat_idx: U16, *, params: Params, n_frames: int) -> Json:
     """The worst of the first `n_frames` frames of `ds` (the frame with most objects)."""
     one_frame(ds.frames[0], flat_idx, params)  # warm caches and lookup tables
     traced, resident = 0, 0

@@ -73,7 +73,7 @@ def _frame_size(path: Path) -> tuple[int, int]:
 
 
 def dataset_at(
-    name: str, folder: Path, data_root: Path, target: float | None, source: str
+    name: str, folder: Path, *, data_root: Path, target: float | None, source: str
 ) -> Dataset:
     frames = list_frames(folder)
     if not frames:
@@ -85,7 +85,7 @@ def dataset_at(
 
 
 def synth_datasets(
-    workdir: Path, frames: int, densities: list[float], size: tuple[int, int], seed: int
+    workdir: Path, frames: int, *, densities: list[float], size: tuple[int, int], seed: int
 ) -> list[Dataset]:
     """One synthetic acquisition per density, each under its own data root."""
     out = []
@@ -99,7 +99,11 @@ def synth_datasets(
             seed=seed + i,
         )
         folder = write_acquisition(root, spec)
-        out.append(dataset_at(f"{objects:g} obj/frame", folder, root, objects, "synthetic"))
+        out.append(
+            dataset_at(
+                f"{objects:g} obj/frame", folder, data_root=root, target=objects, source="synthetic"
+            )
+        )
     return out
 
 
@@ -115,7 +119,7 @@ def _link(src: Path, dst: Path) -> None:
         os.symlink(src.resolve(), dst)
 
 
-def linked_acquisition(src: Dataset, root: Path, n_frames: int, acq_id: str) -> Dataset:
+def linked_acquisition(src: Dataset, root: Path, *, n_frames: int, acq_id: str) -> Dataset:
     """An acquisition of `n_frames` under `root`, frame i being src frame i mod len(src)."""
     meta = read_metadata(src.folder)
     meta.update({"acq_id": acq_id, "acq_nb_frame": n_frames, "sample_id": "bench"})
@@ -128,7 +132,11 @@ def linked_acquisition(src: Dataset, root: Path, n_frames: int, acq_id: str) -> 
     text = json.dumps(meta, ensure_ascii=False, indent=2)
     (folder / "metadata.json").write_text(text + "\n", encoding="utf-8")
     return dataset_at(
-        f"{src.name}, {n_frames} frames", folder, root, src.objects_target, src.source
+        f"{src.name}, {n_frames} frames",
+        folder,
+        data_root=root,
+        target=src.objects_target,
+        source=src.source,
     )
 
 
@@ -137,9 +145,11 @@ def given_dataset(workdir: Path, acquisition: Path, frames: int | None) -> Datas
     acquisition = acquisition.resolve()
     if not (acquisition / "metadata.json").is_file():
         raise ValueError(f"{acquisition} holds no metadata.json: it is not an acquisition")
-    original = dataset_at("given", acquisition, acquisition, None, str(acquisition))
+    original = dataset_at(
+        "given", acquisition, data_root=acquisition, target=None, source=str(acquisition)
+    )
     count = min(frames or len(original.frames), len(original.frames))
-    linked = linked_acquisition(original, workdir / "given", count, "bench_given")
+    linked = linked_acquisition(original, workdir / "given", n_frames=count, acq_id="bench_given")
     return Dataset(
         f"{acquisition.name} ({count} frames)",
         linked.folder,

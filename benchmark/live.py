@@ -53,7 +53,7 @@ def _spread(values: list[float]) -> Json:
     }
 
 
-def live_run(source: Path, workdir: Path, rate: float, workers: int, frames: int | None) -> Json:
+def live_run(source: Path, workdir: Path, *, rate: float, workers: int, frames: int | None) -> Json:
     """Replay `source` at `rate` frames/s and segment it live; the figures of one run."""
     root = workdir / f"live_{rate:g}"
     (root / "img").mkdir(parents=True)
@@ -95,7 +95,7 @@ def live_run(source: Path, workdir: Path, rate: float, workers: int, frames: int
         while not imager_started.wait(0.1):
             if not player.is_alive():
                 raise SegmenterError(f"the replay of {source} ended before it started")
-        summary = seg.run_live(live, settings, root, on_progress)
+        summary = seg.run_live(live, settings, data_root=root, on_progress=on_progress)
         finished = time.monotonic()
         player.join()
     latencies = [commits[n] - events[n] for n in commits if n in events]
@@ -180,11 +180,13 @@ def _run(args: argparse.Namespace) -> int:
             source = args.acquisition
         else:
             n = args.frames or 20
-            (ds,) = synth_datasets(work / "src", n, [args.objects], args.size, 0)
+            (ds,) = synth_datasets(
+                work / "src", n, densities=[args.objects], size=args.size, seed=0
+            )
             source = ds.folder
         results = []
         for rate in args.rates:
-            result = live_run(source, work, rate, args.workers, args.frames)
+            result = live_run(source, work, rate=rate, workers=args.workers, frames=args.frames)
             print(_line(result), flush=True)
             results.append(result)
     if args.json is not None:

@@ -104,7 +104,7 @@ def _segment(path: Path, workers: int) -> Json:
     return {"action": "segment", "path": [str(path)], "settings": settings}
 
 
-def mqtt_round(client: StatusClient, path: Path, workers: int, delay: float) -> Json:
+def mqtt_round(client: StatusClient, path: Path, *, workers: int, delay: float) -> Json:
     """One full segment (Started, Done) and one stopped segment (Interrupted)."""
     sent = client.send(_segment(path, workers))
     started = client.wait_for("Started")
@@ -124,6 +124,7 @@ def mqtt_round(client: StatusClient, path: Path, workers: int, delay: float) -> 
 def measure_mqtt(
     host: str,
     port: int,
+    *,
     path: Path,
     rounds: int,
     workers: int = 0,
@@ -143,7 +144,8 @@ def measure_mqtt(
         return base | {"error": f"cannot reach the broker: {exc}"}
     try:
         results = [
-            mqtt_round(client, path, workers, rng.uniform(0, max_delay)) for _ in range(rounds)
+            mqtt_round(client, path, workers=workers, delay=rng.uniform(0, max_delay))
+            for _ in range(rounds)
         ]
     except (RuntimeError, TimeoutError) as exc:
         return base | {"error": str(exc)}

@@ -37,7 +37,7 @@ def crops(folder: Path, count: int, params: Params) -> list[Crop]:
     for path in frames[:count]:
         frame = read_frame(path)
         gray = np.empty(frame.shape[:2], np.uint8)
-        correct_inplace(frame, flat_index(flat), correction(params.clip_max), gray)
+        correct_inplace(frame, flat_index(flat), corr=correction(params.clip_max), gray=gray)
         for region in find_regions(threshold_mask(gray), params):
             h, w = region.image.shape
             box = (slice(region.top, region.top + h), slice(region.left, region.left + w))

@@ -180,7 +180,7 @@ def _padded(region: Any, shape: tuple[int, ...]) -> tuple[slice, slice]:
     )
 
 
-def objects(image: U8, mask: U8, min_esd_px: float, stem: str, start: int) -> list[OldObject]:
+def objects(image: U8, mask: U8, *, min_esd_px: float, stem: str, start: int) -> list[OldObject]:
     """Its `_slice_image`: label, keep ESD >= min_esd_px, measure, crop."""
     labels = skimage.measure.label(mask)  # type: ignore[no-untyped-call]
     kept = [
@@ -219,6 +219,7 @@ def recalculation_window(frames: Sequence[Any], j: int) -> Sequence[Any]:
 def segment(
     frames: Sequence[tuple[str, U8]],
     min_esd_px: float,
+    *,
     remove_previous_mask: bool = False,
     on_flat: Callable[[int], None] | None = None,
     on_image: Callable[[str, U8, U8], None] | None = None,
@@ -245,7 +246,7 @@ def segment(
         previous = raw
         if on_image:
             on_image(stem, image, mask)
-        found = objects(image, mask, min_esd_px, stem, total)
+        found = objects(image, mask, min_esd_px=min_esd_px, stem=stem, start=total)
         out.append(found)
         count = len(found)
         total += count

@@ -42,7 +42,7 @@ def measure_preview(
             for path in ds.frames[:FRAMES]:
                 frame = read_frame(path)
                 started = time.perf_counter()
-                seg, _ = segment_frame(frame, flat_idx, params)
+                seg, _ = segment_frame(frame, flat_idx, params=params)
                 kernel.append(time.perf_counter() - started)
                 boxes = [
                     (int(f["bx"]), int(f["by"]), int(f["bw"]), int(f["bh"])) for f in seg.features
@@ -84,7 +84,9 @@ def measure_preview_run(ds: Dataset, *, workers: int, rounds: int = 2) -> Json:
                 shown.clear()
                 settings = RunSettings(workers=workers, preview_s=every, force=True, report=False)
                 started = time.perf_counter()
-                (summary,) = seg.run([ds.folder], settings, ds.data_root, count)
+                (summary,) = seg.run(
+                    [ds.folder], settings, data_root=ds.data_root, on_progress=count
+                )
                 times[name].append(time.perf_counter() - started)
                 if every:
                     out["previews"] = len(shown)

@@ -43,10 +43,10 @@ def _timed(cmd: list[str], timeout: float) -> tuple[float, str]:
 def fresh_acquisition(src: Dataset, root: Path) -> Dataset:
     """The 20-frame acquisition under an empty data root (no journal, no outputs)."""
     shutil.rmtree(root, ignore_errors=True)
-    return linked_acquisition(src, root, FRAMES, ACQ_ID)
+    return linked_acquisition(src, root, n_frames=FRAMES, acq_id=ACQ_ID)
 
 
-def ours_once(src: Dataset, root: Path, workers: int, timeout: float) -> tuple[float, int]:
+def ours_once(src: Dataset, root: Path, *, workers: int, timeout: float) -> tuple[float, int]:
     """One `segmenter segment` process on a fresh copy: seconds and objects."""
     acq = fresh_acquisition(src, root)
     cmd = [sys.executable, "-m", "segmenter", "segment", str(acq.folder)]
@@ -58,7 +58,7 @@ def ours_once(src: Dataset, root: Path, workers: int, timeout: float) -> tuple[f
     return wall, int(summary["objects"])
 
 
-def old_once(folder: Path, out: Path, min_esd_px: float, timeout: float) -> tuple[float, int]:
+def old_once(folder: Path, out: Path, *, min_esd_px: float, timeout: float) -> tuple[float, int]:
     """One process of the old method on `folder`, into an empty `out`: seconds and objects."""
     shutil.rmtree(out, ignore_errors=True)
     cmd = [sys.executable, "-m", "benchmark.old_program", str(folder), str(out)]
@@ -70,7 +70,7 @@ def old_once(folder: Path, out: Path, min_esd_px: float, timeout: float) -> tupl
 
 
 def measure_process(
-    src: Dataset, workdir: Path, min_esd_px: float, repeats: int, timeout: float = 3600.0
+    src: Dataset, workdir: Path, *, min_esd_px: float, repeats: int, timeout: float = 3600.0
 ) -> Json:
     """Median wall time of whole processes: ours with 2 and 1 workers, the old method."""
     root, old_out = workdir / "process", workdir / "process_old"
@@ -80,11 +80,11 @@ def measure_process(
     objects: dict[str, set[int]] = {"ours": set(), "ours_1": set(), "old": set()}
     for _ in range(repeats):
         for key, runs, workers in (("ours", ours, WORKERS), ("ours_1", ours_1, 1)):
-            seconds, found = ours_once(src, root, workers, timeout)
+            seconds, found = ours_once(src, root, workers=workers, timeout=timeout)
             runs.append(seconds)
             objects[key].add(found)
         folder = fresh_acquisition(src, root).folder
-        seconds, found = old_once(folder, old_out, min_esd_px, timeout)
+        seconds, found = old_once(folder, old_out, min_esd_px=min_esd_px, timeout=timeout)
         old.append(seconds)
         objects["old"].add(found)
     ours_s, ours_1_s, old_s = median(ours), median(ours_1), median(old)

@@ -50,7 +50,9 @@ def prepare(settings: BenchSettings, workdir: Path) -> list[Dataset]:
     if settings.acquisition is not None:
         return [given_dataset(workdir, settings.acquisition, settings.frames)]
     densities = list(settings.objects)
-    return synth_datasets(workdir, settings.synth_frames, densities, settings.size, settings.seed)
+    return synth_datasets(
+        workdir, settings.synth_frames, densities=densities, size=settings.size, seed=settings.seed
+    )
 
 
 def densest(datasets: list[Dataset]) -> Dataset:
@@ -68,25 +70,33 @@ def throughput_dataset(ds: Dataset, settings: BenchSettings, workdir: Path) -> D
     if n <= len(ds.frames):
         return ds
     acq_id = f"bench_throughput_{ds.folder.name}"
-    return linked_acquisition(ds, workdir / "throughput" / ds.folder.name, n, acq_id)
+    return linked_acquisition(
+        ds, workdir / "throughput" / ds.folder.name, n_frames=n, acq_id=acq_id
+    )
 
 
-def qc_cost(ds: Dataset, params: Params, repeats: int, kernel_s: float) -> Json:
+def qc_cost(ds: Dataset, params: Params, *, repeats: int, kernel_s: float) -> Json:
     """What the per-frame QC costs (benchmark.qc_cost), beside the kernel's time."""
-    return with_kernel(measure_qc(ds, flat_index_of(ds, params), params, repeats), kernel_s)
+    return with_kernel(
+        measure_qc(ds, flat_index_of(ds, params), params=params, repeats=repeats), kernel_s
+    )
 
 
-def _dataset_entry(ds: Dataset, settings: BenchSettings, workdir: Path, log: Log) -> Json:
+def _dataset_entry(ds: Dataset, settings: BenchSettings, *, workdir: Path, log: Log) -> Json:
     params = params_for(ds)
     entry: Json = {"dataset": ds.info()}
     if settings.runs("stages"):
         log(f"  stages: {ds.name}")
-        entry["stages"] = measure_stages(ds, flat_index_of(ds, params), params, settings.repeats)
-        entry["qc"] = qc_cost(ds, params, settings.repeats, entry["stages"]["kernel_s"])
+        entry["stages"] = measure_stages(
+            ds, flat_index_of(ds, params), params=params, repeats=settings.repeats
+        )
+        entry["qc"] = qc_cost(
+            ds, params, repeats=settings.repeats, kernel_s=entry["stages"]["kernel_s"]
+        )
     if settings.runs("baseline"):
         log(f"  baseline: {ds.name}")
         n, repeats = settings.baseline_frames, settings.repeats
-        entry["baseline"] = measure_baseline(ds, params, n, repeats)
+        entry["baseline"] = measure_baseline(ds, params, n_frames=n, repeats=repeats)
     if settings.runs("throughput"):
         long = throughput_dataset(ds, settings, workdir)
         log(f"  throughput: {long.name}, workers {settings.worker_counts}")
@@ -95,15 +105,15 @@ def _dataset_entry(ds: Dataset, settings: BenchSettings, workdir: Path, log: Log
     return entry
 
 
-def _memory(settings: BenchSettings, heavy: Dataset, workdir: Path, log: Log) -> Json:
+def _memory(settings: BenchSettings, heavy: Dataset, *, workdir: Path, log: Log) -> Json:
     params = params_for(heavy)
     log("  memory: one frame in flight")
     in_flight = measure_inflight(
-        heavy, flat_index_of(heavy, params), params, settings.inflight_frames
+        heavy, flat_index_of(heavy, params), params=params, n_frames=settings.inflight_frames
     )
     short_n, long_n = settings.memory_frames
-    short = linked_acquisition(heavy, workdir / "memory", short_n, "bench_short")
-    long = linked_acquisition(heavy, workdir / "memory", long_n, "bench_long")
+    short = linked_acquisition(heavy, workdir / "memory", n_frames=short_n, acq_id="bench_short")
+    long = linked_acquisition(heavy, workdir / "memory", n_frames=long_n, acq_id="bench_long")
     log(f"  memory: {short_n} and {long_n} frames, {settings.memory_worker_count} workers")
     growth = measure_growth(short, long, settings.memory_worker_count)
     return {"in_flight": in_flight, "growth": growth}
@@ -122,15 +132,15 @@ def _mqtt(settings: BenchSettings, heavy: Dataset) -> Json:
     if root is None:
         return base | {"skipped": "pass --service-data-root (the service's data root)"}
     frames = max(len(heavy.frames), settings.stop_frames)
-    acq = linked_acquisition(heavy, root, frames, "bench_mqtt")
+    acq = linked_acquisition(heavy, root, n_frames=frames, acq_id="bench_mqtt")
     return measure_mqtt(
         host,
         port,
-        acq.folder,
-        settings.mqtt_rounds,
-        settings.max_workers,
-        settings.mqtt_timeout,
-        settings.seed,
+        path=acq.folder,
+        rounds=settings.mqtt_rounds,
+        workers=settings.max_workers,
+        timeout=settings.mqtt_timeout,
+        seed=settings.seed,
         max_delay=settings.stop_max_delay,
     )
 
@@ -169,26 +179,36 @@ def run_benchmark(settings: BenchSettings, log: Log = stderr_log) -> Json:
     try:
         log(f"preparing input in {workdir}")
         datasets = prepare(settings, workdir)
-        report["datasets"] = [_dataset_entry(ds, settings, workdir, log) for ds in datasets]
+        report["datasets"] = [
+            _dataset_entry(ds, settings, workdir=workdir, log=log) for ds in datasets
+        ]
         heavy = densest(datasets)
         if settings.runs("flat"):
             log("  flat field")
             ds = datasets[0]
             report["flat"] = measure_flat(
-                ds, params_for(ds), settings.max_workers, settings.repeats
+                ds, params_for(ds), workers=settings.max_workers, repeats=settings.repeats
             )
         if settings.runs("process"):
             light = lightest(datasets)
             log(f"  process: {FRAMES} frames of {light.name}, {WORKERS} workers, and the old one")
             min_esd_px = params_for(light).min_esd_px
-            report["process"] = measure_process(light, workdir, min_esd_px, settings.repeats)
+            report["process"] = measure_process(
+                light, workdir, min_esd_px=min_esd_px, repeats=settings.repeats
+            )
         if settings.runs("memory"):
-            report["memory"] = _memory(settings, heavy, workdir, log)
+            report["memory"] = _memory(settings, heavy, workdir=workdir, log=log)
         if settings.runs("stop"):
             log(f"  stop: {settings.stops} stops")
-            acq = linked_acquisition(heavy, workdir / "stop", settings.stop_frames, "bench_stop")
+            acq = linked_acquisition(
+                heavy, workdir / "stop", n_frames=settings.stop_frames, acq_id="bench_stop"
+            )
             report["stop"] = measure_stop(
-                acq, settings.max_workers, settings.stops, settings.stop_max_delay, settings.seed
+                acq,
+                settings.max_workers,
+                stops=settings.stops,
+                max_delay=settings.stop_max_delay,
+                seed=settings.seed,
             )
         if settings.runs("preview"):
             log(f"  preview: {heavy.name}, per previewed frame and per run")

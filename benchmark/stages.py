@@ -49,13 +49,14 @@ def flat_index_of(ds: Dataset, params: Params) -> U16:
     window = flat_window(0, len(ds.frames), params.flat_frames)
     stack = np.stack([read_frame(ds.frames[i]) for i in window])
     flat: U8 = np.empty(stack.shape[1:], np.uint8)
-    median_rows(stack, flat, 0, int(stack.shape[1]))
+    median_rows(stack, flat, y0=0, y1=int(stack.shape[1]))
     return flat_index(flat)
 
 
 def time_stages(
     path: Path,
     flat_idx: U16,
+    *,
     params: Params,
     store: FrameStore,
     index: int,
@@ -67,14 +68,14 @@ def time_stages(
     frame = read_frame(path, buffer)  # into a reused buffer, as a worker decodes
     clock.append(time.perf_counter())
     gray = np.empty(frame.shape[:2], np.uint8)
-    correct_inplace(frame, flat_idx, correction(params.clip_max), gray)
+    correct_inplace(frame, flat_idx, corr=correction(params.clip_max), gray=gray)
     clock.append(time.perf_counter())
     raw = threshold_mask(gray)
     tiles, cleaned = clean_windows(raw, params)
     clock.append(time.perf_counter())
     regions = label_windows(tiles, cleaned, params)
     clock.append(time.perf_counter())
-    feats = [object_features(r, frame, gray, i) for i, r in enumerate(regions)]
+    feats = [object_features(r, frame, gray=gray, index=i) for i, r in enumerate(regions)]
     clock.append(time.perf_counter())
     crops = [object_crop(r, frame, params) for r in regions]
     clock.append(time.perf_counter())
@@ -96,7 +97,7 @@ def _timed(fn: Callable[[], object]) -> float:
 def time_kernel(path: Path, flat_idx: U16, params: Params) -> float:
     """`segment_frame` alone, on a frame decoded beforehand."""
     frame = read_frame(path)
-    return _timed(lambda: segment_frame(frame, flat_idx, params))
+    return _timed(lambda: segment_frame(frame, flat_idx, params=params))
 
 
 def floor_buffer(ds: Dataset) -> U8 | None:
@@ -120,7 +121,7 @@ def time_imread(path: Path, buffer: U8 | None = None) -> float:
     return _timed(lambda: cv2.imread(str(path), buffer, cv2.IMREAD_COLOR))
 
 
-def measure_stages(ds: Dataset, flat_idx: U16, params: Params, repeats: int) -> Json:
+def measure_stages(ds: Dataset, flat_idx: U16, *, params: Params, repeats: int) -> Json:
     """Floor, stages and kernel for every frame of `ds`: median of `repeats`, mean of frames."""
     threads = cv2.getNumThreads()
     cv2.setNumThreads(1)  # as in a worker process: one OpenCV thread
@@ -139,7 +140,9 @@ def measure_stages(ds: Dataset, flat_idx: U16, params: Params, repeats: int) -> 
                 for i, path in enumerate(ds.frames):
                     floors[i].append(time_imread(path, buffer))
                     fresh[i].append(time_imread(path))
-                    times, counts[i] = time_stages(path, flat_idx, params, store, i, buffer)
+                    times, counts[i] = time_stages(
+                        path, flat_idx, params=params, store=store, index=i, buffer=buffer
+                    )
                     runs[i].append(times)
                     kernels[i].append(time_kernel(path, flat_idx, params))
     finally:

@@ -40,7 +40,9 @@ class _Run:
     def _main(self) -> None:
         seg, ds, settings = self._args
         try:
-            self.summaries = seg.run([ds.folder], settings, ds.data_root, self._progress)
+            self.summaries = seg.run(
+                [ds.folder], settings, data_root=ds.data_root, on_progress=self._progress
+            )
         except BaseException as exc:  # reported by the caller
             self.error = exc
         finally:
@@ -51,7 +53,7 @@ class _Run:
         return self.summaries[0].status if self.summaries else "none"
 
 
-def stop_round(seg: Segmenter, ds: Dataset, workers: int, force: bool, delay: float) -> Json:
+def stop_round(seg: Segmenter, ds: Dataset, *, workers: int, force: bool, delay: float) -> Json:
     """One run stopped `delay` s after its start event: latency, phase, outcome."""
     run = _Run(seg, ds, RunSettings(force=force, workers=workers))
     run.started.wait()
@@ -72,7 +74,7 @@ def stop_round(seg: Segmenter, ds: Dataset, workers: int, force: bool, delay: fl
     }
 
 
-def measure_stop(ds: Dataset, workers: int, stops: int, max_delay: float, seed: int) -> Json:
+def measure_stop(ds: Dataset, workers: int, *, stops: int, max_delay: float, seed: int) -> Json:
     """Latency of `stops` stops at random moments, and the final resume to the end."""
     rng = random.Random(seed)
     rounds: list[Json] = []
@@ -86,7 +88,9 @@ def measure_stop(ds: Dataset, workers: int, stops: int, max_delay: float, seed: 
             attempts += 1
             if attempts > 3 * stops + 3:
                 break
-            result = stop_round(seg, ds, workers, force, rng.uniform(0.0, max_delay))
+            result = stop_round(
+                seg, ds, workers=workers, force=force, delay=rng.uniform(0.0, max_delay)
+            )
             rounds.append(result)
             force = result["status"] != "interrupted"  # finished: start over next time
         final = _Run(seg, ds, RunSettings(force=False, workers=workers))

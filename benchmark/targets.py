@@ -40,7 +40,7 @@ def per_frame_limit(objects_per_frame: float) -> float:
     return 2.0 + (k - 6.0) / 24.0
 
 
-def _target(name: str, value: float, scope: str, lacks: list[str], limit: float = 0.0) -> Json:
+def _target(name: str, value: float, *, scope: str, lacks: list[str], limit: float = 0.0) -> Json:
     comparison, fixed = LIMITS[name]
     limit = fixed if math.isfinite(fixed) else limit
     met = value <= limit if comparison == "<=" else value >= limit
@@ -72,15 +72,23 @@ def _dataset_targets(entry: Json) -> list[Json]:
     if stages:
         density = entry["dataset"]["objects_per_frame_target"] or stages["objects_per_frame"]
         value, lacks = stages["per_frame_vs_imread"], _size_lacks(entry)
-        out.append(_target("per_frame_vs_imread", value, scope, lacks, per_frame_limit(density)))
+        out.append(
+            _target(
+                "per_frame_vs_imread",
+                value,
+                scope=scope,
+                lacks=lacks,
+                limit=per_frame_limit(density),
+            )
+        )
     rows = {r["workers"]: r for r in (entry.get("throughput") or {}).get("rows", [])}
     if 2 in rows:
         lacks = _frames_lacks(rows[2]["frames"])
-        out.append(_target("two_workers_speedup", rows[2]["speedup"], scope, lacks))
+        out.append(_target("two_workers_speedup", rows[2]["speedup"], scope=scope, lacks=lacks))
         if "baseline" in entry:
             value = entry["baseline"]["baseline_s"] * rows[2]["frames_per_s"]
             lacks = _size_lacks(entry) + lacks
-            out.append(_target("vs_old_two_workers", value, scope, lacks))
+            out.append(_target("vs_old_two_workers", value, scope=scope, lacks=lacks))
     return out
 
 
@@ -95,12 +103,12 @@ def targets(report: Json) -> list[Json]:
     if process:
         scope = f"{process['frames']} frames, {process['workers']} workers, whole process"
         lacks = _size_lacks({"dataset": process})
-        out.append(_target("vs_old_process", process["old_vs_ours"], scope, lacks))
+        out.append(_target("vs_old_process", process["old_vs_ours"], scope=scope, lacks=lacks))
         speedup = ratio(process["ours_1_worker_s"], process["ours_s"])
         scope = f"{process['frames']} frames, whole process, {process['workers']} workers vs 1"
-        out.append(_target("process_two_workers_speedup", speedup, scope, list(lacks)))
+        out.append(_target("process_two_workers_speedup", speedup, scope=scope, lacks=list(lacks)))
     if report.get("stop"):
-        out.append(_target("stop_p95_s", report["stop"]["p95_s"], "engine", []))
+        out.append(_target("stop_p95_s", report["stop"]["p95_s"], scope="engine", lacks=[]))
     growth = (report.get("memory") or {}).get("growth")
     if growth:
         long = growth["long"]
@@ -108,17 +116,21 @@ def targets(report: Json) -> list[Json]:
         lacks = size_lacks + _frames_lacks(long["frames"])
         if growth["workers"] != PI5_WORKERS:
             lacks.append(f"--memory-workers {PI5_WORKERS}")
-        out.append(_target("peak_pss_mb", long["peak_pss_bytes"] / MB, scope, lacks))
+        out.append(_target("peak_pss_mb", long["peak_pss_bytes"] / MB, scope=scope, lacks=lacks))
         frames = f"{growth['short']['frames']} -> {long['frames']} frames"
         lacks = size_lacks + _frames_lacks(long["frames"])
-        out.append(_target("memory_growth", growth["pss_growth"], frames, lacks))
+        out.append(_target("memory_growth", growth["pss_growth"], scope=frames, lacks=lacks))
     in_flight = (report.get("memory") or {}).get("in_flight")
     if in_flight:
         value = in_flight["vs_frame"]
-        out.append(_target("in_flight_vs_frame", value, "one process", list(size_lacks)))
+        out.append(
+            _target("in_flight_vs_frame", value, scope="one process", lacks=list(size_lacks))
+        )
     mqtt = report.get("mqtt") or {}
     if "stop_to_interrupted_p95_s" in mqtt:
-        out.append(_target("mqtt_stop_p95_s", mqtt["stop_to_interrupted_p95_s"], "service", []))
+        out.append(
+            _target("mqtt_stop_p95_s", mqtt["stop_to_interrupted_p95_s"], scope="service", lacks=[])
+        )
     return out
 
 

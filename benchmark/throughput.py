@@ -27,7 +27,7 @@ def run_once(seg: Segmenter, ds: Dataset, workers: int) -> Json:
 
     settings = RunSettings(force=True, workers=workers)
     start = time.perf_counter()
-    summaries = seg.run([ds.folder], settings, ds.data_root, on_progress)
+    summaries = seg.run([ds.folder], settings, data_root=ds.data_root, on_progress=on_progress)
     wall = time.perf_counter() - start
     if len(summaries) != 1 or summaries[0].status != "done":
         status = summaries[0].status if summaries else "nothing run"
@@ -43,7 +43,7 @@ def run_once(seg: Segmenter, ds: Dataset, workers: int) -> Json:
     }
 
 
-def measure_workers(seg: Segmenter, ds: Dataset, workers: int, repeats: int) -> Json:
+def measure_workers(seg: Segmenter, ds: Dataset, *, workers: int, repeats: int) -> Json:
     warm(seg.pool)
     runs = [run_once(seg, ds, workers) for _ in range(repeats)]
     wall = median([r["wall_s"] for r in runs])
@@ -71,7 +71,7 @@ def measure_throughput(ds: Dataset, worker_counts: list[int], repeats: int) -> J
         with keep_sigint():
             seg = Segmenter(workers)
         try:
-            rows.append(measure_workers(seg, ds, workers, repeats))
+            rows.append(measure_workers(seg, ds, workers=workers, repeats=repeats))
         finally:
             seg.close()
     base = next((r for r in rows if r["workers"] == 1), rows[0])

@@ -106,10 +106,10 @@ def _rename_report(before: Layout, after: Layout) -> None:
 def export(
     folder: Path,
     data_root: Path,
+    *,
     process_id: str | None,
     with_report: bool,
     compat: str | None = None,
-    *,
     sample_folder: bool = False,
     allow_same_archive: bool = False,
 ) -> Exported:
@@ -133,13 +133,13 @@ def export(
         archives.check_name(layout, allow_same_archive)
         pid = process_id or manifest.get("process_id")
         settings = RunSettings(process_id=pid, compat=chosen)
-        cells = tsv_cells(acq, params, settings, manifest)
+        cells = tsv_cells(acq, params, settings=settings, manifest=manifest)
         Outputs(layout).claim([layout.tsv, layout.archive], shared=allow_same_archive)
         if before.file_id != layout.file_id:  # the other contract's names: replaced
             _rename_report(before, layout)
             Outputs(before).remove(before.archive)
         top = acq.sample_folder if sample_folder else ""
-        archive = write_tsv_and_archive(store, layout, cells, frames, folder=top)
+        archive = write_tsv_and_archive(store, layout, cells=cells, frames=frames, folder=top)
         if manifest.get("compat", contract.LEGACY) != chosen:
             store.set_manifest({**manifest, "compat": chosen})
         assert archive is not None

@@ -53,7 +53,9 @@ def _metadata_problem(acq: Acquisition) -> str | None:
     stamp = {"process_uuid": "-", "process_datetime": "-"}
     settings = RunSettings()
     try:
-        ecotaxa.build_columns(tsv_cells(acq, settings.params(acq.pixel_size_um), settings, stamp))
+        ecotaxa.build_columns(
+            tsv_cells(acq, settings.params(acq.pixel_size_um), settings=settings, manifest=stamp)
+        )
     except SegmenterError as exc:
         return str(exc)
     return None

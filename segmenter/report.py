@@ -50,9 +50,15 @@ def report(
             watch.add(frame)
         qc = watch.figures()
     return write_report(
-        store, layout, acq.metadata, acq.pixel_size_um, len(acq.frames), seconds,
-        mosaic_order, qc,
-    )  # fmt: skip
+        store,
+        layout,
+        metadata=acq.metadata,
+        pixel_um=acq.pixel_size_um,
+        total_frames=len(acq.frames),
+        seconds=seconds,
+        mosaic_order=mosaic_order,
+        qc=qc,
+    )
 
 
 def _previous_seconds(path: Path) -> float | None:

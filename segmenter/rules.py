@@ -98,7 +98,7 @@ def qc_focus_min(value: float, field: str | None = None) -> float:
     return float(value)
 
 
-def _whole_in(value: int, low: int, high: int, field: str | None) -> int:
+def _whole_in(value: int, low: int, *, high: int, field: str | None) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise _error(field, f"must be a whole number from {low} to {high}, got {value!r}")
     return value
@@ -106,14 +106,14 @@ def _whole_in(value: int, low: int, high: int, field: str | None) -> int:
 
 def qc_drift(value: int, field: str | None = None) -> int:
     """Grey levels of background drift before a warning: a whole number from 1 to 255."""
-    return _whole_in(value, 1, 255, field)
+    return _whole_in(value, 1, high=255, field=field)
 
 
 def qc_static(value: int, field: str | None = None) -> int:
     """Static objects that make a frame dirty: a whole number from 1 to 100,000."""
-    return _whole_in(value, 1, 100_000, field)
+    return _whole_in(value, 1, high=100_000, field=field)
 
 
 def qc_frames(value: int, field: str | None = None) -> int:
     """Frames in a row before a warning: a whole number from 1 to QC_FRAMES_MAX."""
-    return _whole_in(value, 1, QC_FRAMES_MAX, field)
+    return _whole_in(value, 1, high=QC_FRAMES_MAX, field=field)

@@ -89,7 +89,7 @@ def _bbox(mask: npt.NDArray[np.bool_]) -> Box:
     return (int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1))
 
 
-def _stamp(image: Image, alpha: Floats, tint: Floats, x: int, y: int) -> None:
+def _stamp(image: Image, alpha: Floats, *, tint: Floats, x: int, y: int) -> None:
     h, w = alpha.shape  # darken in place by alpha (0..1) times the per-channel tint
     roi = image[y : y + h, x : x + w]
     roi[...] = np.clip(roi * (1.0 - alpha[..., None] * tint) + 0.5, 0, 255).astype(np.uint8)
@@ -112,16 +112,24 @@ def make_background(spec: SynthSpec) -> tuple[Image, list[Box]]:
     specks: list[Box] = []
     for _ in range(spec.specks):
         radius = max(2.0, rng.uniform(0.15, 0.5) * math.sqrt(spec.min_area))  # 8-25 um wide
-        alpha = _render(_disc, rng, 2 * radius, rng.uniform(0.4, 0.7), max(0.7, radius / 3))
+        alpha = _render(
+            _disc,
+            rng,
+            length=2 * radius,
+            darkening=rng.uniform(0.4, 0.7),
+            sigma=max(0.7, radius / 3),
+        )
         x = int(rng.integers(BORDER, spec.width - BORDER - alpha.shape[1]))
         y = int(rng.integers(BORDER, spec.height - BORDER - alpha.shape[0]))
-        _stamp(image, alpha, np.full(3, 0.9, np.float32), x, y)
+        _stamp(image, alpha, tint=np.full(3, 0.9, np.float32), x=x, y=y)
         bx, by, bw, bh = _bbox(alpha * 0.9 > TRUTH_DARKENING)
         specks.append((x + bx, y + by, bw, bh))
     return image, specks
 
 
-def _outline(c: float, rng: Rng, size: float, ratio: float, rough: float, angle: float) -> Points:
+def _outline(
+    c: float, rng: Rng, *, size: float, ratio: float, rough: float, angle: float
+) -> Points:
     """A closed, irregular ellipse-like outline around (c, c), long axis at `angle`."""
     k = 24
     t = np.linspace(0, 2 * math.pi, k, endpoint=False)
@@ -134,7 +142,7 @@ def _outline(c: float, rng: Rng, size: float, ratio: float, rough: float, angle:
 def _cell(canvas: Image, rng: Rng, length: float, value: int) -> None:
     """A translucent cell: lighter interior, darker wall."""
     ratio, angle = rng.uniform(0.45, 0.95), rng.uniform(0, math.pi)
-    pts = _outline(canvas.shape[0] / 2, rng, length, ratio, 0.04, angle)
+    pts = _outline(canvas.shape[0] / 2, rng, size=length, ratio=ratio, rough=0.04, angle=angle)
     cv2.fillPoly(canvas, [pts], int(value * rng.uniform(0.45, 0.75)))
     cv2.polylines(canvas, [pts], True, value, max(2, round(length / 12)))
 
@@ -142,7 +150,9 @@ def _cell(canvas: Image, rng: Rng, length: float, value: int) -> None:
 def _blob(canvas: Image, rng: Rng, length: float, value: int) -> None:
     """An irregular aggregate with lighter patches or holes inside."""
     c, ratio, angle = canvas.shape[0] / 2, rng.uniform(0.6, 1.0), rng.uniform(0, math.pi)
-    cv2.fillPoly(canvas, [_outline(c, rng, length, ratio, 0.18, angle)], value)
+    cv2.fillPoly(
+        canvas, [_outline(c, rng, size=length, ratio=ratio, rough=0.18, angle=angle)], value
+    )
     for _ in range(int(rng.integers(1, 4))):
         hx, hy = c + rng.uniform(-0.18, 0.18, 2) * length
         radius, light = round(length * rng.uniform(0.05, 0.12)), int(value * rng.uniform(0.1, 0.5))
@@ -164,7 +174,9 @@ def _copepod(canvas: Image, rng: Rng, length: float, value: int) -> None:
     """A body with a tail and two thin antennae."""
     c, theta = canvas.shape[0] / 2, rng.uniform(0, 2 * math.pi)
     u, thin = cmath.exp(1j * theta), max(1, round(length / 90))
-    cv2.fillPoly(canvas, [_outline(c, rng, length * 0.5, 0.42, 0.03, theta)], value)
+    cv2.fillPoly(
+        canvas, [_outline(c, rng, size=length * 0.5, ratio=0.42, rough=0.03, angle=theta)], value
+    )
     cv2.line(canvas, _pt(c * (1 + 1j)), _pt(c * (1 + 1j) - u * length / 2), value, 2 * thin)
     head = c * (1 + 1j) + u * length * 0.22
     for side in (-1.0, 1.0):  # antennae sweep back from the head
@@ -193,7 +205,7 @@ def _disc(canvas: Image, rng: Rng, length: float, value: int) -> None:
 SHAPES: tuple[Shape, ...] = (_cell, _blob, _chain, _copepod, _fibre)  # canvas value = 255 * dark
 
 
-def _render(shape: Shape, rng: Rng, length: float, darkening: float, sigma: float) -> Floats:
+def _render(shape: Shape, rng: Rng, *, length: float, darkening: float, sigma: float) -> Floats:
     """Draw a shape on a square canvas, soften it, crop to where it darkens at all."""
     pad = int(3 * sigma) + 4
     canvas = np.zeros((int(length * 1.2) + 2 * pad,) * 2, np.uint8)
@@ -213,16 +225,18 @@ def make_organism(rng: Rng, spec: SynthSpec) -> tuple[Floats, Floats, Box]:
     max_len, min_len = min(spec.width, spec.height) * 0.4, math.sqrt(spec.min_area)
     length = min(max_len, max(min_len, math.exp(rng.uniform(3.0, 6.0)) * scale))
     for _ in range(6):
-        alpha = _render(shape, rng, length, darkening, sigma)
+        alpha = _render(shape, rng, length=length, darkening=darkening, sigma=sigma)
         area = int(np.count_nonzero(alpha * gray > SOLID_DARKENING))
         if area >= spec.min_area:
             return alpha, tint, _bbox(alpha * gray > TRUTH_DARKENING)
         length = min(max_len, length * max(1.15, math.sqrt(spec.min_area / max(area, 1)) * 1.1))
-    alpha = _render(_disc, rng, min_len * 1.6, max(darkening, 0.45), sigma)  # always passes
+    alpha = _render(
+        _disc, rng, length=min_len * 1.6, darkening=max(darkening, 0.45), sigma=sigma
+    )  # always passes
     return alpha, tint, _bbox(alpha * gray > TRUTH_DARKENING)
 
 
-def _place(rng: Rng, spec: SynthSpec, taken: list[Box], w: int, h: int) -> Box | None:
+def _place(rng: Rng, spec: SynthSpec, *, taken: list[Box], w: int, h: int) -> Box | None:
     """A free spot for a w x h patch, GAP px from the others and BORDER px from the edges."""
     for _ in range(40):
         x = int(rng.integers(BORDER, spec.width - BORDER - w + 1))
@@ -234,7 +248,7 @@ def _place(rng: Rng, spec: SynthSpec, taken: list[Box], w: int, h: int) -> Box |
 
 
 def synth_frame(
-    spec: SynthSpec, rng: Rng, background: Image | None = None, extra: int = 0
+    spec: SynthSpec, rng: Rng, *, background: Image | None = None, extra: int = 0
 ) -> Frame:
     """One BGR frame and the truth boxes of its organisms (`extra` more than the mean);
     pure. background: make_background."""
@@ -242,9 +256,9 @@ def synth_frame(
     taken, boxes = list[Box](), list[Box]()
     for _ in range(int(rng.poisson(spec.objects + extra))):
         alpha, tint, (tx, ty, tw, th) = make_organism(rng, spec)
-        spot = _place(rng, spec, taken, alpha.shape[1], alpha.shape[0])
+        spot = _place(rng, spec, taken=taken, w=alpha.shape[1], h=alpha.shape[0])
         if spot is not None:
-            _stamp(frame, alpha, tint, spot[0], spot[1])
+            _stamp(frame, alpha, tint=tint, x=spot[0], y=spot[1])
             taken.append(spot)
             boxes.append((spot[0] + tx, spot[1] + ty, tw, th))
     if spec.noise_sigma > 0:  # Gaussian sensor noise, fast: a random byte through a table
@@ -290,7 +304,9 @@ def write_acquisition(out: Path, spec: SynthSpec) -> Path:
     lines = list(INTEGRITY_HEADER)
     for i, name in enumerate(frame_names(spec)):
         extra = spec.burst if i in spec.bursts else 0
-        frame, boxes = synth_frame(spec, np.random.default_rng([spec.seed, i]), bg, extra)
+        frame, boxes = synth_frame(
+            spec, np.random.default_rng([spec.seed, i]), background=bg, extra=extra
+        )
         data = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, spec.quality])[1].tobytes()
         (folder / name).write_bytes(data)
         lines.append(integrity_line(name, data))

@@ -99,9 +99,9 @@ class ArchiveWriter:
 def write_archive(
     zip_path: Path,
     tsv_path: Path,
+    *,
     crops_dir: Path,
     objects: Iterable[ObjectRecord],
-    *,
     folder: str = "",
 ) -> None:
     """Write the EcoTaxa zip atomically: the TSV (deflated) and every object's crop

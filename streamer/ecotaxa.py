@@ -212,7 +212,7 @@ def _feature_cell(name: str, value: object) -> str:
 
 
 def _object_cells(
-    record: ObjectRecord, cells: AcquisitionCells, ids: set[str], files: set[str]
+    record: ObjectRecord, cells: AcquisitionCells, *, ids: set[str], files: set[str]
 ) -> dict[str, str]:
     """The per-object cells of one row, in the contract of `cells`; `ids` and `files`
     collect what was seen."""
@@ -256,7 +256,7 @@ def write_tsv(path: Path, cells: AcquisitionCells, objects: Iterable[ObjectRecor
         ids: set[str] = set()
         files: set[str] = set()
         for record in objects:
-            row = _object_cells(record, cells, ids, files)
+            row = _object_cells(record, cells, ids=ids, files=files)
             writer.writerow([row[c.name] if c.cell is None else c.cell for c in columns])
             count += 1
     return count

@@ -18,10 +18,10 @@ from streamer.report import KINDS
 def write_tsv_and_archive(
     store: FrameStore,
     layout: Layout,
+    *,
     cells: ecotaxa.AcquisitionCells,
     frames: int,
     archive: bool | ArchiveWriter = True,
-    *,
     folder: str = "",
 ) -> Path | None:
     """From the objects of the first `frames` committed frames: remove crops no frame
@@ -43,7 +43,9 @@ def write_tsv_and_archive(
     except OSError as exc:
         raise storage_error(layout.archive.parent, exc) from exc
     objects = store.objects(frames)
-    write_archive(layout.archive, layout.tsv, layout.objects_dir, objects, folder=folder)
+    write_archive(
+        layout.archive, layout.tsv, crops_dir=layout.objects_dir, objects=objects, folder=folder
+    )
     return layout.archive
 
 

@@ -39,7 +39,7 @@ class Outputs:
         except FileNotFoundError:
             if not (self.path.parent / "run.json").is_file():
                 return set()
-            return {self._key(p) for p in run_outputs(self.layout, True, True, True)}
+            return {self._key(p) for p in run_outputs(self.layout, True, report=True, keep=True)}
         except (OSError, ValueError):
             return set()
         return {str(p) for p in data} if isinstance(data, list) else set()
@@ -129,7 +129,7 @@ def archive_users(layout: Layout, tsv_name: str | None = None) -> list[Path]:
     return sorted(rel for rel in found if rel != layout.rel)
 
 
-def run_outputs(layout: Layout, archive: bool, report: bool, keep: bool) -> list[Path]:
+def run_outputs(layout: Layout, archive: bool, *, report: bool, keep: bool) -> list[Path]:
     """What a run writes outside the journal, by its settings."""
     paths = [layout.tsv]
     if archive:

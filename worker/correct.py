@@ -76,13 +76,13 @@ def _exceptions(flat_idx: U16, corr: Correction) -> Exceptions:
     return found
 
 
-def _table_strip(strip: U8, flat_idx: U16, corr: Correction, s: _Strips) -> None:
+def _table_strip(strip: U8, flat_idx: U16, *, corr: Correction, s: _Strips) -> None:
     index = s.index[: strip.shape[0]]
     np.add(flat_idx, strip, out=index)  # 4x cv2.add's mixed-type add
     np.take(corr.lut, index, out=strip, mode="clip")  # in range anyway; "clip" is faster
 
 
-def _float_strip(strip: U8, flat_idx: U16, corr: Correction, s: _Strips) -> None:
+def _float_strip(strip: U8, flat_idx: U16, *, corr: Correction, s: _Strips) -> None:
     n = strip.shape[0]
     flat, factor, value = s.flat[:n], s.factor[:n], s.value[:n]
     np.right_shift(flat_idx, 8, out=flat, casting="unsafe")  # the flat value, exact
@@ -93,7 +93,7 @@ def _float_strip(strip: U8, flat_idx: U16, corr: Correction, s: _Strips) -> None
     np.copyto(strip, value, casting="unsafe")  # truncates; values in [0, 255]
 
 
-def correct_inplace(frame: U8, flat_idx: U16, corr: Correction, gray: U8 | None = None) -> None:
+def correct_inplace(frame: U8, flat_idx: U16, *, corr: Correction, gray: U8 | None = None) -> None:
     """Flat-correct `frame` in place; also fill `gray` (BGR2GRAY) when given.
 
     The pixel at row 0, column 0 ends black in every channel, as the baseline sets it
@@ -106,11 +106,11 @@ def correct_inplace(frame: U8, flat_idx: U16, corr: Correction, gray: U8 | None 
     for i, y in enumerate(range(0, frame.shape[0], STRIP_ROWS)):
         strip, flat = frame[y : y + STRIP_ROWS], flat_idx[y : y + STRIP_ROWS]
         if exceptions is None:
-            _table_strip(strip, flat, corr, scratch)
+            _table_strip(strip, flat, corr=corr, s=scratch)
         else:
             where, rows = exceptions[i] if exceptions else (None, None)
             exact = None if where is None or not where.size else strip.reshape(-1)[where]
-            _float_strip(strip, flat, corr, scratch)
+            _float_strip(strip, flat, corr=corr, s=scratch)
             if exact is not None and rows is not None:
                 strip.reshape(-1)[where] = corr.lut[rows + exact]
         if y == 0:
@@ -142,7 +142,7 @@ def median_into(stack: U8, out: U8) -> None:
     out[...] = planes[n // 2]
 
 
-def median_rows(stack: U8, out: U8, y0: int, y1: int, strip: int = 32) -> None:
+def median_rows(stack: U8, out: U8, *, y0: int, y1: int, strip: int = 32) -> None:
     """Median of rows y0:y1 of every frame of `stack` into the same rows of `out`."""
     for y in range(y0, y1, strip):
         stop = min(y1, y + strip)

@@ -186,6 +186,7 @@ class FocusSink(Protocol):
 def region_features(
     image: npt.NDArray[np.bool_],
     color_crop: npt.NDArray[np.uint8],
+    *,
     gray_crop: npt.NDArray[np.uint8],
     offset: tuple[int, int] = (0, 0),
     focus_sink: FocusSink | None = None,

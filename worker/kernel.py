@@ -56,6 +56,7 @@ class Segmentation:
 def object_features(
     region: Region,
     corrected: U8,
+    *,
     gray: U8,
     index: int,
     threshold: float = math.nan,
@@ -67,7 +68,9 @@ def object_features(
     h, w = region.image.shape
     box = (slice(region.top, region.top + h), slice(region.left, region.left + w))
     offset = (region.top, region.left)
-    feats = region_features(region.image, corrected[box], gray[box], offset, focus_sink)
+    feats = region_features(
+        region.image, corrected[box], gray_crop=gray[box], offset=offset, focus_sink=focus_sink
+    )
     feats["label"] = index
     feats.update(bw=w, bh=h, threshold=threshold)
     return feats
@@ -82,6 +85,7 @@ def object_crop(region: Region, corrected: U8, params: Params) -> bytes:
 def measure(
     corrected: U8,
     gray: U8,
+    *,
     mask: U8,
     params: Params,
     threshold: float = math.nan,
@@ -93,7 +97,8 @@ def measure(
     regions = find_regions(mask, params)
     grid = FocusGrid((gray.shape[0], gray.shape[1])) if background is not None else None
     features = [
-        object_features(r, corrected, gray, i, threshold, grid) for i, r in enumerate(regions)
+        object_features(r, corrected, gray=gray, index=i, threshold=threshold, focus_sink=grid)
+        for i, r in enumerate(regions)
     ]
     return Segmentation(
         features,
@@ -104,7 +109,7 @@ def measure(
 
 
 def segment_frame(
-    frame: U8, flat_idx: U16, params: Params, previous: U8 | None = None
+    frame: U8, flat_idx: U16, *, params: Params, previous: U8 | None = None
 ) -> tuple[Segmentation, U8]:
     """Segment one BGR frame (corrected in place). Returns objects (with the frame's QC,
     worker.qc) and its threshold mask.
@@ -114,14 +119,16 @@ def segment_frame(
     """
     brightness = background(frame)  # of the raw frame: before the correction
     gray = np.empty(frame.shape[:2], np.uint8)
-    correct_inplace(frame, flat_idx, correction(params.clip_max), gray)
+    correct_inplace(frame, flat_idx, corr=correction(params.clip_max), gray=gray)
     threshold, raw = triangle_threshold(gray)
     mask = remove_previous_mask(raw, previous) if params.remove_previous_mask else raw
-    return measure(frame, gray, mask, params, threshold, brightness), raw
+    return measure(
+        frame, gray, mask=mask, params=params, threshold=threshold, background=brightness
+    ), raw
 
 
 def frame_threshold(frame: U8, flat_idx: U16, params: Params) -> U8:
     """Only the threshold mask of a frame (for the next frame's remove_previous_mask)."""
     gray = np.empty(frame.shape[:2], np.uint8)
-    correct_inplace(frame, flat_idx, correction(params.clip_max), gray)
+    correct_inplace(frame, flat_idx, corr=correction(params.clip_max), gray=gray)
     return threshold_mask(gray)

@@ -160,11 +160,11 @@ def _previous_mask(task: ChunkTask, shape: tuple[int, int], flat_idx: Any) -> U8
     return frame_threshold(frame, flat_idx, task.params)
 
 
-def segment_one(ref: FrameRef, flat_idx: Any, task: ChunkTask, previous: U8 | None) -> Any:
+def segment_one(ref: FrameRef, flat_idx: Any, *, task: ChunkTask, previous: U8 | None) -> Any:
     started = time.perf_counter()
     fault_point(ref.name)
     frame = _load(ref, flat_idx)
-    seg, raw = segment_frame(frame, flat_idx, task.params, previous)
+    seg, raw = segment_frame(frame, flat_idx, params=task.params, previous=previous)
     objects = tuple(
         ObjectRecord(f"{ref.stem}_{i}", f"{ref.stem}_{i}.jpg", feats, contour)
         for i, (feats, contour) in enumerate(zip(seg.features, seg.contours, strict=True))
@@ -211,7 +211,7 @@ def run_chunk_with(task: ChunkTask, flat_idx: Any, prev_flat_idx: Any = None) ->
         if _stopping():
             break
         try:
-            result, raw = segment_one(ref, flat_idx, task, previous)
+            result, raw = segment_one(ref, flat_idx, task=task, previous=previous)
         except FrameError as exc:
             out.append(FrameFailure(ref.index, ref.name, exc.reason))
             previous = None
@@ -265,7 +265,7 @@ def median_flat(*frames: U8) -> npt.NDArray[np.uint16]:
     fault_point("median", "median")
     stack = np.stack(frames)
     out = np.empty(stack.shape[1:], np.uint8)
-    median_rows(stack, out, 0, stack.shape[1])
+    median_rows(stack, out, y0=0, y1=stack.shape[1])
     del stack
     return np.left_shift(out.astype(np.uint16), 8)
 
@@ -275,7 +275,7 @@ def median_into_flat(stack: SharedArray, count: int, flat: SharedArray, y0: int,
     fault_point("median", "median")
     frames = _attached.get(stack)[:count]
     out = np.empty((y1 - y0, *frames.shape[2:]), np.uint8)
-    median_rows(frames[:, y0:y1], out, 0, y1 - y0)  # type: ignore[arg-type]
+    median_rows(frames[:, y0:y1], out, y0=0, y1=y1 - y0)  # type: ignore[arg-type]
     del frames
     _attached.release(stack.name)
     target = _attached.get(flat)

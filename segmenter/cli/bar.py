@@ -46,7 +46,7 @@ class Bars:
         self.last = self.postfix = ""
 
     def show(
-        self, key: str, desc: str, done: int, total: int, postfix: str, last: str | None = None
+        self, key: str, desc: str, *, done: int, total: int, postfix: str, last: str | None = None
     ) -> None:
         """Draw `key`'s bar; `last` is the postfix left when it closes (default: postfix)."""
         if key != self.key:
@@ -115,7 +115,14 @@ class TerminalBar(Bars):
         k = self.order.get(str(Path(key).resolve()))
         desc = label(event.acquisition, k, len(self.order))
         postfix = counts(event.objects, event.failed, phase)
-        self.show(key, desc, event.done, event.total, postfix, counts(event.objects, event.failed))
+        self.show(
+            key,
+            desc,
+            done=event.done,
+            total=event.total,
+            postfix=postfix,
+            last=counts(event.objects, event.failed),
+        )
 
 
 def _is_terminal(stream: TextIO) -> bool:

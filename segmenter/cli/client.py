@@ -45,6 +45,7 @@ class Message:
 def connect(
     settings: BrokerSettings,
     role: str,
+    *,
     timeout: float,
     subscriptions: tuple[str, ...] = (),
     on_message: Callable[[str, bytes, bool], None] | None = None,
@@ -86,7 +87,11 @@ class Client:
         self.settings = settings
         self.messages: queue.Queue[Message] = queue.Queue()
         self.transport = connect(
-            settings, "client", connect_timeout, ("status/segmenter/#",), self._record
+            settings,
+            "client",
+            timeout=connect_timeout,
+            subscriptions=("status/segmenter/#",),
+            on_message=self._record,
         )
         if not self.transport.subscribed.wait(connect_timeout):
             self.close()
@@ -124,13 +129,13 @@ def _show(bars: Bars, progress: dict[str, Any]) -> None:
     desc = label(acquisition) if acquisition else "waiting"
     postfix = counts(int(progress.get("objects", 0)), int(progress.get("failed_frames", 0)))
     frames = int(progress.get("frames", 0))
-    bars.show(acquisition, desc, int(progress.get("frame", 0)), frames, postfix)
+    bars.show(acquisition, desc, done=int(progress.get("frame", 0)), total=frames, postfix=postfix)
 
 
 class Follower:
     """Follows one command (and its item) through the message stream."""
 
-    def __init__(self, client: Client, as_json: bool, out: TextIO, err: TextIO) -> None:
+    def __init__(self, client: Client, as_json: bool, *, out: TextIO, err: TextIO) -> None:
         self.client, self.as_json, self.out, self.err = client, as_json, out, err
         self.bar = err.isatty() and not as_json
         self.bars = Bars(err)
@@ -200,6 +205,7 @@ class Follower:
 def send(
     settings: BrokerSettings,
     command: dict[str, Any],
+    *,
     follow: bool,
     as_json: bool = False,
     timeout: float = 10.0,
@@ -212,7 +218,7 @@ def send(
     command = {**command, "id": command.get("id") or new_id()}
     client = Client(settings, timeout)
     try:
-        follower = Follower(client, as_json, out, err)
+        follower = Follower(client, as_json, out=out, err=err)
         client.send(command)
         answer = follower.reply(command["id"], timeout)
         if not answer.get("ok"):

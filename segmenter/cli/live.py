@@ -114,11 +114,16 @@ def cmd_live(args: argparse.Namespace) -> int:
         raise NotFound(f"{folder} does not exist or has no {METADATA} yet")
     data_root = resolve_data_root(folder, args.data_root)
     settings = run_settings(args)
-    source = LiveFrames(folder.resolve(), FolderWatcher(folder), args.idle_timeout, True)
+    source = LiveFrames(
+        folder.resolve(),
+        FolderWatcher(folder),
+        idle_timeout=args.idle_timeout,
+        end_at_expected=True,
+    )
     bar = TerminalBar([folder])
     show = bar if sys.stderr.isatty() and not args.json else StateLines()
     with bar, Segmenter(settings.worker_count) as seg, _ctrl_c(seg, source, bar.say):
-        summary = seg.run_live(source, settings, data_root, show)
+        summary = seg.run_live(source, settings, data_root=data_root, on_progress=show)
     if source.end_reason:
         print(f"live: ended: {source.end_reason}", file=sys.stderr)
     return print_summaries([summary], args.json)

@@ -156,9 +156,9 @@ def cmd_export(args: argparse.Namespace) -> int:
         done = export(
             folder,
             root,
-            args.process_id,
-            args.report,
-            args.compat,
+            process_id=args.process_id,
+            with_report=args.report,
+            compat=args.compat,
             sample_folder=args.sample_folder,
             allow_same_archive=args.allow_same_archive,
         )

@@ -98,7 +98,7 @@ def _publisher(args: argparse.Namespace) -> tuple[MqttTransport | None, Publish 
     from segmenter.cli.client import connect
     from segmenter.service.mqtt import BrokerSettings
 
-    transport = connect(BrokerSettings.from_env(os.environ, args.broker), "replay", 10.0)
+    transport = connect(BrokerSettings.from_env(os.environ, args.broker), "replay", timeout=10.0)
 
     def publish(topic: str, payload: bytes) -> None:
         transport.publish(topic, payload, qos=args.qos)
@@ -108,11 +108,17 @@ def _publisher(args: argparse.Namespace) -> tuple[MqttTransport | None, Publish 
 
 def cmd_replay(args: argparse.Namespace) -> int:
     the_plan = plan(
-        args.source, args.data_root, args.rate, args.rel, args.frames, args.stop_after, args.end
+        args.source,
+        args.data_root,
+        rate=args.rate,
+        rel=args.rel,
+        frames=args.frames,
+        stop_after=args.stop_after,
+        end=args.end,
     )
     transport, publish = _publisher(args)
     try:
-        result = run(the_plan, publish, _line)
+        result = run(the_plan, publish, on_frame=_line)
     finally:
         if transport is not None:
             transport.close(dead=False)  # delivers what is queued first

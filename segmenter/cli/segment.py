@@ -257,7 +257,9 @@ def cmd_segment(args: argparse.Namespace) -> int:
             _stop_on_signals(seg, bar.say),
         ):
             for data_root, paths in roots.items():
-                summaries += seg.run(paths, settings, data_root, _ignore if args.json else bar)
+                summaries += seg.run(
+                    paths, settings, data_root=data_root, on_progress=_ignore if args.json else bar
+                )
                 if any(s.status == "interrupted" for s in summaries):
                     break
     return print_summaries(summaries, args.json)
@@ -291,7 +293,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     settings = RunSettings(workers=args.workers, force=True, keep=True)
     bar = TerminalBar([folder])
     with bar, Segmenter(settings.worker_count) as seg, _stop_on_signals(seg, bar.say):
-        summaries = seg.run([folder], settings, root, bar)
+        summaries = seg.run([folder], settings, data_root=root, on_progress=bar)
     code = print_summaries(summaries, False)
     if code == EXIT_OK and summaries[0].archive:
         archive = Path(summaries[0].archive)

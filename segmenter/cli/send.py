@@ -174,5 +174,11 @@ def cmd_send(args: argparse.Namespace) -> int:
         },
     }
     if what == "segment":
-        return send(broker, _segment_command(args), not args.no_wait, args.json, args.timeout)
-    return send(broker, commands[what], False, args.json, args.timeout)
+        return send(
+            broker,
+            _segment_command(args),
+            follow=not args.no_wait,
+            as_json=args.json,
+            timeout=args.timeout,
+        )
+    return send(broker, commands[what], follow=False, as_json=args.json, timeout=args.timeout)

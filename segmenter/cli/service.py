@@ -162,7 +162,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         defaults = RunSettings(workers=workers, compat=compat, preview_s=args.preview_every)
         uploads = _uploads(data_root, transport, args.upload_after)
         service = Service(
-            data_root, engine, transport, defaults, args.live, args.idle_timeout, uploads=uploads
+            data_root,
+            engine,
+            publisher=transport,
+            defaults=defaults,
+            live=args.live,
+            idle_timeout=args.idle_timeout,
+            uploads=uploads,
         )
         service.attach(transport)
         service.start()

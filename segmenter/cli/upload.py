@@ -142,7 +142,7 @@ def cmd_upload(args: argparse.Namespace) -> int:
     for error in errors:
         print(f"segmenter: error: {error}", file=sys.stderr)
     if args.dry_run:
-        return _dry_run(args, project, found, errors)
+        return _dry_run(args, project, found=found, errors=errors)
     try:
         from segmenter.upload.book import UploadBook
         from segmenter.upload.run import LoginRefused, Policy, Uploader
@@ -193,7 +193,7 @@ def cmd_upload(args: argparse.Namespace) -> int:
 
 
 def _dry_run(
-    args: argparse.Namespace, project: int, found: dict[Path, list[Any]], errors: list[str]
+    args: argparse.Namespace, project: int, *, found: dict[Path, list[Any]], errors: list[str]
 ) -> int:
     from segmenter.upload.run import remote_path
 

@@ -24,13 +24,14 @@ class RunsOne(Protocol):
     def stopping(self) -> bool: ...
 
     def run_one(
-        self, folder: Path, settings: RunSettings, data_root: Path, on_progress: ProgressCallback
+        self, folder: Path, settings: RunSettings, *, data_root: Path, on_progress: ProgressCallback
     ) -> AcquisitionSummary: ...
 
 
 def run_overlapped(
     engine: RunsOne,
     stop: StopEvent,
+    *,
     folders: list[Path],
     settings: RunSettings,
     data_root: Path,
@@ -47,7 +48,7 @@ def run_overlapped(
     def one(folder: Path) -> AcquisitionSummary | None:
         if stop.is_set():
             return None
-        return engine.run_one(folder, settings, data_root, progress)
+        return engine.run_one(folder, settings, data_root=data_root, on_progress=progress)
 
     with ThreadPoolExecutor(IN_FLIGHT, thread_name_prefix="acquisition") as threads:
         futures = [threads.submit(one, folder) for folder in folders]

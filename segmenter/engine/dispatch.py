@@ -43,7 +43,7 @@ class OrderedDispatch:
     """Runs `make_task(frames)` tasks for `refs[start:]` and hands outcomes back in order."""
 
     def __init__(
-        self, pool: Pool, refs: list[FrameRef], start: int, chunk: int, make_task: TaskFactory
+        self, pool: Pool, refs: list[FrameRef], *, start: int, chunk: int, make_task: TaskFactory
     ) -> None:
         self.pool, self.refs, self.chunk, self.make_task = pool, refs, chunk, make_task
         self.max_in_flight = 1 if pool.mode == "inline" else 2 * pool.parallelism

@@ -45,7 +45,9 @@ def flat_window(next_index: int, n_frames: int, flat_frames: int) -> range:
     return range(start, min(stop, start + flat_frames))
 
 
-def settled_flat_window(next_index: int, seen: int, ended: bool, flat_frames: int) -> range | None:
+def settled_flat_window(
+    next_index: int, seen: int, *, ended: bool, flat_frames: int
+) -> range | None:
     """`flat_window` while the number of frames is not known yet (live): the window once
     it is the same whatever the final count (>= `seen`) turns out to be and all of its
     frames are there; else None (wait for more frames, or for the end).

@@ -42,7 +42,7 @@ def compute_flat(pool: Pool, frames: Sequence[FrameRef], shape: tuple[int, int])
                 stack.array[slot] = stack.array[i]
         flat = SharedBlock((height, width, 3), "uint16")
         try:
-            _median_all(pool, stack, count, flat)
+            _median_all(pool, stack, count=count, flat=flat)
         except BaseException:
             flat.close()
             raise
@@ -80,7 +80,7 @@ def _decode_all(pool: Pool, stack: SharedBlock, frames: Sequence[FrameRef]) -> l
     return sorted(good)
 
 
-def _median_all(pool: Pool, stack: SharedBlock, count: int, flat: SharedBlock) -> None:
+def _median_all(pool: Pool, stack: SharedBlock, *, count: int, flat: SharedBlock) -> None:
     """The median by row strips on the pool; strips a dying worker lost, here."""
     height = flat.array.shape[0]
     epoch = pool.rebuilds
@@ -94,7 +94,7 @@ def _median_all(pool: Pool, stack: SharedBlock, count: int, flat: SharedBlock) -
             if pool.rebuilds == epoch:
                 pool.rebuild()
             out = np.empty((y1 - y0, *flat.array.shape[1:]), np.uint8)
-            median_rows(stack.array[:count, y0:y1], out, 0, y1 - y0)  # type: ignore[arg-type]
+            median_rows(stack.array[:count, y0:y1], out, y0=0, y1=y1 - y0)  # type: ignore[arg-type]
             np.left_shift(out.astype(np.uint16), 8, out=flat.array[y0:y1])
         else:
             fut.result()

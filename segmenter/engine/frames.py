@@ -109,13 +109,13 @@ class FrameScheduler:
         self,
         pool: Pool,
         source: FrameSource,
+        *,
         params: Params,
         store: FrameStore,
         state: RunState,
         on_commit: CommitCallback,
         on_flat: FlatCallback,
         on_news: NewsCallback,
-        *,
         previews: Previews | None = None,
     ) -> None:
         """`previews`: which frames' workers also make a live preview (None: none)."""
@@ -126,7 +126,9 @@ class FrameScheduler:
         self.refs: list[FrameRef] = []  # grows as the source learns of frames
         self._take_frames()
         chunk = 4 if params.remove_previous_mask else 1
-        self.dispatch = OrderedDispatch(pool, self.refs, len(state.committed), chunk, self._task)
+        self.dispatch = OrderedDispatch(
+            pool, self.refs, start=len(state.committed), chunk=chunk, make_task=self._task
+        )
         self.shape: tuple[int, int] | None = None
         self.flat: FlatField | None = None  # None until the flat in effect is computed
         self.boundary_mask: bytes | None = None  # the mask before a flat change, packed
@@ -180,7 +182,7 @@ class FrameScheduler:
     # -- the flat field -------------------------------------------------------------
     def _settled(self, flat_from: int) -> range | None:
         return settled_flat_window(
-            flat_from, len(self.refs), self.source.ended, self.params.flat_frames
+            flat_from, len(self.refs), ended=self.source.ended, flat_frames=self.params.flat_frames
         )
 
     def _prepare_flat(self) -> bool:

@@ -43,7 +43,7 @@ def _as_is(_acq: Acquisition, summary: AcquisitionSummary) -> AcquisitionSummary
 
 
 def process_columns(
-    acq: Acquisition, params: Params, settings: RunSettings, manifest: dict[str, Any]
+    acq: Acquisition, params: Params, *, settings: RunSettings, manifest: dict[str, Any]
 ) -> dict[str, Any]:
     """The baseline's process columns, in its order (SPEC 2.7)."""
     run_id = settings.process_id or manifest["process_uuid"]
@@ -57,12 +57,12 @@ def process_columns(
 
 
 def tsv_cells(
-    acq: Acquisition, params: Params, settings: RunSettings, manifest: dict[str, Any]
+    acq: Acquisition, params: Params, *, settings: RunSettings, manifest: dict[str, Any]
 ) -> ecotaxa.AcquisitionCells:
     """The per-acquisition TSV cells in the output contract `settings.compat`: metadata,
     the baseline's process columns, ours (streamer.contract says what differs)."""
     compat, px = settings.compat, params.pixel_size_um
-    process = process_columns(acq, params, settings, manifest)
+    process = process_columns(acq, params, settings=settings, manifest=manifest)
     extra = {**params.extra_columns(), **contract.extra_columns(compat, px)}
     metadata = contract.metadata_cells(compat, acq.metadata)
     return ecotaxa.AcquisitionCells(metadata, process, extra, compat, px)
@@ -75,10 +75,10 @@ class AcquisitionRun:
         self,
         acq: Acquisition,
         settings: RunSettings,
+        *,
         pool: Pool,
         on_progress: ProgressCallback,
         source: FrameSource | None = None,
-        *,
         after_archive: AfterArchive = _as_is,
     ) -> None:
         """`after_archive` is called with the summary once the archive is written, in
@@ -179,7 +179,9 @@ class AcquisitionRun:
         with acquisition_lock(self.layout.objects_dir):
             settings = self.settings  # what is not ours is refused before any work
             self.outputs.claim(
-                run_outputs(self.layout, settings.ecotaxa, settings.report, settings.keep),
+                run_outputs(
+                    self.layout, settings.ecotaxa, report=settings.report, keep=settings.keep
+                ),
                 shared=settings.allow_same_archive,
             )
             if self.settings.force:
@@ -218,12 +220,12 @@ class AcquisitionRun:
         self.scheduler = FrameScheduler(
             self.pool,
             self.source,
-            self.params,
-            self.store,
-            self.state,
-            self._on_commit,
-            self._on_flat,
-            lambda: self._emit("live"),
+            params=self.params,
+            store=self.store,
+            state=self.state,
+            on_commit=self._on_commit,
+            on_flat=self._on_flat,
+            on_news=lambda: self._emit("live"),
             previews=self.previews,
         )
         self.scheduler.run()
@@ -273,7 +275,7 @@ class AcquisitionRun:
             )
 
     def _tsv_values(self, manifest: dict[str, Any]) -> ecotaxa.AcquisitionCells:
-        return tsv_cells(self.acq, self.params, self.settings, manifest)
+        return tsv_cells(self.acq, self.params, settings=self.settings, manifest=manifest)
 
     def _open_archive(self) -> ArchiveWriter | None:
         """The zip, fed with each frame's crops as it commits (so that after the last
@@ -287,7 +289,9 @@ class AcquisitionRun:
 
     def _write_outputs(self, manifest: dict[str, Any], writer: ArchiveWriter | None) -> str | None:
         n, cells = len(self.state.committed), self._tsv_values(manifest)
-        archive = write_tsv_and_archive(self.store, self.layout, cells, n, writer or False)
+        archive = write_tsv_and_archive(
+            self.store, self.layout, cells=cells, frames=n, archive=writer or False
+        )
         return None if archive is None else str(archive)
 
     def _write_done(self) -> None:

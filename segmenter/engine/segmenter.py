@@ -96,6 +96,7 @@ class Segmenter:
         self,
         paths: Sequence[Path],
         settings: RunSettings,
+        *,
         data_root: Path,
         on_progress: ProgressCallback = _ignore,
         stop_requested: Callable[[], bool] | None = None,
@@ -111,19 +112,22 @@ class Segmenter:
                     "no acquisition (folder with metadata.json) found at or below "
                     + ", ".join(str(p) for p in paths)
                 )
-            return self._run_all(folders, settings, data_root, on_progress)
+            return self._run_all(folders, settings, data_root=data_root, on_progress=on_progress)
 
     def run_live(
         self,
         source: LiveFrames,
         settings: RunSettings,
+        *,
         data_root: Path,
         on_progress: ProgressCallback = _ignore,
         stop_requested: Callable[[], bool] | None = None,
     ) -> AcquisitionSummary:
         """The acquisition in `source.folder`, segmented while its frames come (live)."""
         with self._busy(stop_requested):
-            return self.run_one(source.folder, settings, data_root, on_progress, source)
+            return self.run_one(
+                source.folder, settings, data_root=data_root, on_progress=on_progress, source=source
+            )
 
     def run_acquisition(
         self,
@@ -137,7 +141,7 @@ class Segmenter:
         """One acquisition folder, already found (as the service does, to count an item's
         acquisitions and resume them one by one); stops as `run`."""
         with self._busy(stop_requested):
-            return self.run_one(folder, settings, data_root, on_progress)
+            return self.run_one(folder, settings, data_root=data_root, on_progress=on_progress)
 
     @contextmanager
     def _busy(self, stop_requested: Callable[[], bool] | None) -> Iterator[None]:
@@ -157,18 +161,26 @@ class Segmenter:
         self,
         folders: list[Path],
         settings: RunSettings,
+        *,
         data_root: Path,
         on_progress: ProgressCallback,
     ) -> list[AcquisitionSummary]:
         if self.pool.mode == "cluster" and len(folders) > 1:
             from segmenter.engine.cluster_runs import run_overlapped
 
-            return run_overlapped(self, self.pool.stop, folders, settings, data_root, on_progress)
+            return run_overlapped(
+                self,
+                self.pool.stop,
+                folders=folders,
+                settings=settings,
+                data_root=data_root,
+                on_progress=on_progress,
+            )
         summaries: list[AcquisitionSummary] = []
         for folder in folders:
             if self.pool.stop.is_set():
                 break
-            summary = self.run_one(folder, settings, data_root, on_progress)
+            summary = self.run_one(folder, settings, data_root=data_root, on_progress=on_progress)
             summaries.append(summary)
             if summary.status == "interrupted":
                 break
@@ -178,6 +190,7 @@ class Segmenter:
         self,
         folder: Path,
         settings: RunSettings,
+        *,
         data_root: Path,
         on_progress: ProgressCallback,
         source: LiveFrames | None = None,
@@ -199,7 +212,7 @@ class Segmenter:
             if settings.ecotaxa:
                 archives.check_name(acq.layout_for(settings.compat), settings.allow_same_archive)
             run = AcquisitionRun(
-                acq, settings, self.pool, on_progress, source,
+                acq, settings, pool=self.pool, on_progress=on_progress, source=source,
                 after_archive=lambda acq, summary: after_run(acq, settings, summary),
             )  # fmt: skip
             return run.run()

@@ -80,6 +80,7 @@ class LiveFrames:
         self,
         folder: Path,
         finder: FrameFinder,
+        *,
         idle_timeout: float = 60.0,
         end_at_expected: bool = False,
         clock: Callable[[], float] = time.monotonic,

@@ -105,6 +105,7 @@ def _check_rel(rel: Path) -> Path:
 def plan(
     source: Path,
     data_root: Path,
+    *,
     rate: float = 1.0,
     rel: Path | None = None,
     frames: int | None = None,
@@ -166,6 +167,7 @@ def _start_folder(plan: ReplayPlan) -> None:
 def run(
     plan: ReplayPlan,
     publish: Publish | None = None,
+    *,
     on_frame: Callable[[FrameWritten], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
     wait: Wait | None = None,

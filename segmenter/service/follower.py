@@ -126,7 +126,9 @@ class LiveFollower:
         return None
 
     def _new(self, folder: Path) -> LiveFrames:
-        source = LiveFrames(folder, self.make_finder(folder), self.idle_timeout, True)
+        source = LiveFrames(
+            folder, self.make_finder(folder), idle_timeout=self.idle_timeout, end_at_expected=True
+        )
         self.waiting.append(source)
         self.save()
         return source

@@ -73,14 +73,16 @@ class CommandHandlers:
         except ConfigError as exc:
             action, cid = peek_action(payload)
             with self.lock:
-                self._refuse(cid, action or "parse", str(exc), legacy=action == Action.SEGMENT)
+                self._refuse(
+                    cid, action or "parse", message=str(exc), legacy=action == Action.SEGMENT
+                )
             return
         with self.lock:
             try:
                 self._dispatch(command)
             except ConfigError as exc:
                 legacy = isinstance(command, Segment) and command.legacy
-                self._refuse(command.id, command.action.value, str(exc), legacy)
+                self._refuse(command.id, command.action.value, message=str(exc), legacy=legacy)
                 return
             self.batch.changed = True  # saved and published with the next batch
             self.lock.notify_all()
@@ -94,26 +96,28 @@ class CommandHandlers:
         elif isinstance(command, Dequeue):
             item = self.queue.dequeue(command.item)
             self.dashboard.end(item.id, Status.INTERRUPTED)
-            self._reply(command.id, action, f"removed {item.id}", item.id)
+            self._reply(command.id, action, message=f"removed {item.id}", item=item.id)
         elif isinstance(command, Reorder):
             self.queue.reorder(command.order)
-            self._reply(command.id, action, "reordered")
+            self._reply(command.id, action, message="reordered")
         elif isinstance(command, Resume):
             self.queue.paused = False
-            self._reply(command.id, action, "queue running")
+            self._reply(command.id, action, message="queue running")
         elif isinstance(command, UploadRequest):
             sent = self.uploads.request(command.paths, command.again)
-            self._reply(command.id, action, f"upload of {len(sent)} acquisition(s) queued")
+            self._reply(command.id, action, message=f"upload of {len(sent)} acquisition(s) queued")
         elif isinstance(command, UpdateConfig):
             if self.worker.item is not None:  # refused, in words the dashboard ignores
                 self._status(Info.CONFIG_REFUSED)
-                self._reply(command.id, action, Info.CONFIG_REFUSED, ok=False)
+                self._reply(command.id, action, message=Info.CONFIG_REFUSED, ok=False)
                 return
             self.worker.defaults = command.settings.apply(self.worker.defaults)
             if command.settings.live is not None:
                 self.follower.enabled = command.settings.live
             self._status(Info.CONFIG_UPDATED)
-            self._reply(command.id, action, _with_notes("defaults updated", command.settings))
+            self._reply(
+                command.id, action, message=_with_notes("defaults updated", command.settings)
+            )
 
     def _enqueue(self, command: Segment) -> None:
         settings = command.settings.apply(self.worker.defaults)
@@ -128,7 +132,7 @@ class CommandHandlers:
         if command.start_queue:
             self.queue.paused = False
         text = _with_notes(f"queued at position {position}", command.settings)
-        self._reply(command.id, command.action.value, text, item.id)
+        self._reply(command.id, command.action.value, message=text, item=item.id)
 
     def _stop(self, command: Stop) -> None:
         if command.legacy:
@@ -140,7 +144,7 @@ class CommandHandlers:
             return
         if command.scope is Scope.QUEUE:
             self.queue.paused = True
-            self._reply(command.id, action, "queue paused: the current item goes on")
+            self._reply(command.id, action, message="queue paused: the current item goes on")
             return
         if command.scope is Scope.ALL:
             dropped = self.queue.drop_pending()
@@ -148,10 +152,10 @@ class CommandHandlers:
             for item in dropped:
                 self.dashboard.end(item.id, Status.INTERRUPTED)
         if self.worker.item is None:
-            self._reply(command.id, action, "nothing was running")
+            self._reply(command.id, action, message="nothing was running")
             return
         item_id = self.worker.stop_item()
-        self._reply(command.id, action, f"stopping {item_id}", item_id)
+        self._reply(command.id, action, message=f"stopping {item_id}", item=item_id)
 
     def _stop_live_work(self, command: Stop) -> None:
         """Stop the live acquisition and drop those waiting; what was committed stays
@@ -162,43 +166,49 @@ class CommandHandlers:
             self.worker.live.job.stop()
             names.insert(0, str(self.worker.live.source.folder))
         text = f"stopping live {', '.join(names)}" if names else "no live acquisition"
-        self._reply(command.id, command.action.value, text)
+        self._reply(command.id, command.action.value, message=text)
 
     def _legacy_stop(self, command: Stop) -> None:
         """The dashboard's stop: it is about its own oldest open unit, never about work
         that came another way."""
         action = command.action.value
         if self.dashboard.repeated_stop():
-            self._reply(command.id, action, "a repeated stop: the first one is answered")
+            self._reply(command.id, action, message="a repeated stop: the first one is answered")
             return
         target = self.dashboard.first_open()
         if target is None:
             self.dashboard.idle_stop()
-            self._reply(command.id, action, "nothing was running")
+            self._reply(command.id, action, message="nothing was running")
         elif self.worker.item is not None and self.worker.item.item.id == target:
             self.worker.stop_item()
-            self._reply(command.id, action, f"stopping {target}", target)
+            self._reply(command.id, action, message=f"stopping {target}", item=target)
         else:
             self.queue.cancel(target, "stopped before it began")
             self.dashboard.stopping(target)
             self.dashboard.end(target, Status.INTERRUPTED)
-            self._reply(command.id, action, f"{target} will not run", target)
+            self._reply(command.id, action, message=f"{target} will not run", item=target)
 
     # -- answers ---------------------------------------------------------------------
     def _reply(
-        self, cid: str | None, action: str, message: str, item: str | None = None, ok: bool = True
+        self,
+        cid: str | None,
+        action: str,
+        *,
+        message: str,
+        item: str | None = None,
+        ok: bool = True,
     ) -> None:
         """Sent once what the command changed is saved (at the batch's end)."""
         text = public_text(message, self.data_root)
         self.batch.replies.append(encode(ReplyMessage(cid, action, ok, text, item)))
 
-    def _refuse(self, cid: str | None, action: str, message: str, legacy: bool) -> None:
+    def _refuse(self, cid: str | None, action: str, *, message: str, legacy: bool) -> None:
         """A refused command: a reply; a refused `segment` is also a unit that ends at
         once with an error (the dashboard waits for one)."""
         log.warning("command refused: %s", message)
         if legacy:
             self.dashboard.refused(exception_text(public_text(message, self.data_root)))
-        self._reply(cid, action, message, ok=False)
+        self._reply(cid, action, message=message, ok=False)
 
 
 def _with_notes(text: str, settings: SettingsPatch) -> str:

@@ -43,6 +43,7 @@ class LiveStatus:
         self,
         publisher: Publisher,
         source: LiveFrames,
+        *,
         waiting: Callable[[], list[str]],
         data_root: Path,
     ) -> None:
@@ -61,7 +62,9 @@ class LiveStatus:
             self.warned = len(event.warnings)  # a resumed run's were said by its first run
         new = len(event.warnings) > self.warned
         rel = below_img(event.acquisition, self.data_root)
-        self.warned = publish_warnings(self.publisher, event, self.warned, None, rel)
+        self.warned = publish_warnings(
+            self.publisher, event, already=self.warned, item=None, acquisition=rel
+        )
         message = LiveMessage(
             str(self.source.folder),
             live.state,

@@ -124,6 +124,7 @@ class MqttTransport:
         self,
         settings: BrokerSettings,
         client_id: str,
+        *,
         on_command: Callable[[bytes], None] | None = None,
         on_connected: Callable[[bool], None] | None = None,
         will: bool = True,
@@ -186,7 +187,7 @@ class MqttTransport:
                 return False
         return True
 
-    def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None:
+    def publish(self, topic: str, payload: bytes, *, qos: int = 0, retain: bool = False) -> None:
         """Hand a message to the publisher thread; never blocks, never drops QoS 1."""
         self.outbox.put(Outgoing(topic, payload, qos, retain))
 

@@ -44,7 +44,7 @@ def below_img(acquisition: Path, data_root: Path) -> str:
 
 
 def publish_warnings(
-    publisher: Publisher, event: Progress, already: int, item: str | None, acquisition: str
+    publisher: Publisher, event: Progress, *, already: int, item: str | None, acquisition: str
 ) -> int:
     """The QC warnings of `event` past the first `already`, each once on WARNING_TOPIC
     (segmenter.qc); returns how many have been published."""
@@ -63,6 +63,7 @@ class AcquisitionProgress:
         self,
         publisher: Publisher,
         data_root: Path,
+        *,
         item_id: str,
         position: tuple[int, int],
         on_begin: Callable[[Path], None],
@@ -105,7 +106,11 @@ class AcquisitionProgress:
 
     def _publish_warnings(self, event: Progress) -> None:
         self.warned = publish_warnings(
-            self.publisher, event, self.warned, self.item_id, self._rel(event)
+            self.publisher,
+            event,
+            already=self.warned,
+            item=self.item_id,
+            acquisition=self._rel(event),
         )
 
     def _rel(self, event: Progress) -> str:

@@ -53,6 +53,7 @@ class ItemRunner:
         self,
         data_root: Path,
         publisher: Publisher,
+        *,
         lock: threading.Condition,
         changed: Callable[[], None],
         after: Callable[[list[AcquisitionSummary]], None],
@@ -73,11 +74,13 @@ class ItemRunner:
                 raise SegmenterError("no acquisition (folder with metadata.json) found")
             item.acquisitions = len(folders)
             for k, folder in enumerate(folders):
-                result = self._acquisition(run, folder, settings, (k + 1, len(folders)))
+                result = self._acquisition(
+                    run, folder, settings=settings, position=(k + 1, len(folders))
+                )
                 if result is None:
                     break
                 summaries.extend(result)
-                publish_summaries(self.publisher, result, self.data_root, item.id)
+                publish_summaries(self.publisher, result, data_root=self.data_root, item=item.id)
                 self.after(result)
                 self._account(run, result)
                 if not result or any(s.status == "interrupted" for s in result):
@@ -88,7 +91,7 @@ class ItemRunner:
         return _outcome(item, summaries)
 
     def _acquisition(
-        self, run: ItemRun, folder: Path, settings: RunSettings, position: tuple[int, int]
+        self, run: ItemRun, folder: Path, *, settings: RunSettings, position: tuple[int, int]
     ) -> list[AcquisitionSummary] | None:
         item = run.item
         if settings.force and str(folder.resolve()) in item.begun:
@@ -96,11 +99,11 @@ class ItemRunner:
         run.tracker = AcquisitionProgress(
             self.publisher,
             self.data_root,
-            item.id,
-            position,
-            lambda acquisition: self._begun(item, acquisition),
-            lambda event: self._frame(run, event),
-            run.legacy,
+            item_id=item.id,
+            position=position,
+            on_begin=lambda acquisition: self._begun(item, acquisition),
+            on_frame=lambda event: self._frame(run, event),
+            legacy=run.legacy,
         )
         summary = run.job.run(
             lambda on_progress, stop_requested: run.job.engine.run_acquisition(

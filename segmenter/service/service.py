@@ -53,6 +53,7 @@ class Service:
         self,
         data_root: Path,
         engine: Segmenter,
+        *,
         publisher: Publisher,
         defaults: RunSettings,
         live: bool = True,

@@ -63,7 +63,9 @@ class Info(StrEnum):
 class Publisher(Protocol):
     """What the service needs from a transport (the MQTT adapter, or a test double)."""
 
-    def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None: ...
+    def publish(
+        self, topic: str, payload: bytes, *, qos: int = 0, retain: bool = False
+    ) -> None: ...
 
 
 def reserved_words(text: str) -> list[str]:

@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 def publish_summaries(
     publisher: Publisher,
     summaries: Sequence[AcquisitionSummary],
+    *,
     data_root: Path,
     item: str | None,
 ) -> None:

@@ -88,7 +88,9 @@ class WorkerThread:
         self.closing = False
         self.abandoned = False  # shutdown gave up waiting: the saved queue stays as it is
         self.last_progress = ProgressMessage(item=None, state="idle")
-        self.runner = ItemRunner(data_root, publisher, lock, changed, uploads.after)
+        self.runner = ItemRunner(
+            data_root, publisher, lock=lock, changed=changed, after=uploads.after
+        )
         self._go = threading.Event()  # set at the first connect (or at shutdown)
         self._thread = threading.Thread(target=self._loop, name="segmenter-worker", daemon=True)
 
@@ -227,7 +229,7 @@ class WorkerThread:
         def waiting() -> list[str]:
             return [str(s.folder) for s in self.follower.waiting]
 
-        return LiveStatus(self.publisher, source, waiting, self.data_root)
+        return LiveStatus(self.publisher, source, waiting=waiting, data_root=self.data_root)
 
     def _run_live(self, live: LiveRun) -> None:
         """The live acquisition to its end; a stop keeps what was committed."""
@@ -240,14 +242,18 @@ class WorkerThread:
         try:
             summary = live.job.run(
                 lambda progress, stop_requested: self.engine.run_live(
-                    live.source, settings, self.data_root, progress, stop_requested=stop_requested
+                    live.source,
+                    settings,
+                    data_root=self.data_root,
+                    on_progress=progress,
+                    stop_requested=stop_requested,
                 ),
                 workers=settings.worker_count,
                 on_progress=on_progress,
             )
             if summary is None:  # stopped before it began
                 summary = AcquisitionSummary(str(folder), "interrupted", message="stopped")
-            publish_summaries(self.publisher, [summary], self.data_root, None)
+            publish_summaries(self.publisher, [summary], data_root=self.data_root, item=None)
             self.uploads.after([summary])
         except Exception as exc:  # the service loop reports and carries on
             log.exception("live acquisition %s failed", folder)

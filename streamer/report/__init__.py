@@ -58,6 +58,7 @@ def _crops(
 def write_report(
     store: FrameStore,
     layout: Layout,
+    *,
     metadata: Mapping[str, object],
     pixel_um: float | None,
     total_frames: int,
@@ -84,7 +85,14 @@ def write_report(
     volume = summary.segmented_volume_ml(metadata, total_frames, good)
     spec = nbss.compute(esds, volume or 1.0)
     figures = summary.figures(
-        layout.acq_id, total_frames, frames, esds, unit, metadata, spec, seconds
+        layout.acq_id,
+        total_frames,
+        frames=frames,
+        esds=esds,
+        unit=unit,
+        metadata=metadata,
+        spectrum=spec,
+        seconds=seconds,
     )
 
     try:
@@ -95,7 +103,7 @@ def write_report(
         remove_temporaries(layout.archive.parent, f".{kind}_{layout.file_id}.")
     names = mosaic.select([(e, n) for e, (_a, n) in zip(esds, sized, strict=True)], mosaic_order)
     crops = _crops(store.objects_dir, names, pixel_um)
-    picture = mosaic.render(crops, layout.acq_id, len(sized), order=mosaic_order)
+    picture = mosaic.render(crops, layout.acq_id, total=len(sized), order=mosaic_order)
     mosaic_path = layout.report_file("mosaic", ".jpg")
     atomic_write(mosaic_path, mosaic.encode_jpeg(picture.image))
     figures["mosaic_objects"] = picture.shown
@@ -109,7 +117,7 @@ def write_report(
             str(metadata.get("object_date") or metadata.get("acq_local_datetime") or "?"),
             summary.imaged_volume_ml(metadata), len(esds),
         )  # fmt: skip
-        png = spectrum.render_png(spec, esds, unit, per, title)
+        png = spectrum.render_png(spec, esds, unit=unit, per=per, title=title)
         atomic_write(spectrum_path, png)
     else:
         log.warning("%s", spectrum.MISSING)

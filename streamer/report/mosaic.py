@@ -99,6 +99,7 @@ def tile(crop: Image, pixel_um: float | None, object_id: str = "") -> Image:
 def render(
     crops: Iterable[tuple[Image, float | None, str]],
     title: str,
+    *,
     total: int,
     width: int = WIDTH,
     max_height: int = MAX_HEIGHT,

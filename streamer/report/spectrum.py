@@ -47,11 +47,11 @@ class Title:
 
 
 def render_png(
-    spectrum: Spectrum, esds: Sequence[float], unit: str, per: str, title: Title
+    spectrum: Spectrum, esds: Sequence[float], *, unit: str, per: str, title: Title
 ) -> bytes:
     """The figure as PNG bytes (see build_figure)."""
     out = io.BytesIO()
-    build_figure(spectrum, esds, unit, per, title).savefig(out, format="png")
+    build_figure(spectrum, esds, unit=unit, per=per, title=title).savefig(out, format="png")
     return out.getvalue()
 
 
@@ -64,7 +64,7 @@ def _fit_label(spectrum: Spectrum) -> str:
 
 
 def build_figure(
-    spectrum: Spectrum, esds: Sequence[float], unit: str, per: str, title: Title
+    spectrum: Spectrum, esds: Sequence[float], *, unit: str, per: str, title: Title
 ) -> Figure:
     """`unit`: of the ESD (um or px); `per`: NBSS's volume unit (`mL`, or `acquisition`
     when the imaged volume is unknown)."""

@@ -35,6 +35,7 @@ def segmented_volume_ml(metadata: Mapping[str, object], frames: int, good: int) 
 def figures(
     acq_id: str,
     total_frames: int,
+    *,
     frames: Sequence[CommittedFrame],
     esds: Sequence[float],
     unit: str,

@@ -399,7 +399,13 @@ def test_mqtt_against_a_fake_service(broker: int, tmp_path: Path) -> None:
     time.sleep(0.3)
     try:
         out = measure_mqtt(
-            "127.0.0.1", broker, tmp_path, 2, timeout=10, require_service=False, max_delay=0.2
+            "127.0.0.1",
+            broker,
+            path=tmp_path,
+            rounds=2,
+            timeout=10,
+            require_service=False,
+            max_delay=0.2,
         )
     finally:
         stop.set()
@@ -412,5 +418,5 @@ def test_mqtt_against_a_fake_service(broker: int, tmp_path: Path) -> None:
 
 
 def test_mqtt_unreachable_broker_is_reported(tmp_path: Path) -> None:
-    out = measure_mqtt("127.0.0.1", 1, tmp_path, 1, timeout=2, require_service=False)
+    out = measure_mqtt("127.0.0.1", 1, path=tmp_path, rounds=1, timeout=2, require_service=False)
     assert "cannot reach the broker" in out["error"]

@@ -35,7 +35,10 @@ def test_the_transcription_gives_the_old_programs_outputs(case: str) -> None:
     run = json.loads((BASELINE / case / "baseline" / "run.json").read_text())["settings"]
     flats: list[int] = []
     found = old_method.segment(
-        frames_of(folder), run["process_min_ESD_pixels"], run["remove_previous_mask"], flats.append
+        frames_of(folder),
+        run["process_min_ESD_pixels"],
+        remove_previous_mask=run["remove_previous_mask"],
+        on_flat=flats.append,
     )
     objects = [o for frame in found for o in frame]
     (tsv,) = (BASELINE / case / "baseline").glob("*.tsv")
@@ -73,7 +76,9 @@ def edge(
     folder = write_acquisition(root, spec)
     flats: list[int] = []
     px = 20 / spec.pixel_size_um if spec.pixel_size_um else 20.0
-    expected = old_method.segment(frames_of(folder), px, True, flats.append)
+    expected = old_method.segment(
+        frames_of(folder), px, remove_previous_mask=True, on_flat=flats.append
+    )
     assert len(flats) >= 2, "the burst did not make the old method recalculate"
     return root, folder, expected
 
@@ -83,7 +88,7 @@ def test_engine_equals_the_old_method_on_short_acquisitions(edge: Edge, workers:
     root, folder, expected = edge
     settings = RunSettings(min_esd_um=20.0, remove_previous_mask=True, force=True, compat="2026-03")
     with Segmenter(workers) as seg:
-        (summary,) = seg.run([folder], settings, root)
+        (summary,) = seg.run([folder], settings, data_root=root)
     assert summary.status == "done" and summary.archive
     rows, members = archive_content(Path(summary.archive))
     objects = [o for frame in expected for o in frame]

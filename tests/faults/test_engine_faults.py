@@ -31,7 +31,7 @@ ENV = os.environ | {"PYTHONPATH": str(REPO)}
 
 def run(root: Path, folder: Path, workers: int = 2, **settings: object) -> AcquisitionSummary:
     with Segmenter(workers) as seg:
-        (summary,) = seg.run([folder], RunSettings(**settings), root)  # type: ignore[arg-type]
+        (summary,) = seg.run([folder], RunSettings(**settings), data_root=root)  # type: ignore[arg-type]
     return summary
 
 

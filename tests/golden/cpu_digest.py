@@ -42,7 +42,7 @@ def region_digests(digests: dict[str, hashlib._Hash], seed: int = 17, masks: int
         for props in regionprops(label(mask, connectivity=2)):  # type: ignore[no-untyped-call]
             r0, c0, r1, c1 = props.bbox
             box = (slice(r0, r1), slice(c0, c1))
-            feats = region_features(props.image, color[box], gray[box], (r0, c0))
+            feats = region_features(props.image, color[box], gray_crop=gray[box], offset=(r0, c0))
             for name, value in feats.items():
                 _add(digests, f"region {name}", float(value).hex().encode())
 
@@ -63,7 +63,9 @@ def frame_digests(digests: dict[str, hashlib._Hash], seed: int = 5, frames: int 
     previous = None
     contours: list[list[list[int]]] | None = None
     for frame in decoded:
-        seg, previous = segment_frame(frame.copy(), flat_index(flat), params, previous)
+        seg, previous = segment_frame(
+            frame.copy(), flat_index(flat), params=params, previous=previous
+        )
         _add(digests, "frame threshold", previous.tobytes())
         assert seg.qc is not None  # the QC (worker.qc), and the static check at commit
         _add(digests, "frame qc", repr(seg.qc.to_json()).encode())

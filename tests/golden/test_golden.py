@@ -79,7 +79,7 @@ def segment_case(case: str, root: Path, workers: int, compat: str = contract.OLD
     )
     folder = next((root / "img").glob("**/metadata.json")).parent
     with Segmenter(workers) as seg:
-        (summary,) = seg.run([folder], settings, root)
+        (summary,) = seg.run([folder], settings, data_root=root)
     assert summary.status == "done", summary.message
     assert summary.archive is not None
     (tsv,) = (root / "objects" / folder.relative_to(root / "img")).glob("*.tsv")

@@ -69,7 +69,9 @@ def oracle(case: str) -> dict[str, tuple[float, float | None]]:
             out[f"{stem}_{i}"] = (float(value), score)
 
     remove_previous = case == "prevmask"
-    old_method.segment(frames_of(folder), 20, remove_previous, on_image=on_image)
+    old_method.segment(
+        frames_of(folder), 20, remove_previous_mask=remove_previous, on_image=on_image
+    )
     return out
 
 

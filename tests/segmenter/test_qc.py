@@ -50,7 +50,7 @@ def _rewrite(path: Path, frame: np.ndarray) -> None:
 
 def _run(root: Path, folder: Path, settings: RunSettings = SETTINGS) -> AcquisitionSummary:
     with Segmenter(2) as seg:
-        (summary,) = seg.run([folder], settings, root)
+        (summary,) = seg.run([folder], settings, data_root=root)
     assert summary.status == "done", summary
     return summary
 
@@ -66,12 +66,12 @@ def _rows(root: Path) -> list[dict[str, str]]:
 def test_focus_falls_as_the_same_organisms_are_blurred() -> None:
     spec = SynthSpec(width=800, height=600, objects=10, seed=5)
     bg, _ = make_background(spec)
-    frame, boxes = synth_frame(spec, np.random.default_rng(1), bg)
+    frame, boxes = synth_frame(spec, np.random.default_rng(1), background=bg)
     assert len(boxes) >= 5
     scores = []
     for sigma in (0, 1, 2, 3):
         blurred, flat = _blur(frame, sigma).copy(), _flat(_blur(bg, sigma))
-        seg, _ = segment_frame(blurred, flat, Params(min_esd_um=15, pixel_size_um=0.75))
+        seg, _ = segment_frame(blurred, flat, params=Params(min_esd_um=15, pixel_size_um=0.75))
         assert seg.qc is not None and seg.qc.objects >= 5 and seg.qc.focus is not None
         scores.append(seg.qc.focus)
     assert scores == sorted(scores, reverse=True) and len(set(scores)) == 4, scores
@@ -85,7 +85,7 @@ def test_one_object_frame_focus_is_its_own_and_empty_cells_are_none() -> None:
     bg, _ = make_background(spec)
     frame = bg.copy()
     cv2.circle(frame, (100, 90), 18, (60, 60, 60), -1)  # in the grid's top-left cell
-    seg, _ = segment_frame(frame, _flat(bg), Params(min_esd_um=15))
+    seg, _ = segment_frame(frame, _flat(bg), params=Params(min_esd_um=15))
     assert seg.qc is not None and seg.qc.objects == len(seg.features) == 1
     assert seg.qc.focus == seg.features[0]["focus"]
     cells = [v for row in seg.qc.focus_grid for v in row]

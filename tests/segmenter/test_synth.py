@@ -156,7 +156,10 @@ def test_truth_boxes_inside_frame_big_enough_and_apart(acquisition: Path) -> Non
 def test_object_count_varies_around_the_mean() -> None:
     spec = SynthSpec(objects=6, noise_sigma=0)
     background = make_background(spec)[0]
-    counts = [len(synth_frame(spec, np.random.default_rng(i), background)[1]) for i in range(40)]
+    counts = [
+        len(synth_frame(spec, np.random.default_rng(i), background=background)[1])
+        for i in range(40)
+    ]
     assert len(set(counts)) > 3
     assert abs(np.mean(counts) - 6) < 1.5
 

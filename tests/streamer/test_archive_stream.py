@@ -56,7 +56,9 @@ def test_crops_are_in_the_zip_as_frames_commit(tmp_path: Path) -> None:
         written += sum(map(len, crops))
         assert partial.stat().st_size >= written, "the frame's crops are not in the zip yet"
         assert not layout.archive.exists()
-    path = write_tsv_and_archive(store, layout, cells(METADATA, PROCESS), len(FRAMES), writer)
+    path = write_tsv_and_archive(
+        store, layout, cells=cells(METADATA, PROCESS), frames=len(FRAMES), archive=writer
+    )
     assert path == layout.archive and not partial.exists()
     names = [o.img_file_name for index in range(len(FRAMES)) for o in frame(index)[0].objects]
     with zipfile.ZipFile(layout.archive) as zf:
@@ -66,7 +68,9 @@ def test_crops_are_in_the_zip_as_frames_commit(tmp_path: Path) -> None:
         assert [zf.read(name) for name in names] == [crop(i) for i in range(len(names))]
     # the same bytes as the zip `segmenter export` writes from the crops folder at once
     again = tmp_path / "again" / layout.archive.name
-    write_archive(again, layout.tsv, layout.objects_dir, store.objects(len(FRAMES)))
+    write_archive(
+        again, layout.tsv, crops_dir=layout.objects_dir, objects=store.objects(len(FRAMES))
+    )
     assert again.read_bytes() == layout.archive.read_bytes()
 
 
@@ -82,7 +86,9 @@ def test_resumed_zip_starts_from_the_committed_crops(tmp_path: Path) -> None:
     whole = open_archive(store, layout, len(FRAMES))
     whole.finish(layout.tsv)  # replaces the first: the same content, the same bytes
     again = tmp_path / "again.zip"
-    write_archive(again, layout.tsv, layout.objects_dir, store.objects(len(FRAMES)))
+    write_archive(
+        again, layout.tsv, crops_dir=layout.objects_dir, objects=store.objects(len(FRAMES))
+    )
     assert again.read_bytes() == layout.archive.read_bytes()
 
 

@@ -163,7 +163,9 @@ def test_inputs_not_mutated(tmp_path: Path) -> None:
     before = (copy.deepcopy(metadata), dict(process), copy.deepcopy(objects))
     write_tsv(tmp_path / "ecotaxa_a.tsv", cells(metadata, process), objects)
     write_crops(tmp_path, objects)
-    write_archive(tmp_path / "e.zip", tmp_path / "ecotaxa_a.tsv", tmp_path, objects)
+    write_archive(
+        tmp_path / "e.zip", tmp_path / "ecotaxa_a.tsv", crops_dir=tmp_path, objects=objects
+    )
     assert (metadata, process, objects) == before
 
 

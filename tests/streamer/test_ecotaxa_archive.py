@@ -46,7 +46,7 @@ def test_zero_objects_tsv_and_zip(tmp_path: Path) -> None:
     assert all(types[names.index(name)] == "[f]" for name in FEATURE_COLUMNS)
     validate_header(names, types)
     archive = tmp_path / "export" / "ecotaxa_A_1.zip"
-    write_archive(archive, tsv, tmp_path / "objects", [])
+    write_archive(archive, tsv, crops_dir=tmp_path / "objects", objects=[])
     with zipfile.ZipFile(archive) as zf:
         assert zf.testzip() is None
         assert zf.namelist() == ["ecotaxa_A_1.tsv"]
@@ -60,7 +60,7 @@ def test_archive_members_at_root_jpegs_stored(tmp_path: Path) -> None:
     tsv = crops / "ecotaxa_A_1.tsv"
     write_tsv(tsv, cells(METADATA, PROCESS), objects)
     archive = tmp_path / "ecotaxa_A_1.zip"
-    write_archive(archive, tsv, crops, objects)
+    write_archive(archive, tsv, crops_dir=crops, objects=objects)
     with zipfile.ZipFile(archive) as zf:
         assert zf.testzip() is None
         infos = {info.filename: info for info in zf.infolist()}
@@ -79,11 +79,13 @@ def test_archive_errors(tmp_path: Path) -> None:
     write_tsv(tsv, cells(METADATA, PROCESS), objects)
     (tmp_path / objects[1].img_file_name).unlink()
     with pytest.raises(EcoTaxaError, match=re.escape(objects[1].img_file_name)):
-        write_archive(tmp_path / "e.zip", tsv, tmp_path, objects)
+        write_archive(tmp_path / "e.zip", tsv, crops_dir=tmp_path, objects=objects)
     with pytest.raises(EcoTaxaError, match=re.escape("Ecotaxa_a.tsv")):
-        write_archive(tmp_path / "e.zip", tmp_path / "Ecotaxa_a.tsv", tmp_path, objects)
+        write_archive(
+            tmp_path / "e.zip", tmp_path / "Ecotaxa_a.tsv", crops_dir=tmp_path, objects=objects
+        )
     with pytest.raises(EcoTaxaError, match="does not list"):
-        write_archive(tmp_path / "e.zip", tsv, tmp_path, objects[:1])
+        write_archive(tmp_path / "e.zip", tsv, crops_dir=tmp_path, objects=objects[:1])
     assert not (tmp_path / "e.zip").exists() and leftovers(tmp_path) == []
 
 
@@ -122,7 +124,7 @@ def test_zip_failure_reading_crop_leaves_nothing(
     monkeypatch.setattr(Path, "read_bytes", failing_read)
     archive = tmp_path / "export" / "ecotaxa_a.zip"
     with pytest.raises(StorageError, match=re.escape(objects[1].img_file_name)):
-        write_archive(archive, tsv, tmp_path, objects)
+        write_archive(archive, tsv, crops_dir=tmp_path, objects=objects)
     assert not archive.exists() and leftovers(archive.parent) == []
 
 
@@ -140,7 +142,7 @@ def test_disk_full_names_path_and_free_space(
     monkeypatch.setattr(zipfile.ZipFile, "writestr", full)
     archive = tmp_path / "ecotaxa_a.zip"
     with pytest.raises(StorageError, match=r"disk full writing .*ecotaxa_a\.zip.*MB free"):
-        write_archive(archive, tsv, tmp_path, objects)
+        write_archive(archive, tsv, crops_dir=tmp_path, objects=objects)
     assert not archive.exists() and leftovers(tmp_path) == []
 
 

@@ -41,7 +41,7 @@ def test_the_spectrum_figure_tells_fit_from_the_rest() -> None:
     assert spec.fit_points is not None and spec.fit_points >= 2
     assert spec.r_squared is not None and 0 <= spec.r_squared <= 1
     title = spectrum.Title("S_12", "A_1", "2026-03-10", 2.5, len(esds))
-    fig = spectrum.build_figure(spec, esds, "um", "mL", title)
+    fig = spectrum.build_figure(spec, esds, unit="um", per="mL", title=title)
     left = fig.axes[0]
     fitted = [ln for ln in left.get_lines() if ln.get_label() == "NBSS, fitted"]
     others = [ln for ln in left.get_lines() if ln.get_label() == "NBSS, not fitted"]

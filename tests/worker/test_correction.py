@@ -25,7 +25,7 @@ def all_pairs() -> tuple[np.ndarray, np.ndarray]:
 def test_every_pair_equals_the_table(clip_max: float) -> None:
     frame, flat = all_pairs()
     gray = np.empty(frame.shape[:2], np.uint8)
-    correct_inplace(frame, flat_index(flat), correction(clip_max), gray)
+    correct_inplace(frame, flat_index(flat), corr=correction(clip_max), gray=gray)
     table = correction_lut(clip_max).reshape(256, 256)
     for channel in range(3):
         assert np.array_equal(frame[1:, :, channel], table)
@@ -48,7 +48,7 @@ def test_a_flat_mostly_of_table_values_takes_the_table() -> None:
     flat = np.full(frame.shape, flat_value, np.uint8)
     flat[:3] = rng.integers(0, 256, (3, 50, 3), dtype=np.uint8)
     out = frame.copy()
-    correct_inplace(out, flat_index(flat), corr)
+    correct_inplace(out, flat_index(flat), corr=corr)
     expected = correction_lut(1.04)[(flat.astype(np.intp) << 8) | frame]
     expected[0, 0] = 0
     assert np.array_equal(out, expected)
@@ -68,7 +68,7 @@ def test_a_new_flat_between_frames_is_used() -> None:
         flats.append(flat_index(flat))
     for flat_idx in (flats[0], flats[1], flats[0]):
         out = frame.copy()
-        correct_inplace(out, flat_idx, corr)
+        correct_inplace(out, flat_idx, corr=corr)
         expected = correction_lut(1.04)[flat_idx.astype(np.intp) | frame]
         expected[0, 0] = 0
         assert np.array_equal(out, expected)

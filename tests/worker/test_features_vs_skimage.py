@@ -28,7 +28,7 @@ def assert_regions_match(mask: np.ndarray, color: np.ndarray, min_area: int = 1)
             continue
         r0, c0, r1, c1 = props.bbox
         box = (slice(r0, r1), slice(c0, c1))
-        ours = region_features(props.image, color[box], gray[box], (r0, c0))
+        ours = region_features(props.image, color[box], gray_crop=gray[box], offset=(r0, c0))
         old = {k: old_method._plain(v) for k, v in old_method._shape(props).items()}
         old["blur_laplacian"] = float(cv2.Laplacian(gray[box], cv2.CV_64F).var())
         old.update(old_method._colors(color[box], props.image_filled))

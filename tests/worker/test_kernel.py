@@ -24,7 +24,7 @@ ANY_SIZE = Params(min_esd_um=0)
 def corrected_of(frame: np.ndarray, flat_value: int) -> tuple[np.ndarray, np.ndarray]:
     flat = np.full(frame.shape, flat_value, np.uint8)
     out, gray = frame.copy(), np.empty(frame.shape[:2], np.uint8)
-    correct_inplace(out, flat_index(flat), correction(1.04), gray)
+    correct_inplace(out, flat_index(flat), corr=correction(1.04), gray=gray)
     return out, gray
 
 
@@ -55,7 +55,7 @@ def test_correction_known_values() -> None:
     frame[0, 6] = 7  # 7 / 0 = inf -> clip -> 255
     frame[0, 0] = 100  # but (0, 0) is the baseline's black pixel
     out, gray = frame.copy(), np.empty((1, 7), np.uint8)
-    correct_inplace(out, flat_index(flat), correction(1.04), gray)
+    correct_inplace(out, flat_index(flat), corr=correction(1.04), gray=gray)
     assert out[0, :, 0].tolist() == [0, 245, 255, 0, 122, 0, 255]
     assert gray[0, 0] == 0 and gray[0, 1] == 245
 
@@ -132,7 +132,7 @@ def test_square_features() -> None:
     color = np.empty((9, 9, 3), np.uint8)
     color[:] = (40, 60, 80)  # BGR
     gray = np.asarray(cv2.cvtColor(color, cv2.COLOR_BGR2GRAY), np.uint8)
-    f = region_features(image, color, gray, (5, 3))
+    f = region_features(image, color, gray_crop=gray, offset=(5, 3))
     assert tuple(f) == (*FEATURES[OLD], "focus")  # SPEC 2.5's, then SPEC 7's raw score
     assert all(isinstance(f[name], int) for name in INTEGER_FEATURES.intersection(f))
     assert (f["width"], f["height"], f["bx"], f["by"]) == (9, 9, 3, 5)
@@ -159,7 +159,7 @@ def test_ring_features_count_the_hole_in_the_filled_stats() -> None:
     color = np.full((21, 21, 3), 200, np.uint8)
     color[7:14, 7:14] = (0, 0, 255)  # the hole (red) counts in the filled HSV stats
     gray = np.asarray(cv2.cvtColor(color, cv2.COLOR_BGR2GRAY), np.uint8)
-    f = region_features(mask.astype(bool), color, gray)
+    f = region_features(mask.astype(bool), color, gray_crop=gray)
     assert f["euler_number"] == 0 and f["area_exc"] < f["area"]
     assert f["%area"] == pytest.approx(1 - f["area_exc"] / f["area"])
     assert f["MeanSaturation"] > 0 and f["blur_laplacian"] > 0
@@ -167,7 +167,7 @@ def test_ring_features_count_the_hole_in_the_filled_stats() -> None:
 
 def test_single_pixel_ratios_are_nan() -> None:
     color = np.zeros((1, 1, 3), np.uint8)
-    f = region_features(np.ones((1, 1), bool), color, color[:, :, 0])
+    f = region_features(np.ones((1, 1), bool), color, gray_crop=color[:, :, 0])
     for name in ("circ.", "circex", "elongation", "perimmajor"):
         assert math.isnan(f[name]), name
     assert f["perimareaexc"] == 0.0

@@ -79,7 +79,7 @@ def test_correction_is_bit_identical(seed: int) -> None:
     frame = frames[3].copy()
     expected = old_method.correct(frame, flat)
     gray = np.empty(frame.shape[:2], np.uint8)
-    correct_inplace(frame, flat_index(flat), correction(1.04), gray)
+    correct_inplace(frame, flat_index(flat), corr=correction(1.04), gray=gray)
     assert np.array_equal(frame, expected)
     assert np.array_equal(gray, cv2.cvtColor(expected, cv2.COLOR_BGR2GRAY))
 
@@ -98,8 +98,10 @@ def test_frames_match_the_old_method(seed: int, remove_previous: bool) -> None:
         corrected = old_method.correct(frame, flat)
         raw = old_method.threshold(corrected)
         mask = old_method.clean(raw, previous_raw if remove_previous else None)
-        old = old_method.objects(corrected, mask, params.min_esd_px, f"f{i}", 0)
-        seg, fast_raw = segment_frame(frame.copy(), flat_idx, params, previous_raw)
+        old = old_method.objects(
+            corrected, mask, min_esd_px=params.min_esd_px, stem=f"f{i}", start=0
+        )
+        seg, fast_raw = segment_frame(frame.copy(), flat_idx, params=params, previous=previous_raw)
         assert np.array_equal(fast_raw, raw)
         assert_same_objects(seg, old)
         previous_raw = raw

@@ -18,7 +18,7 @@ class Terminal(io.StringIO):
 def test_a_terminal_gets_a_bar_and_lines_above_it() -> None:
     stream = Terminal()
     bars = Bars(stream)
-    bars.show("a", "S_12/A_1", 3, 10, "12 objects")
+    bars.show("a", "S_12/A_1", done=3, total=10, postfix="12 objects")
     bars.say("a line")
     bars.close()
     text = stream.getvalue()
@@ -28,7 +28,7 @@ def test_a_terminal_gets_a_bar_and_lines_above_it() -> None:
 def test_elsewhere_nothing_is_drawn_and_lines_still_come() -> None:
     stream = io.StringIO()
     bars = Bars(stream)
-    bars.show("a", "S_12/A_1", 3, 10, "12 objects")
+    bars.show("a", "S_12/A_1", done=3, total=10, postfix="12 objects")
     bars.say("a line")
     bars.close()
     assert stream.getvalue() == "a line\n"
@@ -37,7 +37,8 @@ def test_elsewhere_nothing_is_drawn_and_lines_still_come() -> None:
 def test_tqdm_is_imported_only_for_a_terminal() -> None:
     code = (
         "import io, sys; from segmenter.cli.bar import Bars; b = Bars(io.StringIO()); "
-        "b.show('a', 'x', 1, 2, ''); b.say('x'); b.close(); print('tqdm' in sys.modules)"
+        "b.show('a', 'x', done=1, total=2, postfix=''); b.say('x'); b.close(); "
+        "print('tqdm' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

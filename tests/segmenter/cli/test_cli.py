@@ -379,7 +379,9 @@ def test_real_frame_fast_equals_the_old_method(real_frame: np.ndarray) -> None:
     median_into(stack, flat)
     corrected = old_method.correct(real_frame, old_method.manual_median(list(stack), 3))
     mask = old_method.clean(old_method.threshold(corrected), None)
-    expected = old_method.objects(corrected, mask, params.min_esd_px, "real", 0)
-    seg, _ = segment_frame(real_frame.copy(), flat_index(flat), params, None)
+    expected = old_method.objects(
+        corrected, mask, min_esd_px=params.min_esd_px, stem="real", start=0
+    )
+    seg, _ = segment_frame(real_frame.copy(), flat_index(flat), params=params, previous=None)
     assert len(expected) > 0
     assert_same_objects(seg, expected)

@@ -61,7 +61,7 @@ def _send_in_thread(
     broker: Broker, command: dict[str, object], results: list[int], err: io.StringIO
 ) -> threading.Thread:
     thread = threading.Thread(
-        target=lambda: results.append(send(broker.settings, command, True, err=err, out=err))
+        target=lambda: results.append(send(broker.settings, command, follow=True, err=err, out=err))
     )
     thread.start()
     return thread
@@ -78,7 +78,7 @@ def test_exit_codes_done_failed_interrupted_refused(
     h = harness(delay=0.05)
 
     err = io.StringIO()
-    assert send(broker.settings, {"action": "segment", "path": str(bad)}, True, err=err) == (
+    assert send(broker.settings, {"action": "segment", "path": str(bad)}, follow=True, err=err) == (
         EXIT_FAILED
     )
     assert "failed" in err.getvalue()
@@ -98,7 +98,7 @@ def test_exit_codes_done_failed_interrupted_refused(
     assert results == [EXIT_INTERRUPTED, EXIT_OK]
 
     missing = {"action": "segment", "path": str(data_root / "img" / "nope")}
-    assert send(broker.settings, missing, True, err=err) == EXIT_REFUSED
+    assert send(broker.settings, missing, follow=True, err=err) == EXIT_REFUSED
     assert "does not exist" in err.getvalue()
 
 

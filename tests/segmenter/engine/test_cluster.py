@@ -51,7 +51,7 @@ def dense_local(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def run_on(spec: ClusterSpec, root: Path, folder: Path, settings: RunSettings) -> Any:
     with Segmenter(1, spec) as seg:
-        (summary,) = seg.run([folder], settings, root)
+        (summary,) = seg.run([folder], settings, data_root=root)
     return summary
 
 
@@ -160,7 +160,7 @@ def test_stop_keeps_the_committed_frames_and_the_next_run_resumes(
             if event.phase == "frame" and event.done == 3:
                 threading.Thread(target=seg.stop).start()
 
-        (summary,) = seg.run([folder], SETTINGS, root, stop_after_three)
+        (summary,) = seg.run([folder], SETTINGS, data_root=root, on_progress=stop_after_three)
         assert summary.status == "interrupted", summary
         lines: list[Any] = committed_lines(folder, root)
         assert [line["index"] for line in lines] == list(range(len(lines)))
@@ -171,7 +171,7 @@ def test_stop_keeps_the_committed_frames_and_the_next_run_resumes(
         rel = folder.relative_to(root / "img")
         assert {p.name for p in (root / "objects" / rel).glob("*.jpg")} == committed
         assert not (folder / "done.txt").exists()
-        done.extend(seg.run([folder], SETTINGS, root))
+        done.extend(seg.run([folder], SETTINGS, data_root=root))
     assert done[0].status == "done" and done[0].archive
     assert archive_content(Path(done[0].archive)) == archive_content(dense_local)
 
@@ -297,7 +297,9 @@ def test_several_acquisitions_in_flight_give_the_archives_of_a_local_run(
     folders = [make_acq(root=root, frames=6, seed=seed)[1] for seed in seeds]
     events: list[Progress] = []
     with Segmenter(1, cluster) as seg:
-        summaries = seg.run([root / "img"], RunSettings(), root, events.append)
+        summaries = seg.run(
+            [root / "img"], RunSettings(), data_root=root, on_progress=events.append
+        )
     assert sorted(s.path for s in summaries) == sorted(str(f) for f in folders)
     assert all(s.status == "done" for s in summaries)
     by_path = {s.path: archive_content(Path(s.archive or "")) for s in summaries}

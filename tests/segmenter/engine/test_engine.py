@@ -27,7 +27,7 @@ SETTINGS = RunSettings(min_esd_um=15.0, remove_previous_mask=True, compat="2026-
 
 def run(root: Path, folder: Path, settings: RunSettings, workers: int) -> AcquisitionSummary:
     with Segmenter(workers) as seg:
-        (summary,) = seg.run([folder], settings, root)
+        (summary,) = seg.run([folder], settings, data_root=root)
     return summary
 
 
@@ -94,7 +94,7 @@ def test_stop_at_random_points_then_resume(
         for _ in range(4):
             stopper = threading.Timer(rng.uniform(0.05, 0.8), seg.stop)
             stopper.start()
-            (summary,) = seg.run([folder], SETTINGS, root)
+            (summary,) = seg.run([folder], SETTINGS, data_root=root)
             stopper.cancel()
             stopper.join()
             if summary.status == "done":
@@ -104,7 +104,7 @@ def test_stop_at_random_points_then_resume(
             assert not list(root.rglob("*.tmp")), "a half-written file is visible"
             assert not shm.mine()
         else:
-            (summary,) = seg.run([folder], SETTINGS, root)
+            (summary,) = seg.run([folder], SETTINGS, data_root=root)
     assert summary.status == "done" and summary.archive
     assert archive_content(Path(summary.archive)) == archive_content(serial_zip)
 
@@ -116,7 +116,9 @@ def test_stop_wait_returns_when_idle_and_never_raises(make_acq: MakeAcq) -> None
         done: list[AcquisitionSummary] = []
         events: list[Progress] = []
         worker = threading.Thread(
-            target=lambda: done.extend(seg.run([folder], RunSettings(), root, events.append))
+            target=lambda: done.extend(
+                seg.run([folder], RunSettings(), data_root=root, on_progress=events.append)
+            )
         )
         worker.start()
         deadline = time.monotonic() + 60
@@ -131,7 +133,7 @@ def test_stop_wait_returns_when_idle_and_never_raises(make_acq: MakeAcq) -> None
         for t in stoppers:
             t.join(10)
         assert done[0].status == "interrupted"
-        (again,) = seg.run([folder], RunSettings(), root)  # the engine is reusable
+        (again,) = seg.run([folder], RunSettings(), data_root=root)  # the engine is reusable
         assert again.status == "done"
 
 
@@ -145,7 +147,7 @@ def test_worker_killed_mid_run_is_survived(
     marker = tmp_path / "killed"
     monkeypatch.setenv("SEGMENTER_TEST_FAULTS", f"kill:{victim}:{marker}")
     with Segmenter(2) as seg:
-        (summary,) = seg.run([folder], RunSettings(), root)
+        (summary,) = seg.run([folder], RunSettings(), data_root=root)
         assert seg.pool.rebuilds == 1
     assert marker.exists(), "the fault was not injected"
     assert summary.status == "done" and summary.failed_frames == []
@@ -187,8 +189,8 @@ def test_previous_mask_is_not_carried_into_the_next_acquisition(make_acq: MakeAc
     alone = alone_root / b.relative_to(root)
     shutil.copytree(b, alone)
     with Segmenter(1) as seg:
-        first, second = seg.run([a, b], settings, root)
-        (only,) = seg.run([alone], settings, alone_root)
+        first, second = seg.run([a, b], settings, data_root=root)
+        (only,) = seg.run([alone], settings, data_root=alone_root)
     assert first.status == second.status == only.status == "done"
     assert second.archive and only.archive
     rows, crops = archive_content(Path(second.archive))

@@ -28,7 +28,7 @@ SETTINGS = RunSettings(min_esd_um=15.0, remove_previous_mask=True)
 def test_a_settled_window_is_the_window_of_every_later_count(flat_frames: int) -> None:
     for j in range(30):
         for seen in range(j, 45):
-            window = settled_flat_window(j, seen, False, flat_frames)
+            window = settled_flat_window(j, seen, ended=False, flat_frames=flat_frames)
             if seen >= j + flat_frames + 2 and (j > 0 or seen >= flat_frames):
                 assert window is not None, (j, seen)
             if window is None:
@@ -36,7 +36,9 @@ def test_a_settled_window_is_the_window_of_every_later_count(flat_frames: int) -
             assert window.stop <= seen
             for n in range(seen, seen + 30):
                 assert flat_window(j, n, flat_frames) == window, (j, seen, n)
-    assert settled_flat_window(0, 9, False, 9) == range(9)  # the first 9 frames suffice
+    assert settled_flat_window(0, 9, ended=False, flat_frames=9) == range(
+        9
+    )  # the first 9 frames suffice
 
 
 class Feeder:
@@ -71,7 +73,7 @@ class Feeder:
 def batch(make_acq: MakeAcq, tmp_path: Path) -> tuple[Path, Path, AcquisitionSummary]:
     root, folder = make_acq(root=tmp_path / "batch", **SPEC)
     with Segmenter(2) as seg:
-        (summary,) = seg.run([folder], SETTINGS, root)
+        (summary,) = seg.run([folder], SETTINGS, data_root=root)
     assert summary.status == "done" and summary.archive
     return root, folder, summary
 
@@ -92,7 +94,9 @@ def test_live_archive_equals_the_batch_archive(
     out: list[AcquisitionSummary] = []
     with Segmenter(workers) as seg:
         thread = threading.Thread(
-            target=lambda: out.append(seg.run_live(source, SETTINGS, root, events.append))
+            target=lambda: out.append(
+                seg.run_live(source, SETTINGS, data_root=root, on_progress=events.append)
+            )
         )
         thread.start()
         for _ in feeder.frames:
@@ -123,12 +127,12 @@ def test_an_imager_gone_silent_ends_at_the_idle_timeout(
     source = LiveFrames(feeder.dest, feeder, idle_timeout=0.5)
     events: list[Progress] = []
     with Segmenter(2) as seg:
-        summary = seg.run_live(source, SETTINGS, root, events.append)
+        summary = seg.run_live(source, SETTINGS, data_root=root, on_progress=events.append)
         assert summary.status == "done" and summary.frames == 11
         # the same 11 frames, segmented as a batch, give the same archive
         other = tmp_path / "eleven" / folder.relative_to(batch_root)
         shutil.copytree(feeder.dest, other, ignore=shutil.ignore_patterns("done.txt"))
-        (eleven,) = seg.run([other], SETTINGS, tmp_path / "eleven")
+        (eleven,) = seg.run([other], SETTINGS, data_root=tmp_path / "eleven")
     assert archive_content(Path(summary.archive or "")) == archive_content(
         Path(eleven.archive or "")
     )
@@ -154,7 +158,7 @@ def test_a_stopped_live_run_resumes_from_its_journal(
     with Segmenter(2) as seg:
         stopper = threading.Thread(target=stop_after_some)
         stopper.start()
-        summary = seg.run_live(first, SETTINGS, root, events.append)
+        summary = seg.run_live(first, SETTINGS, data_root=root, on_progress=events.append)
         stopper.join(30)
         assert summary.status == "interrupted"
         kept = max(e.done for e in events)
@@ -166,7 +170,7 @@ def test_a_stopped_live_run_resumes_from_its_journal(
         second = LiveFrames(feeder.dest, feeder)
         second.end("the imager said Done")
         resumed: list[Progress] = []
-        summary = seg.run_live(second, SETTINGS, root, resumed.append)
+        summary = seg.run_live(second, SETTINGS, data_root=root, on_progress=resumed.append)
     assert summary.status == "done" and summary.archive
     assert resumed[0].phase == "start" and resumed[0].done == kept  # resumed, not redone
     assert archive_content(Path(summary.archive)) == archive_content(Path(done.archive or ""))
@@ -184,7 +188,7 @@ def test_a_frame_that_never_completes_is_named_failed(
     source = LiveFrames(feeder.dest, feeder)
     source.end("the imager said Done")
     with Segmenter(2) as seg:
-        summary = seg.run_live(source, SETTINGS, root)
+        summary = seg.run_live(source, SETTINGS, data_root=root)
     assert summary.status == "done" and summary.frames == 11
     assert [f["name"] for f in summary.failed_frames] == [half.name]
     assert "truncated" in summary.failed_frames[0]["reason"]

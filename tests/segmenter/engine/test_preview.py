@@ -109,7 +109,10 @@ def test_a_run_with_previews_writes_what_a_run_without_them_writes(
         root, acq = make_acq(tmp_path / name, frames=12, objects=6)
         with Segmenter(2) as seg:
             (summary,) = seg.run(
-                [acq], RunSettings(workers=2, preview_s=every), root, events.append
+                [acq],
+                RunSettings(workers=2, preview_s=every),
+                data_root=root,
+                on_progress=events.append,
             )
         assert summary.status == "done" and summary.archive
         archives.append(archive_content(Path(summary.archive)))

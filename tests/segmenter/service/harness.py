@@ -278,7 +278,7 @@ class Harness:
         self.transport = MqttTransport(settings, f"svc-{time.time_ns()}")
         defaults = RunSettings(workers=workers, preview_s=preview_s)
         self.service = Service(
-            data_root, self.engine, self.transport, defaults, live=live,
+            data_root, self.engine, publisher=self.transport, defaults=defaults, live=live,
             idle_timeout=idle_timeout, uploads=uploads(self.transport) if uploads else None,
         )  # fmt: skip
         self.service.attach(self.transport)
@@ -312,7 +312,9 @@ def assert_archive_as_uninterrupted(root: Path, reference_root: Path, rel: Path)
     from tests.conftest import archive_content
 
     with Segmenter(2) as engine:
-        (summary,) = engine.run([reference_root / rel], RunSettings(workers=2), reference_root)
+        (summary,) = engine.run(
+            [reference_root / rel], RunSettings(workers=2), data_root=reference_root
+        )
     assert summary.archive is not None
     archive = root / "export" / "ecotaxa" / Path(summary.archive).name
     assert archive_content(archive) == archive_content(Path(summary.archive))

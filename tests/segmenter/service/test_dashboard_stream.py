@@ -65,7 +65,7 @@ def test_another_clients_job_stays_off_the_legacy_stream(
     recorder.wait(frame_statuses(recorder, 1))
     results: list[int] = []
     cli = threading.Thread(
-        target=lambda: results.append(send(broker.settings, cli_segment(other), True))
+        target=lambda: results.append(send(broker.settings, cli_segment(other), follow=True))
     )
     cli.start()
     recorder.wait_status("Done")

@@ -24,7 +24,7 @@ def test_a_skipped_acquisition_reports_its_objects_and_archive(
     for _ in range(2):  # the second finds done.txt
         err = io.StringIO()
         command = {"action": "enqueue", "path": [str(folder)], "start_queue": True}
-        assert send(broker.settings, command, True, err=err, out=err) == EXIT_OK
+        assert send(broker.settings, command, follow=True, err=err, out=err) == EXIT_OK
         lines.append(err.getvalue().strip().splitlines()[-1])
     first, second = (line.split(": ", 1)[1].split(", ", 1)[1] for line in lines)
     assert second == first and " 0 objects" not in first, lines

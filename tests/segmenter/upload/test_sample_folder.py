@@ -62,5 +62,5 @@ def test_a_folder_that_is_not_a_plain_name_is_refused(tmp_path: Path, bad: str) 
     tsv = tmp_path / "ecotaxa_x.tsv"
     tsv.write_text("object_id\timg_file_name\n[t]\t[t]\n", encoding="utf-8")
     with pytest.raises(EcoTaxaError, match="plain folder name"):
-        write_archive(tmp_path / "x.zip", tsv, tmp_path, [], folder=bad)
+        write_archive(tmp_path / "x.zip", tsv, crops_dir=tmp_path, objects=[], folder=bad)
     assert not (tmp_path / "x.zip").exists()
