@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from segmenter.engine.events import FramePreview
+from segmenter.qc import QCWarning
 from streamer.journal import CommittedFrame
 from worker.preview import PreviewRequest
 from worker.records import ObjectRecord
@@ -57,7 +58,7 @@ class Previews:
         self,
         frame: CommittedFrame,
         scheduler: HasShape | None,
-        warnings: Sequence[Mapping[str, Any]] = (),
+        warnings: Sequence[QCWarning] = (),
     ) -> FramePreview | None:
         """The committed frame's preview, if its JPEG came; the QC figures from its
         record's QC (worker.qc) when it has one, and the acquisition's warnings so far."""
@@ -67,7 +68,7 @@ class Previews:
         shape = scheduler.shape if scheduler is not None else None
         qc: dict[str, Any] = frame.qc.to_json() if frame.qc is not None else {}
         if warnings:
-            qc["warnings"] = list(warnings)
+            qc["warnings"] = [w.to_json() for w in warnings]
         return frame_preview(
             jpeg, (frame.index, frame.name), objects=frame.objects, shape=shape, qc=qc
         )

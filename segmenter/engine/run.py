@@ -130,8 +130,7 @@ class AcquisitionRun:
     def _preview(self, frame: CommittedFrame | None) -> FramePreview | None:
         if self.previews is None or frame is None:
             return None
-        warnings = [w.to_json() for w in self.qc.warnings]
-        return self.previews.of(frame, self.scheduler, warnings)
+        return self.previews.of(frame, self.scheduler, self.qc.warnings)
 
     def _on_commit(self, frame: CommittedFrame) -> None:
         """A frame committed: its QC warnings (each once, logged), then its event."""
