@@ -62,6 +62,9 @@ def test_full_run_exact_sequence_with_mosquitto_clients(
 ) -> None:
     folder = copy_acq(frames=6, seed=1)
     h = harness()
+    # the service's first Ready is not retained: once the recorder has it, mosquitto_sub
+    # (subscribed after) cannot get it between the probe and the run's statuses
+    recorder.wait_status("Ready", timeout=30)
     sub = subprocess.Popen(
         [*MOSQUITTO_SUB, str(broker.port), *SUB_ARGS],
         stdout=subprocess.PIPE,
