@@ -122,7 +122,7 @@ def cmd_live(args: argparse.Namespace) -> int:
     )
     bar = TerminalBar([folder])
     show = bar if sys.stderr.isatty() and not args.json else StateLines()
-    with bar, Segmenter(settings.worker_count) as seg, _ctrl_c(seg, source, bar.say):
+    with bar, Segmenter(args.workers) as seg, _ctrl_c(seg, source, bar.say):
         summary = seg.run_live(source, settings, data_root=data_root, on_progress=show)
     if source.end_reason:
         print(f"live: ended: {source.end_reason}", file=sys.stderr)

@@ -161,14 +161,14 @@ def add_compat_option(p: argparse.ArgumentParser, default: str | None) -> None:
 
 
 def run_settings(args: argparse.Namespace) -> RunSettings:
-    """The RunSettings of `add_run_options`' flags."""
+    """The RunSettings of `add_run_options`' flags (--workers is the engine's:
+    `Segmenter(args.workers)`)."""
     return RunSettings(
         force=args.force,
         recursive=getattr(args, "recursive", False),
         ecotaxa=args.ecotaxa,
         keep=args.keep,
         process_id=args.process_id,
-        workers=args.workers,
         min_esd_um=args.min_esd,
         remove_previous_mask=args.remove_previous_mask,
         report=args.report,
@@ -250,7 +250,7 @@ def cmd_segment(args: argparse.Namespace) -> int:
         roots.setdefault(resolve_data_root(path, args.data_root), []).append(path)
     settings = run_settings(args)
     summaries: list[AcquisitionSummary] = []
-    with Segmenter(settings.worker_count, args.cluster) as seg:  # its workers start meanwhile
+    with Segmenter(args.workers, args.cluster) as seg:  # its workers start meanwhile
         folders = [f for p in args.paths for f in find_acquisitions(p, settings.recursive)]
         with (
             TerminalBar(folders) as bar,  # silent when stderr is not a terminal
@@ -290,9 +290,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     root = args.dir or Path(tempfile.mkdtemp(prefix="segmenter-demo-"))
     folder = write_acquisition(root, SynthSpec(frames=args.frames, objects=10, seed=1))
     print(f"synthesised {args.frames} frames in {folder}", file=sys.stderr)
-    settings = RunSettings(workers=args.workers, force=True, keep=True)
+    settings = RunSettings(force=True, keep=True)
     bar = TerminalBar([folder])
-    with bar, Segmenter(settings.worker_count) as seg, _stop_on_signals(seg, bar.say):
+    with bar, Segmenter(args.workers) as seg, _stop_on_signals(seg, bar.say):
         summaries = seg.run([folder], settings, data_root=root, on_progress=bar)
     code = print_summaries(summaries, False)
     if code == EXIT_OK and summaries[0].archive:

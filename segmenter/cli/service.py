@@ -159,7 +159,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_signal)
     with Segmenter(workers) as engine:
         transport = MqttTransport(broker, client_id("service"))
-        defaults = RunSettings(workers=workers, compat=compat, preview_s=args.preview_every)
+        defaults = RunSettings(compat=compat, preview_s=args.preview_every)
         uploads = _uploads(data_root, transport, args.upload_after)
         service = Service(
             data_root,

@@ -73,10 +73,12 @@ class SettingsPatch:
     notes: tuple[str, ...] = ()  # what was changed on the way in (said in the reply)
 
     def apply(self, base: RunSettings) -> RunSettings:
+        """`base` with the settings given; `workers` is not a RunSettings' (the service
+        hands it to the engine) nor `live`."""
         changes: dict[str, Any] = {
             f.name: getattr(self, f.name)
             for f in fields(self)
-            if getattr(self, f.name) is not None and f.name not in ("live", "notes")
+            if getattr(self, f.name) is not None and f.name not in ("live", "notes", "workers")
         }
         if changes.get("process_id") == "":
             changes["process_id"] = None
