@@ -145,7 +145,7 @@ def cmd_send(args: argparse.Namespace) -> int:
     import json
 
     from segmenter.cli.client import retained, send
-    from segmenter.service.mqtt import BrokerSettings
+    from segmenter.service.broker import BrokerSettings
     from segmenter.service.status import PROGRESS_TOPIC, QUEUE_TOPIC
 
     broker = BrokerSettings.from_env(os.environ, args.broker)

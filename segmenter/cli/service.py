@@ -139,7 +139,8 @@ def _uploads(data_root: Path, publisher: Any, auto: bool) -> Any:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from segmenter.engine import Segmenter
-    from segmenter.service.mqtt import BrokerSettings, MqttTransport, client_id
+    from segmenter.service.broker import BrokerSettings
+    from segmenter.service.mqtt import MqttTransport, client_id
     from segmenter.service.sdnotify import Watchdog, notify
     from segmenter.service.service import Service
 

@@ -19,7 +19,8 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from segmenter.engine import Progress, ProgressCallback, Segmenter
-from segmenter.service.mqtt import BrokerSettings, MqttTransport
+from segmenter.service.broker import BrokerSettings
+from segmenter.service.mqtt import MqttTransport
 from segmenter.service.service import Service
 from segmenter.service.status import RESERVED
 from segmenter.service.uploads import ServiceUploads
