@@ -9,7 +9,7 @@ runner.py         one queue item, acquisition by acquisition
 follower.py       following the imager: its events -> live acquisitions (live.json)
 live_status.py    a live acquisition's state on status/segmenter/live
 commands.py       payload -> Command (one ConfigError naming the field)
-values.py         the values of a command's fields: settings (segmenter/rules.py's limits), ids, paths
+values.py         a command's field values: settings (segmenter/rules.py), ids, paths
 queue.py          the server-side queue, kept in <data root>/.segmenter/queue.json
 dashboard_stream.py  status/segmenter: one terminal status per `segment` command, stop repeats
 status.py         the dashboard's status strings and the JSON messages, reserved-word checks
