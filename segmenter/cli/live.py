@@ -22,13 +22,8 @@ from types import FrameType
 from segmenter.acquisition import METADATA, resolve_data_root
 from segmenter.cli.args import positive_float
 from segmenter.cli.bar import TerminalBar
-from segmenter.cli.segment import (
-    add_run_options,
-    on_signals,
-    print_summaries,
-    run_settings,
-    say_then,
-)
+from segmenter.cli.run_options import add_run_options, run_settings
+from segmenter.cli.segment import on_signals, print_summaries, say_then
 from segmenter.engine import Progress, Segmenter
 from segmenter.engine.source import LiveFrames
 from segmenter.errors import NotFound, UsageError

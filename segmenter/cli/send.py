@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, TypeAlias
 
 from segmenter.cli.args import broker, min_esd, process_id, workers
-from segmenter.cli.segment import add_compat_option
+from segmenter.cli.run_options import add_compat_option
 from segmenter.errors import SegmenterError
 
 SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"

@@ -20,7 +20,7 @@ from typing import Any, TypeAlias
 
 from segmenter import rules
 from segmenter.cli.args import positive_float, preview_s, workers
-from segmenter.cli.segment import add_compat_option
+from segmenter.cli.run_options import add_compat_option
 from segmenter.cli.send import add_broker_option, add_send_command, cmd_send
 from segmenter.errors import ConfigError, NotFound
 from segmenter.settings import RunSettings, default_workers
