@@ -86,7 +86,7 @@ def live_run(source: Path, workdir: Path, *, rate: float, workers: int, frames: 
             lags.append(event.live.lag)
 
     player = threading.Thread(target=replay.run, args=(plan,), kwargs={"publish": publish})
-    settings = RunSettings(workers=workers, min_esd_um=20.0)
+    settings = RunSettings(min_esd_um=20.0)
     with Segmenter(workers) as seg, TreeSampler(os.getpid()) as memory:
         started = time.monotonic()
         player.start()

@@ -19,7 +19,7 @@ def main(argv: list[str]) -> int:
         return 2
     folder, root, workers = Path(argv[0]), Path(argv[1]), int(argv[2])
     with Segmenter(workers) as seg:
-        summaries = seg.run([folder], RunSettings(force=True, workers=workers), data_root=root)
+        summaries = seg.run([folder], RunSettings(force=True), data_root=root)
     summary = summaries[0].to_json() if summaries else {"status": "nothing run", "objects": 0}
     print(json.dumps({"status": summary["status"], "objects": summary["objects"]}))
     return 0 if summary["status"] == "done" else 1

@@ -82,7 +82,7 @@ def measure_preview_run(ds: Dataset, *, workers: int, rounds: int = 2) -> Json:
         for _ in range(rounds):
             for name, every in (("without_s", 0.0), ("with_s", rules.PREVIEW_S)):
                 shown.clear()
-                settings = RunSettings(workers=workers, preview_s=every, force=True, report=False)
+                settings = RunSettings(preview_s=every, force=True, report=False)
                 started = time.perf_counter()
                 (summary,) = seg.run(
                     [ds.folder], settings, data_root=ds.data_root, on_progress=count

@@ -29,7 +29,7 @@ from benchmark.stages import flat_index_of, measure_stages
 from benchmark.stop import measure_stop
 from benchmark.targets import recommended_workers, targets
 from benchmark.throughput import measure_throughput
-from segmenter.service.mqtt import DEFAULT_PORT, parse_broker
+from segmenter.service.broker import DEFAULT_PORT, parse_broker
 from segmenter.settings import RunSettings
 from worker.params import Params
 

@@ -55,7 +55,7 @@ class _Run:
 
 def stop_round(seg: Segmenter, ds: Dataset, *, workers: int, force: bool, delay: float) -> Json:
     """One run stopped `delay` s after its start event: latency, phase, outcome."""
-    run = _Run(seg, ds, RunSettings(force=force, workers=workers))
+    run = _Run(seg, ds, RunSettings(force=force))
     run.started.wait()
     time.sleep(delay)
     phase = run.phase
@@ -93,7 +93,7 @@ def measure_stop(ds: Dataset, workers: int, *, stops: int, max_delay: float, see
             )
             rounds.append(result)
             force = result["status"] != "interrupted"  # finished: start over next time
-        final = _Run(seg, ds, RunSettings(force=False, workers=workers))
+        final = _Run(seg, ds, RunSettings(force=False))
         final.thread.join()
         resumed = final.status == "done" and final.error is None
         frames_done = final.summaries[0].frames if final.summaries else 0

@@ -25,7 +25,7 @@ def run_once(seg: Segmenter, ds: Dataset, workers: int) -> Json:
     def on_progress(event: Progress) -> None:
         marks.setdefault(event.phase, time.perf_counter())
 
-    settings = RunSettings(force=True, workers=workers)
+    settings = RunSettings(force=True)
     start = time.perf_counter()
     summaries = seg.run([ds.folder], settings, data_root=ds.data_root, on_progress=on_progress)
     wall = time.perf_counter() - start

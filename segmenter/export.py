@@ -13,10 +13,10 @@ from typing import Any
 
 from segmenter import archives
 from segmenter.acquisition import Acquisition, load_acquisition
-from segmenter.engine.run import tsv_cells
 from segmenter.errors import AcquisitionError, ConfigError
 from segmenter.report import report
 from segmenter.settings import RunSettings
+from segmenter.tsv_cells import tsv_cells
 from streamer import contract
 from streamer.journal import FrameStore
 from streamer.layout import Layout, acquisition_lock

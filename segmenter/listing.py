@@ -17,10 +17,10 @@ from segmenter.acquisition import (
     list_frames,
     load_acquisition,
 )
-from segmenter.engine.run import tsv_cells
 from segmenter.errors import SegmenterError
 from segmenter.service.follower import STATE_FILE as LIVE_STATE_FILE
 from segmenter.settings import RunSettings
+from segmenter.tsv_cells import tsv_cells
 from segmenter.upload.book import upload_states
 from streamer import ecotaxa
 from streamer.journal import FrameStore

@@ -1,5 +1,9 @@
 """What one run of one or more acquisitions does around the pipeline (CLI flags, MQTT
-`settings`), frozen and validated; it makes the pipeline's `worker.params.Params`."""
+`settings`), frozen and validated; it makes the pipeline's `worker.params.Params`.
+
+How many worker processes run it is not a run's setting but the engine's: handed over
+once, to `Segmenter(workers)` or `Segmenter.ensure_workers` (the service's queue item
+keeps its own count, `QueueItem.workers`)."""
 
 from __future__ import annotations
 
@@ -25,7 +29,6 @@ class RunSettings:
     ecotaxa: bool = True
     keep: bool = False
     process_id: str | None = None
-    workers: int = 0  # 0: default_workers()
     min_esd_um: float = rules.MIN_ESD_UM
     remove_previous_mask: bool = False
     report: bool = True  # the quick-look report beside the archive (segmenter.report)
@@ -41,8 +44,6 @@ class RunSettings:
     def __post_init__(self) -> None:
         """The rules of segmenter.rules (a settings file is checked as a command is)."""
         rules.compat(self.compat, "compat")
-        if self.workers != 0:  # 0: default_workers()
-            rules.workers(self.workers, "workers")
         rules.min_esd_um(self.min_esd_um, "min_esd_um")
         rules.preview_s(self.preview_s, "preview_s")
         if self.process_id is not None:
@@ -51,10 +52,6 @@ class RunSettings:
         rules.qc_drift(self.qc_drift, "qc_drift")
         rules.qc_static(self.qc_static, "qc_static")
         rules.qc_frames(self.qc_frames, "qc_frames")
-
-    @property
-    def worker_count(self) -> int:
-        return self.workers or default_workers()
 
     def params(self, pixel_size_um: float | None) -> Params:
         return Params(

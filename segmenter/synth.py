@@ -4,10 +4,8 @@ noise, and new dark translucent organisms in every frame, each with its truth bo
 
 from __future__ import annotations
 
-import cmath
 import json
 import math
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,19 +14,13 @@ from typing import Any
 
 import cv2
 import numpy as np
-import numpy.typing as npt
 
 from segmenter.errors import ConfigError
 from segmenter.live.imager import INTEGRITY_HEADER, integrity_line
 from segmenter.rules import MIN_ESD_UM
+from segmenter.synth_shapes import SHAPES, Box, Floats, Image, Rng, bbox, disc, render
 
-Box = tuple[int, int, int, int]  # x, y, w, h in frame pixels
-Image = npt.NDArray[np.uint8]
-Floats = npt.NDArray[np.float32]
-Rng = np.random.Generator
-Points = npt.NDArray[np.int32]
 Frame = tuple[Image, list[Box]]  # BGR uint8 frame, truth boxes
-Shape = Callable[[Image, Rng, float, int], None]
 
 REFERENCE_WIDTH = 4056  # HQ camera: organism sizes are given for it and scaled
 BASE_BGR = np.array([212.0, 187.0, 226.0])  # brightest background, as in the real frame
@@ -82,13 +74,6 @@ class SynthSpec:
         return math.pi * (MIN_ESD_UM / px / 2) ** 2 * 2
 
 
-def _bbox(mask: npt.NDArray[np.bool_]) -> Box:
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    if rows.size == 0:
-        return (0, 0, 0, 0)
-    return (int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1))
-
-
 def _stamp(image: Image, alpha: Floats, *, tint: Floats, x: int, y: int) -> None:
     h, w = alpha.shape  # darken in place by alpha (0..1) times the per-channel tint
     roi = image[y : y + h, x : x + w]
@@ -112,8 +97,8 @@ def make_background(spec: SynthSpec) -> tuple[Image, list[Box]]:
     specks: list[Box] = []
     for _ in range(spec.specks):
         radius = max(2.0, rng.uniform(0.15, 0.5) * math.sqrt(spec.min_area))  # 8-25 um wide
-        alpha = _render(
-            _disc,
+        alpha = render(
+            disc,
             rng,
             length=2 * radius,
             darkening=rng.uniform(0.4, 0.7),
@@ -122,97 +107,9 @@ def make_background(spec: SynthSpec) -> tuple[Image, list[Box]]:
         x = int(rng.integers(BORDER, spec.width - BORDER - alpha.shape[1]))
         y = int(rng.integers(BORDER, spec.height - BORDER - alpha.shape[0]))
         _stamp(image, alpha, tint=np.full(3, 0.9, np.float32), x=x, y=y)
-        bx, by, bw, bh = _bbox(alpha * 0.9 > TRUTH_DARKENING)
+        bx, by, bw, bh = bbox(alpha * 0.9 > TRUTH_DARKENING)
         specks.append((x + bx, y + by, bw, bh))
     return image, specks
-
-
-def _outline(
-    c: float, rng: Rng, *, size: float, ratio: float, rough: float, angle: float
-) -> Points:
-    """A closed, irregular ellipse-like outline around (c, c), long axis at `angle`."""
-    k = 24
-    t = np.linspace(0, 2 * math.pi, k, endpoint=False)
-    wobble = 1 + np.convolve(np.tile(rng.normal(0, rough, k), 3), np.ones(3) / 3, "same")[k:-k]
-    x, y = np.cos(t) * size / 2 * wobble, np.sin(t) * size / 2 * ratio * wobble
-    ca, sa = math.cos(angle), math.sin(angle)
-    return np.round(np.stack([c + x * ca - y * sa, c + x * sa + y * ca], axis=1)).astype(np.int32)
-
-
-def _cell(canvas: Image, rng: Rng, length: float, value: int) -> None:
-    """A translucent cell: lighter interior, darker wall."""
-    ratio, angle = rng.uniform(0.45, 0.95), rng.uniform(0, math.pi)
-    pts = _outline(canvas.shape[0] / 2, rng, size=length, ratio=ratio, rough=0.04, angle=angle)
-    cv2.fillPoly(canvas, [pts], int(value * rng.uniform(0.45, 0.75)))
-    cv2.polylines(canvas, [pts], True, value, max(2, round(length / 12)))
-
-
-def _blob(canvas: Image, rng: Rng, length: float, value: int) -> None:
-    """An irregular aggregate with lighter patches or holes inside."""
-    c, ratio, angle = canvas.shape[0] / 2, rng.uniform(0.6, 1.0), rng.uniform(0, math.pi)
-    cv2.fillPoly(
-        canvas, [_outline(c, rng, size=length, ratio=ratio, rough=0.18, angle=angle)], value
-    )
-    for _ in range(int(rng.integers(1, 4))):
-        hx, hy = c + rng.uniform(-0.18, 0.18, 2) * length
-        radius, light = round(length * rng.uniform(0.05, 0.12)), int(value * rng.uniform(0.1, 0.5))
-        cv2.circle(canvas, (round(hx), round(hy)), radius, light, -1)
-
-
-def _chain(canvas: Image, rng: Rng, length: float, value: int) -> None:
-    """A gently bent chain of cells (diatoms)."""
-    c, n = canvas.shape[0] / 2 * (1 + 1j), int(rng.integers(3, 8))
-    u, bend = cmath.exp(1j * rng.uniform(0, math.pi)), rng.uniform(-0.25, 0.25) * length
-    radius = max(2, round(length / (2 * n) * 1.15))
-    for t in np.linspace(-0.5, 0.5, n) * (1 - 1 / n):
-        centre = _pt(c + (t * length + 1j * bend * (0.25 - t * t)) * u)
-        cv2.circle(canvas, centre, radius, int(value * 0.75), -1)
-        cv2.circle(canvas, centre, radius, value, max(1, radius // 3))
-
-
-def _copepod(canvas: Image, rng: Rng, length: float, value: int) -> None:
-    """A body with a tail and two thin antennae."""
-    c, theta = canvas.shape[0] / 2, rng.uniform(0, 2 * math.pi)
-    u, thin = cmath.exp(1j * theta), max(1, round(length / 90))
-    cv2.fillPoly(
-        canvas, [_outline(c, rng, size=length * 0.5, ratio=0.42, rough=0.03, angle=theta)], value
-    )
-    cv2.line(canvas, _pt(c * (1 + 1j)), _pt(c * (1 + 1j) - u * length / 2), value, 2 * thin)
-    head = c * (1 + 1j) + u * length * 0.22
-    for side in (-1.0, 1.0):  # antennae sweep back from the head
-        tip = head + cmath.exp(1j * (theta + side * rng.uniform(1.7, 2.4))) * length * 0.3
-        cv2.line(canvas, _pt(head), _pt(tip), int(value * 0.8), thin)
-
-
-def _pt(z: complex) -> tuple[int, int]:
-    return (round(z.real), round(z.imag))
-
-
-def _fibre(canvas: Image, rng: Rng, length: float, value: int) -> None:
-    """A smoothly curving fibre or filament."""
-    heading = rng.uniform(0, 2 * math.pi) + np.cumsum(rng.normal(0, 0.35, 12))
-    steps = np.stack([np.cos(heading), np.sin(heading)], axis=1) * length / 12
-    pts = np.vstack([[0.0, 0.0], np.cumsum(steps, axis=0)])
-    pts += canvas.shape[0] / 2 - (pts.min(axis=0) + pts.max(axis=0)) / 2
-    width = max(3, round(length / 30))
-    cv2.polylines(canvas, [np.round(pts).astype(np.int32)], False, value, width)
-
-
-def _disc(canvas: Image, rng: Rng, length: float, value: int) -> None:
-    cv2.circle(canvas, (canvas.shape[0] // 2,) * 2, round(length / 2), value, -1)
-
-
-SHAPES: tuple[Shape, ...] = (_cell, _blob, _chain, _copepod, _fibre)  # canvas value = 255 * dark
-
-
-def _render(shape: Shape, rng: Rng, *, length: float, darkening: float, sigma: float) -> Floats:
-    """Draw a shape on a square canvas, soften it, crop to where it darkens at all."""
-    pad = int(3 * sigma) + 4
-    canvas = np.zeros((int(length * 1.2) + 2 * pad,) * 2, np.uint8)
-    shape(canvas, rng, length, round(255 * darkening))
-    alpha = cv2.GaussianBlur(canvas.astype(np.float32) * np.float32(1 / 255), (0, 0), sigma)
-    x, y, w, h = _bbox(alpha > 0.004)
-    return np.ascontiguousarray(alpha[y : y + h, x : x + w], dtype=np.float32)
 
 
 def make_organism(rng: Rng, spec: SynthSpec) -> tuple[Floats, Floats, Box]:
@@ -225,15 +122,15 @@ def make_organism(rng: Rng, spec: SynthSpec) -> tuple[Floats, Floats, Box]:
     max_len, min_len = min(spec.width, spec.height) * 0.4, math.sqrt(spec.min_area)
     length = min(max_len, max(min_len, math.exp(rng.uniform(3.0, 6.0)) * scale))
     for _ in range(6):
-        alpha = _render(shape, rng, length=length, darkening=darkening, sigma=sigma)
+        alpha = render(shape, rng, length=length, darkening=darkening, sigma=sigma)
         area = int(np.count_nonzero(alpha * gray > SOLID_DARKENING))
         if area >= spec.min_area:
-            return alpha, tint, _bbox(alpha * gray > TRUTH_DARKENING)
+            return alpha, tint, bbox(alpha * gray > TRUTH_DARKENING)
         length = min(max_len, length * max(1.15, math.sqrt(spec.min_area / max(area, 1)) * 1.1))
-    alpha = _render(
-        _disc, rng, length=min_len * 1.6, darkening=max(darkening, 0.45), sigma=sigma
+    alpha = render(
+        disc, rng, length=min_len * 1.6, darkening=max(darkening, 0.45), sigma=sigma
     )  # always passes
-    return alpha, tint, _bbox(alpha * gray > TRUTH_DARKENING)
+    return alpha, tint, bbox(alpha * gray > TRUTH_DARKENING)
 
 
 def _place(rng: Rng, spec: SynthSpec, *, taken: list[Box], w: int, h: int) -> Box | None:

@@ -8,6 +8,8 @@ replay.py   replay: play an acquisition as the imager does (for live mode)
 upload.py   upload: archives to EcoTaxa, imported, followed to the end
 client.py   the client behind `segmenter send`: one command, followed to its end
 args.py     the argument types every command line shares
+run_options.py  the options of a run (segment, live) and their RunSettings; qc_options.py
+                the QC levels
 bar.py      the terminal progress bar
 """
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from segmenter import rules
 from segmenter.errors import ConfigError, NotFound
+from segmenter.service.broker import parse_broker
 
 if TYPE_CHECKING:
     from segmenter.engine.cluster import ClusterSpec
@@ -124,8 +125,6 @@ def frame_size(text: str) -> tuple[int, int]:
 
 def broker(text: str) -> str:
     """`HOST`, `HOST:PORT` or `[IPv6]:PORT`, checked; the text is kept for BrokerSettings."""
-    from segmenter.service.mqtt import parse_broker  # paho is not needed to parse the rest
-
     try:
         parse_broker(text)
     except ConfigError as exc:

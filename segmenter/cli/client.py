@@ -19,7 +19,8 @@ from typing import Any, TextIO
 
 from segmenter.cli.bar import Bars, counts, label
 from segmenter.errors import SegmenterError
-from segmenter.service.mqtt import BrokerSettings, MqttTransport, client_id
+from segmenter.service.broker import BrokerSettings
+from segmenter.service.mqtt import MqttTransport, client_id
 from segmenter.service.status import (
     COMMAND_TOPIC,
     PROGRESS_TOPIC,

@@ -22,13 +22,8 @@ from types import FrameType
 from segmenter.acquisition import METADATA, resolve_data_root
 from segmenter.cli.args import positive_float
 from segmenter.cli.bar import TerminalBar
-from segmenter.cli.segment import (
-    add_run_options,
-    on_signals,
-    print_summaries,
-    run_settings,
-    say_then,
-)
+from segmenter.cli.run_options import add_run_options, run_settings
+from segmenter.cli.segment import on_signals, print_summaries, say_then
 from segmenter.engine import Progress, Segmenter
 from segmenter.engine.source import LiveFrames
 from segmenter.errors import NotFound, UsageError
@@ -122,7 +117,7 @@ def cmd_live(args: argparse.Namespace) -> int:
     )
     bar = TerminalBar([folder])
     show = bar if sys.stderr.isatty() and not args.json else StateLines()
-    with bar, Segmenter(settings.worker_count) as seg, _ctrl_c(seg, source, bar.say):
+    with bar, Segmenter(args.workers) as seg, _ctrl_c(seg, source, bar.say):
         summary = seg.run_live(source, settings, data_root=data_root, on_progress=show)
     if source.end_reason:
         print(f"live: ended: {source.end_reason}", file=sys.stderr)

@@ -13,7 +13,8 @@ from typing import Any
 
 from segmenter.acquisition import find_acquisitions, resolve_data_root
 from segmenter.cli.args import process_id, require_existing
-from segmenter.cli.segment import EXIT_FAILED, EXIT_OK, add_compat_option, add_same_archive_option
+from segmenter.cli.run_options import add_compat_option, add_same_archive_option
+from segmenter.cli.segment import EXIT_FAILED, EXIT_OK
 from segmenter.errors import SegmenterError, UsageError
 
 REPORT_EPILOG = """\

@@ -96,7 +96,7 @@ def _publisher(args: argparse.Namespace) -> tuple[MqttTransport | None, Publish 
     if not args.broker:
         return None, None
     from segmenter.cli.client import connect
-    from segmenter.service.mqtt import BrokerSettings
+    from segmenter.service.broker import BrokerSettings
 
     transport = connect(BrokerSettings.from_env(os.environ, args.broker), "replay", timeout=10.0)
 

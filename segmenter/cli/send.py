@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, TypeAlias
 
 from segmenter.cli.args import broker, min_esd, process_id, workers
-from segmenter.cli.segment import add_compat_option
+from segmenter.cli.run_options import add_compat_option
 from segmenter.errors import SegmenterError
 
 SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
@@ -145,7 +145,7 @@ def cmd_send(args: argparse.Namespace) -> int:
     import json
 
     from segmenter.cli.client import retained, send
-    from segmenter.service.mqtt import BrokerSettings
+    from segmenter.service.broker import BrokerSettings
     from segmenter.service.status import PROGRESS_TOPIC, QUEUE_TOPIC
 
     broker = BrokerSettings.from_env(os.environ, args.broker)

@@ -20,7 +20,7 @@ from typing import Any, TypeAlias
 
 from segmenter import rules
 from segmenter.cli.args import positive_float, preview_s, workers
-from segmenter.cli.segment import add_compat_option
+from segmenter.cli.run_options import add_compat_option
 from segmenter.cli.send import add_broker_option, add_send_command, cmd_send
 from segmenter.errors import ConfigError, NotFound
 from segmenter.settings import RunSettings, default_workers
@@ -139,7 +139,8 @@ def _uploads(data_root: Path, publisher: Any, auto: bool) -> Any:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from segmenter.engine import Segmenter
-    from segmenter.service.mqtt import BrokerSettings, MqttTransport, client_id
+    from segmenter.service.broker import BrokerSettings
+    from segmenter.service.mqtt import MqttTransport, client_id
     from segmenter.service.sdnotify import Watchdog, notify
     from segmenter.service.service import Service
 
@@ -159,7 +160,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_signal)
     with Segmenter(workers) as engine:
         transport = MqttTransport(broker, client_id("service"))
-        defaults = RunSettings(workers=workers, compat=compat, preview_s=args.preview_every)
+        defaults = RunSettings(compat=compat, preview_s=args.preview_every)
         uploads = _uploads(data_root, transport, args.upload_after)
         service = Service(
             data_root,

@@ -15,6 +15,7 @@ flat_rules.py     the old program's flat-field rules (and when a live run may ap
 flatfield.py      a flat computed on the local pool
 source.py         where the frames come from: a listed folder, or one being imaged (live)
 frames.py         the frame loop: dispatch, commit in order, recalculate, stop
+run_state.py      what the committed prefix implies for the next frame (flat, objects)
 run.py            one acquisition: journal, frames, archive, the caller's hook, done.txt
 segmenter.py      `Segmenter`: what the CLI and the service hold; hands each run the report
 events.py         `Progress` events (`AcquisitionSummary` is segmenter.summary)

@@ -17,16 +17,12 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from segmenter.engine.dispatch import OrderedDispatch
-from segmenter.engine.flat_rules import (
-    next_average,
-    settled_flat_window,
-    should_recalculate,
-)
+from segmenter.engine.flat_rules import settled_flat_window
 from segmenter.engine.preview import Previews
+from segmenter.engine.run_state import RunState
 from segmenter.engine.seam import FlatField, Pool
 from segmenter.engine.source import FrameSource
 from segmenter.errors import AcquisitionError, FrameError, Interrupted
@@ -61,41 +57,6 @@ def frame_shape(frames: Sequence[Path]) -> tuple[int, int]:
     if not sizes:
         raise AcquisitionError(f"{frames[0].parent}: no frame has a readable JPEG header")
     return sizes.most_common(1)[0][0]
-
-
-@dataclass
-class RunState:
-    """What the committed prefix implies for the next frame."""
-
-    committed: list[CommittedFrame] = field(default_factory=list)
-    good: int = 0  # committed frames that did not fail
-    average: float = 0.0  # the baseline's running mean of their kept-object counts
-    flat_from: int = 0  # the flat in effect is the one computed before this frame
-    objects: int = 0
-
-    def add(self, frame: CommittedFrame, params: Params) -> bool:
-        """Account for a committed frame; True when it asks for a new flat from the next
-        frame on (computed only if there is one). Only a slim copy is kept: the objects
-        stay in the frame's JSONL line (memory stays flat)."""
-        self.committed.append(replace(frame, objects=(), crop_sizes=()))
-        if frame.failed is not None:
-            return False
-        k = len(frame.objects)
-        nxt = frame.index + 1
-        trigger = should_recalculate(k, self.average, params)
-        self.average = next_average(self.average, k, self.good)
-        self.good += 1
-        self.objects += k
-        if trigger:
-            self.flat_from = nxt
-        return trigger
-
-    @classmethod
-    def replay(cls, frames: list[CommittedFrame], params: Params) -> RunState:
-        state = cls()
-        for frame in frames:
-            state.add(frame, params)
-        return state
 
 
 NewsCallback = Callable[[], None]

@@ -1,6 +1,6 @@
 """One acquisition from its folder to its archive: resume or start, flat field and frames
-(engine.frames), the TSV and zip (streamer.ecotaxa), the caller's `after_archive` (the
-report, engine.segmenter), done.txt."""
+(engine.frames), the TSV (its own cells: segmenter.tsv_cells) and zip (streamer.ecotaxa),
+the caller's `after_archive` (the report, engine.segmenter), done.txt."""
 
 from __future__ import annotations
 
@@ -15,14 +15,16 @@ from typing import Any
 from segmenter.acquisition import Acquisition
 from segmenter.engine.events import FramePreview, LiveState, Progress, ProgressCallback
 from segmenter.engine.flowcell import FlowCell
-from segmenter.engine.frames import FrameScheduler, RunState
+from segmenter.engine.frames import FrameScheduler
 from segmenter.engine.preview import Previews
+from segmenter.engine.run_state import RunState
 from segmenter.engine.seam import FlatField, Pool
 from segmenter.engine.source import BatchFrames, FrameSource
 from segmenter.errors import AcquisitionError
 from segmenter.qc import QCLevels, QCWatch
 from segmenter.settings import RunSettings
 from segmenter.summary import AcquisitionSummary
+from segmenter.tsv_cells import tsv_cells
 from streamer import contract, ecotaxa
 from streamer.archive import ArchiveWriter
 from streamer.files import atomic_write
@@ -30,7 +32,6 @@ from streamer.journal import CommittedFrame, FrameStore
 from streamer.layout import acquisition_lock
 from streamer.outputs import open_archive, remove_leftovers, write_tsv_and_archive
 from streamer.owned import Outputs, run_outputs
-from worker.params import Params
 
 log = logging.getLogger(__name__)
 RESUME_WAIT = 3.0  # seconds a live resume waits for the watcher to find the committed frames
@@ -40,32 +41,6 @@ AfterArchive = Callable[[Acquisition, AcquisitionSummary], AcquisitionSummary]
 
 def _as_is(_acq: Acquisition, summary: AcquisitionSummary) -> AcquisitionSummary:
     return summary
-
-
-def process_columns(
-    acq: Acquisition, params: Params, *, settings: RunSettings, manifest: dict[str, Any]
-) -> dict[str, Any]:
-    """The baseline's process columns, in its order (SPEC 2.7)."""
-    run_id = settings.process_id or manifest["process_uuid"]
-    project, sample = (text.replace(" ", "_") for text in (acq.project, acq.sample_id))
-    return {
-        "process_datetime": manifest["process_datetime"],
-        "process_uuid": manifest["process_uuid"],
-        "process_id": f"{project}_{sample}_{run_id}",
-        **params.step_columns(),
-    }
-
-
-def tsv_cells(
-    acq: Acquisition, params: Params, *, settings: RunSettings, manifest: dict[str, Any]
-) -> ecotaxa.AcquisitionCells:
-    """The per-acquisition TSV cells in the output contract `settings.compat`: metadata,
-    the baseline's process columns, ours (streamer.contract says what differs)."""
-    compat, px = settings.compat, params.pixel_size_um
-    process = process_columns(acq, params, settings=settings, manifest=manifest)
-    extra = {**params.extra_columns(), **contract.extra_columns(compat, px)}
-    metadata = contract.metadata_cells(compat, acq.metadata)
-    return ecotaxa.AcquisitionCells(metadata, process, extra, compat, px)
 
 
 class AcquisitionRun:

@@ -9,7 +9,7 @@ runner.py         one queue item, acquisition by acquisition
 follower.py       following the imager: its events -> live acquisitions (live.json)
 live_status.py    a live acquisition's state on status/segmenter/live
 commands.py       payload -> Command (one ConfigError naming the field)
-values.py         the values a command may set (segmenter/rules.py's limits)
+values.py         a command's field values: settings (segmenter/rules.py), ids, paths
 queue.py          the server-side queue, kept in <data root>/.segmenter/queue.json
 dashboard_stream.py  status/segmenter: one terminal status per `segment` command, stop repeats
 status.py         the dashboard's status strings and the JSON messages, reserved-word checks
@@ -19,6 +19,7 @@ uploads.py        EcoTaxa uploads after each acquisition, or asked for
 inbox.py          the inbox between paho's network thread (never waits) and the command thread
 outbox.py         the one publisher thread (QoS 1 never dropped)
 mqtt.py           the paho-mqtt 2 transport (reconnects, Last Will, TLS, credentials, acks)
+broker.py         where the broker is and how to log in (--broker, the environment)
 broker_errors.py  a failed connection said once with its fix
 sdnotify.py       systemd READY/STOPPING/WATCHDOG notifications, the progress heartbeat
 """

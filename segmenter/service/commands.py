@@ -1,9 +1,8 @@
 """Parse once at the edge: an MQTT payload becomes one `Command` or one ConfigError.
 
 Every error names the field that was wrong (`settings.worker_count: ...`). Unknown keys
-are ignored (the dashboard sends `dataset`, which we do not use). Paths must exist and
-lie inside `<data root>/img`: `..`, symlinks leading out and absolute paths elsewhere
-are refused, so the service only ever touches its data root.
+are ignored (the dashboard sends `dataset`, which we do not use). Each field's value is
+parsed and checked in values.py: paths, for one, must lie inside `<data root>/img`.
 """
 
 from __future__ import annotations
@@ -19,7 +18,10 @@ from segmenter import rules
 from segmenter.errors import ConfigError
 from segmenter.service.values import (
     bool_value,
+    item_ids,
     min_esd_value,
+    parse_id,
+    parse_paths,
     process_id_value,
     qc_values,
     workers_value,
@@ -27,8 +29,6 @@ from segmenter.service.values import (
 from segmenter.settings import RunSettings
 
 MAX_PAYLOAD = 256 * 1024
-MAX_PATHS = 100
-_ID_RE = re.compile(r"[A-Za-z0-9_.:\-]{1,64}", re.ASCII)
 # what a payload the parser refused (too large, too deep, cut short) says it is
 _RAW_ACTION_RE = re.compile(rb'"action"\s*:\s*"([a-z_]{1,20})"')
 _RAW_ID_RE = re.compile(rb'"id"\s*:\s*"?([A-Za-z0-9_.:\-]{1,64})[",}\s]')
@@ -73,10 +73,12 @@ class SettingsPatch:
     notes: tuple[str, ...] = ()  # what was changed on the way in (said in the reply)
 
     def apply(self, base: RunSettings) -> RunSettings:
+        """`base` with the settings given; `workers` is not a RunSettings' (the service
+        hands it to the engine) nor `live`."""
         changes: dict[str, Any] = {
             f.name: getattr(self, f.name)
             for f in fields(self)
-            if getattr(self, f.name) is not None and f.name not in ("live", "notes")
+            if getattr(self, f.name) is not None and f.name not in ("live", "notes", "workers")
         }
         if changes.get("process_id") == "":
             changes["process_id"] = None
@@ -183,17 +185,6 @@ def peek_action(payload: bytes) -> tuple[str | None, str | None]:
         return action, None
 
 
-def parse_id(value: Any, field: str = "id") -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise ConfigError(f"{field}: must be a string or a whole number")
-    text = str(value)
-    if not _ID_RE.fullmatch(text):
-        raise ConfigError(f"{field}: 1 to 64 characters among letters, digits and _ . : -")
-    return text
-
-
 def parse_settings(value: Any, field: str = "settings") -> SettingsPatch:
     """The `settings` object of a command (missing or null: all defaults)."""
     if value is None:
@@ -215,51 +206,6 @@ def parse_settings(value: Any, field: str = "settings") -> SettingsPatch:
         out["compat"] = rules.compat(value["compat"], f"{field}.compat")
     out |= qc_values(value, field)
     return SettingsPatch(**out)
-
-
-def resolve_path(text: str, data_root: Path, field: str = "path") -> Path:
-    """An existing folder inside `<data_root>/img`, resolved; ConfigError otherwise."""
-    if not text or "\0" in text:
-        raise ConfigError(f"{field}: must be a non-empty path")
-    raw = Path(text)
-    if ".." in raw.parts:
-        raise ConfigError(f"{field}: {text} contains '..', which is refused")
-    img_root = (data_root / "img").resolve()
-    candidate = raw if raw.is_absolute() else data_root / raw
-    try:
-        resolved = candidate.resolve(strict=True)
-    except (OSError, RuntimeError) as exc:
-        raise ConfigError(f"{field}: {text} does not exist") from exc
-    if resolved != img_root and not resolved.is_relative_to(img_root):
-        raise ConfigError(f"{field}: {text} is outside the data root's img folder {img_root}")
-    if not resolved.is_dir():
-        raise ConfigError(f"{field}: {text} is not a folder")
-    return resolved
-
-
-def parse_paths(value: Any, data_root: Path | None) -> tuple[Path, ...]:
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not value:
-        raise ConfigError("path: must be a path or a non-empty list of paths")
-    if len(value) > MAX_PATHS:
-        raise ConfigError(f"path: at most {MAX_PATHS} paths per command")
-    if not all(isinstance(v, str) for v in value):
-        raise ConfigError("path: every path must be a string")
-    if data_root is None:
-        return tuple(Path(v) for v in value)
-    return tuple(resolve_path(v, data_root, "path") for v in value)
-
-
-def _item_ids(value: Any, field: str) -> tuple[str, ...]:
-    if not isinstance(value, list) or not value:
-        raise ConfigError(f"{field}: must be a non-empty list of item ids")
-    ids = tuple(parse_id(v, f"{field}[{i}]") or "" for i, v in enumerate(value))
-    if "" in ids:
-        raise ConfigError(f"{field}: null is not an item id")
-    if len(set(ids)) != len(ids):
-        raise ConfigError(f"{field}: an item id appears twice")
-    return ids
 
 
 def parse_command(payload: bytes, data_root: Path | None = None) -> Command:
@@ -293,7 +239,7 @@ def parse_command(payload: bytes, data_root: Path | None = None) -> Command:
             raise ConfigError("item: missing (the id of the queued item to remove)")
         return Dequeue(cid, item)
     if action is Action.REORDER:
-        return Reorder(cid, _item_ids(data.get("order"), "order"))
+        return Reorder(cid, item_ids(data.get("order"), "order"))
     if action is Action.RESUME:
         return Resume(cid)
     if action is Action.UPLOAD:

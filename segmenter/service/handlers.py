@@ -112,6 +112,8 @@ class CommandHandlers:
                 self._reply(command.id, action, message=Info.CONFIG_REFUSED, ok=False)
                 return
             self.worker.defaults = command.settings.apply(self.worker.defaults)
+            if command.settings.workers is not None:
+                self.worker.workers = command.settings.workers
             if command.settings.live is not None:
                 self.follower.enabled = command.settings.live
             self._status(Info.CONFIG_UPDATED)
@@ -121,10 +123,11 @@ class CommandHandlers:
 
     def _enqueue(self, command: Segment) -> None:
         settings = command.settings.apply(self.worker.defaults)
+        workers = command.settings.workers or self.worker.workers
         item = QueueItem(
             id=command.id or self.queue.new_id(),
             paths=[str(p) for p in command.paths],
-            settings=asdict(settings),
+            settings={**asdict(settings), "workers": workers},
         )
         position = self.queue.add(item)
         if command.legacy:

@@ -22,12 +22,18 @@ StopRequested = Callable[[], bool]
 
 
 class EngineJob:
-    """Work the worker thread runs on `engine`; `lock` is the service's condition."""
+    """Work the worker thread runs on `engine` with `workers` processes (the engine is
+    resized to them before it starts); `lock` is the service's condition."""
 
     def __init__(
-        self, engine: Segmenter, lock: threading.Condition, beat: Callable[[], None]
+        self,
+        engine: Segmenter,
+        lock: threading.Condition,
+        *,
+        workers: int,
+        beat: Callable[[], None],
     ) -> None:
-        self.engine, self.lock = engine, lock
+        self.engine, self.lock, self.workers = engine, lock, workers
         self.beat = beat  # the engine made progress (the watchdog follows it)
         self.stops = 0  # stop requests that reached this job
         self.preempted = False  # it gives way to a live acquisition (and runs again after)
@@ -59,7 +65,6 @@ class EngineJob:
         self,
         start: Callable[[OnProgress, StopRequested], T],
         *,
-        workers: int,
         on_progress: OnProgress,
     ) -> T | None:
         """`start(on_progress, stop_requested)` on the engine with `workers` processes;
@@ -74,7 +79,7 @@ class EngineJob:
             on_progress(event)
 
         try:
-            self.engine.ensure_workers(workers)
+            self.engine.ensure_workers(self.workers)
             return start(progress, self.stopping)
         finally:
             self.engine.wait_idle()

@@ -6,7 +6,8 @@ service (which only queues it: paho's network thread never waits on the service,
 keepalives would stop and the broker would publish `Dead`; while the service's inbox is
 full, the acknowledgements of QoS 1/2 messages are held back, which stops the broker
 sending more: `flow`), and
-publishes what the service gives it through one publisher thread (outbox.py), in order.
+publishes what the service gives it through one publisher thread (outbox.py), in order
+(where the broker is and how to log in: broker.py).
 Retained state (queue, progress) goes out at QoS 0 and is republished on every connect,
 so a stale copy queued during an outage can never overwrite a newer one; the legacy
 statuses and the replies go out at QoS 1, are never dropped, and are delivered after a
@@ -22,17 +23,15 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from segmenter.errors import ConfigError
 from segmenter.live.imager import TOPIC as IMAGER_TOPIC
 from segmenter.service import broker_errors
+from segmenter.service.broker import BrokerSettings
 from segmenter.service.outbox import Outbox, Outgoing
 from segmenter.service.status import (
     COMMAND_TOPIC,
@@ -44,7 +43,6 @@ from segmenter.service.status import (
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PORT = 1883
 REPEAT_WARNING = 300.0  # seconds: while the broker stays away, say so again this often
 
 
@@ -54,67 +52,6 @@ class FlowControl(Protocol):
     def has_room(self) -> bool: ...
 
     def overflowing(self) -> bool: ...
-
-
-def parse_broker(text: str) -> tuple[str, int | None]:
-    """`HOST`, `HOST:PORT` or `[IPv6]:PORT`."""
-    text = text.strip()
-    host, port = text, None
-    if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
-        port = rest[1:] if rest.startswith(":") else None
-    elif text.count(":") == 1:
-        host, port = text.split(":")
-    if not host:
-        raise ConfigError(f"broker: {text!r} has no host name")
-    if port is None:
-        return host, None
-    if not port.isdigit() or not 0 < int(port) < 65536:
-        raise ConfigError(f"broker: port {port!r} must be a number between 1 and 65535")
-    return host, int(port)
-
-
-@dataclass(frozen=True, slots=True)
-class BrokerSettings:
-    host: str = "localhost"
-    port: int = DEFAULT_PORT
-    username: str | None = None
-    password: str | None = None
-    tls: bool = False
-    ca: str | None = None
-    cert: str | None = None
-    key: str | None = None
-    keepalive: int = 20
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str], broker: str | None = None) -> BrokerSettings:
-        """`--broker` first, then MQTT_HOSTNAME/MQTT_PORT, credentials and TLS from env."""
-        host = env.get("MQTT_HOSTNAME") or "localhost"
-        port_text = env.get("MQTT_PORT") or str(DEFAULT_PORT)
-        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-            raise ConfigError(f"MQTT_PORT: {port_text!r} must be a number between 1 and 65535")
-        port = int(port_text)
-        if broker:
-            host, given = parse_broker(broker)
-            port = given or port
-        password = env.get("MQTT_PASSWORD") or None
-        if env.get("MQTT_PASSWORD_FILE"):
-            password = _read_secret(env["MQTT_PASSWORD_FILE"])
-        ca, cert, key = (env.get(k) or None for k in ("MQTT_CA", "MQTT_CERT", "MQTT_KEY"))
-        for name, path in (("MQTT_CA", ca), ("MQTT_CERT", cert), ("MQTT_KEY", key)):
-            if path and not Path(path).is_file():
-                raise ConfigError(f"{name}: {path} is not a readable file")
-        if (cert is None) != (key is None):
-            raise ConfigError("MQTT_CERT and MQTT_KEY go together: set both or neither")
-        tls = env.get("MQTT_TLS", "").lower() in ("1", "true", "yes") or ca is not None
-        return cls(host, port, env.get("MQTT_USERNAME") or None, password, tls, ca, cert, key)
-
-
-def _read_secret(path: str) -> str:
-    try:
-        return Path(path).read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise ConfigError(f"MQTT_PASSWORD_FILE: cannot read {path}: {exc.strerror}") from exc
 
 
 class MqttTransport:

@@ -20,8 +20,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from segmenter import rules
 from segmenter.errors import ConfigError, SegmenterError
-from segmenter.settings import RunSettings
+from segmenter.settings import RunSettings, default_workers
 from streamer.files import atomic_write
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,9 @@ def _now() -> str:
 
 @dataclass
 class QueueItem:
-    """One accepted `segment`: its paths, the settings it runs with, where it got to."""
+    """One accepted `segment`: its paths, the settings it runs with, where it got to.
+    `settings` holds the RunSettings' fields and `workers`, the item's worker processes
+    (status/segmenter/queue shows them all)."""
 
     id: str
     paths: list[str]
@@ -69,7 +72,13 @@ class QueueItem:
 
     @property
     def run_settings(self) -> RunSettings:
-        return RunSettings(**self.settings)
+        return RunSettings(**{k: v for k, v in self.settings.items() if k != "workers"})
+
+    @property
+    def workers(self) -> int:
+        """The worker processes it runs with (0 or none in the file: the default count)."""
+        count = self.settings.get("workers", 0)
+        return rules.workers(count, "workers") if count != 0 else default_workers()
 
     def to_json(self) -> dict[str, Any]:
         """A copy as plain JSON values (by hand: `asdict` deep-copies, 10x slower)."""
@@ -85,7 +94,7 @@ class QueueItem:
         known = set(cls.__dataclass_fields__)
         item = cls(**{k: v for k, v in data.items() if k in known})
         item.state = ItemState(item.state)
-        item.run_settings  # noqa: B018  (validates the stored settings)
+        item.run_settings, item.workers  # noqa: B018  (validates the stored settings)
         return item
 
 

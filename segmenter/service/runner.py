@@ -110,7 +110,6 @@ class ItemRunner:
                 folder, settings, data_root=self.data_root, on_progress=on_progress,
                 stop_requested=stop_requested,
             ),
-            workers=settings.worker_count,
             on_progress=run.tracker,
         )  # fmt: skip
         return None if summary is None else [summary]

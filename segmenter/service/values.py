@@ -1,14 +1,21 @@
 """The values of a command's fields: each one parsed from its JSON and checked by its
-rule (segmenter.rules), or a ConfigError naming the field."""
+rule (segmenter.rules), or a ConfigError naming the field.
+
+Paths must exist and lie inside `<data root>/img`: `..`, symlinks leading out and
+absolute paths elsewhere are refused, so the service only ever touches its data root."""
 
 from __future__ import annotations
 
 import os
+import re
+from pathlib import Path
 from typing import Any
 
 from segmenter import rules
 from segmenter.errors import ConfigError
 
+MAX_PATHS = 100
+_ID_RE = re.compile(r"[A-Za-z0-9_.:\-]{1,64}", re.ASCII)
 #: MB one worker process takes (PSS, measured on 4056x3040 frames: issue 21)
 WORKER_MB = 120
 
@@ -103,3 +110,59 @@ def qc_values(settings: dict[str, Any], field: str) -> dict[str, Any]:
         if value is not None:
             out[key] = rule(value, f"{field}.{key}")
     return out
+
+
+def parse_id(value: Any, field: str = "id") -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ConfigError(f"{field}: must be a string or a whole number")
+    text = str(value)
+    if not _ID_RE.fullmatch(text):
+        raise ConfigError(f"{field}: 1 to 64 characters among letters, digits and _ . : -")
+    return text
+
+
+def item_ids(value: Any, field: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value:
+        raise ConfigError(f"{field}: must be a non-empty list of item ids")
+    ids = tuple(parse_id(v, f"{field}[{i}]") or "" for i, v in enumerate(value))
+    if "" in ids:
+        raise ConfigError(f"{field}: null is not an item id")
+    if len(set(ids)) != len(ids):
+        raise ConfigError(f"{field}: an item id appears twice")
+    return ids
+
+
+def resolve_path(text: str, data_root: Path, field: str = "path") -> Path:
+    """An existing folder inside `<data_root>/img`, resolved; ConfigError otherwise."""
+    if not text or "\0" in text:
+        raise ConfigError(f"{field}: must be a non-empty path")
+    raw = Path(text)
+    if ".." in raw.parts:
+        raise ConfigError(f"{field}: {text} contains '..', which is refused")
+    img_root = (data_root / "img").resolve()
+    candidate = raw if raw.is_absolute() else data_root / raw
+    try:
+        resolved = candidate.resolve(strict=True)
+    except (OSError, RuntimeError) as exc:
+        raise ConfigError(f"{field}: {text} does not exist") from exc
+    if resolved != img_root and not resolved.is_relative_to(img_root):
+        raise ConfigError(f"{field}: {text} is outside the data root's img folder {img_root}")
+    if not resolved.is_dir():
+        raise ConfigError(f"{field}: {text} is not a folder")
+    return resolved
+
+
+def parse_paths(value: Any, data_root: Path | None) -> tuple[Path, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value:
+        raise ConfigError("path: must be a path or a non-empty list of paths")
+    if len(value) > MAX_PATHS:
+        raise ConfigError(f"path: at most {MAX_PATHS} paths per command")
+    if not all(isinstance(v, str) for v in value):
+        raise ConfigError("path: every path must be a string")
+    if data_root is None:
+        return tuple(Path(v) for v in value)
+    return tuple(resolve_path(v, data_root, "path") for v in value)

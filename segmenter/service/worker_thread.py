@@ -80,6 +80,9 @@ class WorkerThread:
         self.engine, self.data_root, self.lock = engine, data_root, lock
         self.publisher = publisher
         self.defaults = defaults  # what an item is queued with; a live acquisition runs with
+        # the worker processes an item runs with when its command names none, a live
+        # acquisition too, and the engine's between them: the engine's own at the start
+        self.workers = engine.pool.workers
         self.queue, self.dashboard, self.follower = queue, dashboard, follower
         self.uploads, self.changed = uploads, changed
         self.beat, self.rest = beat, rest  # the watchdog's heartbeat: busy, idle
@@ -166,7 +169,7 @@ class WorkerThread:
                 continue
             outcome = self.runner.run(work)
             with self.lock:
-                workers = self.defaults.worker_count
+                workers = self.workers
             self.engine.ensure_workers(workers)  # an item's own count does not outlive it
             with self.lock:
                 self._finish(work, outcome)
@@ -180,14 +183,15 @@ class WorkerThread:
             if self.closing:
                 return None
             self.beat()
-            job = EngineJob(self.engine, self.lock, self.beat)
             source = self.follower.take()
             if source is not None:
                 settings = replace(self.defaults, force=False)  # a resume never starts over
+                job = EngineJob(self.engine, self.lock, workers=self.workers, beat=self.beat)
                 self.live = LiveRun(source, self._live_status(source), job, settings)
                 return self.live
             item = self.queue.take_next()
             assert item is not None
+            job = EngineJob(self.engine, self.lock, workers=item.workers, beat=self.beat)
             self.item = ItemRun(item, job, legacy=self.dashboard.owns(item.id))
             self.changed()
             self.dashboard.start(item.id)
@@ -248,7 +252,6 @@ class WorkerThread:
                     on_progress=progress,
                     stop_requested=stop_requested,
                 ),
-                workers=settings.worker_count,
                 on_progress=on_progress,
             )
             if summary is None:  # stopped before it began

@@ -27,7 +27,7 @@ def test_broker_down_at_start_then_up(broker: Broker, data_root: Path, copy_acq:
     folder = copy_acq(frames=3, seed=2)
     engine = Segmenter(1)
     transport = MqttTransport(broker.settings, f"svc-{time.time_ns()}")
-    service = Service(data_root, engine, publisher=transport, defaults=RunSettings(workers=1))
+    service = Service(data_root, engine, publisher=transport, defaults=RunSettings())
     service.attach(transport)
     service.start()
     transport.start()

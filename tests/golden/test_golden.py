@@ -74,7 +74,6 @@ def segment_case(case: str, root: Path, workers: int, compat: str = contract.OLD
         min_esd_um=MIN_ESD_UM,
         remove_previous_mask=run["settings"]["remove_previous_mask"],
         process_id=str(run["settings"]["process_id"]),
-        workers=workers,
         compat=compat,
     )
     folder = next((root / "img").glob("**/metadata.json")).parent

@@ -30,7 +30,7 @@ TAB_RED, TAB_GREEN = (40, 39, 214), (44, 160, 44)  # BGR of matplotlib's tab: co
 
 def run(root: Path, folder: Path, **settings: Any) -> dict[str, Any]:
     with Segmenter(1) as seg:
-        (summary,) = seg.run([folder], RunSettings(workers=1, **settings), data_root=root)
+        (summary,) = seg.run([folder], RunSettings(**settings), data_root=root)
     assert summary.status == "done", summary.message
     return summary.to_json()
 

@@ -1,6 +1,6 @@
 """One rule per setting (segmenter.rules): the CLI, the MQTT commands (segment, enqueue,
-update_config) and RunSettings (so the queue's settings file) accept and refuse the
-same values, with one default."""
+update_config) and the queue's settings file (RunSettings, and an item's worker count)
+accept and refuse the same values, with one default."""
 
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ import pytest
 from segmenter.cli import build_parser
 from segmenter.errors import ConfigError
 from segmenter.service.commands import parse_settings
+from segmenter.service.queue import QueueItem
 from segmenter.service.values import max_workers
-from segmenter.settings import RunSettings
+from segmenter.settings import RunSettings, default_workers
 from worker.params import Params
 
-# (CLI flag, MQTT field, RunSettings field, good values, bad values)
+# (CLI flag, MQTT field, the queue file's settings field, good values, bad values)
 SETTINGS: list[tuple[str, str, str, list[Any], list[Any]]] = [
     ("--workers", "worker_count", "workers", [1, 256], [0, -1, 257]),
     ("--min-esd", "process_min_ESD", "min_esd_um", [0.0, 12.5, 100_000.0], [-1.0, 100_001.0]),
@@ -42,8 +43,9 @@ def mqtt_accepts(field: str, value: Any) -> bool:
 
 
 def settings_accept(field: str, value: Any) -> bool:
+    """A queue item's settings as the file holds them (RunSettings' fields, `workers`)."""
     try:
-        RunSettings(**{field: value})
+        QueueItem.from_json({"id": "x", "paths": [], "settings": {field: value}})
     except ConfigError:
         return False
     return True
@@ -59,7 +61,7 @@ def test_every_door_has_the_same_rule(
         assert settings_accept(field, value), (field, value)
     for value in bad:
         assert not cli_accepts(flag, value), (flag, value)
-        if field != "workers" or value != 0:  # in RunSettings 0 is the default count
+        if field != "workers" or value != 0:  # in the queue file 0 is the default count
             assert not settings_accept(field, value), (field, value)
         if field != "workers" or value < 1:  # over MQTT a count too high is lowered
             assert not mqtt_accepts(mqtt, value), (mqtt, value)
@@ -76,7 +78,9 @@ def test_the_minimum_esd_has_one_default() -> None:
 
 
 def test_the_settings_file_keeps_zero_workers_as_the_default() -> None:
-    assert RunSettings(workers=0).worker_count >= 1
+    for settings in ({"workers": 0}, {}):
+        item = QueueItem.from_json({"id": "x", "paths": [], "settings": settings})
+        assert item.workers == default_workers() >= 1
 
 
 def test_the_preview_interval_has_one_rule() -> None:

@@ -17,14 +17,13 @@ import pytest
 
 from segmenter.errors import ConfigError
 from segmenter.synth import (
-    Box,
-    Image,
     SynthSpec,
     frame_names,
     make_background,
     synth_frame,
     write_acquisition,
 )
+from segmenter.synth_shapes import Box, Image
 
 SMALL = SynthSpec(frames=4, width=480, height=360)
 NAME = re.compile(r"^\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}-\d{6}\.jpg$")

@@ -41,7 +41,7 @@ def batch(folder: Path, tmp_path: Path) -> Path:
     root = tmp_path / "batch"
     shutil.copytree(folder, root / "img" / REL, ignore=shutil.ignore_patterns("done.txt"))
     with Segmenter(2) as seg:
-        (summary,) = seg.run([root / "img" / REL], RunSettings(workers=2), data_root=root)
+        (summary,) = seg.run([root / "img" / REL], RunSettings(), data_root=root)
     assert summary.archive
     return Path(summary.archive)
 

@@ -28,7 +28,7 @@ def segment(root: Path, folder: Path, stop_after: int | None = None, **settings:
                 seg.stop(wait=False)
 
         (summary,) = seg.run(
-            [folder], RunSettings(workers=1, **settings), data_root=root, on_progress=progress
+            [folder], RunSettings(**settings), data_root=root, on_progress=progress
         )
     return summary.status
 
@@ -171,7 +171,7 @@ def test_ls_and_export_after_a_live_run(
     feeder.release(5)
     with Segmenter(1) as seg:
         source = LiveFrames(feeder.dest, feeder, end_at_expected=True)
-        summary = seg.run_live(source, RunSettings(workers=1), data_root=root)
+        summary = seg.run_live(source, RunSettings(), data_root=root)
     assert summary.status == "done", summary.message
     assert ls(root, capsys)["synth_a9"] | {"path": "", "archive": None} == {
         "path": "", "state": "done", "frames": 5, "committed": 5,

@@ -7,6 +7,7 @@ import random
 import shutil
 import threading
 import time
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -196,3 +197,19 @@ def test_previous_mask_is_not_carried_into_the_next_acquisition(make_acq: MakeAc
     rows, crops = archive_content(Path(second.archive))
     assert (rows, crops) == archive_content(Path(only.archive))
     assert any(r["object_id"].startswith(frames[0].stem) for r in rows)
+
+
+def test_the_worker_count_is_handed_over_once_to_the_engine(make_acq: MakeAcq) -> None:
+    """RunSettings carried `workers` beside the count the engine was made with, and the
+    engine ignored it: Segmenter(1) given RunSettings(workers=2) ran in this process
+    (issue 23). The count is the engine's alone (Segmenter, ensure_workers); a run's
+    settings carry none that could mislead."""
+    assert "workers" not in {f.name for f in fields(RunSettings)}
+    with pytest.raises(TypeError):
+        RunSettings(workers=2)  # type: ignore[call-arg]
+    root, folder = make_acq(frames=3)
+    with Segmenter(1) as seg:
+        seg.ensure_workers(2)
+        (summary,) = seg.run([folder], RunSettings(), data_root=root)
+        assert summary.status == "done"
+        assert (seg.pool.mode, seg.pool.workers) == ("processes", 2)

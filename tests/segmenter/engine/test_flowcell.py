@@ -104,7 +104,7 @@ def test_a_run_writes_the_map_and_the_summary_has_the_figures(make_acq: MakeAcq)
     """The synthetic frames carry static dust specks on the optics: each is a spot."""
     root, acq = make_acq(frames=10)
     with Segmenter(1) as seg:
-        (summary,) = seg.run([acq], RunSettings(workers=1), data_root=root)
+        (summary,) = seg.run([acq], RunSettings(), data_root=root)
     assert summary.status == "done"
     assert summary.flow_cell_spots == SynthSpec().specks, "the synthetic dust specks"
     assert summary.flow_cell_clean is not None and 95.0 < summary.flow_cell_clean < 100.0
@@ -119,7 +119,7 @@ def test_a_data_root_that_refuses_the_map_loses_the_map_not_the_run(
     root, acq = make_acq(frames=4)
     (root / "clean").write_text("a file where the folder goes")
     with Segmenter(1) as seg:
-        (summary,) = seg.run([acq], RunSettings(workers=1), data_root=root)
+        (summary,) = seg.run([acq], RunSettings(), data_root=root)
     assert summary.status == "done" and summary.archive
     assert summary.flow_cell_spots is not None
     assert "the flow cell map is not written" in caplog.text

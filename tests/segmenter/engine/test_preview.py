@@ -110,7 +110,7 @@ def test_a_run_with_previews_writes_what_a_run_without_them_writes(
         with Segmenter(2) as seg:
             (summary,) = seg.run(
                 [acq],
-                RunSettings(workers=2, preview_s=every),
+                RunSettings(preview_s=every),
                 data_root=root,
                 on_progress=events.append,
             )

@@ -19,7 +19,8 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from segmenter.engine import Progress, ProgressCallback, Segmenter
-from segmenter.service.mqtt import BrokerSettings, MqttTransport
+from segmenter.service.broker import BrokerSettings
+from segmenter.service.mqtt import MqttTransport
 from segmenter.service.service import Service
 from segmenter.service.status import RESERVED
 from segmenter.service.uploads import ServiceUploads
@@ -276,7 +277,7 @@ class Harness:
         self.engine.delay = delay
         settings = replace(broker.settings, keepalive=keepalive)
         self.transport = MqttTransport(settings, f"svc-{time.time_ns()}")
-        defaults = RunSettings(workers=workers, preview_s=preview_s)
+        defaults = RunSettings(preview_s=preview_s)
         self.service = Service(
             data_root, self.engine, publisher=self.transport, defaults=defaults, live=live,
             idle_timeout=idle_timeout, uploads=uploads(self.transport) if uploads else None,
@@ -312,9 +313,7 @@ def assert_archive_as_uninterrupted(root: Path, reference_root: Path, rel: Path)
     from tests.conftest import archive_content
 
     with Segmenter(2) as engine:
-        (summary,) = engine.run(
-            [reference_root / rel], RunSettings(workers=2), data_root=reference_root
-        )
+        (summary,) = engine.run([reference_root / rel], RunSettings(), data_root=reference_root)
     assert summary.archive is not None
     archive = root / "export" / "ecotaxa" / Path(summary.archive).name
     assert archive_content(archive) == archive_content(Path(summary.archive))

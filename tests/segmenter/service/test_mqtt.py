@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from segmenter.errors import ConfigError
-from segmenter.service.mqtt import BrokerSettings, MqttTransport, parse_broker
+from segmenter.service.broker import BrokerSettings, parse_broker
+from segmenter.service.mqtt import MqttTransport
 from tests.segmenter.service.harness import MOSQUITTO, free_port
 
 

@@ -304,8 +304,9 @@ def test_update_config_when_idle_and_refused_while_running(
     harness: StartHarness, copy_acq: CopyAcq, recorder: Recorder
 ) -> None:
     folder = copy_acq(frames=12, seed=3)
-    harness(delay=0.05)
-    recorder.send({"action": "update_config", "config": {"process_min_ESD": "30"}})
+    h = harness(delay=0.05)  # the service's own count: 1 (its engine's)
+    config = {"process_min_ESD": "30", "worker_count": 2}
+    recorder.send({"action": "update_config", "config": config})
     recorder.wait_status(Info.CONFIG_UPDATED)
     recorder.send(segment(folder, "a"))
     recorder.wait(frame_statuses(recorder, 1))
@@ -319,6 +320,8 @@ def test_update_config_when_idle_and_refused_while_running(
     refused = [r for r in recorder.on("status/segmenter/reply") if not r["ok"]]
     assert [r["action"] for r in refused] == ["update_config"]
     assert recorder.item("a")["settings"]["min_esd_um"] == 30.0
+    workers = min(2, max_workers())  # the default count now, for the item and after it
+    assert recorder.item("a")["settings"]["workers"] == h.engine.pool.workers == workers
 
 
 def test_broker_restart_during_a_job(

@@ -59,7 +59,7 @@ def batch_archive(folder: Path, tmp_path: Path, frames: int | None = None) -> Pa
     for path in names:
         shutil.copy(path, target)
     with Segmenter(2) as seg:
-        (summary,) = seg.run([target], RunSettings(workers=2), data_root=other)
+        (summary,) = seg.run([target], RunSettings(), data_root=other)
     assert summary.status == "done" and summary.archive
     return Path(summary.archive)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from segmenter.service.mqtt import BrokerSettings
+from segmenter.service.broker import BrokerSettings
 from segmenter.service.sdnotify import Heartbeat, Watchdog, notify
 from tests.conftest import REPO
 from tests.segmenter.service.harness import NotifyListener
