@@ -18,6 +18,7 @@ import threading
 import time
 import zipfile
 from collections.abc import Iterator
+from multiprocessing import shared_memory
 from pathlib import Path
 from typing import Any
 
@@ -172,9 +173,12 @@ def test_memory(report: dict[str, Any]) -> None:
         assert run["status"] == "done" and run["workers"] == 2
         assert positive(run["peak_pss_bytes"], run["peak_rss_bytes"], run["samples"])
         assert run["peak_pss_bytes"] <= run["peak_rss_bytes"]
+        assert 0 < run["peak_segments_bytes"] < run["peak_bytes"]  # the flat field at least
         assert run["peak_processes"] >= 3  # the run, the forkserver, workers
     short, long = growth["short"]["peak_pss_bytes"], growth["long"]["peak_pss_bytes"]
     assert close(growth["pss_growth"], long / short)
+    short, long = growth["short"]["peak_bytes"], growth["long"]["peak_bytes"]
+    assert close(growth["growth"], long / short)
     flight = report["memory"]["in_flight"]
     assert flight["bytes"] == max(flight["tracemalloc_peak_bytes"], flight["rss_peak_delta_bytes"])
     assert flight["tracemalloc_peak_bytes"] >= flight["frame_bytes"]  # the frame itself
@@ -193,7 +197,7 @@ def test_stop(report: dict[str, Any]) -> None:
 def test_targets(report: dict[str, Any]) -> None:
     names = {t["name"] for t in report["targets"]}
     assert {"per_frame_vs_imread", "vs_old_two_workers", "two_workers_speedup"} <= names
-    assert {"stop_p95_s", "peak_pss_mb", "memory_growth", "in_flight_vs_frame"} <= names
+    assert {"stop_p95_s", "peak_memory_mb", "memory_growth", "in_flight_vs_frame"} <= names
     for t in report["targets"]:
         ok = t["value"] <= t["limit"] if t["comparison"] == "<=" else t["value"] >= t["limit"]
         assert t["met"] is ok
@@ -210,7 +214,7 @@ def test_targets(report: dict[str, Any]) -> None:
     assert by_name["stop_p95_s", "engine"]["comparable"] is True
     assert (
         "--memory-workers 3"
-        in next(t for t in report["targets"] if t["name"] == "peak_pss_mb")["lacks"]
+        in next(t for t in report["targets"] if t["name"] == "peak_memory_mb")["lacks"]
     )
     printed = table(report, with_targets=True)
     assert "not comparable: needs 4056x3040 frames" in printed
@@ -322,11 +326,52 @@ def test_process_tree_sees_children() -> None:
     try:
         time.sleep(0.2)
         assert child.pid in process_tree(os.getpid())
-        pss, rss, count = tree_memory(os.getpid())
-        assert 0 < pss <= rss and count >= 2
+        memory = tree_memory(os.getpid())
+        assert 0 < memory.pss <= memory.rss and memory.processes >= 2
     finally:
         child.kill()
         child.wait()
+
+
+# A run's process: one segment it keeps mapped, one it wrote and detached from (as workers
+# do from the flat field's stack), one it unlinked but still maps (a worker's old flat).
+RUN_WITH_SEGMENTS = """
+import os, sys
+from multiprocessing import shared_memory
+MB = 1 << 20
+def segment(n, size):
+    shm = shared_memory.SharedMemory(f"segmenter_{os.getpid()}_{n}", create=True, size=size)
+    shm.buf[:] = b"x" * size
+    return shm
+kept, detached, unlinked = segment(0, 8 * MB), segment(1, 16 * MB), segment(2, 4 * MB)
+detached.close()
+unlinked.unlink()
+print("ready", flush=True)
+sys.stdin.read()
+kept.unlink()
+detached.unlink()
+"""
+
+
+def test_the_runs_shared_memory_counts_whether_mapped_or_not() -> None:
+    mb = 1 << 20
+    other = shared_memory.SharedMemory(f"segmenter_{os.getpid()}_test", create=True, size=32 * mb)
+    assert other.buf is not None
+    other.buf[:] = b"y" * (32 * mb)  # another process's segment: not the run's
+    run = subprocess.Popen(
+        [sys.executable, "-c", RUN_WITH_SEGMENTS], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    try:
+        assert run.stdout is not None and run.stdout.readline() == b"ready\n"
+        memory = tree_memory(run.pid)
+        assert memory.segments == 28 * mb  # each of the run's own once, mapped or not
+        assert 12 * mb <= memory.shmem_pss < 13 * mb  # what PSS alone saw of them
+        assert memory.bytes == memory.pss - memory.shmem_pss + memory.segments
+        assert memory.bytes >= memory.pss + 16 * mb  # the detached segment is counted
+    finally:
+        run.communicate(timeout=30)
+        other.close()
+        other.unlink()
 
 
 # --- MQTT end to end, against a fake service on a private mosquitto -------------------
