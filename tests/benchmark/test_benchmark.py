@@ -154,6 +154,7 @@ def test_throughput_rows(report: dict[str, Any]) -> None:
             assert r["segment_s"] <= r["wall_s"]
             assert close(r["frames_per_s"], r["frames"] / r["wall_s"])
             assert close(r["objects_per_s"], r["objects"] / r["wall_s"])
+            assert r["cpu_per_frame_s"] > 0 and r["run_queue_wait_per_frame_s"] >= 0
             assert close(r["speedup"], r["frames_per_s"] / rows[0]["frames_per_s"])
         assert rows[0]["speedup"] == 1.0 and rows[0]["objects"] == rows[1]["objects"]
 
@@ -206,7 +207,8 @@ def test_targets(report: dict[str, Any]) -> None:
     for entry in report["datasets"]:  # 480x360 frames, 6-frame throughput: not the targets'
         scope = entry["dataset"]["name"]
         assert by_name["per_frame_vs_imread", scope]["lacks"] == ["4056x3040 frames"]
-        assert by_name["two_workers_speedup", scope]["lacks"] == ["a 400-frame acquisition"]
+        lacks = by_name["two_workers_speedup", scope]["lacks"]
+        assert lacks[0] == "a 400-frame acquisition" and busy_only(lacks[1:])
         rows = {r["workers"]: r for r in entry["throughput"]["rows"]}
         assert rows[2]["frames"] == 6
         old = by_name["vs_old_two_workers", scope]["value"]
@@ -278,18 +280,26 @@ def test_whole_process_against_the_old_one(process_report: dict[str, Any]) -> No
     (target,) = [t for t in process_report["targets"] if t["name"] == "vs_old_process"]
     assert target["value"] == p["old_vs_ours"] and target["limit"] == 9.0
     assert target["met"] is (p["old_vs_ours"] >= 9.0)
-    assert target["lacks"] == ["4056x3040 frames"] and target["comparable"] is False
+    assert target["lacks"][0] == "4056x3040 frames" and target["comparable"] is False
+    assert busy_only(target["lacks"][1:])
     (scaling,) = [
         t for t in process_report["targets"] if t["name"] == "process_two_workers_speedup"
     ]
     assert close(scaling["value"], p["ours_1_worker_s"] / p["ours_s"]) and scaling["limit"] == 1.6
-    assert scaling["lacks"] == ["4056x3040 frames"]
+    assert scaling["lacks"][0] == "4056x3040 frames" and busy_only(scaling["lacks"][1:])
+    for key in ("ours", "ours_1_worker", "old"):
+        assert p[f"{key}_cpu_per_frame_s"] > 0 and p[f"{key}_run_queue_wait_per_frame_s"] >= 0
     printed = table(process_report)
     assert "Whole process, 20 frames of 6 obj/frame" in printed and "DIFFER" not in printed
     differ = {**p, "old_objects": p["old_objects"] + 1, "objects_match": False}
     assert "OBJECT COUNTS DIFFER" in table({**process_report, "process": differ})
     text = README.read_text(encoding="utf-8")
     assert sorted(k for k in leaf_keys(p) if f"`{k}`" not in text) == []
+
+
+def busy_only(lacks: list[str]) -> bool:
+    """At most the run-queue wait (benchmark.runqueue): on a loaded machine it is there."""
+    return len(lacks) <= 1 and all(x.startswith("a free CPU (run-queue wait ") for x in lacks)
 
 
 def test_readme_documents_every_field(report: dict[str, Any]) -> None:
