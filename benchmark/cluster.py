@@ -169,7 +169,7 @@ def measure_cluster(
     with _both_sides(workers) as segs:
         for _ in range(repeats):
             for mode, seg in segs.items():
-                runs[mode].append(run_once(seg, ds, workers))
+                runs[mode].append(run_once(seg, ds))
     rows: list[Json] = []
     for mode, done in runs.items():
         wall = median([r["wall_s"] for r in done])

@@ -69,11 +69,16 @@ def _throughput_lines(entries: list[Json]) -> list[str]:
         if not tp:
             continue
         lines.append(f"Throughput, {entry['dataset']['name']} ({tp['rows'][0]['frames']} frames)")
-        lines.append("  workers  mode        frames/s   objects/s   speed-up   wall")
+        lines.append(
+            "  workers  mode        frames/s   objects/s   speed-up   wall"
+            "   CPU, run-queue wait ms/frame"
+        )
         for r in tp["rows"]:
+            cpu, wait = r["cpu_per_frame_s"] * 1000, r["run_queue_wait_per_frame_s"] * 1000
             lines.append(
                 f"  {r['workers']:>7}  {r['mode']:<10}{r['frames_per_s']:>9.2f}"
                 f"{r['objects_per_s']:>12.1f}{r['speedup']:>10.2f}x{r['wall_s']:>8.1f} s"
+                f"{cpu:>9.0f}, {wait:.0f}"
             )
     return lines
 
@@ -95,7 +100,17 @@ def _process_lines(process: Any) -> list[str]:
         _row(f"old / ours  [>= 9x with {process['workers']}]", [_x(process["old_vs_ours"])]),
         _row("old / ours, 1 worker", [_x(process["old_vs_ours_1_worker"])]),
         _row("found", [found]),
+        _row("CPU, run-queue wait ms/frame", [_sched(process)]),
     ]
+
+
+def _sched(process: Json) -> str:
+    sides = (("ours", "2w"), ("ours_1_worker", "1w"), ("old", "old"))
+    return "  ".join(
+        f"{name} {process[f'{key}_cpu_per_frame_s'] * 1000:.0f},"
+        f" {process[f'{key}_run_queue_wait_per_frame_s'] * 1000:.0f}"
+        for key, name in sides
+    )
 
 
 def _other_lines(report: Json) -> list[str]:
@@ -110,13 +125,15 @@ def _other_lines(report: Json) -> list[str]:
     growth = memory.get("growth")
     if growth:
         lines.append(
-            f"Peak memory, PSS of all processes, {growth['workers']} workers [<= 700 MB with 3]"
+            f"Peak memory, all processes and the run's shared memory, {growth['workers']}"
+            " workers [<= 700 MB with 3]"
         )
         for key in ("short", "long"):
             run = growth[key]
-            pss, rss = run["peak_pss_bytes"] / MB, run["peak_rss_bytes"] / MB
-            lines.append(_row(f"{run['frames']} frames", [f"{pss:.0f} MB (RSS {rss:.0f})"]))
-        lines.append(_row("growth  [<= 1.10x]", [_x(growth["pss_growth"])]))
+            peak, pss = run["peak_bytes"] / MB, run["peak_pss_bytes"] / MB
+            text = f"{peak:.0f} MB (PSS alone {pss:.0f})"
+            lines.append(_row(f"{run['frames']} frames", [text]))
+        lines.append(_row("growth  [<= 1.10x]", [_x(growth["growth"])]))
     in_flight = memory.get("in_flight")
     if in_flight:
         per = in_flight["bytes"] / MB
@@ -165,7 +182,10 @@ def _recommended_lines(rec: Any) -> list[str]:
 def _target_lines(targets: list[Json]) -> list[str]:
     if not targets:
         return []
-    lines = ["Targets (met / MISSED / n/c: this run's inputs are not the target's)"]
+    lines = [
+        "Targets (met / MISSED / n/c: this run's inputs are not the target's, the full run's,"
+        " or other processes held the cores)"
+    ]
     for t in targets:
         mark = ("met" if t["met"] else "MISSED") if t["comparable"] else "n/c"
         line = (
@@ -173,7 +193,7 @@ def _target_lines(targets: list[Json]) -> list[str]:
             f" ({t['scope']})"
         )
         if not t["comparable"]:
-            line += f"  not comparable: needs {', '.join(t['lacks'])} (the full run)"
+            line += f"  not comparable: needs {', '.join(t['lacks'])}"
         lines.append(line)
     return lines
 

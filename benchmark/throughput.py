@@ -4,21 +4,25 @@ Each run segments the acquisition from scratch (`force`): flat field, every fram
 committed, TSV and EcoTaxa zip. The pool is started and warmed before the clock
 starts, as in the service, which keeps its pool between jobs. `wall_s` is the whole
 run; `segment_s` runs from the engine's start event to its archive event (flat fields
-and frames, without loading the folder or writing the archive).
+and frames, without loading the folder or writing the archive). `cpu_per_frame_s` and
+`run_queue_wait_per_frame_s` are the CPU time and the run-queue wait of this process and
+its workers over the run (benchmark.runqueue), per frame.
 """
 
 from __future__ import annotations
 
+import os
 import time
 
 from benchmark.common import Json, keep_sigint, median, ratio
 from benchmark.flatfield import warm
 from benchmark.inputs import Dataset
+from benchmark.runqueue import spent, threads
 from segmenter.engine import Progress, Segmenter
 from segmenter.settings import RunSettings
 
 
-def run_once(seg: Segmenter, ds: Dataset, workers: int) -> Json:
+def run_once(seg: Segmenter, ds: Dataset) -> Json:
     """One forced run of `ds`: wall time, segmenting time, frames, objects."""
     marks: dict[str, float] = {}
 
@@ -26,9 +30,10 @@ def run_once(seg: Segmenter, ds: Dataset, workers: int) -> Json:
         marks.setdefault(event.phase, time.perf_counter())
 
     settings = RunSettings(force=True)
-    start = time.perf_counter()
+    before, start = threads(os.getpid()), time.perf_counter()
     summaries = seg.run([ds.folder], settings, data_root=ds.data_root, on_progress=on_progress)
     wall = time.perf_counter() - start
+    used = spent(before, threads(os.getpid()))
     if len(summaries) != 1 or summaries[0].status != "done":
         status = summaries[0].status if summaries else "nothing run"
         raise RuntimeError(f"benchmark run of {ds.folder} ended {status}")
@@ -40,12 +45,14 @@ def run_once(seg: Segmenter, ds: Dataset, workers: int) -> Json:
         "frames": summary.frames,
         "failed_frames": len(summary.failed_frames),
         "objects": summary.objects,
+        "cpu_per_frame_s": ratio(used.cpu, summary.frames),
+        "run_queue_wait_per_frame_s": ratio(used.wait, summary.frames),
     }
 
 
 def measure_workers(seg: Segmenter, ds: Dataset, *, workers: int, repeats: int) -> Json:
     warm(seg.pool)
-    runs = [run_once(seg, ds, workers) for _ in range(repeats)]
+    runs = [run_once(seg, ds) for _ in range(repeats)]
     wall = median([r["wall_s"] for r in runs])
     segment = median([r["segment_s"] for r in runs])
     frames, objects = runs[0]["frames"], runs[0]["objects"]
@@ -61,6 +68,8 @@ def measure_workers(seg: Segmenter, ds: Dataset, *, workers: int, repeats: int) 
         "frames_per_s": ratio(frames, wall),
         "objects_per_s": ratio(objects, wall),
         "segment_frames_per_s": ratio(frames, segment),
+        "cpu_per_frame_s": median([r["cpu_per_frame_s"] for r in runs]),
+        "run_queue_wait_per_frame_s": median([r["run_queue_wait_per_frame_s"] for r in runs]),
     }
 
 

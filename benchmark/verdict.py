@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from benchmark.common import Json
+from benchmark.runqueue import waited
 
 ACQUISITION = 400  # frames: a PlanktoScope acquisition
 BUSY = 0.5  # load average per core above which the timings are disturbed
@@ -32,8 +33,10 @@ def doubts(report: Json, recommended: Json) -> list[str]:
     cores = report["machine"]["cores"]
     load = max(report["machine"].get("load_average", [0.0])[0],
                report.get("load_average_end", [0.0])[0])  # fmt: skip
-    if load > BUSY * cores:
-        out.append(f"a busy machine (load {load:.1f} on {cores} cores)")
+    said = waited(r for row in rows for r in row)
+    if load > BUSY * cores or said:
+        busy = "; ".join(x for x in (f"load {load:.1f} on {cores} cores", said) if x)
+        out.append(f"a busy machine ({busy})")
     close = [r["workers"] for r in recommended["relative_throughput"]
              if r["workers"] != recommended["workers"] and r["relative"] >= 0.9]  # fmt: skip
     if close:

@@ -46,3 +46,14 @@ def test_a_quick_run_on_a_busy_machine_says_why_it_is_rough() -> None:
     assert "a busy machine (load 3.1 on 4 cores)" in sure
     assert "--workers 1 within 10%" in sure
     assert "segmenter benchmark" in sure
+
+
+def test_a_run_that_waited_for_the_cores_is_a_rough_guide_whatever_the_load() -> None:
+    report = fake_report(frames=400, size=(4056, 3040), load=0.5, rel_1=0.55)
+    rows = report["datasets"][1]["throughput"]["rows"]
+    for row, wait in zip(rows, (0.01, 0.3), strict=True):
+        row.update(cpu_per_frame_s=0.5, run_queue_wait_per_frame_s=wait)
+    _, sure = verdict_lines(report)
+    assert "a rough guide (a busy machine (load 0.5 on 4 cores; run-queue wait 300 ms/frame" in sure
+    rows[1]["run_queue_wait_per_frame_s"] = 0.05
+    assert verdict_lines(report)[1] == "  How sure: fairly sure: a full run on a quiet machine."
