@@ -49,6 +49,16 @@ def pytest_configure(config: pytest.Config) -> None:
     allow_test_faults()  # SEGMENTER_TEST_FAULTS works in this process, and only here
 
 
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's (not installed in the arm64 leg)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """--dist loadscope keeping some modules on one process (tests/xdist_scopes.py)."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from tests.xdist_scopes import SharedScopes
+
+    return SharedScopes(config, log)
+
+
 def require(path: Path) -> None:
     """Skip when `path` (under ../shared) is missing (under CI=true, tests.ci_skips makes
     that skip a failure)."""

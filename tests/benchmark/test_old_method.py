@@ -7,7 +7,6 @@ before frame 0, the empty window the old program crashes on), with remove_previo
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 
 import numpy as np
@@ -17,35 +16,21 @@ from benchmark import old_method
 from segmenter.engine import Segmenter
 from segmenter.settings import RunSettings
 from segmenter.synth import SynthSpec, write_acquisition
-from tests.conftest import CPU_ROUNDED, archive_content, require, same_value
+from tests.benchmark.old_runs import frames_of, old_run
+from tests.conftest import CPU_ROUNDED, archive_content, same_value
 from tests.golden.test_golden import BASELINE, CASES
 from tests.worker.test_kernel_vs_old_method import decoded
-from worker.decode import read_frame
-
-
-def frames_of(folder: Path) -> list[tuple[str, np.ndarray]]:
-    return [(p.stem, read_frame(p)) for p in sorted(folder.glob("*.jpg"))]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("case", CASES)
 def test_the_transcription_gives_the_old_programs_outputs(case: str) -> None:
-    require(BASELINE / case)
-    folder = next((BASELINE / case / "img").glob("**/metadata.json")).parent
-    run = json.loads((BASELINE / case / "baseline" / "run.json").read_text())["settings"]
-    flats: list[int] = []
-    found = old_method.segment(
-        frames_of(folder),
-        run["process_min_ESD_pixels"],
-        remove_previous_mask=run["remove_previous_mask"],
-        on_flat=flats.append,
-    )
-    objects = [o for frame in found for o in frame]
+    run = old_run(case)  # shared with tests/golden/test_golden_2026_06.py
     (tsv,) = (BASELINE / case / "baseline").glob("*.tsv")
     with tsv.open(encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh, dialect="excel-tab"))[1:]
-    assert [o.object_id for o in objects] == [r["object_id"] for r in rows]
-    for obj, row in zip(objects, rows, strict=True):
+    assert [o.object_id for o in run.objects] == [r["object_id"] for r in rows]
+    for obj, row in zip(run.objects, rows, strict=True):
         assert all(f"object_{k}" in row for k in obj.features)
         for name, value in obj.features.items():
             loose = name in CPU_ROUNDED  # skimage's BLAS: the CPU's
@@ -54,7 +39,7 @@ def test_the_transcription_gives_the_old_programs_outputs(case: str) -> None:
         crop = decoded((BASELINE / case / "baseline" / f"{obj.object_id}.jpg").read_bytes())
         assert np.array_equal(crop, decoded(old_method.encode_crop(obj.crop))), obj.object_id
     recalculations = (BASELINE / case / "baseline" / "recalculations.txt").read_text().split()
-    assert len(flats) - 1 == (int(recalculations[0]) if recalculations else 0)
+    assert len(run.flats) - 1 == (int(recalculations[0]) if recalculations else 0)
 
 
 Edge = tuple[Path, Path, list[list[old_method.OldObject]]]  # data root, folder, old results

@@ -3,7 +3,8 @@ baseline's acquisitions: the same objects as the old program's (3bef3dd) outputs
 converted column the baseline's value times `px` (or `px*px`, or `1/px`) in float64 as
 upstream computes it, `bw`/`bh` the box, `threshold` the frame's triangle threshold and
 the focus score #978's, both from the old method's own corrected frames and masks
-(`benchmark.old_method`) with an implementation of #978 written here from its description.
+(`benchmark.old_method`, tests/benchmark/old_runs.py) with an implementation of #978
+written there from its description.
 """
 
 from __future__ import annotations
@@ -12,15 +13,11 @@ import math
 import zipfile
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
-import skimage.measure
 
-from benchmark import old_method
 from streamer import contract, ecotaxa
-from tests.benchmark.test_old_method import frames_of
-from tests.golden.test_golden import BASELINE, CASES, Golden, _equal, read_tsv, segment_case
+from tests.benchmark.old_runs import old_run
+from tests.golden.test_golden import CASES, Golden, _equal, read_tsv, segment_case
 
 PX = 0.75  # process_pixel of every baseline acquisition
 LOOSE = {"object_major", "object_minor"}  # exact moments against the baseline's BLAS ones
@@ -35,44 +32,6 @@ def golden(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 def _rows(g: Golden) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
     (tsv,) = g.baseline.glob("ecotaxa_*.tsv")
     return read_tsv(tsv)[2], read_tsv(g.tsv)[2]
-
-
-def focus_978(crop: np.ndarray, filled: np.ndarray) -> float | None:
-    """#978's description: gray float32, Laplacian and Sobel (ksize 3) in CV_32F, the
-    filled mask dilated by a 3x3 square, sum(L^2) / sum(gx^2 + gy^2) over it, None when
-    the gradient sum is <= 1e-6 (the sums in float64 here, of float32 values)."""
-    gray = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY).astype(np.float32)
-    lap = cv2.Laplacian(gray, cv2.CV_32F, ksize=3)
-    gx = cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=3)
-    gy = cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=3)
-    band = cv2.dilate(filled.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-    energy = float(np.sum((gx * gx + gy * gy)[band], dtype=np.float64))
-    if energy <= 1e-6:
-        return None
-    return float(np.sum((lap * lap)[band], dtype=np.float64)) / energy
-
-
-def oracle(case: str) -> dict[str, tuple[float, float | None]]:
-    """object_id -> (its frame's triangle threshold, its #978 focus score), from the old
-    method's corrected frames and masks."""
-    folder = next((BASELINE / case / "img").glob("**/metadata.json")).parent
-    out: dict[str, tuple[float, float | None]] = {}
-
-    def on_image(stem: str, image: np.ndarray, mask: np.ndarray) -> None:
-        gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-        value, _ = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_TRIANGLE)
-        labels = skimage.measure.label(mask)  # type: ignore[no-untyped-call]
-        regions = skimage.measure.regionprops(labels)  # type: ignore[no-untyped-call]
-        kept = [r for r in regions if r.equivalent_diameter_area >= 20]
-        for i, region in enumerate(kept):
-            score = focus_978(image[region.slice], region.image_filled)
-            out[f"{stem}_{i}"] = (float(value), score)
-
-    remove_previous = case == "prevmask"
-    old_method.segment(
-        frames_of(folder), 20, remove_previous_mask=remove_previous, on_image=on_image
-    )
-    return out
 
 
 def test_same_objects_and_bw_bh_are_the_box(golden: Golden) -> None:
@@ -122,7 +81,7 @@ def test_other_columns_are_the_baselines(golden: Golden) -> None:
 
 
 def test_threshold_and_focus_score_are_the_frames_and_978s(golden: Golden) -> None:
-    expected = oracle(golden.case)
+    expected = old_run(golden.case).threshold_and_focus  # the old method, run once
     _, ours = _rows(golden)
     assert len(expected) == len(ours)
     scored = 0

@@ -223,9 +223,9 @@ def test_recalculation_rule_is_the_baselines() -> None:
 
 
 def test_focus_score_is_978s_exactly_and_nan_without_gradient() -> None:
-    """Against #978's float32 recipe (tests.golden.test_golden_2026_06.focus_978) on random
+    """Against #978's float32 recipe (tests.benchmark.old_runs.focus_978) on random
     crops and masks: equal to the last bit; a flat crop has no gradient (an empty cell)."""
-    from tests.golden.test_golden_2026_06 import focus_978
+    from tests.benchmark.old_runs import focus_978
 
     rng = np.random.default_rng(5)
     for _ in range(40):
