@@ -53,7 +53,7 @@ class _Run:
         return self.summaries[0].status if self.summaries else "none"
 
 
-def stop_round(seg: Segmenter, ds: Dataset, *, workers: int, force: bool, delay: float) -> Json:
+def stop_round(seg: Segmenter, ds: Dataset, *, force: bool, delay: float) -> Json:
     """One run stopped `delay` s after its start event: latency, phase, outcome."""
     run = _Run(seg, ds, RunSettings(force=force))
     run.started.wait()
@@ -88,9 +88,7 @@ def measure_stop(ds: Dataset, workers: int, *, stops: int, max_delay: float, see
             attempts += 1
             if attempts > 3 * stops + 3:
                 break
-            result = stop_round(
-                seg, ds, workers=workers, force=force, delay=rng.uniform(0.0, max_delay)
-            )
+            result = stop_round(seg, ds, force=force, delay=rng.uniform(0.0, max_delay))
             rounds.append(result)
             force = result["status"] != "interrupted"  # finished: start over next time
         final = _Run(seg, ds, RunSettings(force=False))
