@@ -207,6 +207,11 @@ def _local_cluster(dd: Any, workers: int) -> Any:
             n_workers=workers,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
-            silence_logs=logging.ERROR,
+            # a free loopback port: None is Dask's default 8787 on every interface, with a
+            # warning on the user's terminal when that port is taken
+            dashboard_address="127.0.0.1:0",
+            # the workers' own logs: a task's failure reaches the controller as its
+            # exception; at a Ctrl-C their heartbeats to the closing scheduler log ERRORs
+            # with tracebacks (seen under load in the Ctrl-C test)
+            silence_logs=logging.CRITICAL,
         )
