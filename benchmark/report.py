@@ -52,12 +52,19 @@ def _stage_lines(entries: list[Json]) -> list[str]:
     return lines
 
 
+QC_PARTS = {"background": "background", "focus_grid": "focus grid",
+            "static": "static check (at commit)"}  # fmt: skip
+
+
 def _qc_lines(entries: list[Json]) -> list[str]:
-    """The per-frame QC's cost (benchmark.qc_cost), inside segment_frame's time."""
+    """The per-frame QC's cost (benchmark.qc_cost): background and focus grid inside
+    segment_frame's time, the static check where frames commit."""
     qc = [e["qc"] for e in entries if "qc" in e]
     if len(qc) != len(entries):
         return []
-    lines = [_row("  of which QC (background, focus grid)", [_ms(q["qc_s"]) for q in qc])]
+    lines = [_row("  QC per frame", [_ms(q["qc_s"]) for q in qc])]
+    for part, title in QC_PARTS.items():
+        lines.append(_row(f"    QC: {title}", [_ms(q["parts_s"][part]) for q in qc]))
     lines.append(_row("  QC / segment_frame", [_x(q["qc_vs_kernel"]) for q in qc]))
     return lines
 

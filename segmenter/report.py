@@ -20,6 +20,8 @@ from streamer.owned import Outputs
 from streamer.report import Report, write_report
 
 log = logging.getLogger(__name__)
+#: The summary's flow-cell figures (engine.flowcell): from the run's flats, not the journal.
+FLOW_CELL = ("flow_cell_clean", "flow_cell_spots")
 
 
 def report(
@@ -28,12 +30,14 @@ def report(
     *,
     mosaic_order: str = "largest",
     qc: dict[str, Any] | None = None,
+    flow_cell: dict[str, Any] | None = None,
 ) -> Report:
     """Write the report from the committed frames. `seconds` (the segmentation's): when
     not given, the previous summary's figure is kept (None if there is none);
     `mosaic_order`: largest or by-size (streamer.report.mosaic.select); `qc`: the run's
     QC figures and warnings (segmenter.qc), else found again from the journal with the
-    default levels."""
+    default levels; `flow_cell`: the run's flow-cell figures (engine.flowcell, from its
+    flats), each one not given kept from the previous summary."""
     store = FrameStore(acq.layout.objects_dir)
     manifest = store.manifest()
     if manifest is None or next(store.read_frames(), None) is None:
@@ -42,8 +46,12 @@ def report(
     # contract, and are converted once with process_pixel (never twice)
     layout = acq.layout_for(contract.of_manifest(manifest))
     Outputs(layout).claim(layout.report_files())  # another's file is refused
+    previous = _previous(layout.report_file("summary", ".json"))
     if seconds is None:
-        seconds = _previous_seconds(layout.report_file("summary", ".json"))
+        value = previous.get("seconds")
+        seconds = float(value) if isinstance(value, int | float) else None
+    given = flow_cell or {}
+    flow_cell = {k: previous.get(k) if given.get(k) is None else given[k] for k in FLOW_CELL}
     if qc is None:
         watch = QCWatch(QCLevels())
         for frame in store.read_frames():
@@ -58,15 +66,17 @@ def report(
         seconds=seconds,
         mosaic_order=mosaic_order,
         qc=qc,
+        flow_cell=flow_cell,
     )
 
 
-def _previous_seconds(path: Path) -> float | None:
+def _previous(path: Path) -> dict[str, Any]:
+    """The previous summary's figures ({} if there is none, or it is unreadable)."""
     try:
-        value = json.loads(path.read_text(encoding="utf-8")).get("seconds")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return float(value) if isinstance(value, int | float) else None
+        figures = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return figures if isinstance(figures, dict) else {}
 
 
 def after_run(
@@ -78,7 +88,9 @@ def after_run(
     if not settings.report:
         return summary
     try:
-        written = report(acq, summary.seconds, qc=summary.qc)
+        flow_cell = dict(zip(FLOW_CELL, (summary.flow_cell_clean, summary.flow_cell_spots),
+                             strict=True))  # fmt: skip
+        written = report(acq, summary.seconds, qc=summary.qc, flow_cell=flow_cell)
     except (SegmenterError, OSError, ValueError) as exc:
         log.warning("%s: report not written: %s", acq.path, exc)
         return summary

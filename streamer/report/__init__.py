@@ -65,10 +65,12 @@ def write_report(
     seconds: float | None,
     mosaic_order: str = "largest",
     qc: Mapping[str, Any] | None = None,
+    flow_cell: Mapping[str, Any] | None = None,
 ) -> Report:
     """Read the committed frames once and write the report's files (atomically);
     `mosaic_order`: see mosaic.select; `qc`: the QC figures and warnings of the run
-    (segmenter.qc), else streamer.qc's figures of the journal."""
+    (segmenter.qc), else streamer.qc's figures of the journal; `flow_cell`: the flow
+    cell's figures (from the flats, which the journal does not hold), added as given."""
     started = time.monotonic()
     frames: list[CommittedFrame] = []
     sized: list[tuple[float, str]] = []  # (area in px, crop file name)
@@ -123,6 +125,7 @@ def write_report(
         log.warning("%s", spectrum.MISSING)
         figures["notes"].append(spectrum.MISSING)
         spectrum_path = None
+    figures.update(flow_cell or {})
     figures["qc"] = dict(qc) if qc is not None else quality.figures(frames)
     quality.write_table(layout.report_file("qc", ".tsv"), frames, counts)
     if spectrum.have_matplotlib():  # else noted above, once

@@ -6,15 +6,28 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from streamer.journal import CommittedFrame
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def render_png(
     frames: Sequence[CommittedFrame], warnings: Sequence[Mapping[str, Any]], title: str
 ) -> bytes:
-    """The figure as PNG bytes; frames without QC (failed, or an older journal) are gaps."""
+    """The figure as PNG bytes (see build_figure)."""
+    out = io.BytesIO()
+    build_figure(frames, warnings, title).savefig(out, format="png")
+    return out.getvalue()
+
+
+def build_figure(
+    frames: Sequence[CommittedFrame], warnings: Sequence[Mapping[str, Any]], title: str
+) -> Figure:
+    """Frames without QC (failed, or an older journal) are gaps; `warnings`: each a
+    mapping with its `kind` and the `frame` where it began (segmenter.qc's JSON)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -52,6 +65,4 @@ def render_png(
         if axis.get_legend_handles_labels()[0]:
             axis.legend(loc="best")
     fig.tight_layout()
-    out = io.BytesIO()
-    fig.savefig(out, format="png")
-    return out.getvalue()
+    return fig

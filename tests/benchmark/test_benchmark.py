@@ -130,6 +130,9 @@ def test_stages_and_floor(report: dict[str, Any]) -> None:
         assert set(qc["parts_s"]) == {"background", "focus_grid", "static"}
         assert positive(*qc["parts_s"].values()) and close(qc["qc_s"], sum(qc["parts_s"].values()))
         assert close(qc["qc_vs_kernel"], qc["qc_s"] / st["kernel_s"])
+    printed = table(report)  # the QC's parts each on its line, the static check named
+    for part in ("background", "focus grid", "static check (at commit)"):
+        assert f"    QC: {part}" in printed
 
 
 def test_baseline_side_by_side(report: dict[str, Any]) -> None:

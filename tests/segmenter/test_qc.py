@@ -5,6 +5,7 @@ through the production pool and the archive."""
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import cv2
@@ -199,15 +200,21 @@ def test_focus_and_empty_frames_warn_after_several_frames_in_a_row() -> None:
     assert [(w.kind, w.frame) for w in said] == [("focus", 2), ("empty", 5)]
 
 
-def test_a_brightness_step_in_a_real_run(make_acq: MakeAcq) -> None:
+def test_a_brightness_step_in_a_real_run(
+    make_acq: MakeAcq, caplog: pytest.LogCaptureFixture
+) -> None:
     root, folder = make_acq(frames=12, objects=6, width=640, height=480, seed=8)
     for i, path in enumerate(_frames(folder)):
         if i >= 6:
             frame = read_frame(path)
             _rewrite(path, cv2.add(frame, np.full_like(frame, 25)))
-    summary = _run(root, folder)
+    with caplog.at_level(logging.WARNING, logger="segmenter"):
+        summary = _run(root, folder)
     assert summary.qc is not None
     assert [(w["kind"], w["frame"]) for w in summary.qc["warnings"]] == [("drift", 6)]
+    said = [r.getMessage() for r in caplog.records if "brightness drift" in r.getMessage()]
+    assert said == [f"{folder.relative_to(root / 'img')}: {summary.qc['warnings'][0]['message']}"]
+    assert "since frame 6 (" in said[0], "logged once, with the frame where it began"
     assert summary.report is not None
     assert json.loads(Path(summary.report).read_text())["qc"] == summary.qc
     (table,) = (root / "export" / "ecotaxa").glob("qc_*.tsv")

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
+from segmenter import rules
 from segmenter.acquisition import load_acquisition
 from segmenter.engine import Segmenter
 from segmenter.report import report
@@ -167,3 +168,17 @@ def test_golden_report_agrees_with_the_old_programs_tsv(golden: Any) -> None:
     check_mosaic(out["mosaic"], crops, rows, px)
     check_spectrum(out["size_spectrum"])
     assert golden.case in CASES and BASELINE.is_dir()
+
+
+def test_the_default_qc_levels_say_nothing_on_the_baselines_acquisitions(golden: Any) -> None:
+    """The QC defaults were chosen from these frames (docs/qc.md): their focus stays above
+    the focus level, their background within the drift level, none of their organisms is
+    static and none of their frames is empty, so no warning."""
+    (base_tsv,) = golden.baseline.glob("ecotaxa_*.tsv")
+    out = files(golden.root, base_tsv.stem.removeprefix("ecotaxa_"))
+    figures = json.loads(out["summary"].read_text())
+    qc = figures["qc"]
+    assert qc["frames_with_qc"] == figures["frames_committed"] > 0
+    assert qc["warnings"] == [] and qc["static_objects"] == 0 and qc["empty_frames"] == 0
+    assert qc["focus_min"] > rules.QC_FOCUS_MIN
+    assert qc["background_max"] - qc["background_min"] < rules.QC_DRIFT

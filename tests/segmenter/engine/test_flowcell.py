@@ -12,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from segmenter import cli
 from segmenter.engine import Segmenter
 from segmenter.engine.flowcell import MAP_WIDTH, FlowCell, dark_pixels, shrunk
 from segmenter.settings import RunSettings
@@ -111,6 +112,17 @@ def test_a_run_writes_the_map_and_the_summary_has_the_figures(make_acq: MakeAcq)
     rel = acq.relative_to(root / "img")
     assert (root / "clean" / rel / "stuck_map.jpg").is_file()
     assert not (root / "clean" / rel / "flat_color.jpg").exists(), "the flat only with keep"
+    # the report's summary (what status/segmenter/summary publishes) has them too, and a
+    # report made again from the journal alone (which has no flat) keeps them
+    assert summary.report is not None
+    written = Path(summary.report)
+    figures = ("flow_cell_clean", "flow_cell_spots")
+    expected = [summary.flow_cell_clean, summary.flow_cell_spots]
+    assert [json.loads(written.read_text())[k] for k in figures] == expected
+    before = written.stat().st_ino
+    assert cli.main(["report", str(acq)]) == 0
+    assert written.stat().st_ino != before, "the summary was written again"
+    assert [json.loads(written.read_text())[k] for k in figures] == expected
 
 
 def test_a_data_root_that_refuses_the_map_loses_the_map_not_the_run(

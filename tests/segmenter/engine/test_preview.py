@@ -13,9 +13,12 @@ import pytest
 
 from segmenter.engine import Progress, Segmenter
 from segmenter.engine.preview import Previews, frame_preview
+from segmenter.qc import QCWarning
 from segmenter.settings import RunSettings
+from streamer.journal import CommittedFrame
 from tests.conftest import REALDATA, MakeAcq, archive_content, require
 from worker.preview import MAX_BYTES, MAX_WIDTH, PreviewRequest, render
+from worker.qc import FrameQC
 from worker.records import ObjectRecord
 
 REAL_FRAME = REALDATA / "planktoscope_raw" / "planktoscope_hq_4056x3040_main.jpeg"
@@ -96,6 +99,26 @@ def test_the_companion_takes_the_qc_figures_the_record_has() -> None:
     assert (preview.width, preview.height, preview.index, preview.frame) == (640, 480, 4, "f.jpg")
     assert preview.qc == {"focus": 0.4, "background": 181.5}
     assert frame_preview(b"x", (4, "f.jpg"), objects=(), shape=None).qc == {}
+
+
+def test_the_companion_has_the_frames_qc_record_and_the_warnings_so_far() -> None:
+    grid = tuple(tuple(None for _ in range(4)) for _ in range(4))
+    qc = FrameQC(0.3, grid, 200, 1, 0)
+    frame = CommittedFrame(7, "f7.jpg", 0, (), (), None, qc)
+    warning = QCWarning("drift", 5, "f5.jpg", "brightness drift since frame 5 (f5.jpg)")
+
+    class Shape:
+        shape: tuple[int, int] | None = (480, 640)
+
+    previews = Previews(5.0)
+    previews.keep(7, b"jpeg")
+    preview = previews.of(frame, Shape(), [warning])
+    assert preview is not None and (preview.index, preview.frame) == (7, "f7.jpg")
+    assert preview.qc == {**qc.to_json(), "warnings": [warning.to_json()]}
+    previews.keep(7, b"jpeg")
+    plain = previews.of(frame, Shape(), [])
+    assert plain is not None and "warnings" not in plain.qc, "none yet: no key"
+    assert previews.of(frame, Shape(), [warning]) is None, "no JPEG came for it"
 
 
 def test_a_run_with_previews_writes_what_a_run_without_them_writes(
