@@ -143,36 +143,35 @@ setup() {
   echo "$env/python"
 }
 
-# The leg's tests, chosen to fit CI's budget (~5 minutes on 2 cores once cached; tests
-# run 6-8x slower here than on x86-64). Cortex-A76: the kernel, the exhaustive colour
-# tests, the kernel and features against the old method and skimage, the topology's tile
-# maximum, the golden acquisitions (recalc and dense on 1 worker, prevmask on the
-# 2-worker pool). Beside it, on the Pi 4's Cortex-A72: the colour tests, the frames
-# against the old method, the dense golden case, the old method's transcription of the dense
-# acquisition, the kernel's digests (tests/golden/cpu_digest.py) on both CPUs, then `segmenter
-# demo` on 2 workers. The golden TSVs and the digests go to SEGMENTER_ARM64_TSV/<cpu>/
-# (tests/golden/test_golden.py and tests/golden/test_arm64.py compare them with x86-64's). Left to x86-64 for time: the random-region and real-mask
-# topology and feature tests, the convex count, the other golden runs and transcriptions
-# (recalc's alone takes ~6 minutes here).
+# The leg's tests, chosen to fit CI's budget (tests run 6-8x slower here than on x86-64).
+# What the leg shows is that our outputs on the Pi's CPUs are x86-64's, byte for byte; the
+# comparisons with the oracles (the old method, skimage) run on x86-64, and equal outputs
+# carry them over. Cortex-A76: the kernel, the exhaustive colour tests, the moments, the
+# topology's tile maximum, the three golden acquisitions (recalc and dense on 1 worker,
+# prevmask on the 2-worker pool). Beside it, on the Pi 4's Cortex-A72: the colour and moment
+# tests and the dense golden case; then the kernel's digests (tests/golden/cpu_digest.py:
+# random regions, and whole frames with the previous mask removed and kept, as the old
+# method's frame tests on x86-64) on both CPUs, then `segmenter demo` on 2 workers. The
+# golden TSVs and the digests go to SEGMENTER_ARM64_TSV/<cpu>/ (tests/golden/test_golden.py
+# and tests/golden/test_arm64.py compare them with x86-64's). Left to x86-64: the
+# comparisons with the old method and skimage, the random-region and real-mask topology
+# tests, the convex count, the other golden runs (recalc's 2-worker run alone takes ~2
+# minutes here).
 A76_TESTS=(
   tests/worker/test_kernel.py
   tests/worker/test_hsv.py
   tests/worker/test_moments.py
-  tests/worker/test_kernel_vs_old_method.py
-  tests/worker/test_features_vs_skimage.py
   tests/worker/test_topology.py
   tests/golden/test_golden.py
 )
-A76_SELECT="not random_regions and not real_masks and not convex"
+A76_SELECT="not random_regions and not real_masks"
 A76_SELECT+=" and not recalc-2w and not prevmask-1w and not dense-2w"
 A72_TESTS=(
   tests/worker/test_hsv.py
   tests/worker/test_moments.py
-  tests/worker/test_kernel_vs_old_method.py
   tests/golden/test_golden.py
-  "tests/benchmark/test_old_method.py::test_the_transcription_gives_the_old_programs_outputs[dense]"
 )
-A72_SELECT="hsv or moments or frames_match or dense-1w or transcription"
+A72_SELECT="hsv or moments or dense-1w"
 
 emulated() { # emulated CPU PYTHON ARGS: PYTHON ARGS on that CPU, timed
   local cpu=$1 start=$SECONDS status=0
@@ -201,11 +200,11 @@ leg() {
   log=$demo.log
   # the two CPUs side by side (one core each, but for the 2-worker runs)
   SEGMENTER_GOLDEN_TSV_OUT=${tsv:+$tsv/cortex-a76} emulated cortex-a76 "$python" -m pytest \
-    -p no:cacheprovider -q "${A76_TESTS[@]}" -k "$A76_SELECT" &
+    -p no:cacheprovider -q --durations=12 "${A76_TESTS[@]}" -k "$A76_SELECT" &
   local pid=$!
   {
     SEGMENTER_GOLDEN_TSV_OUT=${tsv:+$tsv/cortex-a72} emulated cortex-a72 "$python" -m pytest \
-      -p no:cacheprovider -q "${A72_TESTS[@]}" -k "$A72_SELECT" || status=1
+      -p no:cacheprovider -q --durations=12 "${A72_TESTS[@]}" -k "$A72_SELECT" || status=1
     for cpu in cortex-a72 cortex-a76; do
       out=/dev/null
       [[ -n $tsv ]] && out=$tsv/$cpu/cpu_digest.json

@@ -7,7 +7,10 @@ libm variants).
 What it covers: every feature of the regions of random masks over random colours (rings,
 lines, speckle, crop edges), and whole frames: JPEG-encoded and decoded scenes, their
 flat field, correction, gray, threshold, mask steps, regions, features and crop JPEGs, the
-frame's QC (worker.qc) and the static check between consecutive frames.
+frame's QC (worker.qc) and the static check between consecutive frames, with the previous
+frame's mask removed and kept. The arm64 leg (scripts/arm64.sh) runs it on both emulated
+CPUs in place of the comparisons with the old method and skimage, which x86-64 runs: equal
+digests carry those comparisons over to the Pi's CPUs.
 """
 
 from __future__ import annotations
@@ -59,22 +62,34 @@ def frame_digests(digests: dict[str, hashlib._Hash], seed: int = 5, frames: int 
         _add(digests, "frame decoded", decoded[-1].tobytes())
     flat = fast_flat(decoded[:9])
     _add(digests, "frame flat", flat.tobytes())
-    params = Params(min_esd_um=3.0, remove_previous_mask=True)
+    for remove_previous in (True, False):  # the two mask paths (the old method's tests')
+        segment_frames(digests, decoded, flat, remove_previous=remove_previous)
+
+
+def segment_frames(
+    digests: dict[str, hashlib._Hash],
+    decoded: list[np.ndarray],
+    flat: np.ndarray,
+    *,
+    remove_previous: bool,
+) -> None:
+    kind = "frame" if remove_previous else "frame (previous mask kept)"
+    params = Params(min_esd_um=3.0, remove_previous_mask=remove_previous)
     previous = None
     contours: list[list[list[int]]] | None = None
     for frame in decoded:
         seg, previous = segment_frame(
             frame.copy(), flat_index(flat), params=params, previous=previous
         )
-        _add(digests, "frame threshold", previous.tobytes())
+        _add(digests, f"{kind} threshold", previous.tobytes())
         assert seg.qc is not None  # the QC (worker.qc), and the static check at commit
-        _add(digests, "frame qc", repr(seg.qc.to_json()).encode())
-        _add(digests, "frame static", bytes(static_flags(contours, seg.contours)))
+        _add(digests, f"{kind} qc", repr(seg.qc.to_json()).encode())
+        _add(digests, f"{kind} static", bytes(static_flags(contours, seg.contours)))
         contours = seg.contours
         for feats, crop in zip(seg.features, seg.crops, strict=True):
-            _add(digests, "frame crops", crop)
+            _add(digests, f"{kind} crops", crop)
             for name, value in feats.items():
-                _add(digests, f"frame {name}", float(value).hex().encode())
+                _add(digests, f"{kind} {name}", float(value).hex().encode())
 
 
 def digests() -> dict[str, str]:
