@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Everything CI checks: set-up (what the tests need, see setup.sh --for-tests), lint, types,
 # the arm64 leg (scripts/arm64.sh: emulated Raspberry Pi CPUs), tests.
-# The arm64 leg runs beside lint, types and pytest (it is mostly emulation, they mostly wait
-# on processes and brokers); pytest runs on SEGMENTER_TEST_PROCESSES processes (pytest-xdist,
+# The arm64 leg runs beside lint, types and pytest, at a lower priority: it is emulation, all
+# CPU, while they mostly wait on processes and brokers and answer within times; it takes the
+# cycles they leave (they do not wait behind it, so the whole run ends sooner). pytest runs on SEGMENTER_TEST_PROCESSES processes (pytest-xdist,
 # default 3), a module's tests on one process (--dist loadscope: its fixtures made once).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,7 +27,7 @@ else
   echo "== arm64 (beside the rest; its output comes after pytest's)"
   touch "$arm64_tsv/.running"
   # in its own process group, so that an interrupted run ends the leg's emulators too
-  setsid bash -c 'status=0
+  setsid nice -n 10 bash -c 'status=0
     SEGMENTER_ARM64_TSV=$1 scripts/arm64.sh >"$2" 2>&1 || status=$?
     echo "$status" >"$1/.status"
     rm -f "$1/.running"' arm64-leg "$arm64_tsv" "$arm64_log" &
