@@ -1,27 +1,26 @@
 """Flat-field correction and the flat's median, exact to the baseline's float64 method.
 
-Correction (`worker.table`): one float32 multiply per pixel by its flat value's factor,
-truncated, which equals the exact table on every (flat, value) pair it is used for; the
-pixels of the few flat values where it does not take the table. Strip by strip, in place
-(no full-frame float copy).
+Correction (`worker.table`): each pixel's index `flat << 8 | value` (the flat is kept
+as `flat << 8`, so one uint16 add), then OpenCV's 16-bit `cv2.LUT` into the exact table:
+an integer gather in C++, the same bytes on every CPU. Strip by strip, in place (the
+index is a strip's uint16 scratch, no frame-sized temporary). Faster than numpy's
+`np.take`, which converts every uint16 index to intp first, and than the float32
+multiply it replaced (see docs/performance.md).
 """
 
 from __future__ import annotations
-
-import weakref
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
-from worker.table import TOP, Correction, correction
+from worker.table import Correction, correction
 
 __all__ = ["Correction", "correct_inplace", "correction", "flat_index"]
 
 U8 = npt.NDArray[np.uint8]
 U16 = npt.NDArray[np.uint16]
-F32 = npt.NDArray[np.float32]
-STRIP_ROWS = 16  # two float32 strips of a 4056-pixel-wide frame stay in a 1 MB cache
+STRIP_ROWS = 32  # a strip and its uint16 index (~1.2 MB at 4056x3 wide) stay in L2
 
 
 def flat_index(flat: U8) -> U16:
@@ -29,68 +28,18 @@ def flat_index(flat: U8) -> U16:
     return np.left_shift(flat.astype(np.uint16), 8)
 
 
-MOST_TABLE = 0.125  # above this share of table pixels the whole frame takes the table
-Exceptions = list[tuple[npt.NDArray[np.intp], U16]] | None  # per strip: where, flat << 8
+def _lut16() -> bool:
+    """Whether this OpenCV's `cv2.LUT` takes a 16-bit index (5.x; 4.x takes 8-bit only)."""
+    index = np.arange(65536, dtype=np.uint16)
+    table = (index * 7 >> 5).astype(np.uint8)  # every entry's own value, wrapped
+    try:
+        out = cv2.LUT(index, table)
+    except cv2.error:
+        return False
+    return out.dtype == np.uint8 and np.array_equal(out.reshape(-1), table)
 
 
-class _Strips:
-    """The scratch arrays of one correction, a strip's rows each."""
-
-    def __init__(self, shape: tuple[int, ...]) -> None:
-        rows = (min(STRIP_ROWS, shape[0]), *shape[1:])
-        self.flat = np.empty(rows, np.uint8)
-        self.factor = np.empty(rows, np.float32)
-        self.value = np.empty(rows, np.float32)
-        self.index = np.empty(rows, np.uint16)
-
-
-_last: tuple[weakref.ref[U16], Correction, int, Exceptions] | None = None
-
-
-def _exceptions(flat_idx: U16, corr: Correction) -> Exceptions:
-    """Where, strip by strip, the flat's values take the table (None: everywhere). The
-    flat is the same for a run's frames: kept for the last flat array seen (weakly, so a
-    worker can detach it), checked by identity and a sample of its values."""
-    global _last
-    sample = int(flat_idx[:: max(1, flat_idx.shape[0] // 64), ::97].sum())
-    if _last is not None:
-        ref, seen, seen_sample, kept = _last
-        if ref() is flat_idx and seen is corr and seen_sample == sample:
-            return kept
-    found: Exceptions = []
-    strips: list[tuple[npt.NDArray[np.intp], U16]] = []
-    if corr.table_values:  # strip by strip: no frame-sized temporaries
-        count, limit = 0, MOST_TABLE * flat_idx.size
-        flat = np.empty((min(STRIP_ROWS, flat_idx.shape[0]), *flat_idx.shape[1:]), np.uint8)
-        for y in range(0, flat_idx.shape[0], STRIP_ROWS):
-            rows = flat_idx[y : y + STRIP_ROWS]
-            part = flat[: rows.shape[0]]
-            np.right_shift(rows, 8, out=part, casting="unsafe")
-            where = np.flatnonzero(cv2.LUT(part, corr.use_table))
-            strips.append((where, rows.reshape(-1)[where]))
-            count += where.size
-            if count > limit:
-                break
-        found = strips if count <= limit else None
-    _last = (weakref.ref(flat_idx), corr, sample, found)
-    return found
-
-
-def _table_strip(strip: U8, flat_idx: U16, *, corr: Correction, s: _Strips) -> None:
-    index = s.index[: strip.shape[0]]
-    np.add(flat_idx, strip, out=index)  # 4x cv2.add's mixed-type add
-    np.take(corr.lut, index, out=strip, mode="clip")  # in range anyway; "clip" is faster
-
-
-def _float_strip(strip: U8, flat_idx: U16, *, corr: Correction, s: _Strips) -> None:
-    n = strip.shape[0]
-    flat, factor, value = s.flat[:n], s.factor[:n], s.value[:n]
-    np.right_shift(flat_idx, 8, out=flat, casting="unsafe")  # the flat value, exact
-    cv2.LUT(flat, corr.factors, dst=factor)
-    np.copyto(value, strip, casting="unsafe")
-    np.multiply(value, factor, out=value)
-    np.minimum(value, TOP, out=value)
-    np.copyto(strip, value, casting="unsafe")  # truncates; values in [0, 255]
+LUT16 = _lut16()  # else the same gather by `np.take` (its intp conversion: ~2x slower)
 
 
 def correct_inplace(frame: U8, flat_idx: U16, *, corr: Correction, gray: U8 | None = None) -> None:
@@ -101,18 +50,18 @@ def correct_inplace(frame: U8, flat_idx: U16, *, corr: Correction, gray: U8 | No
     """
     if not (frame.flags.c_contiguous and flat_idx.flags.c_contiguous):
         raise ValueError("correct_inplace needs C-contiguous arrays")
-    exceptions = _exceptions(flat_idx, corr)
-    scratch = _Strips(frame.shape)
-    for i, y in enumerate(range(0, frame.shape[0], STRIP_ROWS)):
-        strip, flat = frame[y : y + STRIP_ROWS], flat_idx[y : y + STRIP_ROWS]
-        if exceptions is None:
-            _table_strip(strip, flat, corr=corr, s=scratch)
+    if frame.shape != flat_idx.shape or frame.dtype != np.uint8 or flat_idx.dtype != np.uint16:
+        raise ValueError("correct_inplace needs a uint8 frame and a uint16 flat of its shape")
+    index = np.empty((min(STRIP_ROWS, frame.shape[0]), *frame.shape[1:]), np.uint16)
+    for y in range(0, frame.shape[0], STRIP_ROWS):
+        strip = frame[y : y + STRIP_ROWS]
+        rows = index[: strip.shape[0]]
+        np.copyto(rows, strip, casting="unsafe")  # widen, then a same-type add:
+        np.add(rows, flat_idx[y : y + STRIP_ROWS], out=rows)  # faster than one mixed add
+        if LUT16:
+            cv2.LUT(rows, corr.lut, dst=strip)  # dst[i] = lut[src[i]]
         else:
-            where, rows = exceptions[i] if exceptions else (None, None)
-            exact = None if where is None or not where.size else strip.reshape(-1)[where]
-            _float_strip(strip, flat, corr=corr, s=scratch)
-            if exact is not None and rows is not None:
-                strip.reshape(-1)[where] = corr.lut[rows + exact]
+            np.take(corr.lut, rows, out=strip, mode="clip")  # in range; "clip" is faster
         if y == 0:
             strip[0, 0] = 0
         if gray is not None:

@@ -1,11 +1,14 @@
-"""The float32 correction (worker.table, worker.correct) against the exact table: every
-(flat, value) pair, the table's own fallback, and a change of flat between frames."""
+"""The correction (worker.table, worker.correct) against the exact table: every (flat,
+value) pair through `correct_inplace`, strips of every length, the gray and the black
+pixel at (0, 0)."""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
+from worker import correct
 from worker.correct import correct_inplace, correction, flat_index
 from worker.table import correction_lut
 
@@ -32,43 +35,41 @@ def test_every_pair_equals_the_table(clip_max: float) -> None:
     assert np.array_equal(gray[1:], table)  # equal channels: their gray is the value
 
 
-def test_the_default_takes_the_table_for_few_flat_values() -> None:
-    """At clip_max 1.04 the float path covers all but a few flat values (the table's
-    float64 roundings put some exact quotients below an integer, others on it)."""
-    corr = correction(1.04)
-    assert corr.factors.dtype == np.float32
-    assert 0 < corr.table_values <= 8
+def test_without_a_16_bit_lut_np_take_gives_the_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    """OpenCV 4.x's cv2.LUT takes 8-bit indices only: there the same gather is np.take's."""
+    if tuple(int(part) for part in cv2.__version__.split(".")[:2]) >= (5, 1):
+        assert correct.LUT16  # the versions the project runs take the fast path
+    monkeypatch.setattr(correct, "LUT16", False)
+    test_every_pair_equals_the_table(1.04)
 
 
-def test_a_flat_mostly_of_table_values_takes_the_table() -> None:
-    corr = correction(1.04)
-    flat_value = int(np.flatnonzero(corr.use_table)[-1])
-    rng = np.random.default_rng(3)
-    frame = rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)
-    flat = np.full(frame.shape, flat_value, np.uint8)
-    flat[:3] = rng.integers(0, 256, (3, 50, 3), dtype=np.uint8)
-    out = frame.copy()
-    correct_inplace(out, flat_index(flat), corr=corr)
-    expected = correction_lut(1.04)[(flat.astype(np.intp) << 8) | frame]
-    expected[0, 0] = 0
-    assert np.array_equal(out, expected)
-
-
-def test_a_new_flat_between_frames_is_used() -> None:
-    """The table pixels are kept for the last flat: a second flat, then the first
-    again, each give the table's result."""
-    rng = np.random.default_rng(5)
-    corr = correction(1.04)
-    special = np.flatnonzero(corr.use_table).astype(np.uint8)
-    frame = rng.integers(0, 256, (70, 60, 3), dtype=np.uint8)
-    flats = []
+@pytest.mark.parametrize("height", [1, 31, 33, 70])
+def test_a_frame_of_any_height_equals_the_table(height: int) -> None:
+    """Random frames and flats whose heights end strips short or not at all (strips of
+    32 rows): every channel is the table's value, the gray is OpenCV's gray of it, and
+    only the pixel at (0, 0) is set black; a second flat with the same scratch gives
+    its own table values."""
+    rng = np.random.default_rng(height)
+    table = correction_lut(1.04)
     for seed in (1, 2):
-        flat = np.random.default_rng(seed).integers(1, 256, frame.shape, dtype=np.uint8)
-        flat.reshape(-1)[:: 7 + seed] = special[seed % len(special)]
-        flats.append(flat_index(flat))
-    for flat_idx in (flats[0], flats[1], flats[0]):
+        frame = rng.integers(0, 256, (height, 45, 3), dtype=np.uint8)
+        flat = np.random.default_rng(seed).integers(0, 256, frame.shape, dtype=np.uint8)
+        frame[0, 0], flat[0, 0] = 200, 100 + seed  # a pixel the table would not make black
+        flat_idx = flat_index(flat)
         out = frame.copy()
-        correct_inplace(out, flat_idx, corr=corr)
-        expected = correction_lut(1.04)[flat_idx.astype(np.intp) | frame]
+        gray = np.empty(frame.shape[:2], np.uint8)
+        correct_inplace(out, flat_idx, corr=correction(1.04), gray=gray)
+        expected = table[flat_idx.astype(np.intp) | frame]
+        assert expected[0, 0].all() and expected[0, 1:].any()
         expected[0, 0] = 0
         assert np.array_equal(out, expected)
+        assert np.array_equal(gray, cv2.cvtColor(expected, cv2.COLOR_BGR2GRAY))
+
+
+def test_a_flat_of_another_shape_or_type_is_refused() -> None:
+    """cv2.LUT would write a new array, not the frame, if the types did not match."""
+    frame = np.zeros((4, 5, 3), np.uint8)
+    with pytest.raises(ValueError):
+        correct_inplace(frame, flat_index(np.zeros((4, 6, 3), np.uint8)), corr=correction(1.04))
+    with pytest.raises(ValueError):
+        correct_inplace(frame, np.zeros((4, 5, 3), np.uint32), corr=correction(1.04))
