@@ -146,19 +146,19 @@ setup() {
 # The leg's tests, chosen to fit CI's budget (tests run 6-8x slower here than on x86-64).
 # What the leg shows is that our outputs on the Pi's CPUs are x86-64's, byte for byte; the
 # comparisons with the oracles (the old method, skimage) run on x86-64, and equal outputs
-# carry them over. Cortex-A76: the kernel, the exhaustive colour tests, the moments, the
-# topology's tile maximum, the three golden acquisitions (recalc and dense on 1 worker,
-# prevmask on the 2-worker pool). Beside it, on the Pi 4's Cortex-A72: the colour and moment
-# tests and the dense golden case; then the kernel's digests (tests/golden/cpu_digest.py:
-# random regions, and whole frames with the previous mask removed and kept, as the old
-# method's frame tests on x86-64) on both CPUs, then `segmenter demo` on 2 workers. The
-# golden TSVs and the digests go to SEGMENTER_ARM64_TSV/<cpu>/ (tests/golden/test_golden.py
-# and tests/golden/test_arm64.py compare them with x86-64's). Left to x86-64: the
-# comparisons with the old method and skimage, the random-region and real-mask topology
-# tests, the convex count, the other golden runs (recalc's 2-worker run alone takes ~2
-# minutes here).
+# carry them over. Cortex-A76: the kernel, the flat correction against its exact table on
+# all 65,536 pairs, the exhaustive colour tests, the moments, the topology's tile maximum,
+# the three golden acquisitions (recalc and dense on 1 worker, prevmask on the 2-worker
+# pool). Beside it, on the Pi 4's Cortex-A72: the colour and moment tests and the dense
+# golden case; then the kernel's digests (tests/golden/cpu_digest.py: random regions, and
+# whole frames with the previous mask removed and kept, as the old method's frame tests on
+# x86-64) on both CPUs, then `segmenter demo` on 2 workers. The golden TSVs and the digests
+# go to SEGMENTER_ARM64_TSV/<cpu>/ (tests/golden/test_golden.py and tests/golden/test_arm64.py
+# compare them with x86-64's). Left to x86-64: the comparisons with the old method and
+# skimage, the random-region and real-mask topology tests, the other golden runs.
 A76_TESTS=(
   tests/worker/test_kernel.py
+  tests/worker/test_correction.py
   tests/worker/test_hsv.py
   tests/worker/test_moments.py
   tests/worker/test_topology.py

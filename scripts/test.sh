@@ -3,7 +3,7 @@
 # the arm64 leg (scripts/arm64.sh: emulated Raspberry Pi CPUs), tests.
 # The arm64 leg runs beside lint, types and pytest, at a lower priority: it is emulation, all
 # CPU, while they mostly wait on processes and brokers and answer within times; it takes the
-# cycles they leave (they do not wait behind it, so the whole run ends sooner). pytest runs on SEGMENTER_TEST_PROCESSES processes (pytest-xdist,
+# cycles they leave. pytest runs on SEGMENTER_TEST_PROCESSES processes (pytest-xdist,
 # default 3), a module's tests on one process (--dist loadscope: its fixtures made once).
 set -euo pipefail
 cd "$(dirname "$0")/.."
