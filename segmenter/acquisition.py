@@ -14,6 +14,7 @@ from segmenter.errors import AcquisitionError, ConfigError, SegmenterError
 from streamer import contract
 from streamer.journal import FrameStore
 from streamer.layout import Layout
+from streamer.report import read_summary
 from worker.inputs import FileTooLarge, NotRegularFile, read_regular
 
 log = logging.getLogger(__name__)
@@ -194,21 +195,13 @@ def load_acquisition(folder: Path, data_root: Path, require_frames: bool = True)
     return Acquisition(folder, data_root.resolve(), rel, frames, meta, pixel_size)
 
 
-def _objects_from_summary(path: Path) -> int | None:
-    try:
-        value = json.loads(path.read_text(encoding="utf-8")).get("objects")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return value if isinstance(value, int) else None
-
-
 def committed_counts(acq: Acquisition) -> tuple[int, int]:
     """(frames committed, objects) of an acquisition: a done one's from its report's
     summary when there is one (no journal to read), else counted in its journal."""
     layout = acq.run_layout()
     if layout.done_file.exists():
-        known = _objects_from_summary(layout.report_file("summary", ".json"))
-        if known is not None:
+        known = read_summary(layout).get("objects")
+        if isinstance(known, int):
             return len(acq.frames), known
     committed = objects = 0
     for frame in FrameStore(layout.objects_dir).frames_of([p.name for p in acq.frames]):

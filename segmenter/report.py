@@ -3,10 +3,8 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 from segmenter.acquisition import Acquisition
@@ -17,7 +15,7 @@ from segmenter.summary import AcquisitionSummary
 from streamer import contract
 from streamer.journal import FrameStore
 from streamer.owned import Outputs
-from streamer.report import Report, write_report
+from streamer.report import Report, read_summary, write_report
 
 log = logging.getLogger(__name__)
 #: The summary's flow-cell figures (engine.flowcell): from the run's flats, not the journal.
@@ -46,7 +44,7 @@ def report(
     # contract, and are converted once with process_pixel (never twice)
     layout = acq.layout_for(contract.of_manifest(manifest))
     Outputs(layout).claim(layout.report_files())  # another's file is refused
-    previous = _previous(layout.report_file("summary", ".json"))
+    previous = read_summary(layout)
     if seconds is None:
         value = previous.get("seconds")
         seconds = float(value) if isinstance(value, int | float) else None
@@ -70,15 +68,6 @@ def report(
     )
 
 
-def _previous(path: Path) -> dict[str, Any]:
-    """The previous summary's figures ({} if there is none, or it is unreadable)."""
-    try:
-        figures = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return figures if isinstance(figures, dict) else {}
-
-
 def after_run(
     acq: Acquisition, settings: RunSettings, summary: AcquisitionSummary
 ) -> AcquisitionSummary:
@@ -88,8 +77,7 @@ def after_run(
     if not settings.report:
         return summary
     try:
-        flow_cell = dict(zip(FLOW_CELL, (summary.flow_cell_clean, summary.flow_cell_spots),
-                             strict=True))  # fmt: skip
+        flow_cell = {name: getattr(summary, name) for name in FLOW_CELL}
         written = report(acq, summary.seconds, qc=summary.qc, flow_cell=flow_cell)
     except (SegmenterError, OSError, ValueError) as exc:
         log.warning("%s: report not written: %s", acq.path, exc)

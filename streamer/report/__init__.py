@@ -136,3 +136,13 @@ def write_report(
     text = json.dumps(figures, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     atomic_write(summary_path, text.encode("utf-8"))
     return Report(summary_path, mosaic_path, spectrum_path, figures)
+
+
+def read_summary(layout: Layout) -> dict[str, Any]:
+    """The figures of the summary this module wrote for `layout` ({} when there is none,
+    or it cannot be read: a report made anew replaces it)."""
+    try:
+        figures = json.loads(layout.report_file("summary", ".json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return figures if isinstance(figures, dict) else {}
