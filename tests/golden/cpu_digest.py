@@ -23,8 +23,7 @@ import cv2
 import numpy as np
 from skimage.measure import label, regionprops
 
-from tests.worker.test_kernel_vs_old_method import fast_flat, scene
-from tests.worker.test_topology import random_mask
+from tests.worker.scenes import fast_flat, random_mask, scene
 from worker.correct import flat_index
 from worker.features import region_features
 from worker.kernel import segment_frame

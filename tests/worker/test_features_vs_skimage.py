@@ -13,7 +13,7 @@ from skimage.measure import label, regionprops
 
 from benchmark import old_method
 from tests.conftest import CPU_ROUNDED, REAL_FRAME, require, same_value
-from tests.worker.test_topology import random_mask
+from tests.worker.scenes import random_mask
 from worker.features import region_features
 from worker.mask import threshold_mask
 

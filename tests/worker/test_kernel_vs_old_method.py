@@ -13,36 +13,12 @@ import pytest
 
 from benchmark import old_method
 from tests.conftest import CPU_ROUNDED, same_value
-from worker.correct import correct_inplace, correction, flat_index, median_into
+from tests.worker.scenes import fast_flat, scene
+from worker.correct import correct_inplace, correction, flat_index
 from worker.features import convex_pixel_count, esd_kept
 from worker.kernel import Segmentation, segment_frame
 from worker.mask import Region, find_regions, first_erode, grow_and_close
 from worker.params import Params
-
-
-def scene(rng: np.random.Generator, h: int = 240, w: int = 320, n: int = 9) -> np.ndarray:
-    """Uneven background, noise, a static speck, dark blobs (some at the edges, some ringed)."""
-    yy, xx = np.mgrid[0:h, 0:w]
-    base = 200 - 40 * ((xx - w / 2) ** 2 + (yy - h / 2) ** 2) / (w * w / 4)
-    frame = np.stack([base * 0.9, base * 0.75, base], axis=-1)
-    frame += rng.normal(0, 2.5, frame.shape)
-    frame[50:54, 60:64] *= 0.3  # dust: static, removed by the flat
-    for _ in range(n):
-        cy, cx = rng.integers(-5, h + 5), rng.integers(-5, w + 5)
-        ry, rx = rng.integers(3, 18), rng.integers(3, 25)
-        blob = ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1
-        ring = ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 0.3
-        frame[blob] *= rng.uniform(0.3, 0.7)
-        if rng.random() < 0.4:
-            frame[ring] /= 0.5
-    out: np.ndarray = np.clip(frame, 0, 255).astype(np.uint8)
-    return out
-
-
-def fast_flat(frames: list[np.ndarray]) -> np.ndarray:
-    out = np.empty_like(frames[0])
-    median_into(np.stack(frames), out)
-    return out
 
 
 def decoded(data: bytes) -> np.ndarray:

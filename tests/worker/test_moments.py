@@ -14,7 +14,7 @@ from decimal import Decimal, localcontext
 import numpy as np
 from skimage.measure import moments_central
 
-from tests.worker.test_topology import random_mask
+from tests.worker.scenes import random_mask
 from worker.moments import Moments, atan2, eigenvalues, moments
 
 DIGITS = 60

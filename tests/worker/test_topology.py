@@ -13,6 +13,7 @@ from scipy import ndimage as ndi
 from skimage.measure import label, regionprops
 
 from tests.conftest import REAL_FRAME, SHARED, require, same_value
+from tests.worker.scenes import random_mask
 from worker.mask import threshold_mask, tile_max
 from worker.topology import perimeter, perimeter_histogram, topology
 
@@ -45,28 +46,6 @@ def assert_as_skimage(mask: np.ndarray) -> int:
         assert perimeter(region.image).hex() == topo.perimeter.hex()
         checked += 1
     return checked
-
-
-def random_mask(rng: np.random.Generator) -> np.ndarray:
-    h, w = (int(v) for v in rng.integers(1, 90, 2))
-    mask = np.zeros((h, w), np.uint8)
-    for _ in range(int(rng.integers(1, 6))):
-        centre = (int(rng.integers(0, w)), int(rng.integers(0, h)))
-        kind = rng.integers(0, 4)
-        if kind == 0:  # ellipses, half of them with an inner hole
-            axes = (int(rng.integers(0, 30)), int(rng.integers(0, 30)))
-            cv2.ellipse(mask, centre, axes, float(rng.uniform(0, 180)), 0, 360, 1, -1)
-            if rng.random() < 0.5:
-                inner = (axes[0] // 2, axes[1] // 2)
-                cv2.ellipse(mask, centre, inner, float(rng.uniform(0, 180)), 0, 360, 0, -1)
-        elif kind == 1:
-            end = (int(rng.integers(0, w)), int(rng.integers(0, h)))
-            cv2.line(mask, centre, end, 1, int(rng.integers(1, 3)))
-        elif kind == 2:  # speckle: diagonal contacts, one-pixel holes
-            mask |= (rng.random(mask.shape) < rng.uniform(0.05, 0.6)).astype(np.uint8)
-        else:  # punched holes
-            mask ^= (rng.random(mask.shape) < 0.1).astype(np.uint8)
-    return mask
 
 
 def test_topology_equals_skimage_on_random_regions() -> None:
