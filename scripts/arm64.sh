@@ -64,7 +64,8 @@ PY
 # pytest-xdist and execnet (the x86-64 suite's parallel runs) are not installed there.
 constraints() {
   .venv/bin/python -m pip freeze --exclude-editable --disable-pip-version-check 2>/dev/null \
-    | grep -v -i -e '^planktoscope-segmenter' -e '^-e ' -e ' @ ' -e '^pytest-xdist=' -e '^execnet='
+    | grep -v -i -e '^planktoscope-segmenter' -e '^-e ' -e ' @ ' -e '^pytest-xdist=' -e '^execnet=' \
+      -e '^uv='
 }
 
 build() { # build ENV: make the emulated environment in folder ENV (which must not exist)

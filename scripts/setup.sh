@@ -57,8 +57,9 @@ fi
 # the stamp holds the extras installed: --for-tests after a plain set-up adds Dask
 if [[ ! -f $stamp || pyproject.toml -nt $stamp || $(cat "$stamp") != *"$extras"* ]]; then
   echo "setup: installing the project into .venv ([$extras])" >&2
-  .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-  .venv/bin/python -m pip install -q -e ".[$extras]"
+  # uv installs what pip would (the same resolver's answer) in seconds, not half a minute
+  .venv/bin/python -m pip install -q --disable-pip-version-check uv >/dev/null
+  .venv/bin/uv pip install -q --python .venv/bin/python -e ".[$extras]"
   echo "$extras" >"$stamp"
 fi
 

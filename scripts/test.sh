@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Everything CI checks: set-up (what the tests need, see setup.sh --for-tests), lint, types,
-# the arm64 leg (scripts/arm64.sh: emulated Raspberry Pi CPUs), tests.
+# the arm64 leg (scripts/arm64.sh: emulated Raspberry Pi CPUs), tests; all but the set-up
+# side by side.
 # The arm64 leg runs beside lint, types and pytest, at a lower priority: it is emulation, all
 # CPU, while they mostly wait on processes and brokers and answer within times; it takes the
 # cycles they leave. pytest runs on SEGMENTER_TEST_PROCESSES processes (pytest-xdist,
@@ -12,13 +13,14 @@ scripts/setup.sh --for-tests
 # waiting while `.running` is there (tests/golden/arm64_outputs.py)
 arm64_tsv=$(mktemp -d)
 arm64_log=$arm64_tsv.log
-leg=""
+leg="" lint_pid=""
 cleanup() {
+  [[ -z $lint_pid ]] || kill -- -"$lint_pid" 2>/dev/null || true
   if [[ -n $leg ]]; then
     kill -- -"$leg" 2>/dev/null || true
     wait "$leg" 2>/dev/null || true
   fi
-  rm -rf "$arm64_tsv" "$arm64_log"
+  rm -rf "$arm64_tsv" "$arm64_log" "$arm64_tsv.lint"
 }
 trap cleanup EXIT
 if [[ ${SEGMENTER_SKIP_ARM64:-} == 1 && ${CI:-} != true ]]; then
@@ -34,10 +36,15 @@ else
   leg=$!
   export SEGMENTER_ARM64_TSV=$arm64_tsv
 fi
-lint=0
-echo "== ruff" && .venv/bin/ruff check segmenter worker streamer benchmark tests || lint=1
-.venv/bin/ruff format --check segmenter worker streamer benchmark tests || lint=1
-echo "== mypy" && { .venv/bin/mypy || lint=1; }
+# lint and types beside pytest too (a core for half a minute, while pytest mostly waits);
+# their output is shown after pytest's, before the tests that want the machine to themselves
+lint_log=$arm64_tsv.lint
+setsid bash -c 'status=0
+  echo "== ruff" && .venv/bin/ruff check segmenter worker streamer benchmark tests || status=1
+  .venv/bin/ruff format --check segmenter worker streamer benchmark tests || status=1
+  echo "== mypy" && { .venv/bin/mypy || status=1; }
+  exit $status' >"$lint_log" 2>&1 &
+lint_pid=$!
 # the 15 slowest tests are listed at the end: the suite should stay under ~8 minutes
 # then, by themselves, the few that hold the service to answer within a time (marked `alone`);
 # 5 is pytest's "no test selected" (arguments that pick tests of one part only)
@@ -45,6 +52,10 @@ echo "== pytest" && pytest=0
 .venv/bin/python -m pytest -n "${SEGMENTER_TEST_PROCESSES:-3}" --dist loadscope --durations=15 \
   -m "not alone" "$@" || pytest=$?
 ((pytest == 5)) && pytest=0
+lint=0
+wait "$lint_pid" || lint=1
+lint_pid=""
+cat "$lint_log"
 echo "== pytest, the tests marked alone" && alone=0
 .venv/bin/python -m pytest -m alone "$@" || alone=$?
 ((alone == 5)) && alone=0
