@@ -25,7 +25,6 @@ from skimage.measure import label, regionprops
 
 from tests.worker.test_kernel_vs_old_method import fast_flat, scene
 from tests.worker.test_topology import random_mask
-from worker.correct import flat_index
 from worker.features import region_features
 from worker.kernel import segment_frame
 from worker.params import Params
@@ -78,9 +77,7 @@ def segment_frames(
     previous = None
     contours: list[list[list[int]]] | None = None
     for frame in decoded:
-        seg, previous = segment_frame(
-            frame.copy(), flat_index(flat), params=params, previous=previous
-        )
+        seg, previous = segment_frame(frame.copy(), flat, params=params, previous=previous)
         _add(digests, f"{kind} threshold", previous.tobytes())
         assert seg.qc is not None  # the QC (worker.qc), and the static check at commit
         _add(digests, f"{kind} qc", repr(seg.qc.to_json()).encode())
