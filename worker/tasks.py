@@ -26,6 +26,7 @@ from worker.errors import FrameError
 from worker.faults import FaultPlan
 from worker.faults import at as fault_point
 from worker.faults import install as install_faults
+from worker.heap import trim
 from worker.kernel import frame_threshold, segment_frame
 from worker.params import Params
 from worker.preview import PreviewRequest, render
@@ -221,8 +222,18 @@ def run_chunk_with(task: ChunkTask, flat: Any, prev_flat: Any = None) -> list[Fr
     return out
 
 
+def _shed() -> None:
+    """What segmenting left in this process goes before a flat's frames are decoded (the
+    run's memory peak: the flat's stack beside every worker): the frame buffer, the
+    flats of earlier recalculations, the free heap. The next frame allocates again."""
+    _local.__dict__.pop("buffer", None)
+    _attached.retain(set())
+    trim()
+
+
 def decode_into(stack: SharedArray, slot: int, path: str) -> tuple[int, int]:
     """Decode one flat frame into its slot of the shared stack; returns its (w, h)."""
+    _shed()
     try:
         fault_point(Path(path).name, "flat")
         array = _attached.get(stack)
