@@ -19,7 +19,6 @@ from benchmark.common import Json, mean, median, ratio
 from benchmark.inputs import Dataset
 from benchmark.stages import floor_buffer, time_imread
 from segmenter.engine.flat_rules import flat_window
-from worker.correct import flat_index
 from worker.decode import read_frame
 from worker.kernel import encode_jpeg, segment_frame
 from worker.params import Params
@@ -36,11 +35,11 @@ def baseline_frame(path: Path, flat: np.ndarray, params: Params) -> tuple[float,
     return time.perf_counter() - start, len(objects)
 
 
-def fast_frame(path: Path, flat_idx: np.ndarray, params: Params) -> tuple[float, int]:
+def fast_frame(path: Path, flat: np.ndarray, params: Params) -> tuple[float, int]:
     """Seconds and object count of the engine's kernel (decode + `segment_frame`)."""
     start = time.perf_counter()
     frame = read_frame(path)
-    seg, _raw = segment_frame(frame, flat_idx, params=params)
+    seg, _raw = segment_frame(frame, flat, params=params)
     return time.perf_counter() - start, len(seg.features)
 
 
@@ -48,7 +47,6 @@ def measure_baseline(ds: Dataset, params: Params, *, n_frames: int, repeats: int
     """Baseline vs fast on the first `n_frames` frames: median of repeats, mean of frames."""
     window = flat_window(0, len(ds.frames), params.flat_frames)
     flat = old_method.manual_median([read_frame(ds.frames[i]) for i in window], len(window))
-    flat_idx = flat_index(flat)
     paths = ds.frames[: max(1, n_frames)]
     threads = cv2.getNumThreads()
     cv2.setNumThreads(1)
@@ -64,7 +62,7 @@ def measure_baseline(ds: Dataset, params: Params, *, n_frames: int, repeats: int
                 floor[i].append(time_imread(path, buffer))
                 seconds, n_base = baseline_frame(path, flat, params)
                 base[i].append(seconds)
-                seconds, n_fast = fast_frame(path, flat_idx, params)
+                seconds, n_fast = fast_frame(path, flat, params)
                 fast[i].append(seconds)
                 counts_match = counts_match and n_base == n_fast
                 objects += n_fast

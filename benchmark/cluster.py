@@ -82,7 +82,7 @@ def measure_bytes(ds: Dataset, workers: int) -> Json:
         "result_bytes_per_frame": counts["result_bytes"] / frames,
         "peer_bytes": peers,
         "peer_bytes_per_frame": peers / frames,
-        "flat_bytes": ds.width * ds.height * 3 * 2,
+        "flat_bytes": ds.width * ds.height * 3,
     }
 
 

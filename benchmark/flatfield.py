@@ -24,7 +24,7 @@ from worker.decode import read_frame
 from worker.params import Params
 from worker.tasks import FrameRef
 
-U16 = npt.NDArray[np.uint16]
+U8 = npt.NDArray[np.uint8]
 
 
 def _noop() -> int:
@@ -37,32 +37,32 @@ def warm(pool: Pool) -> None:
     wait(futures)
 
 
-def _pool_flat(pool: WorkerPool, ds: Dataset, params: Params) -> tuple[float, U16]:
+def _pool_flat(pool: WorkerPool, ds: Dataset, params: Params) -> tuple[float, U8]:
     window = flat_window(0, len(ds.frames), params.flat_frames)
     refs = [FrameRef(i, str(ds.frames[i])) for i in window]
     start = time.perf_counter()
     block = compute_flat(pool, refs, (ds.height, ds.width))
     seconds = time.perf_counter() - start
     try:
-        flat = np.asarray(block.array, dtype=np.uint16).copy()
+        flat = np.asarray(block.array, dtype=np.uint8).copy()
     finally:
         block.close()
     return seconds, flat
 
 
-def _baseline_flat(ds: Dataset, params: Params) -> tuple[float, U16]:
+def _baseline_flat(ds: Dataset, params: Params) -> tuple[float, U8]:
     window = flat_window(0, len(ds.frames), params.flat_frames)
     start = time.perf_counter()
     flat = old_method.manual_median([read_frame(ds.frames[i]) for i in window], len(window))
     seconds = time.perf_counter() - start
-    return seconds, np.left_shift(flat.astype(np.uint16), 8)
+    return seconds, np.asarray(flat, dtype=np.uint8)
 
 
 def measure_flat(ds: Dataset, params: Params, *, workers: int, repeats: int) -> Json:
     """Median seconds to compute the initial flat of `ds`, three ways."""
     window = flat_window(0, len(ds.frames), params.flat_frames)
     times: dict[str, list[float]] = {"pooled": [], "one_process": [], "baseline": []}
-    flats: list[U16] = []
+    flats: list[U8] = []
     for key, count in (("pooled", workers), ("one_process", 1)):
         with keep_sigint():
             pool = WorkerPool(count)

@@ -23,7 +23,7 @@ from worker.decode import read_frame
 from worker.kernel import segment_frame
 from worker.params import Params
 
-U16 = npt.NDArray[np.uint16]
+U8 = npt.NDArray[np.uint8]
 STATUS = Path("/proc/self/status")
 
 
@@ -46,7 +46,7 @@ def _reset_peak() -> bool:
     return True
 
 
-def one_frame(path: Path, flat_idx: U16, params: Params) -> tuple[int, int]:
+def one_frame(path: Path, flat: U8, params: Params) -> tuple[int, int]:
     """(tracemalloc peak, resident peak delta) in bytes for decoding and segmenting a frame."""
     gc.collect()
     can_reset = _reset_peak()
@@ -56,7 +56,7 @@ def one_frame(path: Path, flat_idx: U16, params: Params) -> tuple[int, int]:
         tracemalloc.reset_peak()
         base, _ = tracemalloc.get_traced_memory()
         frame = read_frame(path)
-        segment_frame(frame, flat_idx, params=params)
+        segment_frame(frame, flat, params=params)
         del frame
         _, peak = tracemalloc.get_traced_memory()
     finally:
@@ -65,12 +65,12 @@ def one_frame(path: Path, flat_idx: U16, params: Params) -> tuple[int, int]:
     return peak - base, max(0, hwm - rss_before)
 
 
-def measure_inflight(ds: Dataset, flat_idx: U16, *, params: Params, n_frames: int) -> Json:
+def measure_inflight(ds: Dataset, flat: U8, *, params: Params, n_frames: int) -> Json:
     """The worst of the first `n_frames` frames of `ds` (the frame with most objects)."""
-    one_frame(ds.frames[0], flat_idx, params)  # warm caches and lookup tables
+    one_frame(ds.frames[0], flat, params)  # warm caches and lookup tables
     traced, resident = 0, 0
     for path in ds.frames[: max(1, n_frames)]:
-        t, r = one_frame(path, flat_idx, params)
+        t, r = one_frame(path, flat, params)
         traced, resident = max(traced, t), max(resident, r)
     peak = max(traced, resident)
     return {

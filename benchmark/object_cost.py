@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from worker.correct import correct_inplace, correction, flat_index, median_into
+from worker.correct import correct_inplace, correction, median_into
 from worker.decode import read_frame
 from worker.features import hsv_stats, region_features, shape_features
 from worker.mask import Region, find_regions, threshold_mask
@@ -37,7 +37,7 @@ def crops(folder: Path, count: int, params: Params) -> list[Crop]:
     for path in frames[:count]:
         frame = read_frame(path)
         gray = np.empty(frame.shape[:2], np.uint8)
-        correct_inplace(frame, flat_index(flat), corr=correction(params.clip_max), gray=gray)
+        correct_inplace(frame, flat, corr=correction(params.clip_max), gray=gray)
         for region in find_regions(threshold_mask(gray), params):
             h, w = region.image.shape
             box = (slice(region.top, region.top + h), slice(region.left, region.left + w))

@@ -20,7 +20,7 @@ from segmenter import rules
 from segmenter.engine import Progress, Segmenter
 from segmenter.engine.flowcell import dark_pixels, shrunk
 from segmenter.settings import RunSettings
-from worker.correct import U16
+from worker.correct import U8
 from worker.decode import read_frame
 from worker.kernel import segment_frame
 from worker.params import Params
@@ -29,9 +29,7 @@ from worker.preview import PreviewRequest, render
 FRAMES = 4  # frames timed per repeat
 
 
-def measure_preview(
-    ds: Dataset, flat_idx: U16, *, params: Params, repeats: int, workers: int
-) -> Json:
+def measure_preview(ds: Dataset, flat: U8, *, params: Params, repeats: int, workers: int) -> Json:
     threads = cv2.getNumThreads()
     cv2.setNumThreads(1)  # as in a worker process
     kernel: list[float] = []
@@ -42,7 +40,7 @@ def measure_preview(
             for path in ds.frames[:FRAMES]:
                 frame = read_frame(path)
                 started = time.perf_counter()
-                seg, _ = segment_frame(frame, flat_idx, params=params)
+                seg, _ = segment_frame(frame, flat, params=params)
                 kernel.append(time.perf_counter() - started)
                 boxes = [
                     (int(f["bx"]), int(f["by"]), int(f["bw"]), int(f["bh"])) for f in seg.features
@@ -52,7 +50,7 @@ def measure_preview(
                 preview.append(time.perf_counter() - started)
                 sizes.append(len(jpeg))
         started = time.perf_counter()
-        dark_pixels(shrunk(flat_idx))  # the flat as the pool has it: `median << 8`
+        dark_pixels(shrunk(flat))  # the flat as the pool has it
         flow_cell = time.perf_counter() - started
     finally:
         cv2.setNumThreads(threads)

@@ -30,14 +30,14 @@ PARTS = ("background", "focus_grid", "static")
 
 
 def _frame_qc_times(
-    path: Path, flat_idx: npt.NDArray[np.uint16], *, params: Params, previous: list[list[list[int]]]
+    path: Path, flat: npt.NDArray[np.uint8], *, params: Params, previous: list[list[list[int]]]
 ) -> tuple[dict[str, float], list[list[list[int]]]]:
     frame = read_frame(path)
     started = time.perf_counter()
     brightness = background(frame)
     times = {"background": time.perf_counter() - started}
     gray = np.empty(frame.shape[:2], np.uint8)
-    correct_inplace(frame, flat_idx, corr=correction(params.clip_max), gray=gray)
+    correct_inplace(frame, flat, corr=correction(params.clip_max), gray=gray)
     tiles, cleaned = clean_windows(threshold_mask(gray), params)
     regions = label_windows(tiles, cleaned, params)
     h, w = frame.shape[:2]
@@ -61,9 +61,7 @@ def _frame_qc_times(
     return times, contours
 
 
-def measure_qc(
-    ds: Dataset, flat_idx: npt.NDArray[np.uint16], *, params: Params, repeats: int
-) -> Json:
+def measure_qc(ds: Dataset, flat: npt.NDArray[np.uint8], *, params: Params, repeats: int) -> Json:
     """Seconds per frame of each QC part: median of `repeats`, mean over the frames (each
     frame's static check against the frame before it)."""
     threads = cv2.getNumThreads()
@@ -73,7 +71,7 @@ def measure_qc(
         for _ in range(repeats):
             previous: list[list[list[int]]] = []
             for i, path in enumerate(ds.frames):
-                times, previous = _frame_qc_times(path, flat_idx, params=params, previous=previous)
+                times, previous = _frame_qc_times(path, flat, params=params, previous=previous)
                 runs[i].append(times)
     finally:
         cv2.setNumThreads(threads)

@@ -25,7 +25,7 @@ from benchmark.preview import measure_preview
 from benchmark.process import FRAMES, WORKERS, measure_process
 from benchmark.qc_cost import measure_qc, with_kernel
 from benchmark.settings import BenchSettings
-from benchmark.stages import flat_index_of, measure_stages
+from benchmark.stages import flat_of, measure_stages
 from benchmark.stop import measure_stop
 from benchmark.targets import recommended_workers, targets
 from benchmark.throughput import measure_throughput
@@ -78,7 +78,7 @@ def throughput_dataset(ds: Dataset, settings: BenchSettings, workdir: Path) -> D
 def qc_cost(ds: Dataset, params: Params, *, repeats: int, kernel_s: float) -> Json:
     """What the per-frame QC costs (benchmark.qc_cost), beside the kernel's time."""
     return with_kernel(
-        measure_qc(ds, flat_index_of(ds, params), params=params, repeats=repeats), kernel_s
+        measure_qc(ds, flat_of(ds, params), params=params, repeats=repeats), kernel_s
     )
 
 
@@ -88,7 +88,7 @@ def _dataset_entry(ds: Dataset, settings: BenchSettings, *, workdir: Path, log: 
     if settings.runs("stages"):
         log(f"  stages: {ds.name}")
         entry["stages"] = measure_stages(
-            ds, flat_index_of(ds, params), params=params, repeats=settings.repeats
+            ds, flat_of(ds, params), params=params, repeats=settings.repeats
         )
         entry["qc"] = qc_cost(
             ds, params, repeats=settings.repeats, kernel_s=entry["stages"]["kernel_s"]
@@ -109,7 +109,7 @@ def _memory(settings: BenchSettings, heavy: Dataset, *, workdir: Path, log: Log)
     params = params_for(heavy)
     log("  memory: one frame in flight")
     in_flight = measure_inflight(
-        heavy, flat_index_of(heavy, params), params=params, n_frames=settings.inflight_frames
+        heavy, flat_of(heavy, params), params=params, n_frames=settings.inflight_frames
     )
     short_n, long_n = settings.memory_frames
     short = linked_acquisition(heavy, workdir / "memory", n_frames=short_n, acq_id="bench_short")
@@ -147,9 +147,9 @@ def _mqtt(settings: BenchSettings, heavy: Dataset) -> Json:
 
 def _preview(settings: BenchSettings, heavy: Dataset) -> Json:
     params = params_for(heavy)
-    flat_idx = flat_index_of(heavy, params)
+    flat = flat_of(heavy, params)
     return measure_preview(
-        heavy, flat_idx, params=params, repeats=settings.repeats, workers=settings.max_workers
+        heavy, flat, params=params, repeats=settings.repeats, workers=settings.max_workers
     )
 
 

@@ -23,7 +23,7 @@ from benchmark.common import Json, mean, median, ratio
 from benchmark.inputs import Dataset
 from segmenter.engine.flat_rules import flat_window
 from streamer.journal import CommittedFrame, FrameStore
-from worker.correct import correct_inplace, correction, flat_index, median_rows
+from worker.correct import correct_inplace, correction, median_rows
 from worker.decode import read_frame
 from worker.kernel import object_crop, object_features, segment_frame
 from worker.mask import clean_windows, label_windows, threshold_mask
@@ -31,7 +31,6 @@ from worker.params import Params
 from worker.records import ObjectRecord
 
 U8 = npt.NDArray[np.uint8]
-U16 = npt.NDArray[np.uint16]
 STAGES = ("decode", "correct", "mask", "label", "features", "encode", "commit")
 STAGE_TITLES = {
     "decode": "decode (read_frame)",
@@ -44,18 +43,18 @@ STAGE_TITLES = {
 }
 
 
-def flat_index_of(ds: Dataset, params: Params) -> U16:
-    """The initial flat of `ds` (median of its first frames) as `flat_index` rows."""
+def flat_of(ds: Dataset, params: Params) -> U8:
+    """The initial flat of `ds`: the median of its first frames."""
     window = flat_window(0, len(ds.frames), params.flat_frames)
     stack = np.stack([read_frame(ds.frames[i]) for i in window])
     flat: U8 = np.empty(stack.shape[1:], np.uint8)
     median_rows(stack, flat, y0=0, y1=int(stack.shape[1]))
-    return flat_index(flat)
+    return flat
 
 
 def time_stages(
     path: Path,
-    flat_idx: U16,
+    flat: U8,
     *,
     params: Params,
     store: FrameStore,
@@ -68,7 +67,7 @@ def time_stages(
     frame = read_frame(path, buffer)  # into a reused buffer, as a worker decodes
     clock.append(time.perf_counter())
     gray = np.empty(frame.shape[:2], np.uint8)
-    correct_inplace(frame, flat_idx, corr=correction(params.clip_max), gray=gray)
+    correct_inplace(frame, flat, corr=correction(params.clip_max), gray=gray)
     clock.append(time.perf_counter())
     raw = threshold_mask(gray)
     tiles, cleaned = clean_windows(raw, params)
@@ -94,10 +93,10 @@ def _timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
-def time_kernel(path: Path, flat_idx: U16, params: Params) -> float:
+def time_kernel(path: Path, flat: U8, params: Params) -> float:
     """`segment_frame` alone, on a frame decoded beforehand."""
     frame = read_frame(path)
-    return _timed(lambda: segment_frame(frame, flat_idx, params=params))
+    return _timed(lambda: segment_frame(frame, flat, params=params))
 
 
 def floor_buffer(ds: Dataset) -> U8 | None:
@@ -121,7 +120,7 @@ def time_imread(path: Path, buffer: U8 | None = None) -> float:
     return _timed(lambda: cv2.imread(str(path), buffer, cv2.IMREAD_COLOR))
 
 
-def measure_stages(ds: Dataset, flat_idx: U16, *, params: Params, repeats: int) -> Json:
+def measure_stages(ds: Dataset, flat: U8, *, params: Params, repeats: int) -> Json:
     """Floor, stages and kernel for every frame of `ds`: median of `repeats`, mean of frames."""
     threads = cv2.getNumThreads()
     cv2.setNumThreads(1)  # as in a worker process: one OpenCV thread
@@ -141,10 +140,10 @@ def measure_stages(ds: Dataset, flat_idx: U16, *, params: Params, repeats: int) 
                     floors[i].append(time_imread(path, buffer))
                     fresh[i].append(time_imread(path))
                     times, counts[i] = time_stages(
-                        path, flat_idx, params=params, store=store, index=i, buffer=buffer
+                        path, flat, params=params, store=store, index=i, buffer=buffer
                     )
                     runs[i].append(times)
-                    kernels[i].append(time_kernel(path, flat_idx, params))
+                    kernels[i].append(time_kernel(path, flat, params))
     finally:
         cv2.setNumThreads(threads)
     per_frame = [{s: median([r[s] for r in runs[i]]) for s in STAGES} for i in range(n)]

@@ -12,11 +12,13 @@ kernel.py    `segment_frame`: one frame to features and crop JPEGs
 params.py    the frozen pipeline parameters and the feature names
 records.py   what crosses the process boundary (records, crop bytes, failures)
 shared.py    a worker's view of arrays in shared memory
+heap.py      the free heap handed back to the system (before a flat's decode)
 tasks.py     the functions the pool runs (a chunk of frames, flat decodes and medians)
 errors.py    the root of the error hierarchy, and the errors raised here
 
 It imports nothing of `segmenter` or `streamer`: no MQTT, no paths beyond reading one
-frame, no module state but explicit caches (a worker's attachments and frame buffer).
+frame, no module state but explicit caches (a worker's attachments and frame buffer, both
+dropped before a flat's decode, with the free heap: `worker.heap`).
 
 Importing it asks for one OpenBLAS thread per process (unless OPENBLAS_NUM_THREADS is
 set), which holds only when it comes before numpy's first import, as in the pool's

@@ -1,11 +1,13 @@
 """Flat-field correction and the flat's median, exact to the baseline's float64 method.
 
-Correction (`worker.table`): each pixel's index `flat << 8 | value` (the flat is kept
-as `flat << 8`, so one uint16 add), then OpenCV's 16-bit `cv2.LUT` into the exact table:
-an integer gather in C++, the same bytes on every CPU. Strip by strip, in place (the
-index is a strip's uint16 scratch, no frame-sized temporary). Faster than numpy's
-`np.take`, which converts every uint16 index to intp first, and than the float32
-multiply it replaced (see docs/performance.md).
+Correction (`worker.table`): each pixel's index `flat << 8 | value`, then OpenCV's
+16-bit `cv2.LUT` into the exact table: an integer gather in C++, the same bytes on every
+CPU. The flat is kept as the median itself (uint8); the index of a strip is one
+`cv2.merge` of the strip and the flat's rows as 2 channels, whose byte pairs
+(value, flat) read as uint16 are `flat << 8 | value` on a little-endian CPU (checked at
+import). Strip by strip, in place (the index is a strip's scratch, no frame-sized
+temporary). Faster than numpy's `np.take`, which converts every uint16 index to intp
+first, and than the float32 multiply it replaced (see docs/performance.md).
 """
 
 from __future__ import annotations
@@ -16,16 +18,21 @@ import numpy.typing as npt
 
 from worker.table import Correction, correction
 
-__all__ = ["Correction", "correct_inplace", "correction", "flat_index"]
+__all__ = ["Correction", "correct_inplace", "correction"]
 
 U8 = npt.NDArray[np.uint8]
 U16 = npt.NDArray[np.uint16]
 STRIP_ROWS = 32  # a strip and its uint16 index (~1.2 MB at 4056x3 wide) stay in L2
 
 
-def flat_index(flat: U8) -> U16:
-    """The flat field as table row offsets (`flat << 8`), computed once per flat."""
-    return np.left_shift(flat.astype(np.uint16), 8)
+def _pairs_are_little_endian() -> bool:
+    """Whether the bytes (value, flat) read as uint16 are `flat << 8 | value`."""
+    pair = np.array([0x34, 0x12], np.uint8)  # (value, flat)
+    return int(pair.view(np.uint16)[0]) == 0x1234
+
+
+if not _pairs_are_little_endian():  # the Pi's arm64 and x86-64 are little-endian
+    raise ImportError("worker.correct builds its index as little-endian byte pairs")
 
 
 def _lut16() -> bool:
@@ -42,30 +49,34 @@ def _lut16() -> bool:
 LUT16 = _lut16()  # else the same gather by `np.take` (its intp conversion: ~2x slower)
 
 
-def correct_inplace(frame: U8, flat_idx: U16, *, corr: Correction, gray: U8 | None = None) -> None:
-    """Flat-correct `frame` in place; also fill `gray` (BGR2GRAY) when given.
+def correct_inplace(frame: U8, flat: U8, *, corr: Correction, gray: U8 | None = None) -> None:
+    """Flat-correct `frame` in place by the `flat` (the median, uint8, of the frame's
+    shape); also fill `gray` (BGR2GRAY) when given.
 
     The pixel at row 0, column 0 ends black in every channel, as the baseline sets it
     before its rescale: it anchors the triangle threshold's histogram at 0 (SPEC 2.2).
     """
-    if not (frame.flags.c_contiguous and flat_idx.flags.c_contiguous):
+    if not (frame.flags.c_contiguous and flat.flags.c_contiguous):
         raise ValueError("correct_inplace needs C-contiguous arrays")
-    if frame.shape != flat_idx.shape or frame.dtype != np.uint8 or flat_idx.dtype != np.uint16:
-        raise ValueError("correct_inplace needs a uint8 frame and a uint16 flat of its shape")
-    index = np.empty((min(STRIP_ROWS, frame.shape[0]), *frame.shape[1:]), np.uint16)
-    for y in range(0, frame.shape[0], STRIP_ROWS):
-        strip = frame[y : y + STRIP_ROWS]
-        rows = index[: strip.shape[0]]
-        np.copyto(rows, strip, casting="unsafe")  # widen, then a same-type add:
-        np.add(rows, flat_idx[y : y + STRIP_ROWS], out=rows)  # faster than one mixed add
+    if frame.shape != flat.shape or frame.dtype != np.uint8 or flat.dtype != np.uint8:
+        raise ValueError("correct_inplace needs a uint8 frame and a uint8 flat of its shape")
+    height, width = frame.shape[0], frame.size // max(1, frame.shape[0])
+    values, flats = frame.reshape(height, width), flat.reshape(height, width)  # views
+    pairs = np.empty((min(STRIP_ROWS, height), width, 2), np.uint8)
+    for y in range(0, height, STRIP_ROWS):
+        strip = values[y : y + STRIP_ROWS]
+        rows = pairs[: strip.shape[0]]
+        cv2.merge([strip, flats[y : y + STRIP_ROWS]], dst=rows)  # bytes (value, flat)
+        index = rows.view(np.uint16).reshape(strip.shape)  # flat << 8 | value
         if LUT16:
-            cv2.LUT(rows, corr.lut, dst=strip)  # dst[i] = lut[src[i]]
+            cv2.LUT(index, corr.lut, dst=strip)  # dst[i] = lut[src[i]]
         else:
-            np.take(corr.lut, rows, out=strip, mode="clip")  # in range; "clip" is faster
+            np.take(corr.lut, index, out=strip, mode="clip")  # in range; "clip" is faster
         if y == 0:
-            strip[0, 0] = 0
+            frame[0, 0] = 0
         if gray is not None:
-            cv2.cvtColor(strip, cv2.COLOR_BGR2GRAY, dst=gray[y : y + STRIP_ROWS])
+            rgb = frame[y : y + STRIP_ROWS]
+            cv2.cvtColor(rgb, cv2.COLOR_BGR2GRAY, dst=gray[y : y + STRIP_ROWS])
 
 
 def median_into(stack: U8, out: U8) -> None:

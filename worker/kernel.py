@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from worker.correct import U16, correct_inplace, correction
+from worker.correct import correct_inplace, correction
 from worker.features import FocusSink, outer_contour, region_features
 from worker.mask import (
     Region,
@@ -109,7 +109,7 @@ def measure(
 
 
 def segment_frame(
-    frame: U8, flat_idx: U16, *, params: Params, previous: U8 | None = None
+    frame: U8, flat: U8, *, params: Params, previous: U8 | None = None
 ) -> tuple[Segmentation, U8]:
     """Segment one BGR frame (corrected in place). Returns objects (with the frame's QC,
     worker.qc) and its threshold mask.
@@ -119,7 +119,7 @@ def segment_frame(
     """
     brightness = background(frame)  # of the raw frame: before the correction
     gray = np.empty(frame.shape[:2], np.uint8)
-    correct_inplace(frame, flat_idx, corr=correction(params.clip_max), gray=gray)
+    correct_inplace(frame, flat, corr=correction(params.clip_max), gray=gray)
     threshold, raw = triangle_threshold(gray)
     mask = remove_previous_mask(raw, previous) if params.remove_previous_mask else raw
     return measure(
@@ -127,8 +127,8 @@ def segment_frame(
     ), raw
 
 
-def frame_threshold(frame: U8, flat_idx: U16, params: Params) -> U8:
+def frame_threshold(frame: U8, flat: U8, params: Params) -> U8:
     """Only the threshold mask of a frame (for the next frame's remove_previous_mask)."""
     gray = np.empty(frame.shape[:2], np.uint8)
-    correct_inplace(frame, flat_idx, corr=correction(params.clip_max), gray=gray)
+    correct_inplace(frame, flat, corr=correction(params.clip_max), gray=gray)
     return threshold_mask(gray)

@@ -26,6 +26,7 @@ from worker.errors import FrameError
 from worker.faults import FaultPlan
 from worker.faults import at as fault_point
 from worker.faults import install as install_faults
+from worker.heap import trim
 from worker.kernel import frame_threshold, segment_frame
 from worker.params import Params
 from worker.preview import PreviewRequest, render
@@ -130,41 +131,41 @@ def unpack_mask(data: bytes, shape: tuple[int, int]) -> U8:
     return (bits.reshape(shape) * np.uint8(255)).astype(np.uint8)
 
 
-def _load(ref: FrameRef, flat_idx: npt.NDArray[np.uint16]) -> U8:
+def _load(ref: FrameRef, flat: U8) -> U8:
     """Decode a frame into this thread's reused buffer (a new 37 MB array per frame costs
     thousands of page faults; a Dask worker may run several tasks at once, one per
     thread). The frame is consumed before the next one is loaded."""
     buffer: U8 | None = getattr(_local, "buffer", None)
-    if buffer is None or buffer.shape != flat_idx.shape:
-        buffer = _local.buffer = np.empty(flat_idx.shape, np.uint8)
+    if buffer is None or buffer.shape != flat.shape:
+        buffer = _local.buffer = np.empty(flat.shape, np.uint8)
     frame = read_frame(Path(ref.path), buffer)
-    if frame.shape != flat_idx.shape:
-        h, w = flat_idx.shape[:2]
+    if frame.shape != flat.shape:
+        h, w = flat.shape[:2]
         got = f"{frame.shape[1]}x{frame.shape[0]}"
         raise FrameError(ref.name, f"size {got} differs from the acquisition's {w}x{h}")
     return frame
 
 
-def _previous_mask(task: ChunkTask, shape: tuple[int, int], flat_idx: Any) -> U8 | None:
+def _previous_mask(task: ChunkTask, shape: tuple[int, int], flat: Any) -> U8 | None:
     prev = task.previous
     if prev is None or not task.params.remove_previous_mask:
         return None
     if prev.packed is not None:
         return unpack_mask(prev.packed, shape)
-    if prev.frame is None or flat_idx is None:
+    if prev.frame is None or flat is None:
         return None
     try:
-        frame = _load(prev.frame, flat_idx)
+        frame = _load(prev.frame, flat)
     except FrameError:
         return None  # the previous frame failed: nothing to remove
-    return frame_threshold(frame, flat_idx, task.params)
+    return frame_threshold(frame, flat, task.params)
 
 
-def segment_one(ref: FrameRef, flat_idx: Any, *, task: ChunkTask, previous: U8 | None) -> Any:
+def segment_one(ref: FrameRef, flat: Any, *, task: ChunkTask, previous: U8 | None) -> Any:
     started = time.perf_counter()
     fault_point(ref.name)
-    frame = _load(ref, flat_idx)
-    seg, raw = segment_frame(frame, flat_idx, params=task.params, previous=previous)
+    frame = _load(ref, flat)
+    seg, raw = segment_frame(frame, flat, params=task.params, previous=previous)
     objects = tuple(
         ObjectRecord(f"{ref.stem}_{i}", f"{ref.stem}_{i}.jpg", feats, contour)
         for i, (feats, contour) in enumerate(zip(seg.features, seg.contours, strict=True))
@@ -195,23 +196,23 @@ def run_chunk(task: ChunkTask) -> list[FrameOutcome]:
     prev_flat = task.previous.flat if task.previous else None
     live = {task.flat.name} | ({prev_flat.name} if prev_flat else set())
     _attached.retain(live)  # flats of earlier recalculations and the flat stack go
-    flat_idx = _attached.get(task.flat)
-    prev_idx = _attached.get(prev_flat) if prev_flat is not None else None
-    return run_chunk_with(task, flat_idx, prev_idx)
+    flat = _attached.get(task.flat)
+    prev_array = _attached.get(prev_flat) if prev_flat is not None else None
+    return run_chunk_with(task, flat, prev_array)
 
 
-def run_chunk_with(task: ChunkTask, flat_idx: Any, prev_flat_idx: Any = None) -> list[FrameOutcome]:
+def run_chunk_with(task: ChunkTask, flat: Any, prev_flat: Any = None) -> list[FrameOutcome]:
     """`run_chunk` with the flats handed over as arrays: on a Dask cluster they are the
     flat computed there once and replicated to every worker, resolved by Dask from the
     futures the task is submitted with (`task.flat` then names that future's key)."""
-    shape = (int(flat_idx.shape[0]), int(flat_idx.shape[1]))
-    previous = _previous_mask(task, shape, prev_flat_idx)
+    shape = (int(flat.shape[0]), int(flat.shape[1]))
+    previous = _previous_mask(task, shape, prev_flat)
     out: list[FrameOutcome] = []
     for ref in task.frames:
         if _stopping():
             break
         try:
-            result, raw = segment_one(ref, flat_idx, task=task, previous=previous)
+            result, raw = segment_one(ref, flat, task=task, previous=previous)
         except FrameError as exc:
             out.append(FrameFailure(ref.index, ref.name, exc.reason))
             previous = None
@@ -221,8 +222,18 @@ def run_chunk_with(task: ChunkTask, flat_idx: Any, prev_flat_idx: Any = None) ->
     return out
 
 
+def _shed() -> None:
+    """What segmenting left in this process goes before a flat's frames are decoded (the
+    run's memory peak: the flat's stack beside every worker): the frame buffer, the
+    flats of earlier recalculations, the free heap. The next frame allocates again."""
+    _local.__dict__.pop("buffer", None)
+    _attached.retain(set())
+    trim()
+
+
 def decode_into(stack: SharedArray, slot: int, path: str) -> tuple[int, int]:
     """Decode one flat frame into its slot of the shared stack; returns its (w, h)."""
+    _shed()
     try:
         fault_point(Path(path).name, "flat")
         array = _attached.get(stack)
@@ -255,28 +266,25 @@ def frame_rows(frame: U8, y0: int, y1: int) -> U8:
     return frame[y0:y1]
 
 
-def join_rows(*strips: npt.NDArray[np.uint16]) -> npt.NDArray[np.uint16]:
+def join_rows(*strips: U8) -> U8:
     return np.concatenate(strips)
 
 
-def median_flat(*frames: U8) -> npt.NDArray[np.uint16]:
-    """The flat of `frames` (whole frames or the same rows of each) as `median << 8`
+def median_flat(*frames: U8) -> U8:
+    """The flat of `frames` (whole frames or the same rows of each): the per-pixel median
     (the upper middle for an even count), as `median_into_flat` computes it."""
     fault_point("median", "median")
     stack = np.stack(frames)
     out = np.empty(stack.shape[1:], np.uint8)
     median_rows(stack, out, y0=0, y1=stack.shape[1])
-    del stack
-    return np.left_shift(out.astype(np.uint16), 8)
+    return out
 
 
 def median_into_flat(stack: SharedArray, count: int, flat: SharedArray, y0: int, y1: int) -> None:
-    """Median of the first `count` stack frames, rows y0:y1, into the flat (as `flat << 8`)."""
+    """Median of the first `count` stack frames, rows y0:y1, into the same rows of the flat."""
     fault_point("median", "median")
     frames = _attached.get(stack)[:count]
-    out = np.empty((y1 - y0, *frames.shape[2:]), np.uint8)
-    median_rows(frames[:, y0:y1], out, y0=0, y1=y1 - y0)  # type: ignore[arg-type]
-    del frames
-    _attached.release(stack.name)
     target = _attached.get(flat)
-    np.left_shift(out.astype(np.uint16), 8, out=target[y0:y1])
+    median_rows(frames, target, y0=y0, y1=y1)  # type: ignore[arg-type]
+    del frames, target
+    _attached.release(stack.name)  # the flat stays attached: the frames read it next

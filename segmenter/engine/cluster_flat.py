@@ -52,7 +52,7 @@ class ClusterFlat:
     """A flat living on the cluster: `ref.name` is its Dask key (engine.pool.FlatField)."""
 
     def __init__(self, pool: RemotePool, future: Any, shape: tuple[int, int]) -> None:
-        self.ref = SharedArray(str(future.key), (*shape, 3), "uint16")
+        self.ref = SharedArray(str(future.key), (*shape, 3), "uint8")
         self._pool, self._future = pool, future
         self._array: npt.NDArray[np.generic] | None = None
         pool.flats[self.ref.name] = future
@@ -80,7 +80,7 @@ def _outcome(pool: RemotePool, fut: Future[Any]) -> BaseException | None:
 def compute_cluster_flat(
     pool: RemotePool, frames: Sequence[FrameRef], shape: tuple[int, int]
 ) -> ClusterFlat:
-    """The flat of `frames` as `median << 8`, on the cluster (engine.flat_rules' rules)."""
+    """The flat of `frames` (the per-pixel median, uint8) on the cluster (engine.flat_rules)."""
     decodes = [pool.submit_remote(decode_frame, f.path, shape) for f in frames]
     wait_all(pool.stop, decodes)
     good: list[int] = []

@@ -9,8 +9,6 @@ from collections.abc import Sequence
 from concurrent.futures.process import BrokenProcessPool
 from itertools import pairwise
 
-import numpy as np
-
 from segmenter.engine.flat_rules import odd
 from segmenter.engine.seam import Pool, wait_all
 from segmenter.engine.shared_memory import SharedBlock, shared_block
@@ -22,8 +20,8 @@ log = logging.getLogger(__name__)
 
 
 def compute_flat(pool: Pool, frames: Sequence[FrameRef], shape: tuple[int, int]) -> SharedBlock:
-    """The flat of `frames` as a shared uint16 block holding `median << 8` (the upper
-    middle for an even count, as the baseline takes it).
+    """The flat of `frames` as a shared uint8 block holding the per-pixel median (the
+    upper middle for an even count, as the baseline takes it).
 
     Frames that cannot be decoded are left out (the count is then made odd); with
     none left the acquisition cannot be segmented. A worker that dies meanwhile costs
@@ -40,7 +38,7 @@ def compute_flat(pool: Pool, frames: Sequence[FrameRef], shape: tuple[int, int])
         if good[:count] != list(range(count)):
             for slot, i in enumerate(good[:count]):  # compact the good frames to the front
                 stack.array[slot] = stack.array[i]
-        flat = SharedBlock((height, width, 3), "uint16")
+        flat = SharedBlock((height, width, 3), "uint8")
         try:
             _median_all(pool, stack, count=count, flat=flat)
         except BaseException:
@@ -93,9 +91,7 @@ def _median_all(pool: Pool, stack: SharedBlock, *, count: int, flat: SharedBlock
         if isinstance(fut.exception(), BrokenProcessPool):
             if pool.rebuilds == epoch:
                 pool.rebuild()
-            out = np.empty((y1 - y0, *flat.array.shape[1:]), np.uint8)
-            median_rows(stack.array[:count, y0:y1], out, y0=0, y1=y1 - y0)  # type: ignore[arg-type]
-            np.left_shift(out.astype(np.uint16), 8, out=flat.array[y0:y1])
+            median_rows(stack.array[:count], flat.array, y0=y0, y1=y1)  # type: ignore[arg-type]
         else:
             fut.result()
 

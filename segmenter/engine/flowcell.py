@@ -34,17 +34,28 @@ BACKGROUND_PX = 41  # px at MAP_WIDTH (about 160 px of a 4056 px frame)
 DARK_RATIO = 0.85  # a pixel darker than this fraction of its local background is dark
 MIN_SPOT_PX = 2  # px at MAP_WIDTH: a lone dark pixel is noise, not a spot
 MARK = (0, 0, 255)  # BGR: dark pixels are painted red on the map
+BAND_BLOCKS = 64  # rows of the map shrunk at a time
 
 
-def shrunk(flat: npt.NDArray[np.uint16]) -> U8:
-    """The flat (`median << 8`, BGR) shrunk by a whole factor (OpenCV's fast area
-    average) to at most MAP_WIDTH wide (4056 px: 1014), as 8-bit BGR."""
+def shrunk(flat: U8) -> U8:
+    """The flat (the median, BGR) shrunk by a whole factor to at most MAP_WIDTH wide
+    (4056 px: 1014), as 8-bit BGR: OpenCV's fast area average of `flat << 8`, shifted
+    back (its rounding, not an 8-bit average's). When the factor divides both sides
+    (OpenCV's integer-scale path: an output pixel is its block's alone), by bands of
+    blocks, so that the 16-bit copy is a band's, not the frame's."""
     height, width = flat.shape[:2]
     factor = -(-width // MAP_WIDTH)
-    if factor > 1:
-        size = (width // factor, height // factor)
-        flat = np.asarray(cv2.resize(flat, size, interpolation=cv2.INTER_AREA), np.uint16)
-    return np.right_shift(flat, 8).astype(np.uint8)
+    if factor == 1:
+        return flat.copy()  # kept by FlowCell: not a view of a flat that is freed
+    whole_blocks = height % factor == 0 and width % factor == 0
+    band = BAND_BLOCKS * factor if whole_blocks else height
+    out = np.empty((height // factor, width // factor, *flat.shape[2:]), np.uint8)
+    for y in range(0, height, band):
+        wide = np.left_shift(flat[y : y + band], 8, dtype=np.uint16)
+        size = (width // factor, wide.shape[0] // factor)
+        small = np.asarray(cv2.resize(wide, size, interpolation=cv2.INTER_AREA), np.uint16)
+        out[y // factor : y // factor + size[1]] = np.right_shift(small, 8)
+    return out
 
 
 def dark_pixels(image: U8) -> npt.NDArray[np.bool_]:
@@ -70,10 +81,10 @@ class FlowCell:
         self.dark: npt.NDArray[np.bool_] | None = None  # dark in every flat so far
 
     def on_flat(self, flat_from: int, flat: FlatField) -> None:
-        array: npt.NDArray[np.uint16] = flat.array  # type: ignore[assignment]
+        array: U8 = flat.array  # type: ignore[assignment]
         if self.keep:
             name = "flat_color.jpg" if flat_from == 0 else f"flat_{flat_from:05d}.jpg"
-            self._write(name, np.right_shift(array, 8).astype(np.uint8))
+            self._write(name, array)
         image = shrunk(array)
         dark = dark_pixels(image)
         if self.dark is not None and self.dark.shape == dark.shape:

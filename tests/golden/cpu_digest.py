@@ -24,7 +24,6 @@ import numpy as np
 from skimage.measure import label, regionprops
 
 from tests.worker.scenes import fast_flat, random_mask, scene
-from worker.correct import flat_index
 from worker.features import region_features
 from worker.kernel import segment_frame
 from worker.params import Params
@@ -77,9 +76,7 @@ def segment_frames(
     previous = None
     contours: list[list[list[int]]] | None = None
     for frame in decoded:
-        seg, previous = segment_frame(
-            frame.copy(), flat_index(flat), params=params, previous=previous
-        )
+        seg, previous = segment_frame(frame.copy(), flat, params=params, previous=previous)
         _add(digests, f"{kind} threshold", previous.tobytes())
         assert seg.qc is not None  # the QC (worker.qc), and the static check at commit
         _add(digests, f"{kind} qc", repr(seg.qc.to_json()).encode())

@@ -32,9 +32,9 @@ STUCK = (740, 60)  # where the debris sits on the flow cell (x, y), 800x600 fram
 STUCK_FROM = 9  # after the flat's frames (0..8): the flat does not hide it
 
 
-def _flat(background: np.ndarray) -> npt.NDArray[np.uint16]:
-    """A flat field as the pool makes it (`median << 8`), here from a known background."""
-    return np.left_shift(background.astype(np.uint16), 8, dtype=np.uint16)
+def _flat(background: np.ndarray) -> npt.NDArray[np.uint8]:
+    """A flat field as the pool makes it (the median, uint8), here a known background."""
+    return np.ascontiguousarray(background, dtype=np.uint8)
 
 
 def _blur(image: np.ndarray, sigma: float) -> npt.NDArray[np.uint8]:

@@ -4,12 +4,14 @@ pixel at (0, 0)."""
 
 from __future__ import annotations
 
+import sys
+
 import cv2
 import numpy as np
 import pytest
 
 from worker import correct
-from worker.correct import correct_inplace, correction, flat_index
+from worker.correct import correct_inplace, correction
 from worker.table import correction_lut
 
 
@@ -28,7 +30,7 @@ def all_pairs() -> tuple[np.ndarray, np.ndarray]:
 def test_every_pair_equals_the_table(clip_max: float) -> None:
     frame, flat = all_pairs()
     gray = np.empty(frame.shape[:2], np.uint8)
-    correct_inplace(frame, flat_index(flat), corr=correction(clip_max), gray=gray)
+    correct_inplace(frame, flat, corr=correction(clip_max), gray=gray)
     table = correction_lut(clip_max).reshape(256, 256)
     for channel in range(3):
         assert np.array_equal(frame[1:, :, channel], table)
@@ -55,11 +57,10 @@ def test_a_frame_of_any_height_equals_the_table(height: int) -> None:
         frame = rng.integers(0, 256, (height, 45, 3), dtype=np.uint8)
         flat = np.random.default_rng(seed).integers(0, 256, frame.shape, dtype=np.uint8)
         frame[0, 0], flat[0, 0] = 200, 100 + seed  # a pixel the table would not make black
-        flat_idx = flat_index(flat)
         out = frame.copy()
         gray = np.empty(frame.shape[:2], np.uint8)
-        correct_inplace(out, flat_idx, corr=correction(1.04), gray=gray)
-        expected = table[flat_idx.astype(np.intp) | frame]
+        correct_inplace(out, flat, corr=correction(1.04), gray=gray)
+        expected = table[flat.astype(np.intp) << 8 | frame]
         assert expected[0, 0].all() and expected[0, 1:].any()
         expected[0, 0] = 0
         assert np.array_equal(out, expected)
@@ -70,6 +71,15 @@ def test_a_flat_of_another_shape_or_type_is_refused() -> None:
     """cv2.LUT would write a new array, not the frame, if the types did not match."""
     frame = np.zeros((4, 5, 3), np.uint8)
     with pytest.raises(ValueError):
-        correct_inplace(frame, flat_index(np.zeros((4, 6, 3), np.uint8)), corr=correction(1.04))
+        correct_inplace(frame, np.zeros((4, 6, 3), np.uint8), corr=correction(1.04))
     with pytest.raises(ValueError):
         correct_inplace(frame, np.zeros((4, 5, 3), np.uint32), corr=correction(1.04))
+
+
+def test_the_index_byte_pairs_read_as_flat_high_value_low() -> None:
+    """The index is `cv2.merge([value, flat])` read as uint16: `flat << 8 | value` only on
+    a little-endian CPU, which the import checks (x86-64 and the Pi's arm64 are)."""
+    assert correct._pairs_are_little_endian() == (sys.byteorder == "little")
+    value, flat = np.array([[7, 255]], np.uint8), np.array([[200, 1]], np.uint8)
+    pairs = cv2.merge([value, flat]).view(np.uint16).reshape(value.shape)
+    assert np.array_equal(pairs, [[200 << 8 | 7, 1 << 8 | 255]])

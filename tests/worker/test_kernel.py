@@ -12,7 +12,7 @@ import pytest
 
 from segmenter.engine.flat_rules import flat_window, next_average, should_recalculate
 from streamer.contract import FEATURES, INTEGER_FEATURES, OLD
-from worker.correct import correct_inplace, correction, flat_index, median_into
+from worker.correct import correct_inplace, correction, median_into
 from worker.features import esd_kept, focus_score, outer_contour, region_features
 from worker.kernel import crop_box
 from worker.mask import Region, find_regions, remove_previous_mask, threshold_mask
@@ -24,7 +24,7 @@ ANY_SIZE = Params(min_esd_um=0)
 def corrected_of(frame: np.ndarray, flat_value: int) -> tuple[np.ndarray, np.ndarray]:
     flat = np.full(frame.shape, flat_value, np.uint8)
     out, gray = frame.copy(), np.empty(frame.shape[:2], np.uint8)
-    correct_inplace(out, flat_index(flat), corr=correction(1.04), gray=gray)
+    correct_inplace(out, flat, corr=correction(1.04), gray=gray)
     return out, gray
 
 
@@ -55,7 +55,7 @@ def test_correction_known_values() -> None:
     frame[0, 6] = 7  # 7 / 0 = inf -> clip -> 255
     frame[0, 0] = 100  # but (0, 0) is the baseline's black pixel
     out, gray = frame.copy(), np.empty((1, 7), np.uint8)
-    correct_inplace(out, flat_index(flat), corr=correction(1.04), gray=gray)
+    correct_inplace(out, flat, corr=correction(1.04), gray=gray)
     assert out[0, :, 0].tolist() == [0, 245, 255, 0, 122, 0, 255]
     assert gray[0, 0] == 0 and gray[0, 1] == 245
 

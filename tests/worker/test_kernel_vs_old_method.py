@@ -14,7 +14,7 @@ import pytest
 from benchmark import old_method
 from tests.conftest import CPU_ROUNDED, same_value
 from tests.worker.scenes import fast_flat, scene
-from worker.correct import correct_inplace, correction, flat_index
+from worker.correct import correct_inplace, correction
 from worker.features import convex_pixel_count, esd_kept
 from worker.kernel import Segmentation, segment_frame
 from worker.mask import Region, find_regions, first_erode, grow_and_close
@@ -55,7 +55,7 @@ def test_correction_is_bit_identical(seed: int) -> None:
     frame = frames[3].copy()
     expected = old_method.correct(frame, flat)
     gray = np.empty(frame.shape[:2], np.uint8)
-    correct_inplace(frame, flat_index(flat), corr=correction(1.04), gray=gray)
+    correct_inplace(frame, flat, corr=correction(1.04), gray=gray)
     assert np.array_equal(frame, expected)
     assert np.array_equal(gray, cv2.cvtColor(expected, cv2.COLOR_BGR2GRAY))
 
@@ -67,7 +67,6 @@ def test_frames_match_the_old_method(seed: int, remove_previous: bool) -> None:
     frames = [scene(rng, n=int(rng.integers(2, 12))) for _ in range(10)]
     params = Params(min_esd_um=3.0, remove_previous_mask=remove_previous)
     flat = fast_flat(frames[:9])
-    flat_idx = flat_index(flat)
     previous_raw = None
     total = 0
     for i, frame in enumerate(frames):
@@ -77,7 +76,7 @@ def test_frames_match_the_old_method(seed: int, remove_previous: bool) -> None:
         old = old_method.objects(
             corrected, mask, min_esd_px=params.min_esd_px, stem=f"f{i}", start=0
         )
-        seg, fast_raw = segment_frame(frame.copy(), flat_idx, params=params, previous=previous_raw)
+        seg, fast_raw = segment_frame(frame.copy(), flat, params=params, previous=previous_raw)
         assert np.array_equal(fast_raw, raw)
         assert_same_objects(seg, old)
         previous_raw = raw

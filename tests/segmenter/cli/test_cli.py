@@ -23,7 +23,7 @@ from segmenter import cli
 from streamer.ecotaxa import read_tsv, validate_header
 from tests.conftest import REAL_FRAME, REPO, MakeAcq, archive_content
 from tests.worker.test_kernel_vs_old_method import assert_same_objects
-from worker.correct import flat_index, median_into
+from worker.correct import median_into
 from worker.decode import read_frame
 from worker.kernel import segment_frame
 from worker.params import Params
@@ -382,6 +382,6 @@ def test_real_frame_fast_equals_the_old_method(real_frame: np.ndarray) -> None:
     expected = old_method.objects(
         corrected, mask, min_esd_px=params.min_esd_px, stem="real", start=0
     )
-    seg, _ = segment_frame(real_frame.copy(), flat_index(flat), params=params, previous=None)
+    seg, _ = segment_frame(real_frame.copy(), flat, params=params, previous=None)
     assert len(expected) > 0
     assert_same_objects(seg, expected)

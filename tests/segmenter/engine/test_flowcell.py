@@ -25,27 +25,40 @@ from tests.segmenter.engine.test_preview import REAL_FRAME
 H, W = 3040, 4056
 
 
-def clean_flat(seed: int = 0) -> npt.NDArray[np.uint16]:
-    """A flow cell background as a flat holds it (`median << 8`): pink-grey, vignetted
+def clean_flat(seed: int = 0) -> npt.NDArray[np.uint8]:
+    """A flow cell background as a flat holds it (the median, uint8): pink-grey, vignetted
     (a quarter darker in the corners), with sensor noise."""
     yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
     r2 = ((xx - W / 2) / (W / 2)) ** 2 + ((yy - H / 2) / (H / 2)) ** 2
     light = 1.0 - 0.125 * r2
     noise = np.random.default_rng(seed).normal(0, 2.0, (H, W)).astype(np.float32)
     channels = [np.clip(level * light + noise, 0, 255) for level in (190.0, 170.0, 200.0)]
-    return np.left_shift(np.stack(channels, axis=2).astype(np.uint16), 8)
+    return np.stack(channels, axis=2).astype(np.uint8)
 
 
 class Flat:
-    def __init__(self, array: npt.NDArray[np.uint16]) -> None:
+    def __init__(self, array: npt.NDArray[np.uint8]) -> None:
         self.array = array
 
 
-def with_spot(flat: npt.NDArray[np.uint16], x: int, y: int, radius: int) -> None:
+def with_spot(flat: npt.NDArray[np.uint8], x: int, y: int, radius: int) -> None:
     """A debris particle: a disc at half the background's brightness."""
     disc = np.zeros((H, W), np.uint8)
     cv2.circle(disc, (x, y), radius, 1, -1)
     flat[disc > 0] //= 2
+
+
+@pytest.mark.parametrize("shape", [(H, W), (1001, 2049), (515, 3100), (700, 1024), (3041, W)])
+def test_the_map_is_the_area_average_of_the_16_bit_flat(shape: tuple[int, int]) -> None:
+    """`shrunk` by bands of blocks is OpenCV's area average of the whole `flat << 8`
+    shifted back (the rounding the map always had), whatever the size of the frame."""
+    flat = np.random.default_rng(shape[0]).integers(0, 256, (*shape, 3), dtype=np.uint8)
+    factor = -(-shape[1] // MAP_WIDTH)
+    size = (shape[1] // factor, shape[0] // factor)
+    wide = np.left_shift(flat, 8, dtype=np.uint16)
+    if factor > 1:
+        wide = np.asarray(cv2.resize(wide, size, interpolation=cv2.INTER_AREA), np.uint16)
+    assert np.array_equal(shrunk(flat), np.right_shift(wide, 8).astype(np.uint8))
 
 
 def test_a_clean_flat_is_clean() -> None:
@@ -94,7 +107,7 @@ def test_the_real_frames_fibre_and_particles_are_found() -> None:
     it in every frame): its fibre and larger particles are dark, the rest is not."""
     require(REAL_FRAME)
     frame = np.asarray(cv2.imread(str(REAL_FRAME)), np.uint8)
-    dark = dark_pixels(shrunk(np.left_shift(frame.astype(np.uint16), 8)))
+    dark = dark_pixels(shrunk(frame))
     count = cv2.connectedComponents(dark.astype(np.uint8), connectivity=8)[0] - 1
     assert 5 <= count <= 40
     assert 0.0002 < dark.mean() < 0.005
