@@ -83,7 +83,8 @@ def tile_max(mask: U8, tile: int) -> U8:
     if full_h * tile < h:
         np.max(mask[full_h * tile :], axis=0, out=rows[-1])
     out = np.empty((rows.shape[0], -(-w // tile)), np.uint8)
-    out[:, :full_w] = rows[:, : full_w * tile].reshape(-1, full_w, tile).max(axis=2)
+    if full_w:  # a mask narrower than a tile has only the partial column
+        out[:, :full_w] = rows[:, : full_w * tile].reshape(-1, full_w, tile).max(axis=2)
     if full_w * tile < w:
         out[:, -1] = rows[:, full_w * tile :].max(axis=1)
     return out

@@ -84,6 +84,30 @@ def test_frames_match_the_old_method(seed: int, remove_previous: bool) -> None:
     assert total > 10  # the scenes do produce objects to compare
 
 
+@pytest.mark.parametrize("shape", [(48, 64), (64, 48), (30, 30)])
+def test_a_frame_smaller_than_a_mask_tile_gives_the_old_methods_objects(
+    shape: tuple[int, int],
+) -> None:
+    """Frames narrower or lower than the mask's tiles (72 px by default): one tile."""
+    h, w = shape
+    rng = np.random.default_rng(h * w)
+    frames = [scene(rng, h, w, n=3) for _ in range(3)]
+    flat = fast_flat(frames)
+    params = Params(min_esd_um=0.5)
+    total = 0
+    for frame in frames:
+        corrected = old_method.correct(frame, flat)
+        raw = old_method.threshold(corrected)
+        old = old_method.objects(
+            corrected, old_method.clean(raw, None), min_esd_px=params.min_esd_px, stem="f", start=0
+        )
+        seg, fast_raw = segment_frame(frame.copy(), flat, params=params)
+        assert np.array_equal(fast_raw, raw)
+        assert_same_objects(seg, old)
+        total += len(old)
+    assert total >= 3  # objects to compare on every such frame size
+
+
 def assert_regions_are_components(regions: list[Region], labels: np.ndarray) -> None:
     """Each region is the full-frame component under its first pixel, whole."""
     areas = np.bincount(labels.ravel())

@@ -68,6 +68,18 @@ def test_topology_equals_skimage_on_real_masks(source: str) -> None:
     assert assert_as_skimage(mask > 0) > 50
 
 
+def test_tile_max_of_a_mask_narrower_or_lower_than_a_tile() -> None:
+    """One block across (or down) when the mask is smaller than a tile that way."""
+    mask = np.zeros((48, 64), np.uint8)
+    mask[20, 30] = 9
+    for tile in (40, 64, 72, 100):
+        rows, cols = -(-48 // tile), -(-64 // tile)
+        expected = np.zeros((rows, cols), np.uint8)
+        expected[20 // tile, 30 // tile] = 9
+        assert np.array_equal(tile_max(mask, tile), expected), tile
+        assert np.array_equal(tile_max(mask.T.copy(), tile), expected.T), tile
+
+
 def test_tile_max_is_the_block_maximum() -> None:
     rng = np.random.default_rng(5)
     for _ in range(200):
