@@ -20,7 +20,7 @@ from benchmark.common import Json, mean, median, ratio
 from benchmark.inputs import Dataset
 from worker.correct import correct_inplace, correction
 from worker.decode import read_frame
-from worker.features import Index, Int64, outer_contour
+from worker.features import Int32, outer_contour
 from worker.kernel import object_features
 from worker.mask import clean_windows, label_windows, threshold_mask
 from worker.params import Params
@@ -44,9 +44,9 @@ def _frame_qc_times(
     grid = FocusGrid((h, w))
     spent = [0.0]
 
-    def timed(rows: Index, cols: Index, lap2: Int64, grad2: Int64) -> None:
+    def timed(offset: tuple[int, int], lap2: Int32, grad2: Int32) -> None:
         t = time.perf_counter()
-        grid(rows, cols, lap2, grad2)
+        grid(offset, lap2, grad2)
         spent[0] += time.perf_counter() - t
 
     for i, region in enumerate(regions):

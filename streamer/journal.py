@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from streamer.errors import ForeignFile, StorageError, storage_error
-from streamer.files import atomic_write
+from streamer.files import atomic_write, write_files
 from worker.qc import FrameQC
 from worker.records import ObjectRecord
 
@@ -214,8 +214,8 @@ class FrameStore:
     def commit(self, frame: CommittedFrame, crops: Sequence[bytes]) -> None:
         """Crops first, then the frame's line (fsynced, renamed, folder fsynced), then
         `on_commit`."""
-        for obj, data in zip(frame.objects, crops, strict=True):
-            atomic_write(self.objects_dir / obj.img_file_name, data)
+        names = (obj.img_file_name for obj in frame.objects)
+        write_files(self.objects_dir, zip(names, crops, strict=True))
         path = self.frames_dir / f"{frame.index:06d}.jsonl"
         atomic_write(path, frame.to_line().encode("utf-8"), durable=True)  # folder fsynced
         if self.on_commit is not None:

@@ -26,8 +26,7 @@ from worker.moments import atan2, eigenvalues, moments
 from worker.topology import Topology, topology
 
 Features = dict[str, float | int]
-Index = npt.NDArray[np.intp]
-Int64 = npt.NDArray[np.int64]
+Int32 = npt.NDArray[np.int32]
 
 
 def _ratio(num: float, den: float) -> float:
@@ -178,9 +177,10 @@ def hsv_stats(
 
 
 class FocusSink(Protocol):
-    """Takes a region's focus terms at frame rows and columns (the frame's QC)."""
+    """Takes a region's focus terms (`focus_terms`: per pixel of its crop, 0 outside its
+    band), the crop's (top, left) in the frame at `offset` (the frame's QC)."""
 
-    def __call__(self, rows: Index, cols: Index, lap2: Int64, grad2: Int64) -> None: ...
+    def __call__(self, offset: tuple[int, int], lap2: Int32, grad2: Int32) -> None: ...
 
 
 def region_features(
@@ -199,24 +199,39 @@ def region_features(
     feats.update(shape_features(image, topo, offset))
     feats["blur_laplacian"] = blur_laplacian(gray_crop)
     feats.update(hsv_stats(color_crop, topo.filled, topo.area_filled))
-    rows, cols, lap2, grad2 = focus_terms(gray_crop, topo.filled)
-    feats["focus"] = focus_ratio(int(lap2.sum()), int(grad2.sum()))  # raw, for 2026-06
+    lap2, grad2 = focus_terms(gray_crop, topo.filled)
+    feats["focus"] = focus_ratio(total(lap2), total(grad2))  # raw, for 2026-06
     if focus_sink is not None:
-        focus_sink(rows + offset[0], cols + offset[1], lap2, grad2)
+        focus_sink(offset, lap2, grad2)
     return feats
+
+
+def total(terms: Int32) -> int:
+    """The exact sum of an array of focus terms (int64 accumulation)."""
+    return int(terms.sum(dtype=np.int64))
+
+
+_BAND = np.ones((3, 3), np.uint8)
 
 
 def focus_terms(
     gray_crop: npt.NDArray[np.uint8], filled: npt.NDArray[np.bool_]
-) -> tuple[Index, Index, Int64, Int64]:
-    """The per-pixel terms of the focus score (`focus_score`) over the band around
-    `filled`: the band's rows and columns in the crop, L*L and gx*gx + gy*gy, exact int64."""
-    band = cv2.dilate(filled.view(np.uint8), np.ones((3, 3), np.uint8)).view(bool)
-    rows, cols = np.nonzero(band)
-    lap = cv2.Laplacian(gray_crop, cv2.CV_16S, ksize=3)[rows, cols].astype(np.int64)
-    gx = cv2.Sobel(gray_crop, cv2.CV_16S, 1, 0, ksize=3)[rows, cols].astype(np.int64)
-    gy = cv2.Sobel(gray_crop, cv2.CV_16S, 0, 1, ksize=3)[rows, cols].astype(np.int64)
-    return rows, cols, lap * lap, gx * gx + gy * gy
+) -> tuple[Int32, Int32]:
+    """The per-pixel terms of the focus score (`focus_score`), L*L and gx*gx + gy*gy, per
+    pixel of the crop, 0 outside the band around `filled`; exact int32 (L*L < 2^22, gx*gx
+    + gy*gy < 2^21). Whole-crop array operations: no per-pixel index lists."""
+    band = np.asarray(cv2.dilate(filled.view(np.uint8), _BAND), np.uint8)
+    lap2 = cv2.Laplacian(gray_crop, cv2.CV_16S, ksize=3).astype(np.int32)
+    gx, gy = cv2.spatialGradient(gray_crop)  # Sobel's ksize=3 dx and dy, in one pass
+    grad2 = gx.astype(np.int32)
+    gy2 = gy.astype(np.int32)
+    lap2 *= lap2
+    grad2 *= grad2
+    gy2 *= gy2
+    grad2 += gy2
+    lap2 *= band
+    grad2 *= band
+    return lap2, grad2
 
 
 def focus_score(gray_crop: npt.NDArray[np.uint8], filled: npt.NDArray[np.bool_]) -> float:
@@ -237,8 +252,8 @@ def focus_score(gray_crop: npt.NDArray[np.uint8], filled: npt.NDArray[np.bool_])
     every CPU. NaN (an empty cell, MQTT null) where upstream returns None: gradient sum
     <= 1e-6, i.e. 0.
     """
-    _rows, _cols, lap2, grad2 = focus_terms(gray_crop, filled)
-    return focus_ratio(int(lap2.sum()), int(grad2.sum()))
+    lap2, grad2 = focus_terms(gray_crop, filled)
+    return focus_ratio(total(lap2), total(grad2))
 
 
 def focus_ratio(laplacian: int, gradient: int) -> float:

@@ -71,12 +71,13 @@ def bgr_to_hsv(bgr: U8) -> tuple[U8, U8, U8]:
     b, g, r = cv2.split(bgr)  # contiguous planes: a copy, exact
     v = np.maximum(np.maximum(b, g), r)
     diff = v - np.minimum(np.minimum(b, g), r)
-    s_index = np.left_shift(v, 8, dtype=np.intp)
+    s_index = np.left_shift(v, 8, dtype=np.uint16)
     s_index |= diff
-    h_index = np.subtract(g, b, dtype=np.intp)
+    # int32 differences by OpenCV (exact, like every step here), then int32 numpy
+    # arithmetic: same-type loops, ~30% faster than the mixed uint8 / intp ones
+    h_index = np.asarray(cv2.subtract(g, b, dtype=cv2.CV_32S), np.int32)
     h_index *= _SPAN
-    h_index += b
-    h_index -= r
+    h_index += np.asarray(cv2.subtract(b, r, dtype=cv2.CV_32S), np.int32)
     h_index += _H_ORIGIN
     h = np.take(h_table, h_index, mode="clip")  # every index is in range: no check
     s = np.take(s_table, s_index, mode="clip")

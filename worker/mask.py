@@ -54,40 +54,43 @@ def grow_and_close(eroded: U8, params: Params) -> U8:
     return np.asarray(cv2.erode(out, _kernel(cv2.MORPH_ELLIPSE, params.erode2_size)), np.uint8)
 
 
+TILE = 16  # px: the foreground map's block (a power of 2 >= 8: 8 mask bytes read as a uint64)
+
+
 @dataclass(frozen=True, slots=True)
 class Windows:
-    """Groups of foreground tiles, each grown by one tile, and their pixel rectangles.
+    """Groups of foreground blocks (TILE x TILE) and each group's window.
 
-    A region's morphology and labels depend only on pixels closer than the tile size,
-    so each group's rectangle yields the full-frame result for the regions whose first
-    pixel lies in one of that group's tiles.
+    A region's morphology and labels depend only on the mask within the steps' radius r
+    of its pixels, which lie within r of the foreground that makes them: foreground
+    closer than 2r + 2 is grouped, and each group's window, its foreground's bounding box
+    grown by 2r + 2, yields the full-frame result for the regions whose first pixel lies
+    in a block of that group (blocks within r of its foreground are the group's).
     """
 
-    tile: int
-    groups: npt.NDArray[np.int32]  # group number per tile, 0 for none
+    groups: npt.NDArray[np.int32]  # group number per block, 0 for none
     boxes: list[tuple[int, int, int, int]]  # (y0, y1, x0, x1) of group k at index k - 1
 
     def owner(self, y: int, x: int) -> int:
-        return int(self.groups[y // self.tile, x // self.tile])
+        return int(self.groups[y // TILE, x // TILE])
 
 
-def tile_max(mask: U8, tile: int) -> U8:
-    """Maximum of each `tile` x `tile` block (the last row and column may be partial).
-
-    Rows first: the maximum over a block of whole rows is an elementwise maximum of
-    contiguous rows (vectorised), which leaves a small array for the columns."""
+def tile_any(mask: U8) -> npt.NDArray[np.bool_]:
+    """Whether each TILE x TILE block holds a nonzero pixel (the last row and column of
+    blocks may be partial). Rows first: a bitwise or of contiguous rows (vectorised);
+    then each block's TILE bytes of that row, read as one uint64."""
     h, w = mask.shape
-    full_h, full_w = h // tile, w // tile
-    rows = np.empty((-(-h // tile), w), np.uint8)
-    np.max(mask[: full_h * tile].reshape(full_h, tile, w), axis=1, out=rows[:full_h])
-    if full_h * tile < h:
-        np.max(mask[full_h * tile :], axis=0, out=rows[-1])
-    out = np.empty((rows.shape[0], -(-w // tile)), np.uint8)
-    if full_w:  # a mask narrower than a tile has only the partial column
-        out[:, :full_w] = rows[:, : full_w * tile].reshape(-1, full_w, tile).max(axis=2)
-    if full_w * tile < w:
-        out[:, -1] = rows[:, full_w * tile :].max(axis=1)
-    return out
+    full_h = h // TILE
+    rows = np.zeros((-(-h // TILE), _up(w, TILE)), np.uint8)
+    np.bitwise_or.reduce(
+        mask[: full_h * TILE].reshape(full_h, TILE, w), axis=1, out=rows[:full_h, :w]
+    )
+    if full_h * TILE < h:
+        np.bitwise_or.reduce(mask[full_h * TILE :], axis=0, out=rows[-1, :w])
+    words = rows.view(np.uint64)
+    for _ in range(TILE.bit_length() - 4):  # halve the words per block down to one
+        words = words[:, 0::2] | words[:, 1::2]
+    return np.asarray(words != 0)
 
 
 def morphology_radius(params: Params) -> int:
@@ -105,31 +108,46 @@ def _up(v: int, step: int = 8) -> int:
     return v + -v % step
 
 
-def windows(mask: U8, margin: int, context: int | None = None) -> Windows:
-    """Tile the frame by more than `margin` pixels and group the tiles with foreground.
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
 
-    With `context`, each group's rectangle is cut down to the foreground inside it plus
-    `context` pixels: a kept region lies within the steps' radius r of the foreground
-    that makes it, and its pixels depend on the mask within r of them, so 2r + 2 pixels
-    around the foreground hold everything its result depends on (the tile rectangle,
-    grown by a whole tile, holds more). Edges are rounded out to multiples of 8: OpenCV's
-    labelling takes twice as long on an odd width."""
-    tile = max(64, 2 * margin)
+
+def windows(mask: U8, radius: int) -> Windows:
+    """Group the foreground of `mask` and cut each group's window (see `Windows`).
+
+    Blocks with foreground are grown by g blocks and the grown map's 8-connected
+    components are the groups: two foreground pixels d apart lie in blocks at most
+    ceil(d / TILE) apart, linked when that is <= 2g + 1, so g covers both 2r + 2 and r.
+    A group's window is the bounding box of the foreground in its blocks (OpenCV's, within
+    them) grown by 2r + 2, edges rounded out to multiples of 8 (OpenCV's labelling takes
+    twice as long on an odd width), clipped to the frame."""
+    context = 2 * radius + 2
+    grow = max(_ceil_div(radius, TILE), _ceil_div(_ceil_div(context, TILE) - 1, 2))
     h, w = mask.shape
-    tiles = tile_max(mask, tile)
-    grown = cv2.dilate(tiles, np.ones((3, 3), np.uint8))
+    fg = tile_any(mask).view(np.uint8)
+    side = 2 * grow + 1
+    grown = cv2.dilate(fg, np.ones((side, side), np.uint8))
     n, groups, stats, _ = cv2.connectedComponentsWithStats(grown, connectivity=8)
+    rows, cols = fg.shape
     boxes = []
     for left, top, width, height, _area in stats[1:n]:
-        y0, x0 = int(top) * tile, int(left) * tile
-        y1, x1 = min(h, y0 + int(height) * tile), min(w, x0 + int(width) * tile)
-        if context is not None:
-            bx, by, bw, bh = cv2.boundingRect(mask[y0:y1, x0:x1])
-            top_y, left_x = y0 + by, x0 + bx
-            y0, y1 = max(y0, _down(top_y - context)), min(y1, _up(top_y + bh + context))
-            x0, x1 = max(x0, _down(left_x - context)), min(x1, _up(left_x + bw + context))
-        boxes.append((y0, y1, x0, x1))
-    return Windows(tile, np.asarray(groups, np.int32), boxes)
+        # the group's foreground blocks: the grown box less the growth where not clipped
+        t0 = int(top) + grow if top > 0 else 0
+        t1 = int(top + height) - grow if top + height < rows else rows
+        l0 = int(left) + grow if left > 0 else 0
+        l1 = int(left + width) - grow if left + width < cols else cols
+        y0, x0 = t0 * TILE, l0 * TILE
+        bx, by, bw, bh = cv2.boundingRect(mask[y0 : min(h, t1 * TILE), x0 : min(w, l1 * TILE)])
+        y0, x0 = y0 + by, x0 + bx
+        boxes.append(
+            (
+                max(0, _down(y0 - context)),
+                min(h, _up(y0 + bh + context)),
+                max(0, _down(x0 - context)),
+                min(w, _up(x0 + bw + context)),
+            )
+        )
+    return Windows(np.asarray(groups, np.int32), boxes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +168,7 @@ def clean_windows(mask: U8, params: Params) -> tuple[Windows, list[U8]]:
     """The first erosion on the full frame, then the rest of the mask steps on each
     window around the foreground (SPEC 2.3)."""
     eroded = first_erode(mask, params)
-    tiles = windows(eroded, params.morphology_reach + 2, 2 * morphology_radius(params) + 2)
+    tiles = windows(eroded, morphology_radius(params))
     cleaned = [
         grow_and_close(np.ascontiguousarray(eroded[y0:y1, x0:x1]), params)
         for y0, y1, x0, x1 in tiles.boxes

@@ -60,11 +60,6 @@ class Params:
             return self.min_esd_um
         return self.min_esd_um / self.pixel_size_um
 
-    @property
-    def morphology_reach(self) -> int:
-        """How far (px) the mask steps can move an edge; windows need this margin."""
-        return self.erode_size + self.dilate_size + 2 * self.close_size + self.erode2_size
-
     def step_columns(self) -> dict[str, str]:
         """The baseline's `process_1st..7th_operation` columns (SPEC 2.7), names, order and
         texts as existing EcoTaxa projects and the dashboard's audit page know them,

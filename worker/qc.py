@@ -20,6 +20,7 @@ decides exactly as an uninterrupted one. Flagged, never dropped.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -76,6 +77,13 @@ class FrameQC:
         return replace(self, static=count)
 
 
+def _cuts(start: int, size: int, extent: int) -> list[int]:
+    """[start, start + size) cut where the cell changes: start, the cells' first
+    positions inside, start + size."""
+    inside = (-(-k * extent // GRID) for k in range(1, GRID))
+    return [start, *(b for b in inside if start < b < start + size), start + size]
+
+
 def _ratio(laplacian: int, gradient: int) -> float | None:
     """The #978 score from exact sums (worker.features.focus_ratio), None for no edges."""
     return laplacian / gradient if gradient else None
@@ -83,7 +91,9 @@ def _ratio(laplacian: int, gradient: int) -> float | None:
 
 class FocusGrid:
     """Accumulates the focus terms of a frame's objects (a `worker.features.FocusSink`),
-    per cell, in exact integers."""
+    per cell, in exact integers: each object's crop cut at the cells' edges, each piece
+    summed (row r is in cell row r * GRID // height; the first row of cell row k is
+    ceil(k * height / GRID), and the same for columns)."""
 
     def __init__(self, shape: tuple[int, int]) -> None:
         self.shape = shape
@@ -91,20 +101,17 @@ class FocusGrid:
         self.grad = np.zeros(GRID * GRID, np.int64)
 
     def __call__(
-        self,
-        rows: npt.NDArray[np.intp],
-        cols: npt.NDArray[np.intp],
-        lap2: npt.NDArray[np.int64],
-        grad2: npt.NDArray[np.int64],
+        self, offset: tuple[int, int], lap2: npt.NDArray[np.int32], grad2: npt.NDArray[np.int32]
     ) -> None:
-        if rows.size == 0:
-            return
-        h, w = self.shape
-        cell = (rows * GRID // h) * GRID + cols * GRID // w
-        order = np.argsort(cell, kind="stable")
-        cells, starts = np.unique(cell[order], return_index=True)
-        self.lap[cells] += np.add.reduceat(lap2[order], starts)
-        self.grad[cells] += np.add.reduceat(grad2[order], starts)
+        (top, left), (h, w) = offset, self.shape
+        row_cuts = _cuts(top, lap2.shape[0], h)
+        col_cuts = _cuts(left, lap2.shape[1], w)
+        for r0, r1 in itertools.pairwise(row_cuts):
+            for c0, c1 in itertools.pairwise(col_cuts):
+                cell = (r0 * GRID // h) * GRID + c0 * GRID // w
+                piece = (slice(r0 - top, r1 - top), slice(c0 - left, c1 - left))
+                self.lap[cell] += int(lap2[piece].sum(dtype=np.int64))
+                self.grad[cell] += int(grad2[piece].sum(dtype=np.int64))
 
     def result(self, background: int, objects: int) -> FrameQC:
         lap, grad = self.lap.reshape(GRID, GRID), self.grad.reshape(GRID, GRID)

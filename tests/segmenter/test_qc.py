@@ -22,9 +22,10 @@ from streamer import contract, ecotaxa
 from streamer.journal import CommittedFrame
 from tests.conftest import MakeAcq
 from worker.decode import read_frame
+from worker.features import focus_terms
 from worker.kernel import segment_frame
 from worker.params import Params
-from worker.qc import FrameQC, background, static_flags
+from worker.qc import GRID, FocusGrid, FrameQC, background, static_flags
 from worker.records import ObjectRecord
 
 SETTINGS = RunSettings(min_esd_um=15.0, compat="2026-06")
@@ -91,6 +92,28 @@ def test_one_object_frame_focus_is_its_own_and_empty_cells_are_none() -> None:
     assert seg.qc.focus == seg.features[0]["focus"]
     cells = [v for row in seg.qc.focus_grid for v in row]
     assert cells[0] is not None and cells[1:] == [None] * 15
+
+
+def test_focus_grid_gives_each_pixel_to_the_cell_its_frame_position_is_in() -> None:
+    """Crops across the cells' edges (a frame size no multiple of the grid): each cell
+    sums exactly the terms of the pixels at rows r, columns c with r * 4 // h, c * 4 // w
+    its own, as a per-pixel reference does."""
+    h, w = 97, 131
+    rng = np.random.default_rng(4)
+    gray = rng.integers(0, 256, (h, w), dtype=np.uint8)
+    grid = FocusGrid((h, w))
+    lap, grad = np.zeros((GRID, GRID), np.int64), np.zeros((GRID, GRID), np.int64)
+    for top, left, bh, bw in [(0, 0, h, w), (20, 30, 10, 9), (23, 31, 2, 2), (70, 95, 27, 36)]:
+        filled = rng.random((bh, bw)) < 0.5
+        lap2, grad2 = focus_terms(gray[top : top + bh, left : left + bw], filled)
+        grid((top, left), lap2, grad2)
+        rows, cols = np.nonzero(np.ones((bh, bw), bool))
+        cells = ((rows + top) * GRID // h, (cols + left) * GRID // w)
+        np.add.at(lap, cells, lap2[rows, cols])
+        np.add.at(grad, cells, grad2[rows, cols])
+    assert grid.lap.reshape(GRID, GRID).tolist() == lap.tolist()
+    assert grid.grad.reshape(GRID, GRID).tolist() == grad.tolist()
+    assert np.count_nonzero(lap) == GRID * GRID  # every cell had terms
 
 
 def test_background_is_the_raw_frames_median() -> None:

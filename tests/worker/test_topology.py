@@ -1,8 +1,8 @@
-"""worker.topology and the windows' tile maximum against what they replace: skimage's
+"""worker.topology and the windows' foreground blocks against what they replace: skimage's
 `image_filled`, `area_filled`, `euler_number`, `perimeter` (its histogram exactly as
 skimage's steps make it; the float within 1e-12 of skimage's, whose final BLAS dot
-rounds by the CPU), and a plain block maximum, on random regions (rings, lines, speckle, crop edges)
-and on every region of a real PlanktoScope frame and of a baseline frame."""
+rounds by the CPU), and a plain per-block `any`, on random regions (rings, lines, speckle,
+crop edges) and on every region of a real PlanktoScope frame and of a baseline frame."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from skimage.measure import label, regionprops
 
 from tests.conftest import REAL_FRAME, SHARED, require, same_value
 from tests.worker.scenes import random_mask
-from worker.mask import threshold_mask, tile_max
+from worker.mask import TILE, threshold_mask, tile_any
 from worker.topology import perimeter, perimeter_histogram, topology
 
 DENSE_FRAMES = SHARED / "baseline" / "dense" / "img"
@@ -68,34 +68,18 @@ def test_topology_equals_skimage_on_real_masks(source: str) -> None:
     assert assert_as_skimage(mask > 0) > 50
 
 
-def test_tile_max_of_a_mask_narrower_or_lower_than_a_tile() -> None:
-    """One block across (or down) when the mask is smaller than a tile that way."""
-    mask = np.zeros((48, 64), np.uint8)
-    mask[20, 30] = 9
-    for tile in (40, 64, 72, 100):
-        rows, cols = -(-48 // tile), -(-64 // tile)
-        expected = np.zeros((rows, cols), np.uint8)
-        expected[20 // tile, 30 // tile] = 9
-        assert np.array_equal(tile_max(mask, tile), expected), tile
-        assert np.array_equal(tile_max(mask.T.copy(), tile), expected.T), tile
-
-
-def test_tile_max_is_the_block_maximum() -> None:
+def test_tile_any_says_which_blocks_hold_foreground() -> None:
     rng = np.random.default_rng(5)
     for _ in range(200):
-        tile = int(rng.integers(1, 100))
-        h, w = (int(v) for v in rng.integers(tile, 400, 2))
+        h, w = (int(v) for v in rng.integers(1, 400, 2))
         mask = ((rng.random((h, w)) < rng.uniform(0, 0.01)) * rng.integers(1, 256)).astype(np.uint8)
-        out = tile_max(mask, tile)
-        rows, cols = -(-h // tile), -(-w // tile)
-        expected = np.array(
+        out = tile_any(mask)
+        rows, cols = -(-h // TILE), -(-w // TILE)
+        expected = [
             [
-                [
-                    mask[i * tile : (i + 1) * tile, j * tile : (j + 1) * tile].max()
-                    for j in range(cols)
-                ]
-                for i in range(rows)
-            ],
-            np.uint8,
-        )
-        assert np.array_equal(out, expected)
+                bool(mask[i * TILE : (i + 1) * TILE, j * TILE : (j + 1) * TILE].any())
+                for j in range(cols)
+            ]
+            for i in range(rows)
+        ]
+        assert out.tolist() == expected
