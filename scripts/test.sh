@@ -9,6 +9,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --for-tests
+# our modules compiled once: where PYTHONDONTWRITEBYTECODE is set, each of the suite's hundreds
+# of processes (CLI runs, pool workers, the emulated ones) compiled them again (0.1 CPU-s a
+# native process, 1.7 an emulated one)
+.venv/bin/python -m compileall -q -j 0 segmenter worker streamer benchmark tests >/dev/null
 # the arm64 leg writes its golden TSVs and digests here; tests/golden/ compares them with ours,
 # waiting while `.running` is there (tests/golden/arm64_outputs.py)
 arm64_tsv=$(mktemp -d)
