@@ -25,9 +25,19 @@ def fsync_path(path: Path) -> None:
         os.close(fd)
 
 
+def _token() -> str:
+    """What makes a temporary name this process's own, and fresh."""
+    return f"{os.getpid()}.{secrets.token_hex(4)}"
+
+
+def _temporary_name(name: str, token: str) -> str:
+    """The temporary name of `name`, one `remove_temporaries` recognises."""
+    return f".{name}.{token}.tmp"
+
+
 def temporary_path(path: Path) -> Path:
-    """A fresh temporary name beside `path`, one `remove_temporaries` recognises."""
-    return path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    """A fresh temporary name beside `path`."""
+    return path.with_name(_temporary_name(path.name, _token()))
 
 
 def install(tmp: Path, path: Path, durable: bool = True) -> None:
@@ -72,14 +82,14 @@ def write_files(folder: Path, files: Iterable[tuple[str, bytes]]) -> None:
     temporary token for them all: no path walked or token drawn per file (a frame's
     crops: ~30% less CPU than `atomic_write` each). Stops at the first OSError, as a
     StorageError naming that file, its temporary removed."""
-    token = f"{os.getpid()}.{secrets.token_hex(4)}"
+    token = _token()
     try:
         folder_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError as exc:
         raise storage_error(folder, exc) from exc
     try:
         for name, data in files:
-            tmp = f".{name}.{token}.tmp"
+            tmp = _temporary_name(name, token)
             try:
                 _write_at(folder_fd, tmp, data)
                 os.replace(tmp, name, src_dir_fd=folder_fd, dst_dir_fd=folder_fd)
